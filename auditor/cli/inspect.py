@@ -1,0 +1,51 @@
+"""`auditor inspect MODEL`: IO signature, detected convention, classes, provenance."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from auditor.cli.options import model_options, open_blackbox, printable
+from auditor.model.describe import describe
+
+
+@click.command("inspect")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@click.option("--class-names", default=None, help="Comma-separated class names (else metadata, labels, 0..K-1).")
+@model_options
+def command(model: str, as_json: bool, class_names: str | None, **kw: Any) -> None:
+    """Show what the classifier takes and returns, and how its scores are read."""
+    names = tuple(n.strip() for n in class_names.split(",")) if class_names else None
+    info = describe(open_blackbox(model, kw, names))
+    if as_json:
+        click.echo(json.dumps(info, indent=2, ensure_ascii=True))
+        return
+    for line in _lines(info):
+        click.echo(line)
+
+
+def _lines(info: dict[str, Any]) -> list[str]:
+    inp = info["input"]
+    lines = [
+        f"model        {printable(info['path'])}",
+        f"sha256       {info['sha256']}",
+        f"size         {info['size']:,} bytes, {info['parameters']:,} parameters",
+        f"format       IR {info['ir_version']}, opsets {printable(info['opsets'])}",
+        f"producer     {printable(info['producer']) or '-'}",
+        f"input        {printable(', '.join(inp['names']))}: {inp['dtype']} {inp['sample_shape']} "
+        f"{inp['layout']}, batch {inp['fixed_batch'] or 'dynamic'}",
+    ]
+    lines += [f"output       {printable(o['name'])}: {printable(o['type'])} {printable(o['shape'])}" for o in info["outputs"]]
+    lines += [
+        f"convention   {info['convention']} (score output: {printable(info['score_output'])}) - {printable(info['convention_reason'])}",
+        f"classes      {info['n_classes']}: {printable(', '.join(info['class_names']), 500)}",
+        f"device       {info['provider']} (available: {', '.join(info['providers_available'])})",
+    ]
+    for key, value in info["metadata"].items():
+        lines.append(f"metadata     {printable(key, 100)} = {printable(value, 300)}")
+    if info["doc_string"]:
+        lines.append(f"doc          {printable(info['doc_string'], 300)}")
+    return lines

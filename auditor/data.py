@@ -1,0 +1,152 @@
+"""Input data: .npz / .npy / .csv arrays and image files, read into one Dataset."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from auditor.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+LABEL_COLUMNS = ("label", "target", "y", "class")
+MAX_IMAGE_PIXELS = 64_000_000
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How image files become model inputs: resize, colour mode, value range."""
+
+    size: tuple[int, int] | None = None  # (height, width)
+    mode: str = "RGB"  # PIL mode: "L" (grey) or "RGB"
+    scale: tuple[float, float] = (0.0, 1.0)  # pixel 0 -> scale[0], 255 -> scale[1]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    x: np.ndarray
+    y: np.ndarray | None = None
+    feature_names: tuple[str, ...] | None = None
+    class_names: tuple[str, ...] | None = None
+    reference: np.ndarray | None = None  # reference rows (ranges, MAD, realism); defaults to x
+
+    @property
+    def ref(self) -> np.ndarray:
+        return self.x if self.reference is None else self.reference
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def load_data(path: str | os.PathLike[str], preprocess: Preprocess | None = None) -> Dataset:
+    """Read a data file or an image folder; raise DataError with one line when it cannot be used."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such data file or folder; check the path")
+    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+        return _load_images(path, preprocess or Preprocess())
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _load_npz(path)
+    if suffix == ".npy":
+        return Dataset(_float_array(path, _np_load(path)))
+    if suffix == ".csv":
+        return _load_csv(path)
+    raise DataError(f"{path}: unknown data format '{suffix}'; use .npz, .npy, .csv or image files")
+
+
+def _np_load(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read ({' '.join(str(exc).split())[:200]}); save arrays without pickles") from None
+
+
+def _load_npz(path: Path) -> Dataset:
+    archive = _np_load(path)
+    with archive:
+        if "X" not in archive.files:
+            raise DataError(f"{path}: the .npz has no array 'X' (found {', '.join(archive.files) or 'nothing'})")
+        x = _float_array(path, archive["X"])
+        y = archive["y"] if "y" in archive.files else None
+        ref = _float_array(path, archive["X_reference"]) if "X_reference" in archive.files else None
+        features = _names(archive, "feature_names")
+        classes = _names(archive, "class_names")
+    if y is not None:
+        y = _labels(path, y, len(x))
+    return Dataset(x, y, features, classes, ref)
+
+
+def _names(archive: np.lib.npyio.NpzFile, key: str) -> tuple[str, ...] | None:
+    return tuple(str(v) for v in archive[key].tolist()) if key in archive.files else None
+
+
+def _float_array(path: Path, array: np.ndarray) -> np.ndarray:
+    if array.dtype.kind not in "fiub" or array.ndim < 1:
+        raise DataError(f"{path}: data must be a numeric array of rows, got dtype {array.dtype}")
+    if array.ndim == 1:
+        array = array[:, None]
+    if len(array) == 0:
+        raise DataError(f"{path}: the data holds no rows")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _labels(path: Path, y: np.ndarray, n: int) -> np.ndarray:
+    y = np.asarray(y).reshape(-1)
+    if len(y) != n or (y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y)))):
+        raise DataError(f"{path}: labels 'y' must be {n} integer class indices")
+    return y.astype(np.int64)
+
+
+def _load_csv(path: Path) -> Dataset:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read the CSV ({exc}); save it as UTF-8 with a header row") from None
+    if len(rows) < 2:
+        raise DataError(f"{path}: the CSV needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    label_col = next((i for i, h in enumerate(header) if h.lower() in LABEL_COLUMNS), None)
+    try:
+        values = np.array([[float(v) for v in row] for row in rows[1:] if row], dtype=np.float64)
+    except ValueError:
+        raise DataError(f"{path}: every CSV cell must be a number (encode categories as numbers)") from None
+    if values.ndim != 2 or values.shape[1] != len(header):
+        raise DataError(f"{path}: rows do not all have {len(header)} columns like the header")
+    y = None
+    if label_col is not None:
+        y = _labels(path, values[:, label_col], len(values))
+        values = np.delete(values, label_col, axis=1)
+        del header[label_col]
+    return Dataset(values.astype(np.float32), y, tuple(header))
+
+
+def _load_images(path: Path, pre: Preprocess) -> Dataset:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path}: no image files (.png, .jpg, ...) found")
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    arrays = [_read_image(p, pre) for p in files]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise DataError(f"{path}: images have different sizes {sorted(shapes)[:3]}; set [preprocess] size")
+    return Dataset(np.stack(arrays), feature_names=tuple(p.name for p in files))
+
+
+def _read_image(path: Path, pre: Preprocess) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            img = img.convert(pre.mode)
+            if pre.size is not None:
+                img = img.resize((pre.size[1], pre.size[0]), Image.Resampling.BILINEAR)
+            pixels = np.asarray(img, dtype=np.float32)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{path}: cannot read the image ({' '.join(str(exc).split())[:200]})") from None
+    lo, hi = pre.scale
+    pixels = lo + pixels / 255.0 * (hi - lo)
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)

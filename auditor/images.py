@@ -1,0 +1,90 @@
+"""Pictures from arrays: PNG encoding, grids, and heatmap overlays with a colormap lookup table."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# Diverging blue-white-red anchors for signed maps (attributions, differences).
+_DIVERGING = np.array([[33, 102, 172], [146, 197, 222], [247, 247, 247], [244, 165, 130], [178, 24, 43]], float)
+
+
+def _lut(anchors: np.ndarray, size: int = 256) -> np.ndarray:
+    positions = np.linspace(0, 1, len(anchors))
+    grid = np.linspace(0, 1, size)
+    return np.stack([np.interp(grid, positions, anchors[:, c]) for c in range(3)], axis=1).astype(np.uint8)
+
+
+DIVERGING_LUT = _lut(_DIVERGING)
+
+
+def to_hwc(x: np.ndarray, layout: str = "NCHW") -> np.ndarray:
+    """One sample in model layout -> (H, W, C) float array; flat rows become a 1-pixel-high strip."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        return x[None, :, None]
+    if x.ndim == 2:
+        return x[:, :, None]
+    if layout == "NHWC":
+        return x
+    return x.transpose(1, 2, 0)
+
+
+def to_uint8(x_hwc: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Scale to 0..255; grey for 1 channel, RGB for 3; other channel counts show their mean."""
+    lo, hi = value_range if value_range is not None else (float(np.nanmin(x_hwc)), float(np.nanmax(x_hwc)))
+    scaled = np.clip((np.nan_to_num(x_hwc, nan=lo) - lo) / max(hi - lo, 1e-12), 0, 1)
+    if scaled.shape[2] not in (1, 3):
+        scaled = scaled.mean(axis=2, keepdims=True)
+    if scaled.shape[2] == 1:
+        scaled = np.repeat(scaled, 3, axis=2)
+    return (scaled * 255 + 0.5).astype(np.uint8)
+
+
+def colorize(values: np.ndarray, limit: float | None = None) -> np.ndarray:
+    """A signed 2-D map -> RGB with the diverging LUT, symmetric around zero."""
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    limit = limit or float(np.abs(values).max()) or 1.0
+    index = np.clip((values / limit + 1) / 2 * 255, 0, 255).astype(np.uint8)
+    return DIVERGING_LUT[index]
+
+
+def overlay(image_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """Blend a signed heatmap (H, W) over an RGB image (H, W, 3) of the same size."""
+    colors = colorize(heat).astype(np.float64)
+    grey = image_rgb.astype(np.float64).mean(axis=2, keepdims=True)
+    return (alpha * colors + (1 - alpha) * grey).astype(np.uint8)
+
+
+def upscale(rgb: np.ndarray, min_side: int = 112) -> np.ndarray:
+    """Nearest-neighbour enlargement so small images stay crisp in reports."""
+    factor = max(1, int(np.ceil(min_side / max(1, min(rgb.shape[:2])))))
+    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
+
+
+def grid(tiles: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
+    """Lay equal-sized RGB tiles out in rows of `columns`, on white."""
+    if not tiles:
+        raise ValueError("grid needs at least one tile")
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = tile
+    return canvas
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def save_png(rgb: np.ndarray, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_bytes(png_bytes(rgb))
+    return path

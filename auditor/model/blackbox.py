@@ -1,0 +1,245 @@
+"""BlackBox: a vendor's ONNX classifier as a function X (n, *input_shape) -> probabilities (n, K)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from auditor.errors import ConventionError, DataError, ModelError
+from auditor.model.loading import Limits, LoadedModel, load_model
+from auditor.model.session import BatchRunner, SessionSettings, create_session, provider_of
+from auditor.model.signature import (
+    InputSpec,
+    Signature,
+    TensorInfo,
+    detect_input,
+    detect_outputs,
+    dims_of,
+    expose_zipmap_inputs,
+    metadata_class_names,
+)
+
+DEFAULT_BATCH_BYTES = 32 * 2**20
+MAX_DEFAULT_BATCH = 1024
+PROBE_ROWS = 4
+
+
+@dataclass(frozen=True)
+class OpenOptions:
+    """Everything that decides how a classifier is loaded and read; CLI flags map onto it one to one."""
+
+    device: str = "auto"
+    batch_size: int | None = None
+    output: str | None = None
+    scores: str | None = None
+    class_names: tuple[str, ...] | None = None
+    input_shape: tuple[int, ...] | None = None
+    layout: str | None = None
+    threads: int | None = None
+    verbose: bool = False
+    limits: Limits = Limits()
+
+
+class BlackBox:
+    """One ONNX Runtime session behind `predict`, which returns float32 probabilities and counts every row."""
+
+    def __init__(self, model: LoadedModel, session: ort.InferenceSession, signature: Signature, options: OpenOptions):
+        self.model = model
+        self.session = session
+        self.signature = signature
+        self.provider = provider_of(session)
+        metadata = dict(model_metadata(model))
+        self.class_names: tuple[str, ...] = (
+            options.class_names
+            or metadata_class_names(metadata, signature.n_classes)
+            or signature.class_labels
+            or tuple(str(i) for i in range(signature.n_classes))
+        )
+        if len(self.class_names) != signature.n_classes:
+            raise ConventionError(
+                f"{len(self.class_names)} class names given but the model has {signature.n_classes} classes; fix class_names"
+            )
+        spec = signature.input
+        self.runner = BatchRunner(session, spec.names, spec.dtypes, spec.batch, options.batch_size or default_batch(spec))
+        self.nonfinite = 0
+        self._label_index = {label: i for i, label in enumerate(signature.class_labels)}
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], options: OpenOptions = OpenOptions()) -> BlackBox:
+        """Load a classifier safely, detect its conventions by probing, and keep one session."""
+        model = load_model(path, options.limits)
+        zipmaps = expose_zipmap_inputs(model.proto)
+        check_declared_inputs(model, options.limits)
+        session = create_session(model, SessionSettings(options.device, options.threads, verbose=options.verbose))
+        inputs = tuple(TensorInfo(i.name, i.type, dims_of(i.shape)) for i in session.get_inputs())
+        outputs = tuple(TensorInfo(o.name, o.type, dims_of(o.shape)) for o in session.get_outputs())
+        spec = detect_input(inputs, options.input_shape, options.layout)
+        check_row_bytes(model.path, spec, options.limits)
+        prober = BatchRunner(session, spec.names, spec.dtypes, spec.batch, PROBE_ROWS)
+        probe_x = probe_rows(spec)
+
+        def probe(names: list[str]) -> list[np.ndarray]:
+            return prober.run(probe_x, names)
+
+        n_labels = len(options.class_names) if options.class_names else None
+        convention, score, label, k, labels, reason = detect_outputs(
+            model.proto, outputs, zipmaps, probe, options.output, options.scores, n_labels
+        )
+        signature = Signature(spec, inputs, outputs, convention, score, label, k, labels, reason)
+        return cls(model, session, signature, options)
+
+    # -------------------------------------------------------------- properties
+
+    @property
+    def path(self) -> Path:
+        return self.model.path
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.signature.input.sample_shape
+
+    @property
+    def layout(self) -> str:
+        return self.signature.input.layout
+
+    @property
+    def n_classes(self) -> int:
+        return self.signature.n_classes
+
+    @property
+    def batch_size(self) -> int:
+        return self.runner.batch_size
+
+    @property
+    def queries(self) -> int:
+        return self.runner.rows
+
+    @property
+    def calls(self) -> int:
+        return self.runner.calls
+
+    @property
+    def ort_seconds(self) -> float:
+        return self.runner.seconds
+
+    # -------------------------------------------------------------- prediction
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities (n, K) float32; rows with NaN/Inf scores come back as NaN rows and are counted."""
+        x = self.prepare(x)
+        if len(x) == 0:
+            return np.empty((0, self.n_classes), dtype=np.float32)
+        sig = self.signature
+        name = sig.label_output if sig.hard_label else sig.score_output
+        (values,) = self.runner.run(x, [name])  # type: ignore[list-item]
+        probs = self._to_probabilities(values)
+        bad = ~np.isfinite(probs).all(axis=1)
+        if bad.any():
+            probs[bad] = np.nan
+            self.nonfinite += int(bad.sum())
+        return probs
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """Check the batch's shape against the model's sample shape; transpose NCHW<->NHWC when needed."""
+        x = np.asarray(x)
+        shape = self.input_shape
+        if x.shape == shape:
+            x = x[None]
+        if x.shape[1:] == shape:
+            return x
+        if x.ndim == 4 and self.layout in ("NCHW", "NHWC"):
+            swap = (0, 3, 1, 2) if self.layout == "NCHW" else (0, 2, 3, 1)
+            if tuple(x.shape[i] for i in swap[1:]) == shape:
+                return np.ascontiguousarray(x.transpose(swap))
+        if x.ndim >= 2 and int(np.prod(x.shape[1:])) == int(np.prod(shape)) and self.layout in ("flat", "columns"):
+            return x.reshape(len(x), *shape)
+        raise DataError(f"rows of shape {list(x.shape[1:])} do not fit the model's input {list(shape)} ({self.layout})")
+
+    def _to_probabilities(self, values: np.ndarray) -> np.ndarray:
+        transform = self.signature.transform
+        if transform == "onehot":
+            return self._onehot(values)
+        v = values.reshape(len(values), -1).astype(np.float64)
+        if transform == "softmax":
+            v = v - v.max(axis=1, keepdims=True)
+            e = np.exp(v)
+            p = e / e.sum(axis=1, keepdims=True)
+        elif transform == "exp":
+            p = np.exp(v)
+        elif transform == "binary":
+            p = np.hstack([1.0 - v, v])
+        elif transform == "binary_sigmoid":
+            s = 1.0 / (1.0 + np.exp(-v))
+            p = np.hstack([1.0 - s, s])
+        elif transform == "normalise":
+            p = v / v.sum(axis=1, keepdims=True)
+        else:
+            p = v
+        return p.astype(np.float32)
+
+    def _onehot(self, labels: np.ndarray) -> np.ndarray:
+        flat = np.asarray(labels).reshape(-1)
+        uniq, inverse = np.unique(flat, return_inverse=True)
+        keys = [k.decode() if isinstance(k, bytes) else str(k) for k in uniq]
+        index = np.array([self._label_index.get(k, -1) for k in keys], dtype=np.int64)
+        if (index < 0).any():
+            unknown = [k for k, i in zip(keys, index) if i < 0][:5]
+            raise ModelError(f"the model returned labels {unknown} that are not among its declared classes")
+        out = np.zeros((len(flat), self.n_classes), dtype=np.float32)
+        out[np.arange(len(flat)), index[inverse]] = 1.0
+        return out
+
+    def predict_labels(self, x: np.ndarray) -> np.ndarray:
+        """Argmax class indices; NaN rows get -1."""
+        probs = self.predict(x)
+        labels = np.full(len(probs), -1, dtype=np.int64)
+        ok = np.isfinite(probs).all(axis=1)
+        labels[ok] = probs[ok].argmax(axis=1)
+        return labels
+
+
+def default_batch(spec: InputSpec) -> int:
+    """Rows per call: large enough to keep ONNX Runtime busy, small enough for a modest memory budget."""
+    row_bytes = int(np.prod(spec.sample_shape)) * max(np.dtype(d).itemsize for d in spec.dtypes)
+    return int(max(1, min(MAX_DEFAULT_BATCH, DEFAULT_BATCH_BYTES // max(row_bytes, 1))))
+
+
+def model_metadata(model: LoadedModel) -> list[tuple[str, str]]:
+    return [(p.key, p.value) for p in model.proto.metadata_props]
+
+
+def check_declared_inputs(model: LoadedModel, limits: Limits) -> None:
+    """Refuse, before any session exists, a declared input whose single sample exceeds the row limit."""
+    initializers = {t.name for t in model.proto.graph.initializer}
+    for value in model.proto.graph.input:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        dims = [d.dim_value for d in value.type.tensor_type.shape.dim[1:] if d.HasField("dim_value")]
+        elements = int(np.prod(np.array(dims, dtype=np.float64))) if dims else 1
+        itemsize = 8
+        if elements * itemsize > limits.max_row_bytes:
+            raise ModelError(
+                f"{model.path}: input '{value.name}' declares {elements:,} elements per sample, over the "
+                f"{limits.max_row_bytes / 2**20:.0f} MiB row limit; raise it with --max-row-bytes if this is intended"
+            )
+
+
+def check_row_bytes(path: Path, spec: InputSpec, limits: Limits) -> None:
+    row = int(np.prod(np.array(spec.sample_shape, dtype=np.float64))) * 8
+    if row > limits.max_row_bytes:
+        raise ModelError(
+            f"{path}: one sample of shape {list(spec.sample_shape)} needs {row / 2**20:.0f} MiB, over the "
+            f"{limits.max_row_bytes / 2**20:.0f} MiB row limit; raise it with --max-row-bytes if this is intended"
+        )
+
+
+def probe_rows(spec: InputSpec) -> np.ndarray:
+    """A few fixed rows (zeros, ones, uniform, normal) to confirm the output convention."""
+    rng = np.random.default_rng(0)
+    shape = spec.sample_shape
+    rows = [np.zeros(shape), np.ones(shape), rng.uniform(0, 1, shape), rng.normal(0, 1, shape)]
+    return np.stack(rows)[:PROBE_ROWS].astype(np.float32)

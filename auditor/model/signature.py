@@ -1,0 +1,399 @@
+"""Input layout and output convention of a classifier: how to feed it and how to read class scores.
+
+Detection reads the graph (the node that produces each output, ZipMap and ai.onnx.ml classifier
+attributes) and confirms by probing the model with a few rows. When it cannot decide it raises a
+ConventionError naming the flag that settles it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import ModelProto
+
+from auditor.errors import ConventionError
+
+ORT_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(uint8)": "uint8",
+    "tensor(int8)": "int8",
+}
+FLOAT_TYPES = ("tensor(float)", "tensor(float16)", "tensor(double)")
+LABEL_TYPES = ("tensor(int64)", "tensor(int32)", "tensor(string)")
+PASS_THROUGH = {"Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "CastLike"}
+ML_CLASSIFIERS = {"LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier", "TreeEnsemble"}
+SCORE_HINTS = ("prob", "logit", "score", "output")
+METADATA_KEYS = ("class_names", "classes", "labels", "names", "id2label")
+SCORES_CHOICES = ("logits", "probabilities", "log-probabilities")
+LAYOUTS = ("NCHW", "NHWC", "HW", "flat", "tensor", "columns")
+CHANNEL_SIZES = (1, 2, 3, 4)
+
+#: How each convention turns the chosen output into probabilities.
+TRANSFORMS = {
+    "logits": "softmax",
+    "probabilities": "identity",
+    "label+probabilities": "identity",
+    "zipmap": "identity",
+    "log_probabilities": "exp",
+    "binary_probability": "binary",
+    "binary_logit": "binary_sigmoid",
+    "multilabel_sigmoid": "normalise",
+    "label_only": "onehot",
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    type: str
+    shape: tuple[int | str | None, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "type": self.type, "shape": list(self.shape)}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How rows are fed: per-sample shape (model layout), dtype, layout, fixed batch."""
+
+    names: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    sample_shape: tuple[int, ...]
+    layout: str
+    batch: int | None
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    @property
+    def dtype(self) -> str:
+        return self.dtypes[0]
+
+
+@dataclass(frozen=True)
+class Signature:
+    input: InputSpec
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    convention: str
+    score_output: str | None
+    label_output: str | None
+    n_classes: int
+    class_labels: tuple[str, ...]
+    reason: str
+
+    @property
+    def transform(self) -> str:
+        return TRANSFORMS[self.convention]
+
+    @property
+    def hard_label(self) -> bool:
+        return self.convention == "label_only"
+
+
+# ---------------------------------------------------------------- graph preparation
+
+
+def expose_zipmap_inputs(proto: ModelProto) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Add the float tensor feeding each output ZipMap as a graph output, so scores come back as one array.
+
+    Returns {zipmap output name: (tensor name, class labels)}.
+    """
+    outputs = {o.name for o in proto.graph.output}
+    exposed: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for node in proto.graph.node:
+        if node.op_type != "ZipMap" or not node.output or node.output[0] not in outputs:
+            continue
+        labels = _class_labels_of(node)
+        source = node.input[0]
+        if source not in outputs:
+            proto.graph.output.append(onnx.helper.make_tensor_value_info(source, onnx.TensorProto.FLOAT, None))
+            outputs.add(source)
+        exposed[node.output[0]] = (source, labels)
+    return exposed
+
+
+def _class_labels_of(node: onnx.NodeProto) -> tuple[str, ...]:
+    for attr in node.attribute:
+        if attr.name in ("classlabels_int64s", "classlabels_ints"):
+            return tuple(str(v) for v in attr.ints)
+        if attr.name == "classlabels_strings":
+            return tuple(v.decode("utf-8", "replace") for v in attr.strings)
+    return ()
+
+
+def _producers(proto: ModelProto) -> dict[str, onnx.NodeProto]:
+    return {out: node for node in proto.graph.node for out in node.output}
+
+
+def _final_op(name: str, producers: dict[str, onnx.NodeProto]) -> onnx.NodeProto | None:
+    node = producers.get(name)
+    for _ in range(16):
+        if node is None or node.op_type not in PASS_THROUGH or not node.input:
+            return node
+        node = producers.get(node.input[0])
+    return node
+
+
+def _graph_labels(proto: ModelProto) -> tuple[str, ...]:
+    for node in proto.graph.node:
+        if node.op_type in ML_CLASSIFIERS | {"ZipMap"}:
+            labels = _class_labels_of(node)
+            if labels:
+                return labels
+    return ()
+
+
+def metadata_class_names(metadata: dict[str, str], n_classes: int) -> tuple[str, ...] | None:
+    """Class names from model metadata (a JSON list/dict or a Python literal dict), if they fit K."""
+    for key in METADATA_KEYS:
+        text = metadata.get(key)
+        if not text or len(text) > 100_000:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
+        if isinstance(value, dict):
+            try:
+                value = [value[k] for k in sorted(value, key=lambda k: int(k))]
+            except (ValueError, TypeError):
+                continue
+        if isinstance(value, list | tuple) and len(value) == n_classes:
+            return tuple(str(v) for v in value)
+    return None
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def dims_of(shape: object) -> tuple[int | str | None, ...]:
+    return tuple(d if isinstance(d, int | str) or d is None else None for d in (shape or ()))  # type: ignore[attr-defined]
+
+
+def detect_input(
+    inputs: tuple[TensorInfo, ...], sample_shape: tuple[int, ...] | None = None, layout: str | None = None
+) -> InputSpec:
+    """Read the input(s): one tensor (image/flat), or one column per input (skl2onnx DataFrame style)."""
+    if not inputs:
+        raise ConventionError("the model declares no inputs; it cannot be audited")
+    for info in inputs:
+        if info.type not in ORT_DTYPES:
+            raise ConventionError(
+                f"input '{info.name}' has type {info.type}; only numeric tensors (float16/32/64, int) are supported"
+            )
+    if len(inputs) > 1:
+        if all(len(i.shape) == 2 and i.shape[1] == 1 for i in inputs):
+            batch = _fixed_batch(inputs[0])
+            return InputSpec(
+                names=tuple(i.name for i in inputs),
+                dtypes=tuple(ORT_DTYPES[i.type] for i in inputs),
+                sample_shape=(len(inputs),),
+                layout="columns",
+                batch=batch,
+            )
+        names = ", ".join(i.name for i in inputs)
+        raise ConventionError(
+            f"the model has {len(inputs)} inputs ({names}); only one tensor input or one column per input is supported"
+        )
+    info = inputs[0]
+    if not info.shape:
+        raise ConventionError(f"input '{info.name}' is a scalar; a batch dimension is needed")
+    declared = info.shape[1:]
+    if sample_shape is not None:
+        _check_shape_fits(info, declared, sample_shape)
+        shape = tuple(sample_shape)
+    elif all(isinstance(d, int) and d > 0 for d in declared):
+        shape = tuple(int(d) for d in declared)  # type: ignore[arg-type]
+    else:
+        raise ConventionError(
+            f"input '{info.name}' has dynamic dimensions {list(info.shape)}; give the sample shape with "
+            "--input-shape (e.g. 3,224,224) or data to infer it from"
+        )
+    if layout is not None and layout not in LAYOUTS:
+        raise ConventionError(f"unknown layout '{layout}'; use one of {', '.join(LAYOUTS)}")
+    return InputSpec(
+        names=(info.name,),
+        dtypes=(ORT_DTYPES[info.type],),
+        sample_shape=shape,
+        layout=layout or guess_layout(declared),
+        batch=_fixed_batch(info),
+    )
+
+
+def _fixed_batch(info: TensorInfo) -> int | None:
+    first = info.shape[0] if info.shape else None
+    return first if isinstance(first, int) and first > 0 else None
+
+
+def _check_shape_fits(info: TensorInfo, declared: tuple[int | str | None, ...], shape: tuple[int, ...]) -> None:
+    if len(declared) != len(shape) or any(isinstance(d, int) and d > 0 and d != s for d, s in zip(declared, shape)):
+        raise ConventionError(
+            f"input '{info.name}' expects samples of shape {list(declared)}, got {list(shape)}; check the data or --input-shape"
+        )
+
+
+def guess_layout(declared: tuple[int | str | None, ...]) -> str:
+    """NCHW when the first per-sample axis looks like channels, NHWC when the last does."""
+    if len(declared) == 1:
+        return "flat"
+    if len(declared) == 2:
+        return "HW"
+    if len(declared) != 3:
+        return "tensor"
+    first, last = declared[0], declared[2]
+    first_ch = isinstance(first, int) and first in CHANNEL_SIZES
+    last_ch = isinstance(last, int) and last in CHANNEL_SIZES
+    if last_ch and not first_ch:
+        return "NHWC"
+    if first_ch:
+        return "NCHW"
+    return "tensor"
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def detect_outputs(
+    proto: ModelProto,
+    outputs: tuple[TensorInfo, ...],
+    zipmaps: dict[str, tuple[str, tuple[str, ...]]],
+    probe: Callable[[list[str]], list[np.ndarray]],
+    output: str | None = None,
+    scores: str | None = None,
+    n_labels: int | None = None,
+) -> tuple[str, str | None, str | None, int, tuple[str, ...], str]:
+    """Choose the score output and its convention; returns (convention, score, label, K, labels, reason)."""
+    if scores is not None and scores not in SCORES_CHOICES:
+        raise ConventionError(f"unknown --scores '{scores}'; use one of {', '.join(SCORES_CHOICES)}")
+    by_name = {o.name: o for o in outputs}
+    if output is not None and output not in by_name and output not in {s for s, _ in zipmaps.values()}:
+        raise ConventionError(f"--output '{output}' is not an output of the model; outputs: {', '.join(by_name)}")
+    labels_out = [o.name for o in outputs if o.type in LABEL_TYPES and len(o.shape) <= 2]
+    label = labels_out[0] if labels_out else None
+    zipmap_sources = {source: labels for source, labels in zipmaps.values()}
+
+    if (output is not None and output in zipmap_sources) or (output is None and zipmaps):
+        name = output if output is not None else next(iter(zipmaps.values()))[0]
+        (values,) = probe([name])
+        k = _width(values)
+        class_labels = zipmap_sources[name] or tuple(str(i) for i in range(k))
+        return "zipmap", name, label, k, class_labels, "skl2onnx ZipMap: scores read from the tensor feeding ZipMap"
+
+    if output is not None:
+        name = output
+        reason = f"--output {output}"
+    else:
+        candidates = [o for o in outputs if o.type in FLOAT_TYPES]
+        if not candidates:
+            if label is None:
+                kinds = ", ".join(f"{o.name}: {o.type}" for o in outputs)
+                raise ConventionError(f"no class-score or label output found ({kinds}); choose one with --output NAME")
+            return _label_only(proto, label, probe, n_labels)
+        name, reason = _choose_candidate(candidates, probe)
+    (values,) = probe([name])
+    if values.dtype.kind not in "f":
+        raise ConventionError(f"output '{name}' holds {values.dtype} values, not scores; choose another with --output")
+    k = _width(values)
+    convention, why = _convention(proto, name, values, k, scores)
+    if convention == "probabilities" and label is not None:
+        convention = "label+probabilities"
+    class_labels = _graph_labels(proto)
+    if len(class_labels) != (2 if k == 1 else k):
+        class_labels = ()
+    n_classes = 2 if k == 1 else k
+    return convention, name, label, n_classes, class_labels, f"{reason}; {why}"
+
+
+def _width(values: np.ndarray) -> int:
+    if values.ndim == 1:
+        return 1
+    if values.ndim == 2:
+        return int(values.shape[1])
+    if values.ndim > 2 and all(d == 1 for d in values.shape[2:]):
+        return int(values.shape[1])
+    raise ConventionError(f"scores of shape {list(values.shape)} are not (N, K); choose another output with --output")
+
+
+def _choose_candidate(candidates: list[TensorInfo], probe: Callable[[list[str]], list[np.ndarray]]) -> tuple[str, str]:
+    if len(candidates) == 1:
+        return candidates[0].name, f"single float output '{candidates[0].name}'"
+    arrays = probe([c.name for c in candidates])
+    usable = [(c, a) for c, a in zip(candidates, arrays) if a.ndim in (1, 2) or (a.ndim > 2 and a.shape[2:] == (1,) * (a.ndim - 2))]
+    for hint in SCORE_HINTS:
+        hinted = [c for c, _ in usable if hint in c.name.lower()]
+        if len(hinted) == 1:
+            return hinted[0].name, f"output '{hinted[0].name}' chosen by its name among {len(candidates)} float outputs"
+    if len(usable) == 1:
+        return usable[0][0].name, f"the only (N, K) output among {len(candidates)}"
+    names = ", ".join(c.name for c in candidates)
+    raise ConventionError(f"several outputs could hold class scores ({names}); choose one with --output NAME")
+
+
+def _convention(proto: ModelProto, name: str, values: np.ndarray, k: int, scores: str | None) -> tuple[str, str]:
+    if scores is not None:
+        chosen = {"logits": "logits", "probabilities": "probabilities", "log-probabilities": "log_probabilities"}[scores]
+        if k == 1:
+            chosen = "binary_logit" if scores == "logits" else "binary_probability"
+        return chosen, f"--scores {scores}"
+    node = _final_op(name, _producers(proto))
+    op = node.op_type if node is not None else ""
+    if op == "Softmax":
+        return ("probabilities" if k > 1 else "binary_probability"), "produced by Softmax"
+    if op == "LogSoftmax":
+        return "log_probabilities", "produced by LogSoftmax"
+    if op == "Sigmoid":
+        return ("binary_probability", "produced by Sigmoid") if k == 1 else ("multilabel_sigmoid", "Sigmoid over K classes")
+    if node is not None and op in ML_CLASSIFIERS:
+        transform = next((a.s.decode() for a in node.attribute if a.name == "post_transform"), "NONE")
+        if transform in ("SOFTMAX", "SOFTMAX_ZERO", "LOGISTIC"):
+            return ("probabilities" if k > 1 else "binary_probability"), f"{op} post_transform {transform}"
+    return _convention_from_values(values.reshape(len(values), -1).astype(np.float64), k)
+
+
+def _convention_from_values(v: np.ndarray, k: int) -> tuple[str, str]:
+    finite = v[np.isfinite(v).all(axis=1)]
+    if len(finite) == 0:
+        raise ConventionError("the probe rows gave only NaN/Inf scores; settle the convention with --scores")
+    in_unit = bool(((finite >= -1e-6) & (finite <= 1 + 1e-6)).all())
+    if k == 1:
+        return ("binary_probability", "single score in [0, 1] on probe rows") if in_unit else (
+            "binary_logit",
+            "single unbounded score on probe rows",
+        )
+    if in_unit and np.allclose(finite.sum(axis=1), 1.0, atol=1e-3):
+        return "probabilities", "probe rows are non-negative and sum to 1"
+    if (finite <= 1e-6).all():
+        lse = np.log(np.exp(finite).sum(axis=1))
+        if np.allclose(lse, 0.0, atol=1e-3):
+            return "log_probabilities", "probe rows are log-probabilities"
+    if in_unit:
+        raise ConventionError(
+            "scores lie in [0, 1] but do not sum to 1 (multi-label or unnormalised); settle it with --scores"
+        )
+    return "logits", "probe rows are unbounded: treated as logits (softmax applied)"
+
+
+def _label_only(
+    proto: ModelProto, label: str, probe: Callable[[list[str]], list[np.ndarray]], n_labels: int | None
+) -> tuple[str, str | None, str | None, int, tuple[str, ...], str]:
+    labels = _graph_labels(proto) or tuple(str(i) for i in range(n_labels or 0))
+    if not labels:
+        raise ConventionError(
+            f"the model returns only labels ('{label}') and does not declare its classes; give class names in the config"
+        )
+    probe([label])
+    return "label_only", None, label, len(labels), labels, "label output only: hard-label model"
