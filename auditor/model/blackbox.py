@@ -71,7 +71,11 @@ class BlackBox:
     @classmethod
     def open(cls, path: str | os.PathLike[str], options: OpenOptions = OpenOptions()) -> BlackBox:
         """Load a classifier safely, detect its conventions by probing, and keep one session."""
-        model = load_model(path, options.limits)
+        return cls.from_loaded(load_model(path, options.limits), options)
+
+    @classmethod
+    def from_loaded(cls, model: LoadedModel, options: OpenOptions = OpenOptions()) -> BlackBox:
+        """A BlackBox over an already checked model (e.g. a copy with randomised weights)."""
         zipmaps = expose_zipmap_inputs(model.proto)
         check_declared_inputs(model, options.limits)
         session = create_session(model, SessionSettings(options.device, options.threads, verbose=options.verbose))
