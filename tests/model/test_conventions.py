@@ -1,0 +1,153 @@
+"""BlackBox reads every common output convention and returns correct probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx_factory import conv_image, linear, linear_classifier_ml, save, softmax
+
+from auditor.errors import ConventionError
+from auditor.model.blackbox import BlackBox, OpenOptions
+
+CPU = OpenOptions(device="cpu")
+RNG = np.random.default_rng(0)
+W = RNG.normal(size=(5, 3))
+B = RNG.normal(size=3)
+X = RNG.normal(size=(9, 5)).astype(np.float32)
+EXPECTED = softmax(X.astype(np.float64) @ W + B)
+
+
+def open_model(proto, tmp_path, options=CPU, name="m.onnx") -> BlackBox:
+    return BlackBox.open(save(proto, tmp_path / name), options)
+
+
+@pytest.mark.parametrize(
+    ("head", "convention"),
+    [("logits", "logits"), ("softmax", "probabilities"), ("logsoftmax", "log_probabilities")],
+)
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float32, 1e-6), (np.float16, 2e-3), (np.float64, 1e-6)])
+def test_dense_heads_and_input_dtypes(tmp_path, head, convention, dtype, tol):
+    bb = open_model(linear(W, B, head=head, dtype=dtype), tmp_path)
+    assert bb.signature.convention == convention
+    assert bb.signature.input.dtype == np.dtype(dtype).name
+    probs = bb.predict(X)
+    assert probs.dtype == np.float32 and probs.shape == (9, 3)
+    np.testing.assert_allclose(probs, EXPECTED, atol=tol)
+    assert bb.queries == 9 and bb.calls == 1
+
+
+def test_fixed_batch_one_runs_row_by_row(tmp_path):
+    bb = open_model(linear(W, B, batch=1), tmp_path)
+    assert bb.signature.input.batch == 1 and bb.batch_size == 1
+    np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
+    assert bb.calls == len(X)
+
+
+def test_fixed_batch_larger_than_rows_is_padded(tmp_path):
+    bb = open_model(linear(W, B, batch=4), tmp_path)
+    np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
+    assert bb.calls == 3 and bb.queries == 9
+
+
+@pytest.mark.parametrize(("head", "convention"), [("logits", "binary_logit"), ("sigmoid", "binary_probability")])
+def test_binary_single_score(tmp_path, head, convention):
+    w1, b1 = W[:, :1], B[:1]
+    bb = open_model(linear(w1, b1, head=head), tmp_path)
+    assert bb.signature.convention == convention and bb.n_classes == 2
+    p1 = 1 / (1 + np.exp(-(X @ w1 + b1)))[:, 0]
+    probs = bb.predict(X)
+    np.testing.assert_allclose(probs[:, 1], p1, atol=1e-6)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_label_and_probabilities(tmp_path):
+    bb = open_model(linear_classifier_ml(W, B, zipmap=False), tmp_path)
+    assert bb.signature.convention == "label+probabilities"
+    assert bb.signature.label_output == "output_label"
+    np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
+
+
+def test_zipmap_int_keys(tmp_path):
+    bb = open_model(linear_classifier_ml(W, B, zipmap=True), tmp_path)
+    assert bb.signature.convention == "zipmap"
+    assert bb.class_names == ("0", "1", "2")
+    np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
+    assert bb.calls == 1  # scores read as one tensor, no per-row dict handling
+
+
+def test_zipmap_string_keys_are_class_names(tmp_path):
+    bb = open_model(linear_classifier_ml(W, B, zipmap=True, string_labels=("cat", "dog", "eel")), tmp_path)
+    assert bb.class_names == ("cat", "dog", "eel")
+    np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
+
+
+def test_several_outputs_pick_by_name_and_override(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    proto = linear(W, B, head="softmax", output_name="probabilities")
+    proto.graph.node.append(helper.make_node("Relu", ["xw"], ["embedding"]))
+    proto.graph.output.insert(0, helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 3]))
+    onnx.checker.check_model(proto)
+    bb = open_model(proto, tmp_path)
+    assert bb.signature.score_output == "probabilities"
+    np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
+    forced = open_model(proto, tmp_path, OpenOptions(device="cpu", output="embedding", scores="logits"), "m2.onnx")
+    assert forced.signature.score_output == "embedding" and forced.signature.convention == "logits"
+
+
+def test_ambiguous_outputs_name_the_flag(tmp_path):
+    from onnx import TensorProto, helper
+
+    proto = linear(W, B, output_name="a")
+    proto.graph.node.append(helper.make_node("Neg", ["z"], ["b"]))
+    proto.graph.output.append(helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 3]))
+    with pytest.raises(ConventionError, match="--output"):
+        open_model(proto, tmp_path)
+
+
+@pytest.mark.parametrize("nhwc", [False, True])
+def test_image_layouts(tmp_path, nhwc):
+    bb = open_model(conv_image((3, 6, 6), nhwc=nhwc), tmp_path)
+    assert bb.layout == ("NHWC" if nhwc else "NCHW")
+    images = np.random.default_rng(1).uniform(size=(5, 3, 6, 6)).astype(np.float32)
+    probs = bb.predict(images if not nhwc else images.transpose(0, 2, 3, 1))
+    if nhwc:  # NCHW rows are transposed to the model's NHWC layout automatically
+        np.testing.assert_allclose(bb.predict(images), probs, atol=1e-6)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_nonfinite_rows_are_flagged(tmp_path):
+    bb = open_model(linear(W, B), tmp_path)
+    bad = X.copy()
+    bad[2, 0] = np.nan
+    probs = bb.predict(bad)
+    assert np.isnan(probs[2]).all() and np.isfinite(np.delete(probs, 2, axis=0)).all()
+    assert bb.nonfinite == 1
+
+
+def test_class_names_from_metadata(tmp_path):
+    proto = linear(W, B, metadata={"names": "{0: 'ant', 1: 'bee', 2: 'cow'}"})
+    assert open_model(proto, tmp_path).class_names == ("ant", "bee", "cow")
+
+
+def test_wrong_row_shape_is_a_clear_error(tmp_path):
+    from auditor.errors import DataError
+
+    bb = open_model(linear(W, B), tmp_path)
+    with pytest.raises(DataError, match="do not fit"):
+        bb.predict(np.zeros((2, 7)))
+
+
+def test_digits_sample_is_accurate(digits_dir):
+    data = np.load(digits_dir / "samples.npz")
+    bb = BlackBox.open(digits_dir / "classifier.onnx", CPU)
+    assert bb.signature.convention == "logits" and bb.layout == "NCHW" and bb.n_classes == 10
+    assert (bb.predict_labels(data["X"]) == data["y"]).mean() >= 0.97
+
+
+def test_tabular_sample_zipmap(tabular_dir):
+    data = np.load(tabular_dir / "samples.npz")
+    bb = BlackBox.open(tabular_dir / "classifier.onnx", CPU)
+    assert bb.signature.convention == "zipmap" and bb.n_classes == 2
+    assert (bb.predict_labels(data["X"]) == data["y"]).mean() >= 0.9
