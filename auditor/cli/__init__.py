@@ -10,9 +10,10 @@ import click
 
 from auditor import __version__
 from auditor.errors import AuditorError
+from auditor.interrupts import Terminated, interrupted, sigterm_unwinds
 
 #: Modules under auditor.cli that each define one click command named like the module.
-COMMANDS = ("inspect", "fit_generator")
+COMMANDS = ("inspect", "fit_generator", "exemplars", "audit", "validate_config", "attribute")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,19 +30,18 @@ for _name in COMMANDS:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: exit 0/1 from the command, 2 for bad usage or input, 130/143 on signals."""
     try:
-        code = cli.main(args=argv, prog_name="auditor", standalone_mode=False)
+        with sigterm_unwinds():
+            code = cli.main(args=argv, prog_name="auditor", standalone_mode=False)
     except AuditorError as exc:
         click.echo(f"auditor: error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("auditor: interrupted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt, Terminated) as exc:  # click turns Ctrl-C into Abort
+        stop = interrupted(exc)
+        click.echo(f"auditor: {stop}", err=True)
+        sys.exit(stop.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("auditor: interrupted; nothing partial was written", err=True)
-        sys.exit(130)
     except Exception as exc:  # a bug in the tool: one line, traceback only on request
         if os.environ.get("AUDITOR_DEBUG"):
             raise

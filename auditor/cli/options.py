@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import GiB, Limits
+from auditor.model.sandbox import SandboxLimits, check_in_child
 from auditor.model.session import DEVICES, SessionSettings
 
 
@@ -26,22 +28,45 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
+class Bounded(click.FloatRange):
+    """A float within [low, high]; unlike click.FloatRange it refuses nan (which passes every comparison)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
 def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --device, --batch-size, --output, --scores, --input-shape, --layout, limits and verbosity."""
+    """Add --device, --batch-size, --output, --scores, --input-shape, --layout, limits, sandbox and verbosity."""
     decorators = [
         click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
                      help="auto: CUDA when its provider really loads, else CPU."),
-        click.option("--batch-size", type=click.IntRange(1), default=None, help="Rows per ONNX Runtime call."),
-        click.option("--threads", type=click.IntRange(1), default=None, help="ONNX Runtime intra-op threads."),
+        click.option("--batch-size", type=click.IntRange(1, 2**20), default=None, help="Rows per ONNX Runtime call."),
+        click.option("--threads", type=click.IntRange(1, 1024), default=None, help="ONNX Runtime intra-op threads."),
         click.option("--output", "output_name", default=None, help="Name of the output holding class scores."),
         click.option("--scores", type=click.Choice(["logits", "probabilities", "log-probabilities"]), default=None,
                      help="What the score output holds, when detection cannot tell."),
         click.option("--input-shape", default=None, help="Per-sample input shape for dynamic models, e.g. 3,224,224."),
         click.option("--layout", type=click.Choice(["NCHW", "NHWC", "HW", "flat", "tensor"]), default=None,
                      help="Input layout, when detection cannot tell."),
-        click.option("--max-model-bytes", type=float, default=4.0, show_default=True, help="Model size cap, GiB."),
-        click.option("--max-initializer-bytes", type=float, default=4.0, show_default=True, help="Weights cap, GiB."),
-        click.option("--max-row-bytes", type=float, default=256.0, show_default=True, help="One sample's cap, MiB."),
+        click.option("--max-model-bytes", type=Bounded(0, 1024), default=4.0, show_default=True,
+                     help="Model size cap, GiB."),
+        click.option("--max-initializer-bytes", type=Bounded(0, 1024), default=4.0, show_default=True,
+                     help="Weights cap, GiB."),
+        click.option("--max-row-bytes", type=Bounded(0, 2**20), default=256.0, show_default=True,
+                     help="One sample's cap, MiB."),
+        click.option("--trust-model", is_flag=True,
+                     help="Skip the sandboxed first load (child process with memory and time caps) of each model."),
+        click.option("--sandbox-memory", type=Bounded(0.25, 1024), default=4.0, show_default=True,
+                     help="Memory cap of the sandboxed first load, GiB."),
+        click.option("--load-timeout", type=Bounded(1, 86400), default=60.0, show_default=True,
+                     help="Time cap of the sandboxed first load, seconds."),
+        click.option("--call-timeout", type=Bounded(0, 86400), default=300.0, show_default=True,
+                     help="Stop any single model call running longer, seconds (0: no limit)."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="Keep batch-size and thread calibrations in DIR/calibration.json (nothing is written without it)."),
         click.option("--verbose", is_flag=True, help="Show ONNX Runtime's own log lines."),
         click.option("--quiet", is_flag=True, help="No progress lines on stderr."),
     ]
@@ -68,24 +93,46 @@ def open_options(kw: dict[str, Any], class_names: tuple[str, ...] | None = None)
         threads=kw["threads"],
         verbose=kw["verbose"],
         limits=limits_from(kw),
+        call_timeout=kw["call_timeout"] or None,
+        cache_dir=kw.get("cache_dir"),
     )
 
 
 def session_settings(kw: dict[str, Any]) -> SessionSettings:
-    return SessionSettings(device=kw["device"], threads=kw["threads"], verbose=kw["verbose"])
+    return SessionSettings(
+        device=kw["device"], threads=kw["threads"], verbose=kw["verbose"], call_timeout=kw["call_timeout"] or None
+    )
+
+
+def sandbox_limits(kw: dict[str, Any]) -> SandboxLimits | None:
+    """The sandbox for first contact with each model, or None with --trust-model."""
+    if kw["trust_model"]:
+        return None
+    return SandboxLimits(memory_bytes=int(kw["sandbox_memory"] * GiB), timeout=kw["load_timeout"])
+
+
+def first_contact(path: str, kind: str, kw: dict[str, Any], options: OpenOptions) -> None:
+    """Load the model once in the sandbox before this process opens it (unless --trust-model)."""
+    sandbox = sandbox_limits(kw)
+    if sandbox is not None:
+        check_in_child(path, kind, options, sandbox)
 
 
 def open_blackbox(path: str, kw: dict[str, Any], class_names: tuple[str, ...] | None = None) -> BlackBox:
-    blackbox = BlackBox.open(path, open_options(kw, class_names))
+    options = open_options(kw, class_names)
+    first_contact(path, "classifier", kw, options)
+    blackbox = BlackBox.open(path, options)
     say_device(blackbox.provider, kw)
     return blackbox
 
 
 def open_generator(path: str, kw: dict[str, Any]) -> Generator:
+    first_contact(path, "generator", kw, open_options(kw))
     return Generator.open(path, session_settings(kw), limits_from(kw))
 
 
 def open_encoder(path: str, kw: dict[str, Any]) -> Encoder:
+    first_contact(path, "encoder", kw, open_options(kw))
     return Encoder.open(path, session_settings(kw), limits_from(kw))
 
 

@@ -10,8 +10,11 @@ import numpy as np
 import onnxruntime as ort
 
 from auditor.errors import ConventionError, DataError, ModelError
+from auditor.model import calibration
+from auditor.model.cache import DEFAULT_CACHE_BYTES, RowCache, deterministic_graph
+from auditor.model.calibration import Calibration
 from auditor.model.loading import Limits, LoadedModel, load_model
-from auditor.model.session import BatchRunner, SessionSettings, create_session, provider_of
+from auditor.model.session import BatchRunner, SessionSettings, create_session, default_threads, provider_of
 from auditor.model.signature import (
     InputSpec,
     Signature,
@@ -42,13 +45,25 @@ class OpenOptions:
     threads: int | None = None
     verbose: bool = False
     limits: Limits = Limits()
+    call_timeout: float | None = None
+    cache: bool | None = None
+    cache_bytes: int = DEFAULT_CACHE_BYTES
+    memory_budget: int | None = None
+    cache_dir: str | None = None
 
 
 class BlackBox:
-    """One ONNX Runtime session behind `predict`, which returns float32 probabilities and counts every row."""
+    """One ONNX Runtime session behind `predict`, which returns float32 probabilities and counts every row.
+
+    Batch size and CPU threads are calibrated on the first `predict` of at least
+    `calibration.MIN_ROWS` rows (unless given); repeated rows are answered from an exact row cache,
+    on by default for CPU sessions of models without random operators (ONNX Runtime on the CPU
+    gives a row the same output whatever batch it is in), counted in `cache_hits`, not in `queries`.
+    """
 
     def __init__(self, model: LoadedModel, session: ort.InferenceSession, signature: Signature, options: OpenOptions):
         self.model = model
+        self.options = options
         self.session = session
         self.signature = signature
         self.provider = provider_of(session)
@@ -64,7 +79,14 @@ class BlackBox:
                 f"{len(self.class_names)} class names given but the model has {signature.n_classes} classes; fix class_names"
             )
         spec = signature.input
-        self.runner = BatchRunner(session, spec.names, spec.dtypes, spec.batch, options.batch_size or default_batch(spec))
+        batch = options.batch_size or default_batch(spec)
+        self.runner = BatchRunner(session, spec.names, spec.dtypes, spec.batch, batch, options.call_timeout)
+        self.threads = options.threads or default_threads()
+        self.memory_budget = options.memory_budget or calibration.MEMORY_BUDGETS[self.provider]
+        self.calibration: Calibration | None = None
+        use_cache = options.cache if options.cache is not None else self.provider == "cpu" and deterministic_graph(model.proto)
+        row_dtype = spec.dtype if len(spec.names) == 1 else "float32"
+        self.cache = RowCache(spec.sample_shape, row_dtype, signature.n_classes, options.cache_bytes) if use_cache else None
         self.nonfinite = 0
         self._label_index = {label: i for i, label in enumerate(signature.class_labels)}
 
@@ -83,7 +105,7 @@ class BlackBox:
         outputs = tuple(TensorInfo(o.name, o.type, dims_of(o.shape)) for o in session.get_outputs())
         spec = detect_input(inputs, options.input_shape, options.layout)
         check_row_bytes(model.path, spec, options.limits)
-        prober = BatchRunner(session, spec.names, spec.dtypes, spec.batch, PROBE_ROWS)
+        prober = BatchRunner(session, spec.names, spec.dtypes, spec.batch, PROBE_ROWS, options.call_timeout)
         probe_x = probe_rows(spec)
 
         def probe(names: list[str]) -> list[np.ndarray]:
@@ -130,22 +152,106 @@ class BlackBox:
     def ort_seconds(self) -> float:
         return self.runner.seconds
 
+    @property
+    def cache_hits(self) -> int:
+        """Rows answered from the row cache (not sent to the model, not counted in `queries`)."""
+        return self.cache.hits if self.cache is not None else 0
+
+    @property
+    def fetch(self) -> str:
+        """The output read for class scores (the label output for hard-label models)."""
+        sig = self.signature
+        return (sig.label_output if sig.hard_label else sig.score_output) or ""
+
     # -------------------------------------------------------------- prediction
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (n, K) float32; rows with NaN/Inf scores come back as NaN rows and are counted."""
-        x = self.prepare(x)
+        x = self.runner.cast(self.prepare(x))
         if len(x) == 0:
             return np.empty((0, self.n_classes), dtype=np.float32)
-        sig = self.signature
-        name = sig.label_output if sig.hard_label else sig.score_output
-        (values,) = self.runner.run(x, [name])  # type: ignore[list-item]
+        if self.calibration is None and len(x) >= calibration.MIN_ROWS and self.calibrates:
+            self.calibrate(x)
+        probs = self.cache.answer(x, self._predict_rows) if self.cache is not None else self._predict_rows(x)
+        self.nonfinite += int(np.isnan(probs).any(axis=1).sum())
+        return probs
+
+    def _predict_rows(self, x: np.ndarray) -> np.ndarray:
+        (values,) = self.runner.run(x, [self.fetch])
+        return self.probabilities(values)
+
+    def probabilities(self, values: np.ndarray) -> np.ndarray:
+        """The score output's values as float32 probabilities; rows with NaN/Inf become NaN rows."""
         probs = self._to_probabilities(values)
         bad = ~np.isfinite(probs).all(axis=1)
         if bad.any():
             probs[bad] = np.nan
-            self.nonfinite += int(bad.sum())
         return probs
+
+    # -------------------------------------------------------------- calibration
+
+    def calibrate(self, x: np.ndarray | None = None) -> Calibration:
+        """Choose batch size and threads by timing rows x (default: the probe rows), or recall the earlier choice."""
+        spec = self.signature.input
+        rows = self.runner.cast(self.prepare(x)) if x is not None and len(x) else probe_rows(spec)
+        opts = self.options
+        key = calibration.key(
+            self.model.sha256, self.provider, opts.threads, opts.batch_size, spec.sample_shape, spec.dtype, self.memory_budget
+        )
+        found = calibration.recall(key, opts.cache_dir)
+        sessions = {self.threads: self.session}
+        if found is None:
+            plan = self._plan()
+
+            def runner(threads: int) -> calibration.Runner:
+                if threads not in sessions:
+                    settings = SessionSettings(self.provider, threads, plan.spinning, opts.verbose)
+                    sessions[threads] = create_session(self.model, settings)
+                session, names = sessions[threads], [self.fetch]
+                return lambda rows: session.run(names, self.runner.feed(rows))
+
+            found = calibration.calibrate(runner, rows, plan)
+            calibration.remember(key, found, opts.cache_dir)
+        if found.threads not in sessions:
+            settings = SessionSettings(self.provider, found.threads, found.spinning, opts.verbose)
+            sessions[found.threads] = create_session(self.model, settings)
+        self.session = self.runner.session = sessions[found.threads]
+        self.threads = found.threads
+        if not opts.batch_size and not spec.batch:
+            self.runner.batch_size = found.batch_size
+        if opts.cache is None and self.cache is not None:  # auto: drop a cache that costs more than it can save
+            cost = calibration.cache_cost(self.cache.row_shape, self.cache.dtype.name, self.n_classes)
+            if cost * found.rows_per_second > calibration.CACHE_SHARE:
+                self.cache = None
+        self.calibration = found
+        return found
+
+    @property
+    def calibrates(self) -> bool:
+        """Whether there is anything to choose: batch size (not given, not fixed) or threads (CPU, not given)."""
+        return len(self._thread_plan()) > 1 or not (self.options.batch_size or self.signature.input.batch)
+
+    def _thread_plan(self) -> tuple[int, ...]:
+        """Thread counts to compare, the current session's first; one when there is no choice."""
+        choices = calibration.thread_choices(self.options.threads, calibration.cpu_cores(), self.provider)
+        return (self.threads,) if len(choices) == 1 else (self.threads, *[t for t in choices if t != self.threads])
+
+    def _plan(self) -> calibration.Plan:
+        """What the calibration may try: batch sizes within the memory budget, thread counts."""
+        spec = self.signature.input
+        opts = self.options
+        cores = calibration.cpu_cores()
+        threads = self._thread_plan()
+        if opts.batch_size:
+            return calibration.Plan((opts.batch_size,), threads, cores > 2)
+        return calibration.make_plan(self.max_batch(), spec.batch, threads, cores > 2)
+
+    def max_batch(self) -> int:
+        """Most rows per call that fit the memory budget (input, output and largest intermediate, with margin)."""
+        spec = self.signature.input
+        in_bytes = int(np.prod(spec.sample_shape)) * sum(np.dtype(d).itemsize for d in spec.dtypes)
+        footprint = calibration.row_footprint(self.model.proto, spec.sample_shape, in_bytes, 4 * self.n_classes)
+        return calibration.max_rows(footprint, self.memory_budget)
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
         """Check the batch's shape against the model's sample shape; transpose NCHW<->NHWC when needed."""
@@ -238,6 +344,11 @@ def check_row_bytes(path: Path, spec: InputSpec, limits: Limits) -> None:
         raise ModelError(
             f"{path}: one sample of shape {list(spec.sample_shape)} needs {row / 2**20:.0f} MiB, over the "
             f"{limits.max_row_bytes / 2**20:.0f} MiB row limit; raise it with --max-row-bytes if this is intended"
+        )
+    if spec.batch and spec.batch * row > limits.max_row_bytes:  # every call is padded to the fixed batch
+        raise ModelError(
+            f"{path}: the input's fixed batch of {spec.batch:,} rows needs {spec.batch * row / 2**20:,.0f} MiB per call, "
+            f"over the {limits.max_row_bytes / 2**20:.0f} MiB row limit; raise it with --max-row-bytes if this is intended"
         )
 
 

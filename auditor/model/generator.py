@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from auditor.errors import ConventionError, DataError
+from auditor.errors import ConventionError, DataError, ModelError
 from auditor.model.loading import Limits, LoadedModel, load_model
 from auditor.model.session import BatchRunner, SessionSettings, create_session, provider_of
 from auditor.model.signature import FLOAT_TYPES, ORT_DTYPES, dims_of
 
 PRIORS = ("normal", "uniform")
 DEFAULT_BATCH = 1024
+MAX_FIXED_BATCH = 4096
 
 
 class OnnxFunction:
@@ -36,8 +37,18 @@ class OnnxFunction:
         self.output_name = float_outputs[0].name
         first = self.input_dims[0] if self.input_dims else None
         fixed = first if isinstance(first, int) and first > 0 else None
+        if fixed is not None and fixed > MAX_FIXED_BATCH:  # every call is padded to it
+            raise ModelError(
+                f"{model.path}: a {self.role} with a fixed batch of {fixed:,} rows is not supported (at most "
+                f"{MAX_FIXED_BATCH:,}); ask for an export with a dynamic batch axis"
+            )
         self.runner = BatchRunner(
-            self.session, (self.input_name,), (ORT_DTYPES[inputs[0].type],), fixed, batch_size or DEFAULT_BATCH
+            self.session,
+            (self.input_name,),
+            (ORT_DTYPES[inputs[0].type],),
+            fixed,
+            batch_size or DEFAULT_BATCH,
+            settings.call_timeout,
         )
         self.metadata = {p.key: p.value for p in model.proto.metadata_props}
 

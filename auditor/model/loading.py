@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from onnx import GraphProto, ModelProto, TensorProto
 
 from auditor.errors import ModelError
@@ -68,6 +68,7 @@ def load_model(path: str | os.PathLike[str], limits: Limits = Limits()) -> Loade
         raise ModelError(f"{path}: not a valid ONNX file ({_short(exc)}); check that it is an .onnx model") from None
     if not proto.HasField("graph") or not proto.graph.output:
         raise ModelError(f"{path}: not a valid ONNX model (no graph or no outputs); check the file")
+    _check_text(path, proto)
     _check_domains(path, proto)
     external = _inline_external_data(path, proto, limits)
     size_bytes = sum(_tensor_nbytes(t) for t in _all_tensors(proto))
@@ -106,7 +107,7 @@ def _read_capped(path: Path, cap: int) -> bytes:
         )
     try:
         with path.open("rb") as fh:
-            return fh.read(cap + 1)
+            return fh.read(min(st.st_size, cap) + 1)  # read(cap) would reserve cap bytes up front
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model ({exc.strerror})") from None
 
@@ -170,6 +171,24 @@ def _check_domains(path: Path, proto: ModelProto) -> None:
                 f"{path}: operator '{node.op_type}' from custom domain '{node.domain}' needs a native "
                 "custom-op library, which this tool never loads; ask the vendor for a standard-ops export"
             )
+
+
+def _check_text(path: Path, message: Message) -> None:
+    """Refuse text fields that are not UTF-8: protobuf hands them over as bytes, which nothing downstream expects."""
+    if isinstance(message, TensorProto):  # never materialise tensor data; only its names can hold text
+        fields = [(TensorProto.DESCRIPTOR.fields_by_name["name"], message.name), *[(None, e) for e in message.external_data]]
+    else:
+        fields = message.ListFields()
+    for field, value in fields:
+        if field is None:
+            _check_text(path, value)
+            continue
+        values = [value] if isinstance(value, str | bytes | Message) else value
+        if field.type == field.TYPE_STRING and any(isinstance(v, bytes) for v in values):
+            raise ModelError(f"{path}: text field '{field.name}' is not valid UTF-8; the file is damaged or hostile")
+        if field.type == field.TYPE_MESSAGE:
+            for item in values:
+                _check_text(path, item)
 
 
 def _tensor_nbytes(tensor: TensorProto) -> int:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import os
 import time
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from auditor.errors import DeviceError, ModelError
+from auditor.model.budget import Budget
 from auditor.model.loading import LoadedModel
+from auditor.model.watchdog import watch
 
 DEVICES = ("auto", "cpu", "cuda")
 CUDA = "CUDAExecutionProvider"
@@ -27,6 +32,7 @@ class SessionSettings:
     threads: int | None = None
     spinning: bool = False
     verbose: bool = False
+    call_timeout: float | None = None
 
 
 def set_verbosity(verbose: bool) -> None:
@@ -34,16 +40,44 @@ def set_verbosity(verbose: bool) -> None:
     ort.set_default_logger_severity(0 if verbose else 3)
 
 
+#: CUDA provider options, set deliberately: grow the arena only by what is asked (no power-of-two
+#: doubling on a shared GPU), cuDNN's heuristic instead of timing every algorithm for each new batch
+#: shape, no TF32 so that results match the CPU to float32 tolerance, copies on the default stream.
+CUDA_OPTIONS = {
+    "device_id": "0",
+    "arena_extend_strategy": "kSameAsRequested",
+    "cudnn_conv_algo_search": "HEURISTIC",
+    "use_tf32": "0",
+    "do_copy_in_default_stream": "1",
+}
+
+
 @cache
 def cuda_available() -> bool:
-    """True only when the CUDA provider is built in and a CUDA driver can be loaded."""
+    """True only when the CUDA provider is built in, a driver loads, and a tiny graph really runs on it."""
     if CUDA not in ort.get_available_providers():
         return False
     try:
         ctypes.CDLL("libcuda.so.1")
     except OSError:
         return False
-    return True
+    if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from nvidia-* wheels, when installed; it prints, so muted
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(Exception):
+            ort.preload_dlls(cuda=True, cudnn=True, msvc=False, directory="")
+    node = onnx.helper.make_node("Identity", ["x"], ["y"])
+    value = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph([node], "probe", [value("x", 1, [1])], [value("y", 1, [1])])
+    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        session = ort.InferenceSession(
+            proto.SerializeToString(), options, providers=[(CUDA, CUDA_OPTIONS), CPU], enable_fallback=0
+        )
+    except Exception:  # any failure to bring the provider up means no CUDA here
+        return False
+    return session.get_providers()[0] == CUDA
 
 
 def default_threads() -> int:
@@ -58,7 +92,7 @@ def create_session(model: LoadedModel, settings: SessionSettings) -> ort.Inferen
         raise DeviceError(f"unknown device '{settings.device}'; use one of {', '.join(DEVICES)}")
     set_verbosity(settings.verbose)
     options = ort.SessionOptions()
-    options.log_severity_level = 0 if settings.verbose else 3
+    options.log_severity_level = 0 if settings.verbose else 4  # errors come back as exceptions: no second line
     options.intra_op_num_threads = settings.threads or default_threads()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -67,14 +101,23 @@ def create_session(model: LoadedModel, settings: SessionSettings) -> ort.Inferen
     want_cuda = settings.device == "cuda" or (settings.device == "auto" and cuda_available())
     if settings.device == "cuda" and not cuda_available():
         raise DeviceError("--device cuda: no usable CUDA GPU or CUDA provider here; use --device cpu or auto")
-    providers: list[str | tuple[str, dict[str, str]]] = [CPU]
+    serialized = model.serialized()
+    session = None
     if want_cuda:
-        providers.insert(0, (CUDA, {"arena_extend_strategy": "kSameAsRequested", "cudnn_conv_algo_search": "HEURISTIC"}))
-    try:
-        session = ort.InferenceSession(model.serialized(), sess_options=options, providers=providers)
-    except Exception as exc:  # ORT raises Fail/InvalidGraph/NotImplemented/RuntimeException subclasses
-        message = " ".join(str(exc).split())[:300]
-        raise ModelError(f"{model.path}: ONNX Runtime cannot load this model: {message}") from None
+        try:  # no ORT fallback (it prints to stdout); auto falls back to the CPU below, quietly
+            session = ort.InferenceSession(
+                serialized, sess_options=options, providers=[(CUDA, CUDA_OPTIONS), CPU], enable_fallback=0
+            )
+        except Exception as exc:  # ORT raises Fail/InvalidGraph/NotImplemented/RuntimeException subclasses
+            if settings.device == "cuda":
+                message = " ".join(str(exc).split())[:300]
+                raise ModelError(f"{model.path}: ONNX Runtime cannot load this model on CUDA: {message}") from None
+    if session is None:
+        try:
+            session = ort.InferenceSession(serialized, sess_options=options, providers=[CPU], enable_fallback=0)
+        except Exception as exc:  # ORT raises Fail/InvalidGraph/NotImplemented/RuntimeException subclasses
+            message = " ".join(str(exc).split())[:300]
+            raise ModelError(f"{model.path}: ONNX Runtime cannot load this model: {message}") from None
     if settings.device == "cuda" and session.get_providers()[0] != CUDA:
         raise DeviceError("--device cuda: the CUDA provider did not load; use --device cpu or auto")
     return session
@@ -94,8 +137,10 @@ class BatchRunner:
         dtypes: tuple[str, ...],
         fixed_batch: int | None,
         batch_size: int,
+        call_timeout: float | None = None,
     ) -> None:
         self.session = session
+        self.call_timeout = call_timeout
         self.names = names
         self.dtypes = tuple(np.dtype(d) for d in dtypes)
         self.fixed_batch = fixed_batch
@@ -103,9 +148,12 @@ class BatchRunner:
         self.rows = 0
         self.calls = 0
         self.seconds = 0.0
+        self.budget: Budget | None = None
 
     def run(self, x: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
         """Run all rows of x (already in the model's per-sample shape) and concatenate each output."""
+        if self.budget is not None:
+            self.budget.charge(len(x))
         parts: list[list[np.ndarray]] = [[] for _ in outputs]
         for start in range(0, len(x), self.batch_size):
             chunk = x[start : start + self.batch_size]
@@ -121,15 +169,30 @@ class BatchRunner:
             chunk = np.concatenate([chunk, pad])
         feed = self._feed(chunk)
         started = time.perf_counter()
+        guard = watch(self.call_timeout)
         try:
-            values = self.session.run(outputs, feed)
+            with guard:
+                values = self.session.run(outputs, feed, guard.run_options)
         except Exception as exc:  # ORT raises its own exception types for bad shapes and kernels
+            if guard.fired:
+                raise ModelError(
+                    f"one model call on {n} rows ran past the {self.call_timeout:g} s limit and was stopped; "
+                    "raise --call-timeout if the model is just slow"
+                ) from None
             message = " ".join(str(exc).split())[:300]
             raise ModelError(f"ONNX Runtime failed on a batch of {n} rows: {message}") from None
         finally:
             self.seconds += time.perf_counter() - started
             self.calls += 1
         return [_as_array(v)[:n] for v in values]
+
+    def cast(self, x: np.ndarray) -> np.ndarray:
+        """Rows in the dtype a one-input session takes (no copy when they already are); others unchanged."""
+        return _cast(x, self.dtypes[0]) if len(self.names) == 1 else x
+
+    def feed(self, chunk: np.ndarray) -> dict[str, np.ndarray]:
+        """The input dict for one call on these rows."""
+        return self._feed(chunk)
 
     def _feed(self, chunk: np.ndarray) -> dict[str, np.ndarray]:
         if len(self.names) == 1:

@@ -12,16 +12,26 @@ initial step size, so only our `StopRule` ends a run; `restarts` counts them.
 from __future__ import annotations
 
 import warnings
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from auditor.search.base import Evaluation, SearchError, box_bounds, centre_point, check_positive, check_told
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Could not import matplotlib")
+if TYPE_CHECKING:
     import cma
 
 DIAGONAL_ABOVE = 100
+
+
+def _cma() -> ModuleType:
+    """The `cma` package, imported on first use: its import pulls in scipy.stats (about 2 s)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Could not import matplotlib")
+        import cma
+
+    return cma
 
 
 def finite_fitness(loss: np.ndarray) -> np.ndarray:
@@ -38,7 +48,8 @@ def finite_fitness(loss: np.ndarray) -> np.ndarray:
 class CMAES:
     """CMA-ES with `popsize` rows per generation, started at x0 (default 0) with step `sigma`.
 
-    `diagonal=None` chooses a diagonal covariance when dim > DIAGONAL_ABOVE.
+    With bounds, x0 is clipped into them. `diagonal=None` chooses a diagonal covariance when
+    dim > DIAGONAL_ABOVE.
     """
 
     def __init__(
@@ -58,9 +69,15 @@ class CMAES:
         self.dim = dim
         self.rng = rng
         self.popsize = popsize
-        self.x0 = centre_point(x0, dim)
         self.sigma = sigma
         self.bounds = box_bounds(bounds, dim)
+        self.x0 = centre_point(x0, dim)
+        if self.bounds is not None:
+            if not (self.bounds[0] < self.bounds[1]).all():
+                raise SearchError(
+                    "cmaes needs lower < upper in every coordinate; keep fixed coordinates out of the search"
+                )
+            self.x0 = np.clip(self.x0, *self.bounds)  # cma needs a feasible start
         self.diagonal = dim > DIAGONAL_ABOVE if diagonal is None else bool(diagonal)
         self.options = {
             "popsize": popsize,
@@ -84,7 +101,7 @@ class CMAES:
         return self.rng.standard_normal(shape)
 
     def _start(self) -> cma.CMAEvolutionStrategy:
-        return cma.CMAEvolutionStrategy(self.x0, self.sigma, dict(self.options))
+        return _cma().CMAEvolutionStrategy(self.x0, self.sigma, dict(self.options))
 
     def ask(self) -> np.ndarray:
         """`popsize` candidates from cma (inside the bounds when bounds are set)."""

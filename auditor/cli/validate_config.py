@@ -1,0 +1,18 @@
+"""`auditor validate-config FILE`: check an audit.toml alone (keys, types, files) without running a model."""
+
+from __future__ import annotations
+
+import click
+
+from auditor.audit.checks import CHECKS
+from auditor.audit.config import load_config
+from auditor.cli.options import printable
+
+
+@click.command("validate-config")
+@click.argument("config_path", metavar="FILE", type=click.Path(dir_okay=False))
+def command(config_path: str) -> None:
+    """Validate an audit config: exit 0 when it is usable, 2 with the key, file and line when not."""
+    config = load_config(config_path)
+    enabled = ["provenance"] + [c.name for c in CHECKS[1:] if getattr(config.checks, c.name).enabled]
+    click.echo(f"{printable(config_path)}: valid; checks: {', '.join(enabled)}; seed {config.run.seed}")

@@ -1,0 +1,112 @@
+"""Baselines: what a feature becomes when it is "off" (zero, mean of reference data, blur, noise, a constant,
+or any array such as a counterfactual)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from auditor.errors import ConfigError, DataError
+from auditor.explain.attribution.core import Features
+
+BASELINES = ("zero", "mean", "blur", "noise")
+Baseline = str | float | int | np.ndarray
+
+
+def resolve_baseline(
+    baseline: Baseline,
+    x: np.ndarray,
+    view: Features,
+    reference: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """The baseline as an array of x's shape (model layout)."""
+    if isinstance(baseline, np.ndarray):
+        return _array(baseline, x)
+    if isinstance(baseline, int | float) and not isinstance(baseline, bool):
+        return np.full(x.shape, float(baseline))
+    if baseline == "zero":
+        return np.zeros(x.shape)
+    if baseline == "mean":
+        if reference is None:
+            raise ConfigError(
+                "baseline 'mean' needs reference data (rows of the training distribution); pass reference"
+            )
+        ref = np.asarray(reference, dtype=np.float64)
+        if ref.shape[1:] != x.shape:
+            raise DataError(
+                f"reference rows of shape {list(ref.shape[1:])} do not match the input {list(x.shape)}"
+            )
+        return ref.mean(axis=0)
+    if baseline == "blur":
+        if not view.image:
+            raise ConfigError(
+                "baseline 'blur' needs an image input; use zero, mean or a constant for tabular data"
+            )
+        return blur(x, view)
+    if baseline == "noise":
+        if rng is None:
+            raise ConfigError("baseline 'noise' needs a seeded random generator")
+        lo, hi = value_range(x, reference)
+        return rng.uniform(lo, hi, x.shape)
+    raise ConfigError(f"unknown baseline '{baseline}'; use {', '.join(BASELINES)}, a number or an array")
+
+
+def parse_baseline(text: str) -> Baseline:
+    """A baseline given as text: a name, a number, or a .npy file."""
+    if text in BASELINES:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.endswith(".npy"):
+        try:
+            return np.load(text, allow_pickle=False).astype(np.float64)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{text}: cannot read the baseline array ({exc})") from None
+    raise ConfigError(f"unknown baseline '{text}'; use {', '.join(BASELINES)}, a number or a .npy file")
+
+
+def describe_baseline(baseline: Baseline) -> str | float:
+    return "array" if isinstance(baseline, np.ndarray) else baseline  # type: ignore[return-value]
+
+
+def value_range(x: np.ndarray, reference: np.ndarray | None) -> tuple[float, float]:
+    values = x if reference is None else np.asarray(reference)
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
+
+
+def blur(x: np.ndarray, view: Features, sigma: float | None = None) -> np.ndarray:
+    """Gaussian blur over the two spatial axes (reflect padding); sigma defaults to 1/8 of the shorter side."""
+    axes = [i for i in range(x.ndim) if i != view.channel_axis]
+    sigma = sigma or max(1.0, min(x.shape[a] for a in axes) / 8)
+    radius = int(np.ceil(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    out = x.astype(np.float64)
+    for axis in axes:
+        pad = [(0, 0)] * x.ndim
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad, mode="reflect" if x.shape[axis] > radius else "edge")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, len(taps), axis=axis)
+        out = windows @ taps
+    return out
+
+
+def _array(baseline: np.ndarray, x: np.ndarray) -> np.ndarray:
+    b = np.asarray(baseline, dtype=np.float64)
+    if b.shape == x.shape:
+        return b
+    if b.ndim == x.ndim == 3 and np.moveaxis(b, -1, 0).shape == x.shape:
+        return np.moveaxis(b, -1, 0)
+    if b.ndim == x.ndim == 3 and np.moveaxis(b, 0, -1).shape == x.shape:
+        return np.moveaxis(b, 0, -1)
+    if b.size == x.size:
+        return b.reshape(x.shape)
+    try:
+        return np.broadcast_to(b, x.shape).copy()
+    except ValueError:
+        raise DataError(
+            f"a baseline of shape {list(b.shape)} does not fit the input {list(x.shape)}"
+        ) from None

@@ -1,0 +1,282 @@
+"""Shared core of the perturbation attributions: the result type, scores, the feature view of an input,
+and the batched evaluation that every method (and every metric) sends its perturbed rows through.
+
+Captum's habit, without its default of one perturbation per call: occlusion, LIME and the deletion
+curves are all feature ablation ("keep x here, take the baseline there"), so they share `ablate`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from auditor.errors import ConfigError, DataError
+
+#: Scalars an attribution can explain, read from the class probabilities.
+SCORES = ("probability", "log_probability", "log_odds", "log_ratio")
+#: Bytes of perturbed rows built at once; predict then cuts them into the model's batches.
+CHUNK_BYTES = 64 * 2**20
+DEFAULT_BATCH = 256
+TINY = float(np.finfo(np.float32).tiny)
+
+
+class Model(Protocol):
+    """What the attributions need of a classifier: a BlackBox, or anything shaped like one."""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def layout(self) -> str: ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Score:
+    """The scalar explained: p_t, log p_t, log-odds of t, or log p_t - log p_contrast (one-vs-one)."""
+
+    kind: str = "probability"
+    target: int = 0
+    contrast: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCORES:
+            raise ConfigError(f"unknown score '{self.kind}'; use one of {', '.join(SCORES)}")
+        if (self.kind == "log_ratio") != (self.contrast is not None):
+            raise ConfigError(
+                "score 'log_ratio' needs a contrast class, and a contrast class needs score 'log_ratio'"
+            )
+        if self.contrast is not None and self.contrast == self.target:
+            raise ConfigError(f"the contrast class must differ from the target ({self.target})")
+
+    def __call__(self, probs: np.ndarray) -> np.ndarray:
+        p = probs.astype(np.float64)
+        t = p[:, self.target]
+        if self.kind == "probability":
+            return t
+        if self.kind == "log_probability":
+            return np.log(np.maximum(t, TINY))
+        if self.kind == "log_odds":
+            others = np.delete(p, self.target, axis=1).sum(axis=1)
+            return np.log(np.maximum(t, TINY)) - np.log(np.maximum(others, TINY))
+        return np.log(np.maximum(t, TINY)) - np.log(np.maximum(p[:, self.contrast], TINY))
+
+
+@dataclass(frozen=True)
+class Features:
+    """How one sample splits into features: image positions (all channels together) or single values."""
+
+    input_shape: tuple[int, ...]
+    layout: str
+
+    @property
+    def channel_axis(self) -> int | None:
+        if self.layout == "NCHW" and len(self.input_shape) == 3:
+            return 0
+        if self.layout == "NHWC" and len(self.input_shape) == 3:
+            return 2
+        return None
+
+    @property
+    def map_shape(self) -> tuple[int, ...]:
+        axis = self.channel_axis
+        return (
+            self.input_shape
+            if axis is None
+            else tuple(s for i, s in enumerate(self.input_shape) if i != axis)
+        )
+
+    @property
+    def image(self) -> bool:
+        return self.layout in ("NCHW", "NHWC", "HW") and len(self.map_shape) == 2
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.map_shape))
+
+    @property
+    def channels(self) -> int:
+        axis = self.channel_axis
+        return 1 if axis is None else self.input_shape[axis]
+
+    def expand(self, keep: np.ndarray) -> np.ndarray:
+        """Masks (m, F) over features -> an array that broadcasts against rows (m, *input_shape)."""
+        m = len(keep)
+        shape = list(self.input_shape)
+        if self.channel_axis is not None:
+            shape[self.channel_axis] = 1
+        return keep.reshape(m, *shape)
+
+    def to_map(self, values: np.ndarray) -> np.ndarray:
+        """Per-element values (*input_shape) -> per-feature values (map shape), summed over channels."""
+        axis = self.channel_axis
+        return values if axis is None else values.sum(axis=axis)
+
+    def index(self) -> np.ndarray:
+        """Flat element indices (F, C): which input elements make up each feature."""
+        flat = np.arange(int(np.prod(self.input_shape))).reshape(self.input_shape)
+        axis = self.channel_axis
+        if axis is not None:
+            flat = np.moveaxis(flat, axis, -1)
+        return flat.reshape(self.size, self.channels)
+
+
+def features_of(model: Model) -> Features:
+    return Features(tuple(int(s) for s in model.input_shape), str(model.layout))
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One explanation: a map over the input's features and the figures that say how far to trust it."""
+
+    map: np.ndarray
+    method: str
+    target: int
+    score: str
+    settings: dict[str, Any]
+    queries: int
+    calls: int
+    seconds: float
+    score_input: float
+    score_baseline: float | None = None
+    contrast: int | None = None
+    total: float | None = None  # the attribution's total, to hold against score_input - score_baseline
+    fidelity: float | None = None  # surrogate R² (weighted for LIME)
+    stderr: np.ndarray | None = None  # Gaussian LIME: standard error of every map value
+    gradient: np.ndarray | None = None  # Gaussian LIME: the gradient estimate in the input's shape
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.map.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures (NaN becomes None)."""
+        out: dict[str, Any] = {
+            "method": self.method,
+            "target": self.target,
+            "contrast": self.contrast,
+            "score": self.score,
+            "settings": {k: jsonable(v) for k, v in self.settings.items()},
+            "queries": self.queries,
+            "calls": self.calls,
+            "seconds": self.seconds,
+            "shape": list(self.shape),
+            "map": jsonable(self.map),
+            "score_input": jsonable(self.score_input),
+            "score_baseline": jsonable(self.score_baseline),
+            "total": jsonable(self.total),
+            "fidelity": jsonable(self.fidelity),
+        }
+        if self.stderr is not None:
+            out["stderr"] = jsonable(self.stderr)
+        out.update({k: jsonable(v) for k, v in self.extra.items()})
+        return out
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+class Tally:
+    """Rows and calls one run spends, and its wall time; reads the model's own counters when it has them."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.rows = 0
+        self.predicts = 0
+        self.calls0 = getattr(model, "calls", None)
+        self.started = time.perf_counter()
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        probs = np.asarray(self.model.predict(rows))
+        self.rows += len(rows)
+        self.predicts += 1
+        return probs
+
+    @property
+    def calls(self) -> int:
+        now = getattr(self.model, "calls", None)
+        return self.predicts if now is None or self.calls0 is None else int(now - self.calls0)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def chunk_rows(model: Model, row_bytes: int) -> int:
+    """Rows built per chunk: a multiple of the model's batch, so chunking adds no ONNX Runtime calls."""
+    batch = int(getattr(model, "batch_size", DEFAULT_BATCH) or DEFAULT_BATCH)
+    fit = max(1, CHUNK_BYTES // max(1, row_bytes))
+    return max(batch, fit // batch * batch)
+
+
+def evaluate(tally: Tally, n: int, rows: Callable[[int, int], np.ndarray], row_bytes: int) -> np.ndarray:
+    """Probabilities (n, K) of the rows that `rows(start, stop)` builds, sent in as few calls as memory allows."""
+    step = chunk_rows(tally.model, row_bytes)
+    parts = [tally.predict(rows(start, min(n, start + step))) for start in range(0, n, step)]
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def ablate(
+    tally: Tally, x: np.ndarray, baseline: np.ndarray, keep: Callable[[int, int], np.ndarray], n: int
+) -> np.ndarray:
+    """Probabilities of n copies of x whose feature f is x's where keep[i, f] is true, the baseline's elsewhere."""
+    view = features_of(tally.model)
+    inside = x.astype(np.float32)
+    outside = baseline.astype(np.float32)
+
+    def rows(start: int, stop: int) -> np.ndarray:
+        return np.where(view.expand(keep(start, stop).astype(bool, copy=False)), inside, outside)
+
+    return evaluate(tally, n, rows, x.size * 4)
+
+
+def sample_of(model: Model, x: np.ndarray) -> np.ndarray:
+    """One input as float64 in the model's own layout (an image may come in the other channel order)."""
+    x = np.asarray(x, dtype=np.float64)
+    shape = tuple(model.input_shape)
+    if x.shape == shape:
+        return x
+    if len(shape) == 3 and x.ndim == 3 and model.layout in ("NCHW", "NHWC"):
+        moved = np.moveaxis(x, -1, 0) if model.layout == "NCHW" else np.moveaxis(x, 0, -1)
+        if moved.shape == shape:
+            return moved
+    if x.size == int(np.prod(shape)) and model.layout in ("flat", "columns"):
+        return x.reshape(shape)
+    raise DataError(
+        f"an input of shape {list(x.shape)} does not fit the model's input {list(shape)} ({model.layout})"
+    )
+
+
+def resolve_target(probs_x: np.ndarray, target: int | None, contrast: int | None = None) -> int:
+    """The explained class: as given, else the predicted one; checked against the number of classes."""
+    if not np.isfinite(probs_x).all():
+        raise DataError("the model returns NaN or Inf for this input; it cannot be explained")
+    k = len(probs_x)
+    chosen = int(np.argmax(probs_x)) if target is None else int(target)
+    for name, value in (("target", chosen), ("contrast", contrast)):
+        if value is not None and not 0 <= value < k:
+            raise ConfigError(f"{name} class {value} is out of range: the model has {k} classes (0..{k - 1})")
+    return chosen
+
+
+def rng_of(rng: np.random.Generator | int | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def seed_of(rng: np.random.Generator | int | None) -> int | None:
+    return rng if isinstance(rng, int) else None

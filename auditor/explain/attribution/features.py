@@ -1,0 +1,75 @@
+"""Interpretable features for LIME: a grid of patches (the default) or k-means superpixels over colour and
+position (SLIC's idea in plain numpy, so no optional dependency is needed). Tabular rows: one feature each."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from auditor.errors import ConfigError
+from auditor.explain.attribution.core import Features
+
+FEATURES = ("grid", "superpixels")
+KMEANS_ROUNDS = 10
+
+
+def default_window(view: Features) -> tuple[int, ...]:
+    """A seventh of the shorter image side (4 on 28x28, as in the anchors); one value for other inputs."""
+    if view.image:
+        side = max(1, int(np.ceil(min(view.map_shape) / 7)))
+        return (side, side)
+    return (1,) * len(view.map_shape)
+
+
+def as_window(value: int | tuple[int, ...] | None, view: Features, name: str = "window") -> tuple[int, ...]:
+    """A window or stride given as one int or one int per map axis, checked against the map's shape."""
+    shape = view.map_shape
+    if value is None:
+        return default_window(view)
+    sizes = (value,) * len(shape) if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(sizes) != len(shape) or min(sizes) < 1:
+        raise ConfigError(
+            f"{name} {list(sizes)} does not fit a map of shape {list(shape)}; give positive sizes"
+        )
+    if any(s > n for s, n in zip(sizes, shape)):
+        raise ConfigError(f"{name} {list(sizes)} is larger than the map {list(shape)}")
+    return sizes
+
+
+def grid_segments(view: Features, window: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Labels (F,) of non-overlapping patches of `window` cells (the last patch on each axis may be smaller)."""
+    sizes = as_window(window, view)
+    shape = view.map_shape
+    cells = [np.arange(n) // s for n, s in zip(shape, sizes)]
+    counts = [int(c[-1]) + 1 for c in cells]
+    labels = np.zeros(shape, dtype=np.int64)
+    for axis, c in enumerate(cells):
+        stride = int(np.prod(counts[axis + 1 :]))
+        labels += (c * stride).reshape([-1 if i == axis else 1 for i in range(len(shape))])
+    return labels.reshape(-1)
+
+
+def superpixels(
+    x: np.ndarray, view: Features, segments: int, rng: np.random.Generator, compactness: float = 0.3
+) -> np.ndarray:
+    """Labels (F,) from k-means over (colour, position): compact regions that follow edges, SLIC-style."""
+    if not view.image:
+        raise ConfigError("superpixels need an image input; use features='grid' for tabular data")
+    h, w = view.map_shape
+    segments = int(min(max(2, segments), h * w))
+    colour = np.moveaxis(x, view.channel_axis, -1) if view.channel_axis is not None else x[..., None]
+    colour = colour.reshape(h * w, -1).astype(np.float64)
+    spread = float(colour.max() - colour.min()) or 1.0
+    interval = np.sqrt(h * w / segments)
+    rows, cols = np.divmod(np.arange(h * w), w)
+    points = np.hstack([colour / spread, compactness * np.stack([rows, cols], axis=1) / interval])
+    centres = points[rng.choice(h * w, size=segments, replace=False)]
+    labels = np.zeros(h * w, dtype=np.int64)
+    for _ in range(KMEANS_ROUNDS):
+        distances = (points**2).sum(1)[:, None] - 2 * points @ centres.T + (centres**2).sum(1)[None, :]
+        labels = distances.argmin(axis=1)
+        counts = np.bincount(labels, minlength=segments)
+        sums = np.zeros_like(centres)
+        np.add.at(sums, labels, points)
+        filled = counts > 0
+        centres[filled] = sums[filled] / counts[filled, None]
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)

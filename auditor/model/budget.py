@@ -1,0 +1,39 @@
+"""Spending limits an audit sets on a model: rows it may still send in total, and the running check's deadline.
+
+Attach one to a runner (`blackbox.runner.budget = Budget(queries=50_000)`); every batch is charged
+before it is sent, so the total is never exceeded, and a batch asked for after the deadline is refused.
+The refusal is an AuditorError, which the audit runner reports as the check not finished.
+"""
+
+from __future__ import annotations
+
+import time
+
+from auditor.errors import AuditorError
+
+
+class BudgetExhausted(AuditorError):
+    """The audit's query budget or the running check's time limit is spent."""
+
+
+class Budget:
+    """Rows left to send (None: no cap) and a `time.monotonic()` deadline for the current check (None: none)."""
+
+    def __init__(self, queries: int | None = None, deadline: float | None = None) -> None:
+        self.queries = queries
+        self.deadline = deadline
+        self.spent = 0
+
+    def start_check(self, seconds: float | None) -> None:
+        """Set the deadline for the check about to run: `seconds` from now, or none."""
+        self.deadline = time.monotonic() + seconds if seconds else None
+
+    def charge(self, rows: int) -> None:
+        """Take `rows` from the budget before they are sent; raise BudgetExhausted when they do not fit."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise BudgetExhausted("not finished: the check ran past its time limit")
+        if self.queries is not None and self.spent + rows > self.queries:
+            raise BudgetExhausted(
+                f"not finished: the audit's budget of {self.queries:,} queries is spent ({self.spent:,} sent)"
+            )
+        self.spent += rows

@@ -1,0 +1,161 @@
+"""Answers for rows already seen: an exact, bounded LRU cache keyed by the bytes of each row.
+
+A row's key is a 64-bit hash of its bytes, computed for the whole batch at once; a key match is
+confirmed by comparing the stored row bit for bit, so a hash collision costs a miss and never a
+wrong answer. Identical rows within one batch are computed once. Results are only reused for
+models whose output depends on nothing but the row (see `deterministic_graph`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from onnx import GraphProto, ModelProto
+
+DEFAULT_CACHE_BYTES = 8 * 2**20
+MAX_CACHE_ROWS = 1 << 18
+#: Operators whose output changes from call to call for the same input.
+RANDOM_OPS = frozenset(
+    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
+)
+_WORDS = {8: np.uint64, 4: np.uint32, 2: np.uint16, 1: np.uint8}
+
+
+def deterministic_graph(proto: ModelProto) -> bool:
+    """True when no node (subgraphs and functions included) draws random numbers."""
+    graphs: list[GraphProto] = [proto.graph]
+    ops: set[str] = {n.op_type for f in proto.functions for n in f.node}
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            ops.add(node.op_type)
+            graphs.extend(_subgraphs(node))
+    return not (ops & RANDOM_OPS)
+
+
+def _subgraphs(node: object) -> Iterator[GraphProto]:
+    for attr in node.attribute:  # type: ignore[attr-defined]
+        if attr.HasField("g"):
+            yield attr.g
+        yield from attr.graphs
+
+
+class RowCache:
+    """Results (n, width) for rows of one shape and dtype; least recently used rows go first."""
+
+    def __init__(
+        self,
+        row_shape: tuple[int, ...],
+        dtype: np.dtype | str,
+        width: int,
+        max_bytes: int = DEFAULT_CACHE_BYTES,
+        out_dtype: np.dtype | str = np.float32,
+    ) -> None:
+        self.row_shape = tuple(row_shape)
+        self.dtype = np.dtype(dtype)
+        self.out_dtype = np.dtype(out_dtype)
+        row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self.word = np.dtype(next(w for size, w in _WORDS.items() if row_bytes % size == 0))
+        self.n_words = row_bytes // self.word.itemsize
+        entry = row_bytes + width * self.out_dtype.itemsize + 16
+        self.capacity = int(min(MAX_CACHE_ROWS, max_bytes // max(entry, 1)))
+        self.width = width
+        self.hits = 0
+        self._multipliers = np.random.default_rng(0x5EED).integers(1, 2**63, self.n_words, dtype=np.uint64) | np.uint64(1)
+        self._slot_of: dict[int, int] = {}  # key -> ring slot (stale entries are checked and skipped)
+        self._head = 0
+        self._rows: np.ndarray | None = None
+        self._results: np.ndarray | None = None
+        self._keys: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        """Rows held now."""
+        return 0 if self._keys is None else int(min(self._head, self.capacity))
+
+    def fits(self, x: np.ndarray) -> bool:
+        return self.capacity > 0 and x.dtype == self.dtype and x.shape[1:] == self.row_shape
+
+    def answer(self, x: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """compute(x) row for row, computing only rows neither cached nor repeated earlier in x."""
+        n = len(x)
+        if n == 0 or not self.fits(x):
+            return compute(x)
+        x = np.ascontiguousarray(x)
+        words = x.reshape(n, -1).view(self.word)
+        keys = self._hash(words)
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        rows = np.arange(n)
+        rep = first[inverse]  # the first row with the same key
+        repeated = np.flatnonzero(rep != rows)
+        if len(repeated):  # a repeated key counts only when the row equals its representative bit for bit
+            differs = repeated[~(words[repeated] == words[rep[repeated]]).all(axis=1)]
+            rep[differs] = differs  # a hash collision: computed on its own
+            repeated = np.flatnonzero(rep != rows)
+        slots = self._lookup(uniq, first, words)
+        hit_rows = first[slots >= 0]
+        cached = np.zeros(n, dtype=bool)
+        cached[hit_rows] = True
+        need = np.flatnonzero((rep == rows) & ~cached)
+        if len(need) == n:
+            out = np.asarray(compute(x), dtype=self.out_dtype)
+        else:
+            out = np.empty((n, self.width), dtype=self.out_dtype)
+            if len(need):
+                out[need] = compute(x[need])
+            if len(hit_rows):
+                assert self._results is not None
+                out[hit_rows] = self._results[slots[slots >= 0]]
+            if len(repeated):
+                out[repeated] = out[rep[repeated]]
+        self.hits += n - len(need)
+        self._store(np.concatenate([need, hit_rows]) if len(hit_rows) else need, words, keys, out)
+        return out
+
+    def _hash(self, words: np.ndarray) -> np.ndarray:
+        w = words if words.dtype == np.uint64 else words.astype(np.uint64)
+        return w @ self._multipliers
+
+    def _lookup(self, keys: np.ndarray, first: np.ndarray, words: np.ndarray) -> np.ndarray:
+        """For each distinct key, the slot holding the same row bit for bit, else -1."""
+        if not self._slot_of:
+            return np.full(len(keys), -1, dtype=np.int64)
+        assert self._rows is not None and self._keys is not None
+        get = self._slot_of.get
+        slots = np.array([get(k, -1) for k in keys.tolist()], dtype=np.int64)
+        found = np.flatnonzero(slots >= 0)
+        found = found[self._keys[slots[found]] == keys[found]]
+        same = (self._rows[slots[found]] == words[first[found]]).all(axis=1)
+        hits = np.full(len(keys), -1, dtype=np.int64)
+        hits[found[same]] = slots[found[same]]
+        return hits
+
+    def _store(self, rows: np.ndarray, words: np.ndarray, keys: np.ndarray, out: np.ndarray) -> None:
+        """Write rows (newest last) at the head of the ring, over the least recently used."""
+        rows = rows[-self.capacity :]
+        m = len(rows)
+        if not m:
+            return
+        if self._keys is None:
+            self._rows = np.empty((self.capacity, self.n_words), dtype=self.word)
+            self._results = np.empty((self.capacity, self.width), dtype=self.out_dtype)
+            self._keys = np.zeros(self.capacity, dtype=np.uint64)
+        assert self._rows is not None and self._results is not None
+        contiguous = bool(rows[-1] - rows[0] == m - 1) and bool((np.diff(rows) == 1).all())
+        start = self._head % self.capacity
+        done = 0
+        while done < m:  # at most two runs of slots: the ring wraps once
+            run = min(m - done, self.capacity - start)
+            part = slice(rows[done], rows[done] + run) if contiguous else rows[done : done + run]
+            self._rows[start : start + run] = words[part]
+            self._results[start : start + run] = out[part]
+            self._keys[start : start + run] = keys[part]
+            self._slot_of.update(zip(keys[part].tolist(), range(start, start + run)))
+            done += run
+            start = 0
+        self._head += m
+        if len(self._slot_of) > 2 * self.capacity:  # forget keys whose slot was overwritten, oldest first
+            live = min(self._head, self.capacity)
+            order = (self._head + np.arange(live)) % live
+            self._slot_of = dict(zip(self._keys[order].tolist(), order.tolist()))

@@ -1,0 +1,348 @@
+"""Batch size and CPU threads chosen by a short measurement on first use, and remembered.
+
+On the first large `predict`, the black box times its session at a few batch sizes (those that fit
+the memory budget, smallest first, while a ~0.3 s time budget lasts), then, on a multi-core CPU,
+times one thread against several at the chosen batch and keeps the faster. Whether more threads pay
+depends on what else runs on the machine (on a busy 2-core runner two threads lose 25-45 %), so
+it is measured rather than guessed. Results are kept per (model SHA-256, provider, thread request,
+input shape, budget) for the process, and in `calibration.json` under a cache folder only when one
+is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import ModelProto, TensorProto, helper
+
+from auditor.model.cache import RowCache
+
+MiB = 2**20
+MEMORY_BUDGETS = {"cpu": 512 * MiB, "cuda": 2048 * MiB}
+#: Bytes per row held while it runs: (input + output + largest intermediate) times this margin.
+MEMORY_FACTOR = 2
+#: Margin over (input + output) when shape inference cannot size the intermediates.
+FALLBACK_FACTOR = 16
+LADDER = (1, 4, 16, 64, 256, 1024)
+TIME_BUDGET = 0.3
+#: Share of the time budget for the batch sizes; the thread comparison gets the rest.
+LADDER_SHARE = 2 / 3
+#: Extra interleaved timing rounds over the batch sizes, while the time budget lasts.
+ROUNDS = 2
+#: More threads are kept only when at least this much faster than one.
+THREAD_GAIN = 1.10
+#: Batches within this share of the best throughput count as equal; the largest of them is chosen.
+TIE = 0.03
+#: A predict call with at least this many rows triggers the calibration.
+MIN_ROWS = 64
+#: The row cache stays on only while its own cost per row is under this share of the model's.
+CACHE_SHARE = 0.05
+CACHE_FILE = "calibration.json"
+MAX_FILE_BYTES = 1 * MiB
+MAX_ENTRIES = 256
+
+Runner = Callable[[np.ndarray], object]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One timed configuration."""
+
+    batch: int
+    threads: int
+    rows_per_second: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What the measurement chose, what it measured and how long it took."""
+
+    batch_size: int
+    threads: int
+    spinning: bool
+    rows_per_second: float
+    trials: tuple[Trial, ...]
+    seconds: float
+    source: str = "measured"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What may be tried: batch sizes (ascending) and thread counts (the current session's first)."""
+
+    batches: tuple[int, ...]
+    threads: tuple[int, ...]
+    spinning: bool
+
+
+# ---------------------------------------------------------------- memory
+
+
+def row_footprint(proto: ModelProto, sample_shape: Sequence[int], in_bytes: int, out_bytes: int) -> int:
+    """Bytes one row needs while the model runs, estimated from ONNX shape inference."""
+    largest = largest_intermediate(proto, sample_shape)
+    if largest is None:
+        return FALLBACK_FACTOR * (in_bytes + out_bytes)
+    return MEMORY_FACTOR * (in_bytes + out_bytes + largest)
+
+
+def largest_intermediate(proto: ModelProto, sample_shape: Sequence[int]) -> int | None:
+    """Bytes of the largest tensor inside the graph for one row, or None when shapes do not resolve."""
+    graph = proto.graph
+    initializers = {t.name for t in graph.initializer}
+    inputs = []
+    for value in graph.input:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        dims = [1, *sample_shape] if len(graph.input) == 1 else [1, 1]
+        inputs.append(helper.make_tensor_value_info(value.name, value.type.tensor_type.elem_type, dims))
+    inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in graph.initializer]
+    stripped = helper.make_graph(list(graph.node), "sizes", inputs, list(graph.output))
+    model = helper.make_model(stripped, opset_imports=list(proto.opset_import), functions=list(proto.functions))
+    model.ir_version = proto.ir_version
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # onnx raises InferenceError/ValidationError/RuntimeError on odd graphs
+        return None
+    sizes = [_tensor_bytes(v) for v in inferred.graph.value_info]
+    known = [s for s in sizes if s is not None]
+    return max(known) if known else None
+
+
+def _tensor_bytes(value: onnx.ValueInfoProto) -> int | None:
+    if not value.type.HasField("tensor_type"):
+        return None
+    tensor = value.type.tensor_type
+    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
+    if not tensor.HasField("shape") or min(dims, default=0) < 0:
+        return None
+    if tensor.elem_type == TensorProto.STRING:
+        return None
+    itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.elem_type)).itemsize
+    return int(np.prod(dims, dtype=np.int64)) * itemsize
+
+
+def max_rows(footprint: int, budget: int) -> int:
+    """Most rows per call within the budget; a single row always runs."""
+    return max(1, budget // max(footprint, 1))
+
+
+def make_plan(max_batch: int, fixed_batch: int | None, threads: tuple[int, ...], spinning: bool) -> Plan:
+    """The batch sizes worth timing: the ladder up to max_batch (and max_batch itself), or the fixed batch."""
+    if fixed_batch:
+        return Plan((fixed_batch,), threads, spinning)
+    batches = sorted({b for b in LADDER if b <= max_batch} | {min(max_batch, LADDER[-1])})
+    return Plan(tuple(batches), threads, spinning)
+
+
+def thread_choices(requested: int | None, cores: int, provider: str) -> tuple[int, ...]:
+    """Thread counts to compare: the one in use first; several only for CPU without --threads."""
+    if requested:
+        return (requested,)
+    if provider != "cpu" or cores < 2:
+        return (1,)
+    return (1, max(2, min(cores // 2, 8)))
+
+
+def cpu_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------- measurement
+
+
+def calibrate(
+    runners: Callable[[int], Runner],
+    rows: np.ndarray,
+    plan: Plan,
+    time_budget: float = TIME_BUDGET,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Calibration:
+    """Time the plan's batch sizes on rows (tiled as needed), then its thread counts at the best batch.
+
+    A batch size is tried (one warm-up and one timed run) only while that fits in LADDER_SHARE of
+    the time budget (the smallest is always tried); up to ROUNDS more timed rounds over the tried
+    sizes follow while they fit, interleaved so that a passing load spike hits all sizes alike, and
+    each size keeps its best time. The thread comparison (one warm-up and two timed runs per count,
+    interleaved) uses as many rows, up to the chosen batch, as fit in what is left.
+    """
+    started = clock()
+    ladder = LADDER_SHARE * time_budget
+    threads = plan.threads[0]
+    run = runners(threads)
+    times: dict[int, list[float]] = {}
+    for batch in plan.batches:
+        if times and clock() - started + 2 * batch / max(b / min(t) for b, t in times.items()) > ladder:
+            break
+        x = tile(rows, batch)
+        run(x)  # the first run at a new shape allocates
+        times[batch] = [_timed(run, x, clock)]
+    for _ in range(ROUNDS):
+        if clock() - started + sum(min(t) for t in times.values()) > ladder:
+            break
+        for batch, seconds in times.items():
+            seconds.append(_timed(run, tile(rows, batch), clock))
+    rates = {b: b / min(t) for b, t in times.items()}
+    trials = [Trial(b, threads, r) for b, r in rates.items()]
+    best = max(rates.values())
+    batch = max(b for b, r in rates.items() if r >= (1 - TIE) * best)
+    rate = rates[batch]
+    if len(plan.threads) > 1:
+        left = max(time_budget - (clock() - started), 0.0)
+        n = int(np.clip(rate * left / (3 * len(plan.threads)), 1, batch))
+        threads, by_threads = _compare_threads(runners, tile(rows, n), plan.threads, clock)
+        rate *= by_threads[threads] / by_threads[plan.threads[0]]
+        trials += [Trial(n, k, r) for k, r in by_threads.items()]
+    return Calibration(batch, threads, plan.spinning and threads > 1, rate, tuple(trials), clock() - started)
+
+
+def _compare_threads(
+    runners: Callable[[int], Runner], x: np.ndarray, choices: tuple[int, ...], clock: Callable[[], float]
+) -> tuple[int, dict[int, float]]:
+    """Interleaved timings (best of 2); more threads must beat fewer by THREAD_GAIN to be kept."""
+    choices = tuple(sorted(choices))
+    runs = {k: runners(k) for k in choices}
+    for run in runs.values():
+        run(x)
+    times: dict[int, list[float]] = {k: [] for k in choices}
+    for _ in range(2):
+        for k, run in runs.items():
+            times[k].append(_timed(run, x, clock))
+    rates = {k: len(x) / min(t) for k, t in times.items()}
+    chosen = choices[0]
+    for k in choices[1:]:
+        if rates[k] >= THREAD_GAIN * rates[chosen]:
+            chosen = k
+    return chosen, rates
+
+
+def cache_cost(row_shape: Sequence[int], dtype: str, width: int, n: int = 256) -> float:
+    """Seconds per row the row cache adds when nothing hits (hash, lookup, store), on synthetic rows."""
+    row_bytes = int(np.prod(row_shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    scratch = RowCache(tuple(row_shape), dtype, width, max_bytes=n * (row_bytes + 4 * width + 16))
+    rows = np.random.default_rng(0).integers(0, 256, (3, n, row_bytes), dtype=np.uint8).view(dtype)
+    rows = rows.reshape(3, n, *row_shape)
+    answer = np.zeros((n, width), np.float32)
+    times = []
+    for batch in rows:  # the first pass touches the scratch ring's memory; the others run warm
+        started = time.perf_counter()
+        scratch.answer(batch, lambda x: answer[: len(x)])
+        times.append(time.perf_counter() - started)
+    return min(times[1:]) / n
+
+
+def tile(rows: np.ndarray, n: int) -> np.ndarray:
+    """n rows: the first n of rows, or rows repeated."""
+    return rows[:n] if len(rows) >= n else rows[np.arange(n) % len(rows)]
+
+
+def _timed(run: Runner, x: np.ndarray, clock: Callable[[], float]) -> float:
+    started = clock()
+    run(x)
+    return max(clock() - started, 1e-9)
+
+
+# ---------------------------------------------------------------- memory of past calibrations
+
+_REMEMBERED: dict[str, Calibration] = {}
+
+
+def key(
+    sha256: str,
+    provider: str,
+    threads: int | None,
+    batch: int | None,
+    sample_shape: Sequence[int],
+    dtype: str,
+    budget: int,
+) -> str:
+    """Identifies a calibration: model, device, thread and batch requests, row shape, budget, cores, ORT version."""
+    shape = "x".join(str(d) for d in sample_shape)
+    requests = f"t{threads or 'auto'}|b{batch or 'auto'}"
+    return f"{sha256}|{provider}|{requests}|{shape}|{dtype}|{budget}|c{cpu_cores()}|ort{ort.__version__}"
+
+
+def recall(k: str, cache_dir: str | os.PathLike[str] | None = None) -> Calibration | None:
+    """A calibration made earlier in this process or stored in cache_dir (which then gets it too)."""
+    found = _REMEMBERED.get(k)
+    if cache_dir is None:
+        return found
+    entry = _read(Path(cache_dir) / CACHE_FILE).get(k)
+    if found is None:
+        found = _from_json(entry) if entry is not None else None
+        if found is not None:
+            _REMEMBERED[k] = found
+    elif entry is None:
+        remember(k, found, cache_dir)
+    return found
+
+
+def remember(k: str, calibration: Calibration, cache_dir: str | os.PathLike[str] | None = None) -> None:
+    """Keep a calibration for the process, and in cache_dir/calibration.json when a folder is given."""
+    _REMEMBERED[k] = calibration
+    if cache_dir is None:
+        return
+    path = Path(cache_dir) / CACHE_FILE
+    entries = _read(path)
+    entries.pop(k, None)
+    entries[k] = {**asdict(calibration), "source": "file"}
+    entries = dict(list(entries.items())[-MAX_ENTRIES:])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{CACHE_FILE}.{os.getpid()}")
+    tmp.write_text(json.dumps({"version": 1, "entries": entries}, indent=1))
+    os.replace(tmp, path)
+
+
+def forget() -> None:
+    """Drop what this process remembers (tests and benchmarks)."""
+    _REMEMBERED.clear()
+
+
+def _read(path: Path) -> dict[str, dict[str, object]]:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return {}
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    entries = data.get("entries") if isinstance(data, dict) and data.get("version") == 1 else None
+    return {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
+
+
+def _from_json(entry: dict[str, object]) -> Calibration | None:
+    """A stored entry, when every field has a sane type and range; None otherwise."""
+    try:
+        batch, threads = _int(entry["batch_size"]), _int(entry["threads"])
+        rate, seconds = _float(entry["rows_per_second"]), _float(entry["seconds"])
+        raw_trials = entry["trials"]
+        if not isinstance(raw_trials, list):
+            return None
+        trials = tuple(
+            Trial(_int(t["batch"]), _int(t["threads"]), _float(t["rows_per_second"])) for t in raw_trials
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    spinning = entry.get("spinning")
+    if not (1 <= batch <= 1 << 20 and 1 <= threads <= 1024 and isinstance(spinning, bool)):
+        return None
+    return Calibration(batch, threads, spinning, rate, trials, seconds, "file")
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("not an integer")
+    return value
+
+
+def _float(value: object) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
+        raise TypeError("not a number")
+    return float(value)

@@ -1,0 +1,71 @@
+"""Write every requested format into a private folder inside --out, then move the files into place.
+
+An interrupted run leaves no half report (after a hard kill, at worst a hidden `.auditor-tmp-*`
+folder), and nothing is written outside --out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditor.errors import ConfigError
+from auditor.report.interface import WriteOptions, formats
+
+if TYPE_CHECKING:
+    from auditor.audit.runner import AuditReport
+
+TMP_PREFIX = ".auditor-tmp-"
+
+
+def write_report(
+    report: AuditReport, out: Path, names: Sequence[str], options: WriteOptions | None = None
+) -> list[Path]:
+    """Write the formats `names` and the images into `out`; return the written files (report.html first)."""
+    options = options or WriteOptions()
+    registry = formats()
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ConfigError(f"unknown report format(s) {', '.join(unknown)}; choose from {', '.join(registry)}")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=out))
+    try:
+        images = staging / options.images_dir
+        images.mkdir()
+        seen: set[str] = set()
+        for check in report.checks:
+            for figure in check.figures:
+                if figure.name in seen:
+                    raise ValueError(f"two report images are named {figure.name!r}")
+                seen.add(figure.name)
+                (images / f"{figure.name}.png").write_bytes(figure.png)
+        for name in names:
+            registry[name].write(report, staging, options)
+        return _move_into(staging, out, options.images_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(staging: Path, out: Path, images_dir: str) -> list[Path]:
+    """Replace the previous report's files and images folder with the staged ones."""
+    old_images = out / images_dir
+    if old_images.is_dir() and not old_images.is_symlink():
+        os.replace(old_images, staging / f"{images_dir}.old")
+    elif old_images.exists() or old_images.is_symlink():
+        raise ConfigError(f"{old_images} exists and is not a folder; choose another --out")
+    os.replace(staging / images_dir, old_images)
+    written = []
+    for path in sorted(staging.iterdir(), key=lambda p: (p.name != "report.html", p.name)):
+        if path.is_file():
+            target = out / path.name
+            os.replace(path, target)
+            written.append(target)
+    return written

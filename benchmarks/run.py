@@ -1,0 +1,325 @@
+"""The tool against bare ONNX Runtime, same process, same rows: one table, medians of repeats, ratios.
+
+    .venv/bin/python benchmarks/run.py [--device cpu|cuda] [--repeats 5] [--out benchmarks/RESULTS.md]
+
+For the digits sample and a ResNet-style 3x224x224 model with random weights (benchmarks/resnet.py):
+(a) `BlackBox.predict` rows/s over a bare `InferenceSession.run` loop at the best batch size (swept),
+with the same session options; (b) occlusion and LIME wall time over bare ONNX Runtime time for the
+very rows they sent (recorded, then replayed at the best batch size); (c) exemplar search for 10
+classes, wall time over the ONNX Runtime time inside it. Each repeat runs ours and the bare
+reference back to back on fresh rows (so the row cache cannot help), and each figure is the
+median over repeats of the per-repeat ratio. Writes RESULTS.md with the machine and versions; the
+last stdout line is `ratios: predict=A occlusion=B lime=C search=D` for the digits sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import resnet  # noqa: E402
+
+import auditor  # noqa: E402
+from auditor.explain.attribution import lime, occlusion  # noqa: E402
+from auditor.explain.exemplars import exemplars  # noqa: E402
+from auditor.model.blackbox import BlackBox, OpenOptions  # noqa: E402
+from auditor.model.calibration import LADDER  # noqa: E402
+from auditor.model.generator import Generator  # noqa: E402
+from auditor.model.session import CPU, CUDA, CUDA_OPTIONS, SessionSettings  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model and the workload sizes used on it."""
+
+    name: str
+    classifier: Path
+    generator: Path
+    images: np.ndarray  # attribution inputs, one per repeat (+1 for warm-up)
+    predict_rows: int
+    occlusion: dict[str, object]
+    lime: dict[str, object]
+    search: dict[str, object]
+
+
+@dataclass
+class Result:
+    """Per-repeat measurements of one case; figures are medians over repeats."""
+
+    name: str
+    batch: int = 0
+    threads: int = 0
+    best_bare_batch: int = 0
+    calibration_s: float = 0.0
+    ours_rate: list[float] = field(default_factory=list)
+    bare_rate: dict[int, list[float]] = field(default_factory=dict)
+    default_rate: list[float] = field(default_factory=list)
+    timings: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)  # wall, ORT inside, raw
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # per-repeat ratios of process CPU time
+    rows: dict[str, int] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+
+
+def bare_session(bb: BlackBox, device: str, defaults: bool = False) -> ort.InferenceSession:
+    """A plain session on the same bytes: the black box's thread/spinning choice, or ORT's defaults."""
+    options = ort.SessionOptions()
+    if not defaults:
+        options.intra_op_num_threads = bb.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        spinning = bb.calibration is not None and bb.calibration.spinning
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    providers = [(CUDA, CUDA_OPTIONS), CPU] if device == "cuda" else [CPU]
+    return ort.InferenceSession(bb.model.serialized(), options, providers=providers)
+
+
+def replay(session: ort.InferenceSession, bb: BlackBox, x: np.ndarray, batch: int) -> float:
+    """Seconds for the bare session to run rows x in chunks of batch."""
+    return clocked(lambda: _replay(session, bb, x, batch))[0]
+
+
+def _replay(session: ort.InferenceSession, bb: BlackBox, x: np.ndarray, batch: int) -> None:
+    name, fetch = bb.signature.input.name, [bb.fetch]
+    for i in range(0, len(x), batch):
+        session.run(fetch, {name: x[i : i + batch]})
+
+
+def clocked(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and process CPU seconds (all threads) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+class Recorder:
+    """Passes predict through to the black box and keeps a copy of every row sent."""
+
+    def __init__(self, bb: BlackBox) -> None:
+        self.bb = bb
+        self.sent: list[np.ndarray] = []
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        self.sent.append(self.bb.runner.cast(self.bb.prepare(x)).copy())
+        return self.bb.predict(x)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.bb, name)
+
+
+def measure(case: Case, device: str, repeats: int, rng: np.random.Generator) -> Result:
+    bb = BlackBox.open(case.classifier, OpenOptions(device=device))
+    gen = Generator.open(case.generator, SessionSettings(device))
+    result = Result(case.name)
+    shape = bb.input_shape
+    started = time.perf_counter()
+    bb.calibrate(rng.random((64, *shape), dtype=np.float32))
+    result.calibration_s = time.perf_counter() - started
+    result.batch, result.threads = bb.batch_size, bb.threads
+    bare, default = bare_session(bb, device), bare_session(bb, device, defaults=True)
+    batches = [b for b in LADDER if b <= min(bb.max_batch(), case.predict_rows)]
+    result.bare_rate = {b: [] for b in batches}
+    for b in batches:  # warm every shape once
+        replay(bare, bb, rng.random((b, *shape), dtype=np.float32), b)
+
+    # (a) predict vs bare run, fresh rows each repeat
+    cpu_ours, cpu_bare = [], {b: [] for b in batches}
+    for _ in range(repeats):
+        x = rng.random((case.predict_rows, *shape), dtype=np.float32)
+        wall, cpu = clocked(lambda: bb.predict(x))  # noqa: B023
+        result.ours_rate.append(len(x) / wall)
+        cpu_ours.append(cpu)
+        x = rng.random((case.predict_rows, *shape), dtype=np.float32)
+        for b in batches:
+            wall, cpu = clocked(lambda: _replay(bare, bb, x, b))  # noqa: B023
+            result.bare_rate[b].append(len(x) / wall)
+            cpu_bare[b].append(cpu)
+    best = max(batches, key=lambda b: float(np.median(result.bare_rate[b])))
+    result.cpu["predict"] = [b / o for o, b in zip(cpu_ours, cpu_bare[best])]
+    result.best_bare_batch = best
+    replay(default, bb, x[:best], best)
+    for _ in range(repeats):
+        x = rng.random((case.predict_rows, *shape), dtype=np.float32)
+        result.default_rate.append(len(x) / replay(default, bb, x, best))
+
+    # (b) attributions: wall and ORT inside; then the same rows replayed on the bare session
+    methods: dict[str, Callable[[object, np.ndarray], object]] = {
+        "occlusion": lambda model, img: occlusion(model, img, **case.occlusion),  # type: ignore[arg-type]
+        "lime": lambda model, img: lime(model, img, **case.lime),  # type: ignore[arg-type]
+    }
+    for method, run in methods.items():
+        run(bb, case.images[-1])  # warm-up
+        result.timings[method], result.cpu[method] = [], []
+        hits = bb.cache_hits
+        for r in range(repeats):
+            ort0 = bb.ort_seconds
+            wall, cpu = clocked(lambda: run(bb, case.images[r]))  # noqa: B023
+            inside = bb.ort_seconds - ort0
+            recorder = Recorder(bb)
+            run(recorder, case.images[r])  # same seed, same rows: recorded (cache-answered, untimed)
+            rows = np.concatenate(recorder.sent)
+            raw, raw_cpu = clocked(lambda: _replay(bare, bb, rows, best))  # noqa: B023
+            result.timings[method].append((wall, inside, raw))
+            result.cpu[method].append(cpu / raw_cpu)
+            result.rows[method] = len(rows)
+        result.hits[method] = bb.cache_hits - hits
+
+    # (c) exemplar search, every target in lockstep
+    exemplars(bb, gen, **case.search, rng=999)  # type: ignore[arg-type]
+    result.timings["search"] = []
+    for r in range(repeats):
+        ort0, q0, t = bb.ort_seconds + gen.ort_seconds, bb.queries, time.perf_counter()
+        exemplars(bb, gen, **case.search, rng=r)  # type: ignore[arg-type]
+        wall, inside = time.perf_counter() - t, bb.ort_seconds + gen.ort_seconds - ort0
+        result.timings["search"].append((wall, inside, inside))
+        result.rows["search"] = bb.queries - q0
+    return result
+
+
+def med(values: list[float]) -> float:
+    return float(np.median(values))
+
+
+def ratios(result: Result) -> dict[str, float]:
+    """Per-repeat ratios, medians: predict ours/bare throughput; others wall / ORT time."""
+    best = result.bare_rate[result.best_bare_batch]
+    out = {"predict": med([o / b for o, b in zip(result.ours_rate, best)])}
+    for method in ("occlusion", "lime"):
+        out[method] = med([wall / raw for wall, _, raw in result.timings[method]])
+    out["search"] = med([wall / inside for wall, inside, _ in result.timings["search"]])
+    return out
+
+
+def table(results: list[Result]) -> list[str]:
+    lines = [
+        "| model | measure | ours | bare ONNX Runtime | ratio (median of per-repeat ratios) | same ratio in process CPU time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        r = ratios(res)
+        best = res.bare_rate[res.best_bare_batch]
+        lines.append(
+            f"| {res.name} | (a) predict rows/s (ours: batch {res.batch}, {res.threads} thread(s); bare: best batch "
+            f"{res.best_bare_batch}) | {med(res.ours_rate):,.0f} | {med(best):,.0f} | **{r['predict']:.3f}** | "
+            f"{med(res.cpu['predict']):.3f} |"
+        )
+        for method in ("occlusion", "lime"):
+            wall = med([w for w, _, _ in res.timings[method]])
+            inside = med([i for _, i, _ in res.timings[method]])
+            raw = med([x for _, _, x in res.timings[method]])
+            lines.append(
+                f"| {res.name} | (b) {method}: wall s ({res.rows[method]} rows; ORT inside {inside:.4f} s) | "
+                f"{wall:.4f} | {raw:.4f} (same rows, batch {res.best_bare_batch}) | **{r[method]:.3f}** | "
+                f"{med(res.cpu[method]):.3f} |"
+            )
+        wall = med([w for w, _, _ in res.timings["search"]])
+        inside = med([i for _, i, _ in res.timings["search"]])
+        lines.append(
+            f"| {res.name} | (c) exemplar search, 10 classes: wall s ({res.rows['search']} classifier rows) | "
+            f"{wall:.4f} | {inside:.4f} (ORT inside: generator + classifier) | **{r['search']:.3f}** | – |"
+        )
+    return lines
+
+
+def machine() -> list[str]:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in _lines("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    mem = next((ln.split(":", 1)[1].strip() for ln in _lines("/proc/meminfo") if ln.startswith("MemTotal")), "?")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [
+        f"- Machine: {cpu}, {cores} cores available, {mem} RAM, {platform.platform()}",
+        f"- Python {platform.python_version()}, numpy {np.__version__}, onnx {onnx.__version__}, "
+        f"onnxruntime {ort.__version__} ({', '.join(ort.get_available_providers())}), onnx-auditor {auditor.__version__}",
+    ]
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def cases(folder: Path, repeats: int, rng: np.random.Generator) -> list[Case]:
+    digits = ROOT / "sample_models" / "digits"
+    samples = np.load(digits / "samples.npz")
+    res_path, gen_path = folder / "resnet.onnx", folder / "image_generator.onnx"
+    res_path.write_bytes(resnet.build().SerializeToString())
+    gen_path.write_bytes(resnet.image_generator().SerializeToString())
+    return [
+        Case(
+            "digits",
+            digits / "classifier.onnx",
+            digits / "generator.onnx",
+            samples["X"][: repeats + 1],
+            4096,
+            {"window": 4, "stride": 2},
+            {"samples": 1000, "window": 4},
+            {"budget": 20_000},
+        ),
+        Case(
+            "resnet (3x224x224)",
+            res_path,
+            gen_path,
+            rng.random((repeats + 1, 3, 224, 224), dtype=np.float32),
+            64,
+            {"window": 32, "stride": 32},
+            {"samples": 100, "window": 32},
+            {"targets": list(range(10)), "budget": 100, "popsize": 20},
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
+    parser.add_argument("--only", choices=("digits", "resnet"), default=None)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        chosen = [c for c in cases(Path(tmp), args.repeats, rng) if args.only is None or c.name.startswith(args.only)]
+        results = []
+        for case in chosen:
+            print(f"measuring {case.name} ...", file=sys.stderr, flush=True)
+            results.append(measure(case, args.device, args.repeats, rng))
+    load_after = os.getloadavg()
+    lines = table(results)
+    command = f"python benchmarks/run.py --device {args.device} --repeats {args.repeats}" + (
+        f" --only {args.only}" if args.only else ""
+    )
+    notes = [
+        f"- Device: {args.device}; load average (1 min) {load[0]:.2f} at start, {load_after[0]:.2f} at the end",
+        *[
+            f"- {r.name}: calibration {r.calibration_s:.2f} s chose batch {r.batch}, {r.threads} thread(s); "
+            f"bare sweep over batches {sorted(r.bare_rate)}; ORT-default session options at batch {r.best_bare_batch}: "
+            f"{med(r.default_rate):,.0f} rows/s; cache hits {r.hits}"
+            for r in results
+        ],
+    ]
+    report = ["# Benchmark results", "", f"Command: `{command}` (median of {args.repeats} repeats)", "", *machine(), *notes, "", *lines, ""]
+    args.out.write_text("\n".join(report))
+    print("\n".join(lines))
+    digits = next((r for r in results if r.name == "digits"), results[0])
+    r = ratios(digits)
+    print(f"ratios: predict={r['predict']:.3f} occlusion={r['occlusion']:.3f} lime={r['lime']:.3f} search={r['search']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""audit.toml: validated into frozen dataclasses; every error names the file, the line and the key."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from auditor.audit.config import AuditConfig, load_config, quick_config, with_overrides
+from auditor.errors import ConfigError
+
+
+def write(folder: Path, text: str, name: str = "audit.toml") -> Path:
+    (folder / "m.onnx").write_bytes(b"")
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, '[model]\npath = "m.onnx"\n\n[checks.accuracy]\nmin = 0.9\nminn = 0.8\n')
+    message = error_of(path)
+    assert message.startswith(f"{path}:6: 'checks.accuracy.minn' is not a known key")
+    assert "min_class_recall" in message  # the known keys are listed
+
+
+def test_unknown_table_points_at_its_header(tmp_path: Path) -> None:
+    path = write(tmp_path, '[model]\npath = "m.onnx"\n[checks.acuracy]\nmin = 0.9\n')
+    assert error_of(path).startswith(f"{path}:3: 'checks.acuracy' is not a known key")
+
+
+def test_wrong_type_names_the_expected_type(tmp_path: Path) -> None:
+    path = write(tmp_path, '[model]\npath = "m.onnx"\n[run]\nseed = "zero"\n')
+    assert error_of(path) == f"{path}:4: 'run.seed' must be an integer, got a string (\"zero\")"
+
+
+def test_out_of_range_fraction_is_rejected_on_its_line(tmp_path: Path) -> None:
+    text = 'model.path = "m.onnx"\nchecks.exemplars = { per_class = 2, min_confidence = 1.5 }\n'
+    assert error_of(write(tmp_path, text)).startswith(f"{tmp_path / 'audit.toml'}:2: 'checks.exemplars.min_confidence'")
+
+
+def test_missing_file_is_an_error_naming_the_resolved_path(tmp_path: Path) -> None:
+    path = write(tmp_path, '[model]\npath = "m.onnx"\n\n[data]\npath = "nowhere.npz"\n')
+    message = error_of(path)
+    assert message.startswith(f"{path}:5: 'data.path' points to ")
+    assert str(tmp_path / "nowhere.npz") in message
+
+
+def test_missing_config_and_bad_toml(tmp_path: Path) -> None:
+    assert "no such config file" in error_of(tmp_path / "absent.toml")
+    bad = write(tmp_path, "[model\npath = 1\n")
+    assert error_of(bad).startswith(f"{bad}: not valid TOML")
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    sub = tmp_path / "cfg"
+    sub.mkdir()
+    (sub / "gen.onnx").write_bytes(b"")
+    path = write(sub, '[model]\npath = "m.onnx"\n[generator]\npath = "gen.onnx"\n[run]\nout = "report"\n')
+    config = load_config(path)
+    assert config.model.path == sub / "m.onnx"
+    assert config.generator is not None and config.generator.path == sub / "gen.onnx"
+    assert config.run.out == sub / "report"
+    assert config.source == path
+
+
+def test_values_are_read_into_frozen_dataclasses(tmp_path: Path) -> None:
+    text = (
+        '[model]\npath = "m.onnx"\nclass_names = ["a", "b"]\n'
+        "[run]\nseed = 7\nbudget = 99\n"
+        '[checks.exemplars]\nclasses = [1]\nmethod = "cmaes"\n'
+        "[checks.stability]\nenabled = false\n"
+        '[checks.attributions]\nmethods = ["lime"]\nbaseline = 0.5\n'
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.model.class_names == ("a", "b")
+    assert (config.run.seed, config.run.budget) == (7, 99)
+    assert config.checks.exemplars.classes == (1,) and config.checks.exemplars.method == "cmaes"
+    assert config.checks.stability.enabled is False
+    assert config.checks.attributions.methods == ("lime",) and config.checks.attributions.baseline == 0.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.run.seed = 1  # type: ignore[misc]
+
+
+def test_choices_are_enforced(tmp_path: Path) -> None:
+    path = write(tmp_path, '[model]\npath = "m.onnx"\n[checks.attributions]\nmethods = ["occlusion", "shap"]\n')
+    assert "unknown method 'shap'" in error_of(path)
+
+
+def test_overrides_replace_only_given_values(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n[run]\nseed = 3\nbudget = 10\n'))
+    changed = with_overrides(config, run__seed=5, run__budget=None, baseline__max_regression=0.1)
+    assert (changed.run.seed, changed.run.budget, changed.baseline.max_regression) == (5, 10, 0.1)
+    assert config.run.seed == 3
+
+
+def test_config_hash_ignores_output_options_but_not_settings(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n'))
+    assert with_overrides(config, run__out=Path("elsewhere"), run__fail_on="never").digest() == config.digest()
+    assert with_overrides(config, run__seed=1).digest() != config.digest()
+
+
+def test_quick_form_checks_its_paths(tmp_path: Path) -> None:
+    (tmp_path / "m.onnx").write_bytes(b"")
+    config = quick_config(tmp_path / "m.onnx")
+    assert isinstance(config, AuditConfig) and config.generator is None and config.data is None
+    with pytest.raises(ConfigError, match=r"--data .*no such file"):
+        quick_config(tmp_path / "m.onnx", data=tmp_path / "missing.npz")
+    with pytest.raises(ConfigError, match="--encoder needs --generator"):
+        quick_config(tmp_path / "m.onnx", encoder=tmp_path / "m.onnx")

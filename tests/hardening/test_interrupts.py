@@ -1,0 +1,105 @@
+"""Ctrl-C and SIGTERM stop a command cleanly: exit 130/143, one line, no traceback, --out untouched; the signal
+gets past `except Exception` handlers on its way out."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+from hostile_models import W
+from onnx_factory import linear, save
+
+import auditor.cli.inspect
+from auditor.cli import main
+from auditor.interrupts import Terminated, sigterm_unwinds
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<dir>"
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [
+        (signal.SIGTERM, 143, "auditor: stopped by SIGTERM; nothing partial was written"),
+        (signal.SIGINT, 130, "auditor: interrupted (Ctrl-C); nothing partial was written"),
+    ],
+)
+def test_a_signal_unwinds_past_broad_handlers(tmp_path, monkeypatch, signum, code, line):
+    swallowed: list[BaseException] = []
+
+    def slow_describe(blackbox):
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(10)
+        except Exception as exc:  # what a check's error handling looks like; it must not catch the stop
+            swallowed.append(exc)
+        return {}
+
+    monkeypatch.setattr(auditor.cli.inspect, "describe", slow_describe)
+    path = save(linear(W, [0.5, -0.5]), tmp_path / "m.onnx")
+    out, err = io.StringIO(), io.StringIO()
+    started = time.perf_counter()
+    with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as stop:
+        main(["inspect", str(path), "--device", "cpu", "--trust-model"])
+    assert stop.value.code == code and not swallowed
+    assert time.perf_counter() - started < 5
+    assert [ln for ln in err.getvalue().splitlines() if ln.strip()] == [line]
+
+
+def test_the_previous_sigterm_handler_comes_back():
+    before = signal.getsignal(signal.SIGTERM)
+    with sigterm_unwinds():
+        assert signal.getsignal(signal.SIGTERM) not in (before, signal.SIG_DFL)
+        with pytest.raises(Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_sigterm_during_an_audit_leaves_out_untouched(tmp_path, digits_dir):
+    out = tmp_path / "report"
+    (out / "images").mkdir(parents=True)
+    (out / "report.json").write_text('{"previous": true}')
+    (out / "images" / "old.png").write_bytes(b"\x89PNG previous")
+    before = snapshot(out)
+    command = [
+        sys.executable,
+        "-m",
+        "auditor",
+        "audit",
+        "--config",
+        str(digits_dir / "audit.toml"),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--trust-model",
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines = []
+    for line in child.stderr:  # wait until the checks are running
+        lines.append(line)
+        if ": started" in line and "provenance" not in line:
+            break
+    child.send_signal(signal.SIGTERM)
+    started = time.perf_counter()
+    stdout, rest = child.communicate(timeout=60)
+    stderr = "".join(lines) + rest
+    assert child.returncode == 143, stderr
+    assert time.perf_counter() - started < 30
+    assert "Traceback" not in stderr and stdout == ""
+    assert stderr.splitlines()[-1] == "auditor: stopped by SIGTERM; nothing partial was written"
+    assert all(line.strip() for line in stderr.splitlines())
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
