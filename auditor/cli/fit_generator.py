@@ -19,7 +19,11 @@ from auditor.errors import DataError
 @click.option("--encoder", "encoder_out", default=None, type=click.Path(dir_okay=False),
               help="Encoder .onnx to write (default: beside the generator, *_encoder.onnx).")
 @click.option("--clip/--no-clip", default=True, show_default=True, help="Clip generated rows to the data's range.")
-def command(data_path: str, kind: str, latent: int, out: str, encoder_out: str | None, clip: bool) -> None:
+@click.option("--standardize/--no-standardize", default=None,
+              help="Scale features to unit variance before PCA (default: on for tabular rows, off for images).")
+def command(
+    data_path: str, kind: str, latent: int, out: str, encoder_out: str | None, clip: bool, standardize: bool | None
+) -> None:
     """Fit a linear-Gaussian generator z ~ N(0, I) -> x and its encoder, written as ONNX graphs."""
     from generators.pca import save_pca
 
@@ -31,5 +35,7 @@ def command(data_path: str, kind: str, latent: int, out: str, encoder_out: str |
     out_path = Path(out)
     enc_path = Path(encoder_out) if encoder_out else out_path.with_name(out_path.stem + "_encoder.onnx")
     lower, upper = (x.min(axis=0), x.max(axis=0)) if clip else (None, None)
-    save_pca(x, latent, out_path, enc_path, lower=lower, upper=upper)
+    if standardize is None:
+        standardize = x.ndim == 2
+    save_pca(x, latent, out_path, enc_path, lower=lower, upper=upper, standardize=standardize)
     click.echo(f"{out_path}\n{enc_path}")
