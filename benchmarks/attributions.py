@@ -1,16 +1,16 @@
 """Attributions on the digits CNN: our wall time over raw ONNX Runtime time for the same rows, beside the peers.
 
-For each of five test images (the first of classes 0-4) and each method, the rows a method sends are
-recorded once; then the method's wall time and the time of a bare `session.run` over exactly those
-rows, in the same batch pattern, are each the median of --repeats runs. ONNX Runtime runs with one
-intra-op thread on both sides (PERF_ANCHORS.md §2b: two threads collapse on a shared 2-core box) and
-BLAS with one thread. Ours: occlusion (4x4 window, stride 2: 169 windows) and LIME (4x4 grid, 49
-features, 1000 samples), batches of 256. Peers, each only when installed (the `bench` extra):
-`lime`'s LimeImageExplainer with our grid as its segmentation, the same 1000 samples and kernel, at its
-default batch of 10 and at 256, plus the rank correlation of its map with ours against its own and our
-seed-to-seed correlation; `shap`'s Partition explainer (blur(4,4) masker, 1000 evaluations); Captum's
+For each of five test images (the first of classes 0-4) and each method, the rows the method sends are
+recorded once; then the method and a bare `session.run` replay of exactly those rows, in the same batch
+pattern, are timed alternately --repeats times (so both see the same load) and each median is kept. ONNX
+Runtime runs with one intra-op thread on both sides (PERF_ANCHORS.md §2b: two threads collapse on a
+shared 2-core box) and BLAS with one thread. Ours: occlusion (4x4 window, stride 2: 169 windows) and LIME
+(4x4 grid, 49 features, 1000 samples), batches of 256. Peers, each only when installed (the `bench`
+extra): `lime`'s LimeImageExplainer with our grid as its segmentation, the same 1000 samples and kernel,
+at its default batch of 10 and at 256, with the rank correlation of its map with ours beside its own and
+our seed-to-seed correlation; `shap`'s Partition explainer (blur(4,4) masker, 1000 evaluations); Captum's
 Occlusion (same windows, on a torch copy of the CNN built from the ONNX graph) with one perturbation per
-call (its default) and all 169 in one call. Peers' raw time is ONNX Runtime on the rows they sent.
+call (its default) and all 169 in one call. A peer's raw time is ONNX Runtime on the rows that peer sent.
 Run: `.venv/bin/python benchmarks/attributions.py [--repeats 7] [--json out.json]`.
 """
 
@@ -46,20 +46,38 @@ DIGITS = ROOT / "sample_models" / "digits"
 BATCH = 256
 SAMPLES = 1000
 WINDOW = 4
+STRIDE = 2
 
 
 class Recorder:
-    """A BlackBox look-alike that keeps every batch of rows a method asks for."""
+    """Keeps the batches of rows a model function is given while `on`; costs nothing while off."""
 
-    def __init__(self, bb: BlackBox) -> None:
-        self.bb = bb
-        self.input_shape = bb.input_shape
-        self.layout = bb.layout
-        self.batch_size = bb.batch_size
-        self.rows: list[np.ndarray] = []
+    def __init__(self) -> None:
+        self.on = False
+        self.batches: list[np.ndarray] = []
+
+    def keep(self, rows: np.ndarray) -> None:
+        if self.on:
+            self.batches.append(np.ascontiguousarray(rows, dtype=np.float32))
+
+    def record(self, run: Callable[[], object]) -> list[np.ndarray]:
+        self.batches, self.on = [], True
+        try:
+            run()
+        finally:
+            self.on = False
+        return self.batches
+
+
+class RecordingModel:
+    """Our BlackBox behind a recorder: what our methods see when their rows are being recorded."""
+
+    def __init__(self, bb: BlackBox, recorder: Recorder) -> None:
+        self.bb, self.recorder = bb, recorder
+        self.input_shape, self.layout, self.batch_size = bb.input_shape, bb.layout, bb.batch_size
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        self.rows.append(np.array(x, dtype=np.float32))
+        self.recorder.keep(x)
         return self.bb.predict(x)
 
 
@@ -74,23 +92,58 @@ def raw_session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def raw_seconds(session: ort.InferenceSession, batches: list[np.ndarray], batch: int) -> float:
-    """Bare session.run over the given rows, cut exactly as the method cut them (and then by `batch`)."""
+def replay(session: ort.InferenceSession, batches: list[np.ndarray], batch: int) -> None:
+    """Bare session.run over recorded rows, cut as the method cut them (and at most `batch` rows a call)."""
     name = session.get_inputs()[0].name
-    started = time.perf_counter()
     for rows in batches:
         for start in range(0, len(rows), batch):
             session.run(None, {name: rows[start : start + batch]})
+
+
+def seconds(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
     return time.perf_counter() - started
 
 
-def median_seconds(run: Callable[[], object], repeats: int) -> tuple[float, float, float]:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return float(np.median(times)), float(np.min(times)), float(np.max(times))
+class Timings:
+    """Per image: the method and the bare replay of its rows, timed alternately; one table row per method."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.walls: list[float] = []
+        self.raws: list[float] = []
+        self.counts: list[tuple[int, int]] = []
+
+    def measure(
+        self,
+        run: Callable[[], object],
+        session: ort.InferenceSession,
+        batches: list[np.ndarray],
+        batch: int,
+        repeats: int,
+    ) -> None:
+        """Time `run` and the replay of `batches` (at most `batch` rows a call) alternately."""
+        walls, raws = [], []
+        for _ in range(repeats):
+            walls.append(seconds(run))
+            raws.append(seconds(lambda: replay(session, batches, batch)))
+        self.walls.append(float(np.median(walls)))
+        self.raws.append(float(np.median(raws)))
+        self.counts.append((sum(len(b) for b in batches), sum(-(-len(b) // batch) for b in batches)))
+
+    def row(self) -> dict[str, Any]:
+        ratios = np.array(self.walls) / np.array(self.raws)
+        return {
+            "method": self.name,
+            "wall_s": float(np.median(self.walls)),
+            "rows": self.counts[0][0],
+            "ort_calls": self.counts[0][1],
+            "raw_s": float(np.median(self.raws)),
+            "ratio": float(np.median(ratios)),
+            "ratio_min": float(ratios.min()),
+            "ratio_max": float(ratios.max()),
+        }
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -99,69 +152,50 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def test_images() -> tuple[np.ndarray, np.ndarray]:
+def test_images() -> np.ndarray:
     with np.load(DIGITS / "samples.npz") as data:
         X, y = data["X"].astype(np.float32), data["y"]
-    chosen = [int(np.flatnonzero(y == c)[0]) for c in range(5)]
-    return X[chosen], y[chosen]
+    return X[[int(np.flatnonzero(y == c)[0]) for c in range(5)]]
 
 
 def ours(bb: BlackBox, session: ort.InferenceSession, X: np.ndarray, repeats: int) -> list[dict[str, Any]]:
     methods: dict[str, Callable[[Any, np.ndarray, int], Any]] = {
-        "ours occlusion 4x4/2": lambda m, x, s: occlusion(m, x, window=WINDOW, stride=2, rng=s),
-        "ours LIME 4x4 grid": lambda m, x, s: lime(m, x, samples=SAMPLES, window=WINDOW, rng=s),
+        "ours occlusion 4x4/2, batch 256": lambda m, x, s: occlusion(
+            m, x, window=WINDOW, stride=STRIDE, rng=s
+        ),
+        "ours LIME 4x4 grid, 1000 samples, batch 256": lambda m, x, s: lime(
+            m, x, samples=SAMPLES, window=WINDOW, rng=s
+        ),
     }
-    rows = []
+    recorder = Recorder()
+    spy = RecordingModel(bb, recorder)
+    table = []
     for name, method in methods.items():
-        ratios, walls, raws, counts = [], [], [], []
+        timings = Timings(name)
         for i, x in enumerate(X):
-            recorder = Recorder(bb)
-            result = method(recorder, x, i)
-            calls = bb.calls
-            method(bb, x, i)
-            counts.append((result.queries, bb.calls - calls))
-            wall = median_seconds(lambda method=method, x=x, i=i: method(bb, x, i), repeats)
-            raw = median_seconds(lambda rec=recorder: raw_seconds(session, rec.rows, bb.batch_size), repeats)
-            walls.append(wall[0])
-            raws.append(raw[0])
-            ratios.append(wall[0] / raw[0])
-        rows.append(row(name, walls, raws, ratios, counts))
-    return rows
-
-
-def row(
-    name: str, walls: list[float], raws: list[float], ratios: list[float], counts: list[tuple[int, int]]
-) -> dict[str, Any]:
-    return {
-        "method": name,
-        "wall_s": float(np.median(walls)),
-        "rows": counts[0][0],
-        "calls": counts[0][1],
-        "raw_s": float(np.median(raws)),
-        "ratio": float(np.median(ratios)),
-        "ratio_min": float(np.min(ratios)),
-        "ratio_max": float(np.max(ratios)),
-    }
+            batches = recorder.record(lambda method=method, x=x, i=i: method(spy, x, i))
+            timings.measure(
+                lambda method=method, x=x, i=i: method(bb, x, i), session, batches, bb.batch_size, repeats
+            )
+        table.append(timings.row())
+    return table
 
 
 def lime_peer(
-    bb: BlackBox, session: ort.InferenceSession, X: np.ndarray, repeats: int
+    bb: BlackBox, session: ort.InferenceSession, X: np.ndarray, targets: np.ndarray, repeats: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from lime.lime_image import LimeImageExplainer
 
     name = session.get_inputs()[0].name
     labels = grid_segments(features_of(bb), WINDOW).reshape(bb.input_shape[1:])
-    targets = bb.predict_labels(X)
+    recorder = Recorder()
 
-    def explain(
-        x: np.ndarray, target: int, seed: int, batch: int, calls: list[np.ndarray] | None = None
-    ) -> np.ndarray:
-        def classifier(images: np.ndarray) -> np.ndarray:
-            rows = np.ascontiguousarray(images[..., :1].transpose(0, 3, 1, 2), dtype=np.float32)
-            if calls is not None:
-                calls.append(rows)
-            return softmax(session.run(None, {name: rows})[0])
+    def classifier(images: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(images[..., :1].transpose(0, 3, 1, 2), dtype=np.float32)
+        recorder.keep(rows)
+        return softmax(session.run(None, {name: rows})[0])
 
+    def explain(x: np.ndarray, target: int, seed: int, batch: int) -> np.ndarray:
         explanation = LimeImageExplainer(random_state=seed).explain_instance(
             x[0].astype(np.float64),
             classifier,
@@ -179,19 +213,15 @@ def lime_peer(
 
     table = []
     for batch in (10, BATCH):
-        walls, raws, ratios, counts = [], [], [], []
+        timings = Timings(f"lime 0.2 LimeImageExplainer, grid, batch {batch}")
         for i, x in enumerate(X):
-            calls: list[np.ndarray] = []
-            explain(x, int(targets[i]), 0, batch, calls)
-            counts.append((sum(len(c) for c in calls), len(calls)))
-            wall = median_seconds(
-                lambda x=x, i=i, batch=batch: explain(x, int(targets[i]), 0, batch), repeats
-            )
-            raw = median_seconds(lambda calls=calls, batch=batch: raw_seconds(session, calls, batch), repeats)
-            walls.append(wall[0])
-            raws.append(raw[0])
-            ratios.append(wall[0] / raw[0])
-        table.append(row(f"lime 0.2 LimeImageExplainer, grid, batch {batch}", walls, raws, ratios, counts))
+
+            def run(x: np.ndarray = x, target: int = int(targets[i]), batch: int = batch) -> np.ndarray:
+                return explain(x, target, 0, batch)
+
+            batches = recorder.record(run)
+            timings.measure(run, session, batches, batch, repeats)
+        table.append(timings.row())
     agreement: dict[str, list[float]] = {"ours_vs_lime": [], "lime_seed_to_seed": [], "ours_seed_to_seed": []}
     for i, x in enumerate(X):
         target = int(targets[i])
@@ -214,33 +244,28 @@ def shap_peer(
     import shap
 
     name = session.get_inputs()[0].name
-    calls: list[np.ndarray] = []
+    recorder = Recorder()
 
     def f(images: np.ndarray) -> np.ndarray:
         rows = np.ascontiguousarray(images.reshape(-1, 28, 28, 1).transpose(0, 3, 1, 2), dtype=np.float32)
-        calls.append(rows)
+        recorder.keep(rows)
         return softmax(session.run(None, {name: rows})[0])
 
     masker = shap.maskers.Image("blur(4,4)", (28, 28, 1))
-    walls, raws, ratios, counts = [], [], [], []
+    explainer = shap.Explainer(f, masker, output_names=[str(k) for k in range(10)])
+    explainer(
+        X[:1].transpose(0, 2, 3, 1), max_evals=SAMPLES, outputs=[0], silent=True
+    )  # shap's one-time start-up
+    timings = Timings("shap 0.51 Partition, blur(4,4), 1000 evals")
     for i, x in enumerate(X):
         image = x.transpose(1, 2, 0)[None]
-        explainer = shap.Explainer(f, masker, output_names=[str(k) for k in range(10)])
-        calls.clear()
-        explainer(image, max_evals=SAMPLES, outputs=[int(targets[i])], silent=True)
-        recorded = list(calls)
-        counts.append((sum(len(c) for c in recorded), len(recorded)))
-        wall = median_seconds(
-            lambda image=image, i=i, explainer=explainer: explainer(
-                image, max_evals=SAMPLES, outputs=[int(targets[i])], silent=True
-            ),
-            repeats,
-        )
-        raw = median_seconds(lambda recorded=recorded: raw_seconds(session, recorded, 10**9), repeats)
-        walls.append(wall[0])
-        raws.append(raw[0])
-        ratios.append(wall[0] / raw[0])
-    return [row("shap Partition, blur(4,4), 1000 evals", walls, raws, ratios, counts)]
+
+        def run(image: np.ndarray = image, target: int = int(targets[i])) -> Any:
+            return explainer(image, max_evals=SAMPLES, outputs=[target], silent=True)
+
+        batches = recorder.record(run)
+        timings.measure(run, session, batches, 10**9, repeats)
+    return [timings.row()]
 
 
 def torch_copy(path: Path) -> Any:
@@ -294,60 +319,48 @@ def captum_peer(
         gap = float(
             (net(torch.from_numpy(X)) - torch.from_numpy(session.run(None, {name: X})[0])).abs().max()
         )
-    calls: list[np.ndarray] = []
+    recorder = Recorder()
 
     def forward(images: Any) -> Any:
-        calls.append(images.detach().numpy().copy())
+        recorder.keep(images.numpy())
         return torch.softmax(net(images), dim=1)
 
     table, agreement = [], []
     for ppe in (1, 169):
-        walls, raws, ratios, counts = [], [], [], []
+        timings = Timings(f"captum 0.9 Occlusion (torch), perturbations_per_eval {ppe}")
         for i, x in enumerate(X):
             image = torch.from_numpy(x[None])
-            target = int(targets[i])
 
-            def attribute(image: Any = image, target: int = target, ppe: int = ppe) -> Any:
+            def attribute(image: Any = image, target: int = int(targets[i]), ppe: int = ppe) -> Any:
                 with torch.no_grad():
                     return Occlusion(forward).attribute(
                         image,
                         sliding_window_shapes=(1, WINDOW, WINDOW),
-                        strides=(1, 2, 2),
+                        strides=(1, STRIDE, STRIDE),
                         baselines=0,
                         target=target,
                         perturbations_per_eval=ppe,
                     )
 
-            calls.clear()
-            heat = attribute()[0, 0].numpy()
-            recorded = list(calls)
-            counts.append((sum(len(c) for c in recorded), len(recorded)))
+            batches = recorder.record(attribute)
             if ppe == 1:
-                agreement.append(
-                    rank_correlation(heat, occlusion(bb, x, window=WINDOW, stride=2, target=target).map)
-                )
-            wall = median_seconds(attribute, repeats)
-            raw = median_seconds(lambda recorded=recorded: raw_seconds(session, recorded, 10**9), repeats)
-            walls.append(wall[0])
-            raws.append(raw[0])
-            ratios.append(wall[0] / raw[0])
-        table.append(
-            row(f"captum 0.9 Occlusion (torch), perturbations_per_eval {ppe}", walls, raws, ratios, counts)
-        )
+                ours_map = occlusion(bb, x, window=WINDOW, stride=STRIDE, target=int(targets[i])).map
+                agreement.append(rank_correlation(attribute()[0, 0].numpy(), ours_map))
+            timings.measure(attribute, session, batches, 10**9, repeats)
+        table.append(timings.row())
     return table, {
         "max_abs_logit_gap_torch_vs_ort": gap,
-        "spearman_captum_vs_ours": float(np.median(agreement)),
+        "spearman_captum_vs_ours_median": float(np.median(agreement)),
     }
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print(
-        f"{'method':48} {'wall s':>8} {'rows':>6} {'calls':>6} {'raw ORT s':>10} {'wall/raw':>9} {'(min-max)':>13}"
-    )
+    print(f"| {'method':58} | wall s | rows | ORT calls | raw ORT s | wall/raw (min-max) |")
+    print(f"|{'-' * 60}|-------:|-----:|----------:|----------:|:-------------------|")
     for r in rows:
         print(
-            f"{r['method']:48} {r['wall_s']:8.4f} {r['rows']:6d} {r['calls']:6d} {r['raw_s']:10.4f} "
-            f"{r['ratio']:9.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f})"
+            f"| {r['method']:58} | {r['wall_s']:.4f} | {r['rows']:4d} | {r['ort_calls']:9d} | {r['raw_s']:9.4f} | "
+            f"{r['ratio']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) |"
         )
 
 
@@ -362,15 +375,15 @@ def main() -> None:
         DIGITS / "classifier.onnx", OpenOptions(device="cpu", threads=1, batch_size=BATCH, cache=False)
     )
     session = raw_session(DIGITS / "classifier.onnx")
-    X, _ = test_images()
+    X = test_images()
     targets = bb.predict_labels(X)
+    load = os.getloadavg()[0]
     table = ours(bb, session, X, args.repeats)
-    result: dict[str, Any] = {"images": len(X), "repeats": args.repeats, "load_average": os.getloadavg()}
+    result: dict[str, Any] = {"images": len(X), "repeats": args.repeats}
     notes = []
     if importlib.util.find_spec("lime") is not None:
-        peer_rows, agreement = lime_peer(bb, session, X, args.repeats)
-        table += peer_rows
-        result["lime_agreement"] = agreement
+        rows, result["lime_agreement"] = lime_peer(bb, session, X, targets, args.repeats)
+        table += rows
     else:
         notes.append("lime: not installed (pip install lime)")
     if importlib.util.find_spec("shap") is not None:
@@ -378,22 +391,24 @@ def main() -> None:
     else:
         notes.append("shap: not installed (pip install shap opencv-python-headless)")
     if importlib.util.find_spec("captum") is not None and importlib.util.find_spec("torch") is not None:
-        captum_rows, agreement = captum_peer(bb, session, X, targets, args.repeats)
-        table += captum_rows
-        result["captum_agreement"] = agreement
+        rows, result["captum_agreement"] = captum_peer(bb, session, X, targets, args.repeats)
+        table += rows
     else:
         notes.append("captum Occlusion: not run (needs captum and torch)")
-    result["table"] = table
-    result["notes"] = notes
+    result.update(table=table, notes=notes, load_average=[load, os.getloadavg()[0]])
     print(
-        f"digits CNN, {len(X)} images, median of {args.repeats} repeats, ORT intra-op threads 1, load {os.getloadavg()[0]:.2f}"
+        f"digits CNN, {len(X)} images, median of {args.repeats} alternating repeats, ORT intra-op threads 1, "
+        f"load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at end"
     )
     print_table(table)
-    if "captum_agreement" in result:
-        print(f"captum vs ours (occlusion): {result['captum_agreement']}")
-    if "lime_agreement" in result:
-        for key, value in result["lime_agreement"].items():
-            print(f"spearman {key:20} median {value['median']:.2f} ({value['min']:.2f}-{value['max']:.2f})")
+    for key in ("captum_agreement", "lime_agreement"):
+        for name, value in result.get(key, {}).items():
+            shown = (
+                f"median {value['median']:.2f} ({value['min']:.2f}-{value['max']:.2f})"
+                if isinstance(value, dict)
+                else f"{value:.3g}"
+            )
+            print(f"{name:34} {shown}")
     for note in notes:
         print(note)
     if args.json is not None:

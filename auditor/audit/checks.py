@@ -35,6 +35,7 @@ from auditor.report.charts import curves, reliability_diagram
 IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
 REFERENCE_ROWS = 512  # generated rows standing in for data when only a generator is given
 ROWS_PER_UNIT = 4096
+NAMED_ROWS = 100  # at most this many row indices are listed for a finding
 
 
 # --------------------------------------------------------------------------- results
@@ -421,6 +422,7 @@ def _accuracy_merge(ctx: Context, s: Any, parts: list[np.ndarray]) -> Outcome:
         "log_loss": float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0)))),
         "brier": float(np.mean(np.sum((np.nan_to_num(probs) - np.eye(k)[y]) ** 2, axis=1))),
         "nonfinite_rows": int((~finite).sum()),
+        "nonfinite_row_indices": [int(i) for i in np.flatnonzero(~finite)[:NAMED_ROWS]],
         "per_class": classes,
         "confusion_matrix": confusion[:, :k].tolist(),
         "unpredicted": confusion[:, k].tolist(),

@@ -13,7 +13,7 @@ from auditor.errors import AuditorError
 from auditor.interrupts import Terminated, interrupted, sigterm_unwinds
 
 #: Modules under auditor.cli that each define one click command named like the module.
-COMMANDS = ("inspect", "fit_generator", "exemplars", "audit", "validate_config", "attribute")
+COMMANDS = ("inspect", "fit_generator", "exemplars", "audit", "validate_config", "attribute", "counterfactual")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -20,6 +20,7 @@ from auditor.explain.attribution import (
     one_vs_one,
     parse_baseline,
     randomisation_check,
+    resolve_baseline,
 )
 from auditor.explain.attribution.core import Features, features_of, jsonable, sample_of
 from auditor.explain.attribution.metrics import Method
@@ -317,9 +318,8 @@ def draw(
             "input": big,
         }
         if counterfactual is not None:
-            files["baseline"] = images.upscale(
-                images.to_uint8(images.to_hwc(np.asarray(counterfactual).reshape(x.shape), layout), (lo, hi))
-            )
+            fill = resolve_baseline(np.asarray(counterfactual), x, view)
+            files["baseline"] = images.upscale(images.to_uint8(images.to_hwc(fill, layout), (lo, hi)))
     else:
         strip = images.colorize(heat.reshape(1, -1))
         files = {"map": np.repeat(np.repeat(strip, 24, axis=0), max(1, 480 // strip.shape[1]), axis=1)}

@@ -86,7 +86,7 @@ IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
     default=None,
     help="Least latent distance between exemplars of a class (default sqrt(2d)/4).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option(
     "--out",
     "out_dir",

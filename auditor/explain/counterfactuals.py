@@ -3,16 +3,18 @@
 With a generator, the search runs over its latent z from z0 = E(x) (or a zero-order inversion of x)
 and minimises proximity + beta·||z − z0||² among valid rows (Liu et al. 2019; GANMEX; DISC, made
 gradient-free). Without one, it runs in input space in per-feature scale units (MAD for tables, the
-data range for images, grid cells as parameters), projected onto the data's box and the feature
-constraints, seeded by one batch of single-feature probes, then a greedy batched pass reverts every
-change validity does not need (sparsity) and a line search shrinks what is left.
+data range for images, whose parameters are grid cells), every row projected onto the data's box and
+the feature constraints before it is queried. Input-space rounds go: single-feature probes and, for
+tables, the nearest reference rows of the target class (one batch each) choose the start; the search;
+then a sparse pass (revert what validity does not need, keep the few most needed features rescaled,
+try pairs) and a line search toward x. Proximity there is L1 + λ₀·(units changed) (METHODS.md).
 
-Ranking is feasibility-first: valid rows score their proximity; invalid rows score OFFSET + hinge +
+Ranking is feasibility-first: valid rows score log(proximity); invalid rows OFFSET + hinge +
 λ·proximity, where hinge = max(0, κ − (log p_t − max_{j≠t} log p_j)) and λ halves after every
 generation with no valid row (METHODS.md's "λ_p halves while the search stays invalid", i.e. c
 doubles). So the search's best row is the closest valid one, and a search that never flips the class
 returns its closest attempt marked invalid. Every classifier query is batched: `counterfactuals`
-runs all inputs in lockstep, one model call per generation. Budgets are hard: never exceeded.
+runs all inputs in lockstep, one model call per generation or phase. Budgets are hard: never exceeded.
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ from auditor.search import (
     Evaluation,
     ObjectiveMany,
     Search,
-    SearchError,
     SearchResult,
     StopRule,
     make_search,
@@ -63,8 +64,10 @@ PROBE_STEPS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # single-feature probes, in scale
 SHRINK = 8  # points per level of the final line search
 KEEP = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20)  # the sparse step tries keeping this many most needed units
 RESCALE = (1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
-PAIR_UNITS = 6  # pairs among this many most needed units are tried on a grid
-PAIR_GRID = (0.25, 0.5, 0.75, 1.0)  # shares of the way to the box edge
+PAIR_UNITS = 5  # pairs among this many most needed and this many best-probed units are tried on a grid
+PAIR_GRID = (1 / 3, 2 / 3, 1.0)  # shares of the way to the box edge
+REFINE = (0.3, 0.45, 0.6, 0.75, 0.9, 1.0)  # factors tried per unit of the sparsest valid candidate
+REFINE_UNITS = 2
 START_SHARE = 4  # probes and neighbours may use up to 1/4 of a round's budget
 NEIGHBOURS = 32  # nearest reference rows tried as starts (tables)
 SEGMENT = 16  # points on the segment from x to the nearest valid neighbour
@@ -87,7 +90,8 @@ class FeatureConstraints:
 
 @dataclass(frozen=True, eq=False)
 class CounterfactualResult:
-    """k counterfactuals for one input, with their figures; `valid` says which really flip the class.
+    """k counterfactuals for one input, with their figures; `valid` says which flip the class (to the
+    target, with margin κ and p_t ≥ τ when asked, and apart from the input's earlier counterfactuals).
 
     Distances: `l1`, `l2` in input units; `l1_scaled` divides each feature by its scale (MAD for
     tables). `changed` counts features moved by more than 1e-3 of their range. `realism` is the
@@ -180,7 +184,7 @@ class _Budgeted:
 def _asking(wrappers: list[_Budgeted], asks: list[np.ndarray]) -> list[_Budgeted]:
     active = [w for w in wrappers if w.waiting]
     if len(active) != len(asks):
-        raise SearchError(f"lockstep bookkeeping: {len(asks)} asks for {len(active)} waiting searches")
+        raise RuntimeError(f"lockstep bookkeeping: {len(asks)} asks for {len(active)} waiting searches")
     return active
 
 
@@ -287,6 +291,10 @@ class _InputSpace:
             unit_of[block] = unit_of[block[0]]
         ids = np.unique(unit_of[unit_of >= 0])
         self.units = [np.flatnonzero(unit_of == u) for u in ids]
+        unit_index = np.full(int(unit_of.max()) + 2, -1)
+        unit_index[ids] = np.arange(ids.size)
+        # the unit each parameter moves (parameters of one one-hot block share a unit)
+        self.unit_of_param = np.array([unit_index[unit_of[np.argmax(self.param_of == p)]] for p in range(self.dim)])
         self._order = np.concatenate(self.units) if self.units else np.empty(0, dtype=np.int64)
         self._starts = np.cumsum([0] + [len(u) for u in self.units[:-1]])
 
@@ -309,11 +317,11 @@ class _InputSpace:
             return u0, float(np.abs(u0).max()) / 4
         return u0, 1.0
 
-    def changed_units(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """(n, units) True where a unit moved by more than its tolerance."""
+    def changed_units(self, x: np.ndarray, rows: np.ndarray, tolerance: bool = True) -> np.ndarray:
+        """(n, units) True where a unit moved by more than its tolerance (at all, with tolerance=False)."""
         if not self.units:
             return np.zeros((len(rows), 0), dtype=bool)
-        moved = np.abs(rows - x) > self.domain.tolerance
+        moved = np.abs(rows - x) > (self.domain.tolerance if tolerance else 0.0)
         return np.logical_or.reduceat(moved[:, self._order], self._starts, axis=1)
 
     def proximity(self, task: _Task, rows: np.ndarray, z: np.ndarray | None) -> np.ndarray:
@@ -422,6 +430,8 @@ class _Task:
         self.best_valid = False
         self.best_score = np.inf
         self.search_best: np.ndarray | None = None  # the search's own best valid row (no L0 term ranks it)
+        self.probe_order = np.empty(0, dtype=np.int64)  # units, most promising single-unit probe first
+        self.probe_sign: dict[int, float] = {}
         self.stop_reason = "budget"
 
     def generation_done(self, any_valid: bool) -> None:
@@ -564,14 +574,15 @@ def _polish(run: _Run, tasks: list[_Task], left: dict[int, int], sparse: bool) -
 
 def _sparse_step(run: _Run, tasks: list[_Task], bases: dict[int, np.ndarray], left: dict[int, int],
                  partners: bool) -> None:
-    """Rank the units each base changed by the margin their single revert costs (one call), then try
-    the sparse candidates built from that ranking (one call)."""
+    """Rank the units each base changed by the margin their single revert costs (one call), try the
+    sparse candidates built from that ranking (one call), then refine the sparsest valid one on a
+    per-unit grid toward x (one call), so that it competes at its best with denser rows."""
     space = run.space
     assert isinstance(space, _InputSpace)
     singles, ids_of = [], []
     for task in tasks:
         base = bases[task.index]
-        ids = np.flatnonzero(space.changed_units(task.x, base[None])[0])[: max(left[task.index], 0)]
+        ids = np.flatnonzero(space.changed_units(task.x, base[None], tolerance=False)[0])[: max(left[task.index], 0)]
         rows = np.repeat(base[None], len(ids), axis=0)
         for r, unit in enumerate(ids):
             rows[r, space.units[unit]] = task.x[space.units[unit]]
@@ -582,17 +593,44 @@ def _sparse_step(run: _Run, tasks: list[_Task], bases: dict[int, np.ndarray], le
     for task, ids, (_, _, _, m) in zip(tasks, ids_of, scored):
         left[task.index] -= len(ids)
         order = ids[np.argsort(m, kind="stable")]  # lowest margin after reverting = most needed
-        rows = _sparse_candidates(space, task.x, bases[task.index], order, partners)[: max(left[task.index], 0)]
+        rows = _sparse_candidates(space, task, bases[task.index], order, partners)[: max(left[task.index], 0)]
         candidates.append(space.domain.project(rows, task.x))
         left[task.index] -= len(rows)
-    run.score(tasks, candidates, [None] * len(tasks))
+    scored = run.score(tasks, candidates, [None] * len(tasks))
+    refined = []
+    for task, rows, (_, valid, score, _) in zip(tasks, candidates, scored):
+        refined.append(_refine_sparsest(space, task, rows[valid], score[valid])[: max(left[task.index], 0)])
+        left[task.index] -= len(refined[-1])
+    run.score(tasks, refined, [None] * len(tasks))
 
 
-def _sparse_candidates(space: _InputSpace, x: np.ndarray, base: np.ndarray, order: np.ndarray,
+def _refine_sparsest(space: _InputSpace, task: _Task, rows: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The valid row changing the fewest units (best score among those), each of its units (at most
+    REFINE_UNITS) scaled by every combination of REFINE factors."""
+    if not len(rows):
+        return np.empty((0, task.x.size))
+    units = space.changed_units(task.x, rows, tolerance=False)
+    count = units.sum(axis=1)
+    pick = int(np.lexsort((score, count))[0])
+    moved = np.flatnonzero(units[pick])
+    if not 0 < moved.size <= REFINE_UNITS:
+        return np.empty((0, task.x.size))
+    delta = rows[pick] - task.x
+    factors = np.array(np.meshgrid(*[REFINE] * moved.size, indexing="ij")).reshape(moved.size, -1).T
+    out = np.repeat(task.x[None], len(factors), axis=0)
+    for j, unit in enumerate(moved):
+        features = space.units[unit]
+        out[:, features] += factors[:, j, None] * delta[features]
+    return space.domain.project(out, task.x)
+
+
+def _sparse_candidates(space: _InputSpace, task: _Task, base: np.ndarray, order: np.ndarray,
                        partners: bool) -> np.ndarray:
     """Rows that change few units: the q most needed units of `base` rescaled (q in KEEP, factors in
-    RESCALE); every pair of the PAIR_UNITS most needed units on a grid toward the box edge they moved
-    to; with `partners`, also the most needed unit paired with every other unit, both directions."""
+    RESCALE); every pair from the PAIR_UNITS most needed and the PAIR_UNITS best-probed units, on a
+    grid toward the box edge in the direction they moved (or were probed); with `partners`, also the
+    most needed unit paired with every other unit."""
+    x = task.x
     delta = base - x
     lower, upper = space.domain.box
     rows = []
@@ -602,24 +640,27 @@ def _sparse_candidates(space: _InputSpace, x: np.ndarray, base: np.ndarray, orde
         kept[keep] = delta[keep]
         rows.extend(x + factor * kept for factor in RESCALE)
 
-    def reaches(unit: np.ndarray) -> list[np.ndarray]:
-        moved = delta[unit]
+    def reaches(unit: int) -> list[np.ndarray]:
+        features = space.units[unit]
+        moved = delta[features]
+        if not (moved != 0).any() and unit in task.probe_sign:
+            moved = np.full(len(features), task.probe_sign[unit])
         if (moved != 0).any():
-            edge = np.where(moved > 0, upper[unit], lower[unit]) - x[unit]
-            return [np.where(np.isfinite(edge), edge, 4 * moved)]
-        ends = (upper[unit] - x[unit], lower[unit] - x[unit])
+            edge = np.where(moved > 0, upper[features], lower[features]) - x[features]
+            return [np.where(np.isfinite(edge), edge, 4 * moved * space.domain.scale[features])]
+        ends = (upper[features] - x[features], lower[features] - x[features])
         return [e for e in ends if np.isfinite(e).all() and (e != 0).any()]
 
-    top = [int(u) for u in order[:PAIR_UNITS]]
-    pairs = [(top[a], top[b]) for a in range(len(top)) for b in range(a + 1, len(top))]
-    if partners and top:
-        pairs += [(top[0], u) for u in range(len(space.units)) if u not in top]
+    pool = list(dict.fromkeys([int(u) for u in order[:PAIR_UNITS]] + [int(u) for u in task.probe_order[:PAIR_UNITS]]))
+    pairs = [(pool[a], pool[b]) for a in range(len(pool)) for b in range(a + 1, len(pool))]
+    if partners and len(order):
+        pairs += [(int(order[0]), u) for u in range(len(space.units)) if u not in pool]
     grid = np.array(PAIR_GRID)
     steps_a, steps_b = np.repeat(grid, grid.size)[:, None], np.tile(grid, grid.size)[:, None]
     for first, second in pairs:
         ua, ub = space.units[first], space.units[second]
-        for ra in reaches(ua):
-            for rb in reaches(ub):
+        for ra in reaches(first):
+            for rb in reaches(second):
                 block = np.repeat(x[None], grid.size**2, axis=0)
                 block[:, ua] += steps_a * ra
                 block[:, ub] += steps_b * rb
@@ -636,7 +677,7 @@ def _revert_passes(run: _Run, tasks: list[_Task], left: dict[int, int]) -> None:
     while active:
         tries, units_tried = [], []
         for task in active:
-            ids = np.flatnonzero(space.changed_units(task.x, task.best_x[None])[0])[: left[task.index]]
+            ids = np.flatnonzero(space.changed_units(task.x, task.best_x[None], tolerance=False)[0])[: left[task.index]]
             rows = np.repeat(task.best_x[None], len(ids), axis=0)
             for r, unit in enumerate(ids):
                 rows[r, space.units[unit]] = task.x[space.units[unit]]
@@ -668,7 +709,16 @@ def _probe(run: _Run, tasks: list[_Task]) -> None:
     u = np.zeros((space.dim * steps.size, space.dim))
     u[np.arange(len(u)), np.repeat(np.arange(space.dim), steps.size)] = np.tile(steps, space.dim)
     batches = [space.rows(t.x, u) for t in tasks]
-    run.score(tasks, [b[np.abs(b - t.x).max(axis=1) > 0] for b, t in zip(batches, tasks)], [None] * len(tasks))
+    keep = [np.flatnonzero(np.abs(b - t.x).max(axis=1) > 0) for b, t in zip(batches, tasks)]
+    scored = run.score(tasks, [b[k] for b, k in zip(batches, keep)], [None] * len(tasks))
+    for task, k, (_, _, _, m) in zip(tasks, keep, scored):
+        # rank units by the best margin a probe along them reached; remember that probe's direction
+        units = space.unit_of_param[k // steps.size]
+        order = np.lexsort((-m, units))
+        first = np.unique(units[order], return_index=True)[1]
+        best_unit, best_margin = units[order][first], m[order][first]
+        task.probe_order = best_unit[np.argsort(-best_margin, kind="stable")]
+        task.probe_sign = dict(zip(best_unit.tolist(), np.sign(steps[k[order][first] % steps.size]).tolist()))
 
 
 def _neighbours(run: _Run, tasks: list[_Task], reference: np.ndarray) -> None:

@@ -4,9 +4,10 @@ On the first large `predict`, the black box times its session at a few batch siz
 the memory budget, smallest first, while a ~0.3 s time budget lasts), then, on a multi-core CPU,
 times one thread against several at the chosen batch and keeps the faster. Whether more threads pay
 depends on what else runs on the machine (on a busy 2-core runner two threads lose 25-45 %), so
-it is measured rather than guessed. Results are kept per (model SHA-256, provider, thread request,
-input shape, budget) for the process, and in `calibration.json` under a cache folder only when one
-is given.
+it is measured rather than guessed. Results are kept per (model SHA-256, provider, thread and batch
+requests, input shape, budget) for the process, and in `calibration.json` under a cache folder only
+when one is given. The black box also drops its automatic row cache when hashing a row would cost
+more than CACHE_SHARE of running it (tiny tabular models).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ ROUNDS = 2
 #: More threads are kept only when at least this much faster than one.
 THREAD_GAIN = 1.10
 #: Batches within this share of the best throughput count as equal; the largest of them is chosen.
-TIE = 0.03
+TIE = 0.05
 #: A predict call with at least this many rows triggers the calibration.
 MIN_ROWS = 64
 #: The row cache stays on only while its own cost per row is under this share of the model's.
@@ -224,9 +225,10 @@ def _compare_threads(
     return chosen, rates
 
 
-def cache_cost(row_shape: Sequence[int], dtype: str, width: int, n: int = 256) -> float:
-    """Seconds per row the row cache adds when nothing hits (hash, lookup, store), on synthetic rows."""
+def cache_cost(row_shape: Sequence[int], dtype: str, width: int) -> float:
+    """Seconds per row the row cache adds when nothing hits (hash, lookup, store), on ~1 MiB of synthetic rows."""
     row_bytes = int(np.prod(row_shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    n = int(np.clip(MiB // max(row_bytes, 1), 2, 1024))
     scratch = RowCache(tuple(row_shape), dtype, width, max_bytes=n * (row_bytes + 4 * width + 16))
     rows = np.random.default_rng(0).integers(0, 256, (3, n, row_bytes), dtype=np.uint8).view(dtype)
     rows = rows.reshape(3, n, *row_shape)

@@ -60,7 +60,9 @@ def check_in_child(
     """Load `path` as a classifier, generator or encoder in a limited child; raise what the load would raise."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    request = json.dumps({"path": os.fspath(path), "kind": kind, "options": dataclasses.asdict(options)})
+    request = json.dumps(
+        {"path": os.fspath(path), "kind": kind, "options": dataclasses.asdict(options)}, default=str
+    )
     command = [sys.executable, "-P", "-s", "-m", "auditor.model.sandbox"]
     started = time.perf_counter()
     try:
@@ -106,7 +108,7 @@ def _bare_environment() -> dict[str, str]:
 def _limits(memory_bytes: int) -> Callable[[], None]:
     def apply() -> None:  # runs in the child between fork and exec
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+        cap = min(memory_bytes, 2**62) if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))

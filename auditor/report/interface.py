@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ class Format(Protocol):
     def write(self, report: AuditReport, folder: Path, options: WriteOptions) -> None: ...
 
 
-def formats() -> dict[str, ModuleType]:
+def formats() -> dict[str, Format]:
     """Format name -> module; imported lazily so the audit package never depends on the writers."""
     from auditor.report import html, json_report, junit, markdown, sarif
 

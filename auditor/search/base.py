@@ -8,6 +8,7 @@ searches side by side so that each generation is a single call of the objective.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from collections.abc import Callable
@@ -287,6 +288,12 @@ def minimize(objective: Objective, search: Search, stop: StopRule) -> SearchResu
     return minimize_lockstep(lambda asks: [objective(asks[0])], [search], stop)[0]
 
 
+@functools.cache
+def _option_names(cls: type) -> frozenset[str]:
+    """A search class's own keyword options, read from its signature once (inspect costs ~0.3 ms)."""
+    return frozenset(inspect.signature(cls).parameters) - {"dim", "rng", "x0", "sigma", "bounds", "popsize"}
+
+
 def make_search(
     method: str,
     dim: int,
@@ -321,7 +328,7 @@ def make_search(
     if method not in classes:
         raise SearchError(f"unknown search method {method!r}; choose one of {', '.join(METHODS)}")
     cls = classes[method]
-    allowed = set(inspect.signature(cls).parameters) - {"dim", "rng", "x0", "sigma", "bounds", "popsize"}
+    allowed = _option_names(cls)
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise SearchError(

@@ -30,6 +30,7 @@ def files_under(folder: Path) -> set[Path]:
 
 
 def test_exit_0_when_every_threshold_is_met(tmp_path: Path) -> None:
+    """The default path, with each model first loaded in the sandbox."""
     config = build(tmp_path / "ws")
     before = files_under(tmp_path)
     done = auditor("audit", "--config", str(config), "--out", "out", "--quiet", cwd=tmp_path)
@@ -46,13 +47,14 @@ def test_exit_0_when_every_threshold_is_met(tmp_path: Path) -> None:
 
 def test_exit_1_when_a_threshold_is_missed(tmp_path: Path) -> None:
     config = build(tmp_path / "ws", wrong_labels=12)  # accuracy 48/60 = 0.8 < 0.9
-    done = auditor("audit", "--config", str(config), "--out", "out", cwd=tmp_path)
+    done = auditor("audit", "--config", str(config), "--out", "out", "--trust-model", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert "accuracy 0.8 is not >= 0.9" in done.stderr and "verdict FAIL" in done.stderr
     assert "auditor: stability: done" in done.stderr  # plain progress lines when stderr is not a terminal
     assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["verdict"] == "fail"
     # report-only runs exit 0 with the same verdict in the report
-    assert run_main("audit", "--config", str(config), "--out", str(tmp_path / "o2"), "--quiet", "--fail-on", "never") == 0
+    o2 = str(tmp_path / "o2")
+    assert run_main("audit", "--config", str(config), "--out", o2, "--quiet", "--trust-model", "--fail-on", "never") == 0
     assert json.loads((tmp_path / "o2" / "report.json").read_text(encoding="utf-8"))["verdict"] == "fail"
 
 
@@ -81,7 +83,7 @@ def test_quick_form_runs_the_default_checks(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code = run_main(
         "audit", str(ws / "model.onnx"), "--data", str(ws / "data.npz"), "--out", str(out), "--quiet",
-        "--device", "cpu", "--budget", "40", "--format", "json",
+        "--device", "cpu", "--budget", "40", "--format", "json", "--trust-model",
     )
     doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
     statuses = {c["name"]: c["status"] for c in doc["checks"]}
@@ -93,7 +95,8 @@ def test_quick_form_runs_the_default_checks(tmp_path: Path) -> None:
 def test_flags_override_the_config(tmp_path: Path) -> None:
     config = build(tmp_path / "ws")
     out = tmp_path / "out"
-    run_main("audit", "--config", str(config), "--out", str(out), "--quiet", "--seed", "4", "--format", "json,junit")
+    run_main("audit", "--config", str(config), "--out", str(out), "--quiet", "--trust-model", "--seed", "4",
+             "--format", "json,junit")
     doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert doc["seed"] == 4 and doc["config"]["run"]["seed"] == 4
     assert sorted(p.name for p in out.iterdir()) == ["images", "junit.xml", "report.json"]

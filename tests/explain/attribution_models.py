@@ -15,7 +15,9 @@ BATCH = 32
 
 def open_model(proto, path: Path, batch_size: int = BATCH) -> BlackBox:
     """A CPU BlackBox with a fixed batch size and no row cache, so ONNX Runtime calls can be counted exactly."""
-    return BlackBox.open(save(proto, path), OpenOptions(device="cpu", batch_size=batch_size, threads=1, cache=False))
+    return BlackBox.open(
+        save(proto, path), OpenOptions(device="cpu", batch_size=batch_size, threads=1, cache=False)
+    )
 
 
 def log_odds_linear(w: np.ndarray, b: float) -> np.ndarray:

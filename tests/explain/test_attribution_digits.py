@@ -21,7 +21,8 @@ from auditor.model.blackbox import BlackBox, OpenOptions
 
 DIGITS = Path(__file__).resolve().parents[2] / "sample_models" / "digits"
 pytestmark = pytest.mark.skipif(
-    not (DIGITS / "classifier.onnx").exists(), reason="sample_models/digits is not built (python sample_models/build.py)"
+    not (DIGITS / "classifier.onnx").exists(),
+    reason="sample_models/digits is not built (python sample_models/build.py)",
 )
 BATCH = 256
 

@@ -37,7 +37,9 @@ def test_stein_estimate_approaches_w_as_one_over_root_samples(tmp_path) -> None:
 
     def error(samples: int) -> float:
         runs = [
-            gaussian_lime(bb, x, target=1, samples=samples, score="log_odds", estimator="stein", sigma=SIGMA, rng=s)
+            gaussian_lime(
+                bb, x, target=1, samples=samples, score="log_odds", estimator="stein", sigma=SIGMA, rng=s
+            )
             for s in range(8)
         ]
         return float(np.mean([np.linalg.norm(r.gradient - w) for r in runs]))
@@ -81,9 +83,12 @@ def test_tanh_mlp_matches_smoothgrad_within_the_reported_error(tmp_path, estimat
     bb = open_model(tanh_mlp(w1, b1, w2), tmp_path / "m.onnx")
     noise = np.random.default_rng(99).normal(size=(200_000, d)) * SIGMA
     t = np.tanh((x + noise) @ w1 + b1)
-    smoothgrad = (((1 - t**2) * w2) @ w1.T).mean(axis=0)  # the analytic gradient averaged over N(x, sigma^2 I)
+    # The analytic gradient averaged over N(x, sigma^2 I).
+    smoothgrad = (((1 - t**2) * w2) @ w1.T).mean(axis=0)
     plain = ((1 - np.tanh(x @ w1 + b1) ** 2) * w2) @ w1.T
-    result = gaussian_lime(bb, x, target=1, samples=6000, score="log_odds", estimator=estimator, sigma=SIGMA, rng=4)
+    result = gaussian_lime(
+        bb, x, target=1, samples=6000, score="log_odds", estimator=estimator, sigma=SIGMA, rng=4
+    )
     bound = 3 * np.sqrt((result.stderr**2).sum())
     assert np.linalg.norm(result.gradient - smoothgrad) <= bound
     assert np.linalg.norm(plain - smoothgrad) > bound  # so the test tells SmoothGrad from the plain gradient

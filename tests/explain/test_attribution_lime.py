@@ -72,7 +72,8 @@ def test_coalitions_and_kernel_weights() -> None:
     on, weights = sample_coalitions(10, 500, "shap", 0.25, rng)
     sizes = on[2:].sum(axis=1)
     assert sizes.min() >= 1 and sizes.max() <= 9
-    assert (np.isin(sizes, [1, 9])).mean() > (np.isin(sizes, [5])).mean()  # the Shapley kernel favours the ends
+    # The Shapley kernel favours the smallest and largest coalitions.
+    assert np.isin(sizes, [1, 9]).mean() > np.isin(sizes, [5]).mean()
     assert weights[0] == weights[1] > 1000 * weights[2]
 
 
@@ -94,7 +95,8 @@ def test_weighted_ridge_matches_the_closed_form() -> None:
 def test_grid_and_superpixel_features() -> None:
     view = Features((1, 6, 7), "NCHW")
     labels = grid_segments(view, 3).reshape(6, 7)
-    assert labels.max() + 1 == 2 * 3 and labels[0, 6] == 2 and labels[5, 0] == 3  # the last column is a thin cell
+    # 7 columns in cells of 3: the last cell is one column wide.
+    assert labels.max() + 1 == 2 * 3 and labels[0, 6] == 2 and labels[5, 0] == 3
     assert grid_segments(Features((9,), "flat"), 1).tolist() == list(range(9))
     image = np.zeros((1, 16, 16))
     image[:, :, 8:] = 1.0

@@ -10,7 +10,7 @@ import onnx
 import pytest
 from attribution_models import BATCH, log_odds_linear, open_model
 from onnx import TensorProto, helper, numpy_helper
-from onnx_factory import conv_image, model
+from onnx_factory import conv_image, linear, model
 
 from auditor.errors import ConfigError
 from auditor.explain.attribution import (
@@ -51,10 +51,13 @@ def test_deletion_and_insertion_curves_reward_the_true_order(tmp_path) -> None:
     bad = faithfulness(bb, x, -truth, target=1, steps=20, orders=5, rng=1)
     assert good.deletion_auc < good.random_deletion_auc < bad.deletion_auc
     assert good.insertion_auc > good.random_insertion_auc > bad.insertion_auc
+    assert good.deletion_ratio < 1 < bad.deletion_ratio and good.insertion_ratio > 1 > bad.insertion_ratio
     p_x = float(bb.predict(x[None])[0, 1])
     p_base = float(bb.predict(np.zeros((1, 40)))[0, 1])
-    assert good.deletion[0] == pytest.approx(p_x, abs=1e-6) and good.deletion[-1] == pytest.approx(p_base, abs=1e-6)
-    assert good.insertion[0] == pytest.approx(p_base, abs=1e-6) and good.insertion[-1] == pytest.approx(p_x, abs=1e-6)
+    assert good.deletion[0] == pytest.approx(p_x, abs=1e-6)
+    assert good.deletion[-1] == pytest.approx(p_base, abs=1e-6)
+    assert good.insertion[0] == pytest.approx(p_base, abs=1e-6)
+    assert good.insertion[-1] == pytest.approx(p_x, abs=1e-6)
     assert good.fractions[0] == 0 and good.fractions[-1] == 1 and len(good.random_deletion) == 21
     # The random orders are the same whatever map is scored: the comparison is paired.
     assert good.random_deletion_auc == bad.random_deletion_auc
@@ -106,6 +109,9 @@ def _mlp_with_batchnorm():
 def test_weight_layers_follow_the_graph_and_skip_statistics() -> None:
     assert weight_layers(_mlp_with_batchnorm()) == [("W1", "b1", "gamma", "beta"), ("W2", "b2")]
     assert weight_layers(conv_image((1, 6, 6), 3)) == [("F",), ("D",)]
+    # skl2onnx style: a (d, 1) MatMul weight starts a layer; a single-value bias is left alone.
+    assert weight_layers(linear(np.ones((5, 1)), np.ones(1))) == [("W",)]
+    assert weight_layers(linear(np.ones((5, 3)), np.ones(3))) == [("W", "B")]
 
 
 def test_randomise_redraws_only_the_top_layers_on_a_copy(tmp_path) -> None:
@@ -124,7 +130,11 @@ def test_randomise_redraws_only_the_top_layers_on_a_copy(tmp_path) -> None:
     assert after["W2"].std() == pytest.approx(before["W2"].std(), rel=0.6)
     assert copy.sha256 != loaded.sha256
     deeper = randomise(loaded, 2, np.random.default_rng(0))
-    changed = {t.name for t in deeper.proto.graph.initializer if not np.array_equal(numpy_helper.to_array(t), before[t.name])}
+    changed = {
+        t.name
+        for t in deeper.proto.graph.initializer
+        if not np.array_equal(numpy_helper.to_array(t), before[t.name])
+    }
     assert changed == {"W1", "b1", "gamma", "beta", "W2", "b2"}
     with pytest.raises(ConfigError, match="2 weight layers"):
         randomise(loaded, 3, np.random.default_rng(0))
@@ -143,6 +153,7 @@ def test_randomisation_check_reruns_the_method_on_each_cascade_step(tmp_path) ->
     assert check.seed_correlation == 1.0  # occlusion is deterministic
     assert len(check.maps) == 2 and all(m.shape == (10, 10) for m in check.maps)
     assert all(c < 0.9 for c in check.correlations)
-    assert bb.calls - calls == 2 * math.ceil((81 + 2) / BATCH)  # the original twice; copies run their own sessions
+    # The original model runs twice (two seeds); the randomised copies run their own sessions.
+    assert bb.calls - calls == 2 * math.ceil((81 + 2) / BATCH)
     again = randomisation_check(bb, occlusion, x, window=2, stride=1, rng=0)
     assert again.correlations == check.correlations  # the redrawn weights are seeded

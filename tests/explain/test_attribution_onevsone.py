@@ -43,14 +43,16 @@ def test_lime_explainer_splits_the_same_gap(tmp_path) -> None:
     x, counterfactual = rng.normal(size=(2, 6))
     target = int(np.argmax(x @ w + b))
     contrast = (target + 2) % 3
-    result = one_vs_one(bb, x, counterfactual, contrast=contrast, explainer="lime", kernel="shap", samples=100)
+    result = one_vs_one(
+        bb, x, counterfactual, contrast=contrast, explainer="lime", kernel="shap", samples=100
+    )
     direction = w[:, target] - w[:, contrast]
     np.testing.assert_allclose(result.map, direction * (x - counterfactual), atol=1e-3)
     assert result.method == "one-vs-one/lime"
 
 
 def test_one_vs_one_checks_its_arguments(tmp_path) -> None:
-    bb, w, b, rng = _three_classes(tmp_path)
+    bb, _, _, rng = _three_classes(tmp_path)
     x = rng.normal(size=6)
     with pytest.raises(ConfigError, match="differ"):
         one_vs_one(bb, x, x, target=1, contrast=1)

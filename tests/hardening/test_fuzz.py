@@ -32,7 +32,9 @@ mutants = st.tuples(
     st.none() | st.sampled_from(sorted(BYTE_MUTATIONS)),
     st.integers(0, 2**32 - 1),
 )
-FUZZ = settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @FUZZ
@@ -46,7 +48,9 @@ def test_inspect_survives_mutated_models(mutant):
 
 
 @pytest.mark.parametrize(
-    "mutant", [("external", ["external"], None, 7), ("zipmap", ["dtype", "shape"], "flip", 3)], ids=["external", "flip"]
+    "mutant",
+    [("external", ["external"], None, 7), ("zipmap", ["dtype", "shape"], "flip", 3)],
+    ids=["external", "flip"],
 )
 def test_inspect_subprocess_through_the_sandbox(tmp_path, mutant):
     path = write_mutant(tmp_path, *mutant)
@@ -98,3 +102,31 @@ def test_validate_config_survives_mutated_configs(config_folder, mutant):
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("auditor: error: audit.toml"), err
     assert listing(config_folder) == before
+
+
+NUMERIC_OPTIONS = [
+    "--batch-size",
+    "--threads",
+    "--max-model-bytes",
+    "--max-initializer-bytes",
+    "--max-row-bytes",
+    "--sandbox-memory",
+    "--load-timeout",
+    "--call-timeout",
+]
+ODD_NUMBERS = ["nan", "inf", "-inf", "-1", "0", "1e308", "1e-320", "abc", "", "1" * 30, "0x10", "3.5", "2"]
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(NUMERIC_OPTIONS), st.sampled_from(ODD_NUMBERS)), min_size=1, max_size=3
+    )
+)
+def test_absurd_numbers_on_the_command_line(config_folder, flags):
+    args = [item for flag in flags for item in flag]
+    code, _, err = run_cli_in_process(
+        config_folder, "inspect", "model.onnx", "--device", "cpu", "--trust-model", *args
+    )
+    assert code in (0, 2), (code, err)
+    assert "Traceback" not in err and "internal error" not in err, err

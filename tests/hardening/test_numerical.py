@@ -50,7 +50,6 @@ def test_inspect_reads_a_model_that_gives_nan_on_probe_rows(tmp_path):
     assert "convention   logits" in out
 
 
-@pytest.mark.xfail(strict=True, reason="the accuracy check counts NaN rows but does not list them yet (auditor/audit)")
 def test_audit_reports_nan_rows_as_a_finding(tmp_path):
     model = save(nan_rows(), tmp_path / "nan.onnx")
     x, y = rows()

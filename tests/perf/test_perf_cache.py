@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-from onnx_factory import conv_image, model, save
+from onnx_factory import conv_image, linear, model, save
 
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.cache import RowCache, deterministic_graph
@@ -122,3 +122,14 @@ def test_odd_row_sizes_hash_by_smaller_words(shape):
     x[4] = x[1]
     np.testing.assert_array_equal(cache.answer(x, Spy()), rowwise(x).astype(np.float32))
     assert cache.hits == 1
+
+
+def test_auto_cache_is_dropped_when_it_costs_more_than_the_model(tmp_path):
+    cheap = linear(RNG.normal(size=(5, 3)), np.zeros(3))
+    auto = BlackBox.open(save(cheap, tmp_path / "l.onnx"), OpenOptions(device="cpu"))
+    forced = BlackBox.open(tmp_path / "l.onnx", OpenOptions(device="cpu", cache=True))
+    x = RNG.normal(size=(500, 5)).astype(np.float32)
+    assert auto.cache is not None
+    np.testing.assert_array_equal(auto.predict(x), forced.predict(x))
+    assert auto.calibration is not None and auto.cache is None  # a 5x3 matmul is cheaper than hashing its row
+    assert forced.cache is not None

@@ -73,3 +73,22 @@ def test_without_cuda_auto_is_cpu_quietly_and_cuda_is_refused(tmp_path, capfd):
     assert out == "" and "EP Error" not in err
     with pytest.raises(DeviceError):
         open_pair(tmp_path, "nchw", device="cuda")
+
+
+def test_host_path_hands_generator_output_to_onnx_runtime_without_copies(tmp_path):
+    gen, bb = open_pair(tmp_path, "nchw", cache=False)
+    z = RNG.normal(size=(40, LATENT)).astype(np.float32)
+    x = gen.generate(z)
+    assert x.dtype == np.float32 and x.flags.c_contiguous
+    assert bb.runner.cast(bb.prepare(x)) is x
+    fed: list[np.ndarray] = []
+    session = bb.runner.session
+
+    class Spy:
+        def run(self, names, feed, *args):
+            fed.extend(feed.values())
+            return session.run(names, feed, *args)
+
+    bb.runner.session = Spy()
+    bb.predict(x)
+    assert fed and all(np.shares_memory(f, x) for f in fed)

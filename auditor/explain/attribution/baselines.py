@@ -32,11 +32,11 @@ def resolve_baseline(
                 "baseline 'mean' needs reference data (rows of the training distribution); pass reference"
             )
         ref = np.asarray(reference, dtype=np.float64)
-        if ref.shape[1:] != x.shape:
+        if ref.ndim < 2 or ref[0].size != x.size:
             raise DataError(
                 f"reference rows of shape {list(ref.shape[1:])} do not match the input {list(x.shape)}"
             )
-        return ref.mean(axis=0)
+        return _array(ref.mean(axis=0), x)
     if baseline == "blur":
         if not view.image:
             raise ConfigError(

@@ -240,7 +240,7 @@ def ablate(
     outside = baseline.astype(np.float32)
 
     def rows(start: int, stop: int) -> np.ndarray:
-        return np.where(view.expand(keep(start, stop).astype(bool, copy=False)), inside, outside)
+        return np.where(view.expand(np.ascontiguousarray(keep(start, stop), dtype=bool)), inside, outside)
 
     return evaluate(tally, n, rows, x.size * 4)
 
@@ -274,9 +274,15 @@ def resolve_target(probs_x: np.ndarray, target: int | None, contrast: int | None
     return chosen
 
 
-def rng_of(rng: np.random.Generator | int | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+def rng_of(rng: np.random.Generator | int) -> np.random.Generator:
+    """The generator given, or a fresh one from the seed given (never an unseeded one)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise ConfigError(f"rng must be a numpy Generator or an integer seed, got {type(rng).__name__}")
 
 
-def seed_of(rng: np.random.Generator | int | None) -> int | None:
-    return rng if isinstance(rng, int) else None
+def seed_of(rng: np.random.Generator | int) -> int | None:
+    """The seed, for the record (None when a generator was passed)."""
+    return int(rng) if isinstance(rng, int | np.integer) else None

@@ -143,14 +143,15 @@ def weighted_ridge(
 ) -> tuple[np.ndarray, float, float]:
     """Weighted ridge with an unpenalised intercept: (coefficients, intercept, weighted R^2)."""
     w = weights / weights.sum()
-    mean_x = np.einsum("n,ni->i", w, design)
+    mean_x = w @ design
     mean_y = float(w @ y)
     centred = design - mean_x
     weighted = centred * w[:, None]
-    # einsum, not BLAS: a multi-threaded BLAS call this small is 100x slower when another process holds a core.
+    # einsum, not BLAS: a multi-threaded BLAS (numpy imported before auditor) makes this small product
+    # 100x slower whenever another process holds a core; einsum costs about a millisecond either way.
     gram = np.einsum("ni,nj->ij", weighted, centred) + alpha / weights.sum() * np.eye(design.shape[1])
     coef = np.linalg.lstsq(gram, np.einsum("ni,n->i", weighted, y - mean_y), rcond=None)[0]
-    fitted = mean_y + np.einsum("ni,i->n", centred, coef)
+    fitted = mean_y + centred @ coef
     total = float(w @ (y - mean_y) ** 2)
     r2 = 1.0 - float(w @ (y - fitted) ** 2) / total if total > 0 else 1.0
     return coef, mean_y - float(mean_x @ coef), r2
@@ -247,7 +248,12 @@ def noise_scale(
 ) -> np.ndarray:
     """Sigma for every input value: as given, else 0.15 of the value range (per column of a table's reference)."""
     if sigma is not None:
-        scale = np.broadcast_to(np.asarray(sigma, dtype=np.float64), x.shape).copy()
+        try:
+            scale = np.broadcast_to(np.asarray(sigma, dtype=np.float64), x.shape).copy()
+        except ValueError:
+            raise ConfigError(
+                f"sigma of shape {list(np.shape(sigma))} does not fit the input {list(x.shape)}"
+            ) from None
     elif reference is not None and per_column:
         ref = np.asarray(reference, dtype=np.float64).reshape(-1, x.size)
         spread = ref.max(axis=0) - ref.min(axis=0)

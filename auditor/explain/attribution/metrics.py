@@ -42,6 +42,8 @@ SCORES_OF = {
 }
 #: Inputs of these operators that hold statistics, not learned weights, and are left alone.
 STATISTICS = {"BatchNormalization": (3, 4)}
+#: Operators whose weight input starts a layer.
+WEIGHT_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "LSTM", "GRU", "RNN"})
 Method = Callable[..., Attribution]
 
 
@@ -64,12 +66,26 @@ class Faithfulness:
     calls: int
     seconds: float
 
+    @property
+    def deletion_ratio(self) -> float:
+        """Deletion AUC over the random orders' (below 1: better than chance)."""
+        return self.deletion_auc / self.random_deletion_auc if self.random_deletion_auc > 0 else float("nan")
+
+    @property
+    def insertion_ratio(self) -> float:
+        """Insertion AUC over the random orders' (above 1: better than chance)."""
+        return (
+            self.insertion_auc / self.random_insertion_auc if self.random_insertion_auc > 0 else float("nan")
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "deletion_auc": self.deletion_auc,
             "insertion_auc": self.insertion_auc,
             "random_deletion_auc": self.random_deletion_auc,
             "random_insertion_auc": self.random_insertion_auc,
+            "deletion_ratio": self.deletion_ratio,
+            "insertion_ratio": self.insertion_ratio,
             "random_orders": self.orders,
             "curves": {
                 "fractions": self.fractions.tolist(),
@@ -212,8 +228,9 @@ class RandomisationCheck:
 
 
 def weight_layers(proto: onnx.ModelProto) -> list[tuple[str, ...]]:
-    """Float initializers grouped by layer in topological order: a layer starts at each node that consumes
-    a weight matrix or kernel (2 or more dimensions); later vectors (biases, scales) join the current layer."""
+    """Float initializers grouped by layer in topological order: a layer starts at each Conv/Gemm/MatMul-like
+    node with a weight matrix or kernel; later tensors (biases, scales) join the current layer. Single values
+    and tensors consumed before the first layer (input scaling) are left out."""
     floats = {
         t.name: t
         for t in proto.graph.initializer
@@ -225,7 +242,7 @@ def weight_layers(proto: onnx.ModelProto) -> list[tuple[str, ...]]:
     for node in proto.graph.node:
         skip = STATISTICS.get(node.op_type, ())
         used = [n for i, n in enumerate(node.input) if n in floats and n not in seen and i not in skip]
-        if any(len(floats[n].dims) >= 2 for n in used):
+        if node.op_type in WEIGHT_OPS and any(len(floats[n].dims) >= 2 for n in used):
             layers.append([])
         if layers:
             layers[-1].extend(used)
