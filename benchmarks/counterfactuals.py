@@ -6,8 +6,10 @@ extra) sees the same ONNX model through a `predict_proba` wrapper around our Bla
 columns (DiCE's `random` fails on float32 under pandas 3) and its defaults otherwise. Every figure
 is recomputed here from the returned rows: validity by the model's argmax, L1 over the features
 scaled by the reference MAD (and by the reference std, PERF_ANCHORS.md §5's unit), features changed
-(|Δ|/std > 1e-3), and wall seconds per counterfactual. Ours runs all rows in lockstep (the library's
-way) and also one row at a time. Run: `.venv/bin/python benchmarks/counterfactuals.py [--rows 10]`.
+(|Δ|/std > 1e-3), and wall seconds per counterfactual (the median over --repeats rounds, the methods
+interleaved within each round so that they share the machine's load). Ours runs all rows in lockstep
+(the library's way) and also one row at a time.
+Run: `.venv/bin/python benchmarks/counterfactuals.py [--rows 10] [--repeats 3]`.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     bb = BlackBox.open(TABULAR / "classifier.onnx", OpenOptions(device="cpu"))
@@ -125,20 +128,26 @@ def main() -> None:
     names = list(data.feature_names or [f"f{i}" for i in range(X.shape[1])])
     mad, std = feature_scale(ref), ref.std(axis=0)
     counterfactuals(bb, X[:1], "second", reference=ref)  # warm-up: imports, first session run
-    rows = []
+    runs: dict[str, Any] = {}
     for method in ("cmaes", "es"):
-        cfs, seconds, queried = run_ours(bb, X, ref, method, args.seed, lockstep=True)
-        rows.append(figures(f"ours {method}, lockstep", bb, X, cfs, seconds, mad, std, queried))
-        cfs, seconds, queried = run_ours(bb, X, ref, method, args.seed, lockstep=False)
-        rows.append(figures(f"ours {method}, one by one", bb, X, cfs, seconds, mad, std, queried))
+        runs[f"ours {method}, lockstep"] = lambda m=method: run_ours(bb, X, ref, m, args.seed, lockstep=True)
+        runs[f"ours {method}, one by one"] = lambda m=method: run_ours(bb, X, ref, m, args.seed, lockstep=False)
     try:
         import dice_ml  # noqa: F401
     except ImportError:
         print("dice-ml is not installed: `pip install dice-ml pandas` for the side-by-side", file=sys.stderr)
     else:
         for method in ("random", "genetic"):
-            cfs, seconds, queried = run_dice(bb, X, ref, names, method, args.seed)
-            rows.append(figures(f"DiCE {method}", bb, X, cfs, seconds, mad, std, queried))
+            runs[f"DiCE {method}"] = lambda m=method: run_dice(bb, X, ref, names, m, args.seed)
+    outcomes: dict[str, list[Any]] = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            outcomes[name].append(run())
+    rows = []
+    for name, results in outcomes.items():
+        cfs, _, queried = results[0]  # seeded: every round returns the same rows
+        seconds = float(np.median([r[1] for r in results]))
+        rows.append(figures(name, bb, X, cfs, seconds, mad, std, queried))
     print(f"{'method':<26} {'valid':>6} {'L1 (MAD)':>9} {'L1 (std)':>9} {'changed':>8} {'s per CF':>9} {'rows/CF':>8}")
     for r in rows:
         per = "-" if r["model_rows_per_cf"] is None else f"{r['model_rows_per_cf']:.0f}"

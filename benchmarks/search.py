@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -19,9 +20,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+# As `import auditor` does for the CLI, before numpy loads: one BLAS thread (a multi-threaded BLAS
+# fights ONNX Runtime for a small machine's cores and slows cma's ask/tell many times over).
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -374,6 +380,7 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=60, help="generations per latent-size run")
     parser.add_argument("--gd-cap", type=int, default=2_000, help="white-box steps per run")
     parser.add_argument("--json", type=Path, default=None, help="write every raw figure here")
+    parser.add_argument("--only", nargs="*", default=None, help="section functions to run (default: all)")
     args = parser.parse_args()
     if not (DIGITS / "classifier.onnx").exists():
         sys.exit("sample_models/digits is not built: run sample_models/build.py")
@@ -384,7 +391,8 @@ def main() -> None:
     print(
         f"# Exemplar search benchmark (digits sample, latent {generator.latent_dim})\n\n"
         f"onnxruntime {onnxruntime.__version__}, cma {cma.__version__}, numpy {np.__version__}, "
-        f"ORT threads 1 (auditor default on <= 2 cores), load average at start "
+        f"ORT threads 1 (auditor default on <= 2 cores), OPENBLAS_NUM_THREADS="
+        f"{os.environ['OPENBLAS_NUM_THREADS']}, load average at start "
         f"{', '.join(f'{v:.2f}' for v in __import__('os').getloadavg())}; "
         f"{args.seeds} seeds x {blackbox.n_classes} classes, budget {args.budget} queries, "
         "medians (min–max) over the runs that reached the level\n"
@@ -413,6 +421,8 @@ def main() -> None:
         ),
     ]
     for title, function, arguments in sections:
+        if args.only is not None and function.__name__ not in args.only:
+            continue
         started = time.perf_counter()
         records, lines = function(*arguments)
         results[function.__name__] = records

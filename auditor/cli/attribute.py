@@ -216,7 +216,7 @@ def command(
         "queries": result.queries,
         "shape": list(result.shape),
         "map": jsonable(result.map),
-        **{k: jsonable(v) for k, v in curves.to_dict().items()},
+        **jsonable(curves.to_dict()),
         "index": index,
         "label": None if data.y is None else int(data.y[index]),
         "probabilities": jsonable(probs),

@@ -58,6 +58,8 @@ IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
 METHODS = ("cmaes", "es", "momentum_es", "random")
 DEFAULT_BUDGET = 2500
 DEFAULT_PATIENCE = 15
+LATENT_SIGMA = 0.5  # initial step of latent searches, in prior standard deviations
+INPUT_POPSIZE = 64  # CMA-ES rows per generation in input space: half the generations (and cma's overhead) of 32
 MIN_DELTA = 1e-3  # on log(proximity): a 0.1 % relative improvement
 OFFSET = 1e6  # invalid rows rank after every valid one
 PROBE_STEPS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # single-feature probes, in scale units
@@ -391,12 +393,11 @@ def _cell_index(shape: tuple[int, ...], layout: str, cell: int | None) -> np.nda
 # ---------------------------------------------------------------------------------------- tasks
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Settings:
     distance: str
     kappa: float
     tau: float
-    lam: float
 
 
 class _Task:
@@ -421,7 +422,7 @@ class _Task:
         self.scale = scale
         self.apart = np.array(apart) if apart else np.empty((0, x.size))
         self.gap = gap
-        self.lam = settings.lam
+        self.lam = 1.0  # weight of proximity among invalid rows; halves while a search finds none valid
         self.z0: np.ndarray | None = None
         self.g0: np.ndarray | None = None
         self.best_x = x.copy()
@@ -479,14 +480,13 @@ class _Task:
 class _Run:
     """State shared by every phase of one `counterfactuals` call: model, space, counters."""
 
-    def __init__(self, blackbox: BlackBox, space: _InputSpace | _LatentSpace, n: int, method: str, sigma: float | None,
-                 popsize: int | None, patience: int) -> None:
+    def __init__(self, blackbox: BlackBox, space: _InputSpace | _LatentSpace, generator_rows: list[int],
+                 method: str, popsize: int | None, patience: int) -> None:
         self.blackbox = blackbox
         self.space = space
-        self.queries = np.zeros(n, dtype=np.int64)
-        self.generator_rows = [0] * n
+        self.queries = np.zeros(len(generator_rows), dtype=np.int64)
+        self.generator_rows = generator_rows
         self.method = method
-        self.sigma = sigma
         self.popsize = popsize
         self.patience = patience
 
@@ -521,6 +521,8 @@ class _Run:
             options: dict[str, object] = {"x0": x0, "sigma": sigma}
             if self.popsize is not None:
                 options["popsize"] = self.popsize
+            elif self.method == "cmaes" and not self.space.latent:
+                options["popsize"] = INPUT_POPSIZE
             wrappers.append(_Budgeted(make_search(self.method, self.space.dim, rng, **options), budget, task))
 
         def evaluate_many(asks: list[np.ndarray]) -> list[Evaluation]:
@@ -657,6 +659,7 @@ def _sparse_candidates(space: _InputSpace, task: _Task, base: np.ndarray, order:
         pairs += [(int(order[0]), u) for u in range(len(space.units)) if u not in pool]
     grid = np.array(PAIR_GRID)
     steps_a, steps_b = np.repeat(grid, grid.size)[:, None], np.tile(grid, grid.size)[:, None]
+    blocks = [np.array(rows)] if rows else []
     for first, second in pairs:
         ua, ub = space.units[first], space.units[second]
         for ra in reaches(first):
@@ -664,8 +667,8 @@ def _sparse_candidates(space: _InputSpace, task: _Task, base: np.ndarray, order:
                 block = np.repeat(x[None], grid.size**2, axis=0)
                 block[:, ua] += steps_a * ra
                 block[:, ub] += steps_b * rb
-                rows.extend(block)
-    return np.array(rows) if rows else np.empty((0, x.size))
+                blocks.append(block)
+    return np.concatenate(blocks) if blocks else np.empty((0, x.size))
 
 
 def _revert_passes(run: _Run, tasks: list[_Task], left: dict[int, int]) -> None:
@@ -803,21 +806,30 @@ def counterfactuals(
     popsize: int | None = None,
     patience: int = DEFAULT_PATIENCE,
     sparse: bool = True,
-    sparsity: float = 0.5,
+    sparsity: float = 3.0,
     cell: int | None = None,
     inversion_budget: int = 2000,
     diversity: float = 0.5,
 ) -> list[CounterfactualResult]:
-    """Counterfactuals for every row of X, all searched in lockstep (one model call per generation).
+    """Counterfactuals for every row of X (model layout), all searched in lockstep (one model call per
+    generation), returned in X's order.
 
-    target: a class index, "second" (each input's runner-up), "any" (any class but the predicted
-    one), or one class per row. `budget` caps the classifier queries per input, all k counterfactuals
-    included; a budget too small to succeed returns results marked invalid. With `generator` the
-    search runs in its latent space (z0 from `encoder`, else from a zero-order inversion using at
-    most `inversion_budget` generator queries); without one, in input space under `constraints`.
-    `reference` rows give the scale (MAD), the box and the realism metric. Counterfactual j > 0 of
-    an input keeps an RMS distance (scale units) of at least `diversity` times the first one's from
-    every earlier one.
+    - target: a class index, "second" (each input's runner-up), "any" (any class but the predicted
+      one), or one class per row. Valid means the model's top class is the target, with log-margin
+      at least `kappa` and p_target >= `tau`.
+    - budget: classifier queries per input, all k counterfactuals included; never exceeded. A budget
+      too small to succeed returns results marked invalid (stop reason "budget"), never an error.
+    - generator (+ encoder): search its latent space; z0 = encoder(x), else a zero-order inversion
+      using at most `inversion_budget` generator queries. `residual` uses x + G(z) − G(z0). `beta`
+      weighs ||z − z0||².
+    - without a generator: input space under `constraints`; `sparse` runs the sparse pass, and with
+      distance "l1" each changed feature (image: cell of `cell` pixels) costs `sparsity` scale units.
+    - reference: rows giving the per-feature scale (MAD), the box and the realism metric.
+    - k, diversity: counterfactual j > 0 keeps an RMS distance (scale units) of at least `diversity`
+      times the first one's distance from x away from every earlier one.
+    - method, popsize, sigma, patience: the search (see `auditor.search.make_search`; popsize None:
+      64 for CMA-ES in input space, the method's default otherwise); it stops after `patience`
+      generations without a 0.1 % gain in proximity, or on budget.
     """
     start_time = time.perf_counter()
     _check_options(method, budget, k, distance, kappa, tau, beta, sigma, popsize, patience, inversion_budget,
@@ -840,7 +852,7 @@ def counterfactuals(
     targets = _resolve_targets(target, probs0, blackbox.n_classes)
     image = blackbox.layout in IMAGE_LAYOUTS
     domain = _Domain(shape, image, reference, constraints)
-    settings = _Settings(distance, kappa, tau, lam=1.0)
+    settings = _Settings(distance, kappa, tau)
 
     space: _InputSpace | _LatentSpace
     z0: np.ndarray | None = None
@@ -870,9 +882,8 @@ def counterfactuals(
         space = _InputSpace(domain, blackbox.layout, cell, distance, weight)
         g0 = None
 
-    run = _Run(blackbox, space, n, method, sigma, popsize, patience)
-    run.generator_rows = generator_rows
-    run.queries += 1
+    run = _Run(blackbox, space, generator_rows, method, popsize, patience)
+    run.queries += 1  # each input's own prediction
     round_budget = (budget - 1) // k
     found: list[list[_Task]] = [[] for _ in range(n)]
     todo = [i for i in range(n) if targets[i] != source[i]]
@@ -886,27 +897,37 @@ def counterfactuals(
             assert z0 is not None and g0 is not None
             for task in tasks:
                 task.z0, task.g0 = z0[task.index], g0[task.index]
-            run.search(tasks, round_budget, [(task.z0, sigma or 0.5) for task in tasks], rngs)
+            run.search(tasks, round_budget, [(task.z0, sigma or LATENT_SIGMA) for task in tasks], rngs)
         else:
-            spent = run.queries.copy()
-            allowance = round_budget // START_SHARE
-            probe_rows = 2 * len(PROBE_STEPS) * space.dim
-            if tasks and probe_rows <= allowance:
-                _probe(run, tasks)
-                allowance -= probe_rows
-            if tasks and reference is not None and not image and allowance >= NEIGHBOURS + SEGMENT:
-                _neighbours(run, tasks, flat(reference))
-            starts = [space.start(t) for t in tasks]
-            reserve = int(round_budget * POLISH_SHARE)
-            used = max(int(run.queries[t.index] - spent[t.index]) for t in tasks)
-            run.search(tasks, round_budget - used - reserve, [(u0, sigma or s) for u0, s in starts], rngs)
-            left = {t.index: round_budget - int(run.queries[t.index] - spent[t.index]) for t in tasks}
-            _polish(run, tasks, left, sparse)
+            neighbours = flat(reference) if reference is not None and not image else None
+            _input_round(run, tasks, rngs, round_budget, neighbours, sigma, sparse)
         for task in tasks:
             found[task.index].append(task)
     seconds = (time.perf_counter() - start_time) / n
-    return _results(blackbox, X, xs, probs0, source, targets, found, k, domain, reference, generator, encoder,
-                    z0_error, run, method, seconds)
+    return _results(blackbox, X, probs0, source, targets, found, k, domain, reference, generator, encoder,
+                    z0, z0_error, run, method, seconds)
+
+
+def _input_round(run: _Run, tasks: list[_Task], rngs: list[np.random.Generator], budget: int,
+                 neighbours: np.ndarray | None, sigma: float | None, sparse: bool) -> None:
+    """One input-space round within `budget` rows per task: starts (probes, nearest unlike
+    neighbours; up to 1/START_SHARE), the search, then the polish (POLISH_SHARE kept for it)."""
+    space = run.space
+    assert isinstance(space, _InputSpace)
+    spent = run.queries.copy()
+    allowance = budget // START_SHARE
+    probe_rows = 2 * len(PROBE_STEPS) * space.dim
+    if probe_rows <= allowance:
+        _probe(run, tasks)
+        allowance -= probe_rows
+    if neighbours is not None and allowance >= NEIGHBOURS + SEGMENT:
+        _neighbours(run, tasks, neighbours)
+    starts = [space.start(t) for t in tasks]
+    used = max(int(run.queries[t.index] - spent[t.index]) for t in tasks)
+    search_budget = budget - used - int(budget * POLISH_SHARE)
+    run.search(tasks, search_budget, [(u0, sigma or step) for u0, step in starts], rngs)
+    left = {t.index: budget - int(run.queries[t.index] - spent[t.index]) for t in tasks}
+    _polish(run, tasks, left, sparse)
 
 
 def counterfactual(blackbox: BlackBox, x: np.ndarray, target: Target = "second", **options: object) -> CounterfactualResult:
@@ -1009,52 +1030,61 @@ def _to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     raise DataError(f"rows of shape {list(x.shape[1:])} do not fit the generator's {list(shape)}")
 
 
-def _results(blackbox, X, xs, probs0, source, targets, found, k, domain, reference, generator, encoder,
-             z0_error, run, method, seconds) -> list[CounterfactualResult]:
-    shape = blackbox.input_shape
-    realism_of = NearestReference(reference, domain.scale) if reference is not None else None
-    out = []
-    for i in range(len(X)):
-        if not found[i]:  # target equals the predicted class: x itself is the counterfactual
-            cfs = np.repeat(xs[i][None], k, axis=0)
-            probs = np.repeat(probs0[i][None], k, axis=0)
-            valid = np.ones(k, dtype=bool)
-            reasons = ("target_reached",) * k
-            latent = None
-        else:
-            cfs = np.array([t.best_x for t in found[i]])
-            probs = np.array([t.best_p if t.best_p is not None else probs0[i] for t in found[i]])
-            valid = np.array([t.best_valid for t in found[i]])
-            reasons = tuple(t.stop_reason for t in found[i])
-            latent = np.array([t.best_z if t.best_z is not None else t.z0 for t in found[i]]) if run.space.latent else None
-        aims = reached(probs, np.full(k, targets[i]), np.full(k, source[i]))
-        realism = realism_of.realism(cfs) if realism_of is not None else np.full(k, np.nan)
-        recon = np.full(k, np.nan)
-        if generator is not None and encoder is not None:
-            recon = reconstruction_error(generator, encoder, _to_shape(cfs.reshape(k, *shape), generator.output_shape),
-                                         domain.scale)
+def _results(blackbox: BlackBox, X: np.ndarray, probs0: np.ndarray, source: np.ndarray, targets: np.ndarray,
+             found: list[list[_Task]], k: int, domain: _Domain, reference: np.ndarray | None,
+             generator: Generator | None, encoder: Encoder | None, z0: np.ndarray | None,
+             z0_error: np.ndarray | None, run: _Run, method: str, seconds: float) -> list[CounterfactualResult]:
+    """Gather each input's counterfactuals and their figures (realism and reconstruction in one batch)."""
+    n, shape, xs = len(X), blackbox.input_shape, flat(X)
+    rows, probs, valid, reasons, latent = [], [], [], [], []
+    for i in range(n):
+        if found[i]:
+            rows.append(np.array([t.best_x for t in found[i]]))
+            probs.append(np.array([probs0[i] if t.best_p is None else t.best_p for t in found[i]]))
+            valid.append(np.array([t.best_valid for t in found[i]]))
+            reasons.append(tuple(t.stop_reason for t in found[i]))
+            latent.append(None if z0 is None else np.array([z0[i] if t.best_z is None else t.best_z for t in found[i]]))
+        else:  # the target is the predicted class: x itself is the counterfactual
+            rows.append(np.repeat(xs[i][None], k, axis=0))
+            probs.append(np.repeat(probs0[i][None], k, axis=0))
+            valid.append(np.ones(k, dtype=bool))
+            reasons.append(("target_reached",) * k)
+            latent.append(None if z0 is None else np.repeat(z0[i][None], k, axis=0))
+    everything = np.concatenate(rows)
+    realism = np.full(len(everything), np.nan)
+    if reference is not None:
+        realism = NearestReference(reference, domain.scale).realism(everything)
+    recon = np.full(len(everything), np.nan)
+    if generator is not None and encoder is not None:
+        images = _to_shape(everything.reshape(len(everything), *shape), generator.output_shape)
+        recon = reconstruction_error(generator, encoder, images, domain.scale)
+        for i in range(n):
             run.generator_rows[i] += 2 * k
+    out = []
+    for i in range(n):
+        part = slice(i * k, (i + 1) * k)
+        aims = reached(probs[i], np.full(k, targets[i]), np.full(k, source[i]))
         out.append(CounterfactualResult(
             x=X[i].copy(),
-            counterfactuals=cfs.reshape(k, *shape).astype(np.float32),
-            valid=valid,
+            counterfactuals=rows[i].reshape(k, *shape).astype(np.float32),
+            valid=valid[i],
             source=int(source[i]),
             targets=aims.astype(np.int64),
-            confidence=probs[np.arange(k), aims].astype(np.float64),
-            probabilities=probs,
-            l1=l1_distance(xs[i][None], cfs),
-            l2=l2_distance(xs[i][None], cfs),
-            l1_scaled=l1_distance(xs[i][None], cfs, domain.scale),
-            changed=changed_features(xs[i][None], cfs, domain.tolerance),
-            realism=realism,
-            reconstruction=recon,
-            latent=latent,
+            confidence=probs[i][np.arange(k), aims],
+            probabilities=probs[i],
+            l1=l1_distance(xs[i][None], rows[i]),
+            l2=l2_distance(xs[i][None], rows[i]),
+            l1_scaled=l1_distance(xs[i][None], rows[i], domain.scale),
+            changed=changed_features(xs[i][None], rows[i], domain.tolerance),
+            realism=realism[part],
+            reconstruction=recon[part],
+            latent=latent[i],
             z0_error=None if z0_error is None else float(z0_error[i]),
             space="latent" if run.space.latent else "input",
             method=method,
             queries=int(run.queries[i]),
             generator_queries=int(run.generator_rows[i]),
             seconds=seconds,
-            stop_reasons=reasons,
+            stop_reasons=reasons[i],
         ))
     return out

@@ -165,19 +165,23 @@ class BlackBox:
 
     # -------------------------------------------------------------- prediction
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities (n, K) float32; rows with NaN/Inf scores come back as NaN rows and are counted."""
+    def predict(self, x: np.ndarray, cache: bool = True) -> np.ndarray:
+        """Probabilities (n, K) float32; rows with NaN/Inf scores come back as NaN rows and are counted.
+
+        cache=False skips the row cache for rows the caller knows are new (a search's fresh candidates).
+        """
         x = self.runner.cast(self.prepare(x))
         if len(x) == 0:
             return np.empty((0, self.n_classes), dtype=np.float32)
         if self.calibration is None and len(x) >= calibration.MIN_ROWS and self.calibrates:
             self.calibrate(x)
-        probs = self.cache.answer(x, self._predict_rows) if self.cache is not None else self._predict_rows(x)
+        use = self.cache if cache else None
+        probs = use.answer(x, self._predict_rows) if use is not None else self._predict_rows(x)
         self.nonfinite += int(np.isnan(probs).any(axis=1).sum())
         return probs
 
-    def _predict_rows(self, x: np.ndarray) -> np.ndarray:
-        (values,) = self.runner.run(x, [self.fetch])
+    def _predict_rows(self, x: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+        (values,) = self.runner.run(x, [self.fetch], index)
         return self.probabilities(values)
 
     def probabilities(self, values: np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ RANDOM_OPS = frozenset(
     {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
 )
 _WORDS = {8: np.uint64, 4: np.uint32, 2: np.uint16, 1: np.uint8}
+#: compute(x, index) -> results for rows x[index] (every row when index is None); index is ascending.
+Compute = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 
 def deterministic_graph(proto: ModelProto) -> bool:
@@ -77,11 +79,11 @@ class RowCache:
     def fits(self, x: np.ndarray) -> bool:
         return self.capacity > 0 and x.dtype == self.dtype and x.shape[1:] == self.row_shape
 
-    def answer(self, x: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """compute(x) row for row, computing only rows neither cached nor repeated earlier in x."""
+    def answer(self, x: np.ndarray, compute: Compute) -> np.ndarray:
+        """Results for every row of x; compute(x, index) runs only rows neither cached nor repeated earlier in x."""
         n = len(x)
         if n == 0 or not self.fits(x):
-            return compute(x)
+            return compute(x, None)
         x = np.ascontiguousarray(x)
         words = x.reshape(n, -1).view(self.word)
         keys = self._hash(words)
@@ -99,11 +101,11 @@ class RowCache:
         cached[hit_rows] = True
         need = np.flatnonzero((rep == rows) & ~cached)
         if len(need) == n:
-            out = np.asarray(compute(x), dtype=self.out_dtype)
+            out = np.asarray(compute(x, None), dtype=self.out_dtype)
         else:
             out = np.empty((n, self.width), dtype=self.out_dtype)
             if len(need):
-                out[need] = compute(x[need])
+                out[need] = compute(x, need)
             if len(hit_rows):
                 assert self._results is not None
                 out[hit_rows] = self._results[slots[slots >= 0]]

@@ -38,6 +38,10 @@ TIME_BUDGET = 0.3
 LADDER_SHARE = 2 / 3
 #: Extra interleaved timing rounds over the batch sizes, while the time budget lasts.
 ROUNDS = 2
+#: Shortest timing: small batches are called several times in a row to fill it.
+UNIT = 0.005
+#: Batch sizes re-timed in the extra rounds: those within this share of the best rate.
+CONTENDER = 0.75
 #: More threads are kept only when at least this much faster than one.
 THREAD_GAIN = 1.10
 #: Batches within this share of the best throughput count as equal; the largest of them is chosen.
@@ -169,29 +173,34 @@ def calibrate(
 ) -> Calibration:
     """Time the plan's batch sizes on rows (tiled as needed), then its thread counts at the best batch.
 
-    A batch size is tried (one warm-up and one timed run) only while that fits in LADDER_SHARE of
-    the time budget (the smallest is always tried); up to ROUNDS more timed rounds over the tried
-    sizes follow while they fit, interleaved so that a passing load spike hits all sizes alike, and
-    each size keeps its best time. The thread comparison (one warm-up and two timed runs per count,
-    interleaved) uses as many rows, up to the chosen batch, as fit in what is left.
+    Every timing covers at least UNIT seconds (several calls for small batches), so that short and
+    long calls are equally exposed to a busy machine's preemptions. A batch size is tried (one
+    warm-up and one timing) only while that fits in LADDER_SHARE of the time budget (the smallest
+    is always tried); up to ROUNDS more interleaved rounds over the contenders follow while they
+    fit, and each size keeps its best rate. The thread comparison (one warm-up and two timings per
+    count, interleaved) uses as many rows, up to the chosen batch, as fit in what is left.
     """
     started = clock()
     ladder = LADDER_SHARE * time_budget
     threads = plan.threads[0]
     run = runners(threads)
-    times: dict[int, list[float]] = {}
+    reps: dict[int, int] = {}
+    rates: dict[int, float] = {}
     for batch in plan.batches:
-        if times and clock() - started + 2 * batch / max(b / min(t) for b, t in times.items()) > ladder:
-            break
+        if rates:
+            call = batch / max(rates.values())
+            if clock() - started + call + max(call, UNIT) > ladder:
+                break
         x = tile(rows, batch)
-        run(x)  # the first run at a new shape allocates
-        times[batch] = [_timed(run, x, clock)]
-    for _ in range(ROUNDS):
-        if clock() - started + sum(min(t) for t in times.values()) > ladder:
+        reps[batch] = max(1, int(UNIT / _timed(run, x, 1, clock)))  # the first run at a new shape allocates
+        rates[batch] = batch * reps[batch] / _timed(run, x, reps[batch], clock)
+    for _ in range(ROUNDS):  # re-time the contenders only
+        contenders = [b for b, r in rates.items() if r >= CONTENDER * max(rates.values())]
+        if clock() - started + sum(max(b / rates[b], UNIT) for b in contenders) > ladder:
             break
-        for batch, seconds in times.items():
-            seconds.append(_timed(run, tile(rows, batch), clock))
-    rates = {b: b / min(t) for b, t in times.items()}
+        for batch in contenders:
+            rate = batch * reps[batch] / _timed(run, tile(rows, batch), reps[batch], clock)
+            rates[batch] = max(rates[batch], rate)
     trials = [Trial(b, threads, r) for b, r in rates.items()]
     best = max(rates.values())
     batch = max(b for b, r in rates.items() if r >= (1 - TIE) * best)
@@ -208,16 +217,14 @@ def calibrate(
 def _compare_threads(
     runners: Callable[[int], Runner], x: np.ndarray, choices: tuple[int, ...], clock: Callable[[], float]
 ) -> tuple[int, dict[int, float]]:
-    """Interleaved timings (best of 2); more threads must beat fewer by THREAD_GAIN to be kept."""
+    """Interleaved timings (best of 2, each >= UNIT); more threads must beat fewer by THREAD_GAIN to be kept."""
     choices = tuple(sorted(choices))
     runs = {k: runners(k) for k in choices}
-    for run in runs.values():
-        run(x)
-    times: dict[int, list[float]] = {k: [] for k in choices}
+    reps = {k: max(1, int(UNIT / _timed(run, x, 1, clock))) for k, run in runs.items()}
+    rates = dict.fromkeys(choices, 0.0)
     for _ in range(2):
         for k, run in runs.items():
-            times[k].append(_timed(run, x, clock))
-    rates = {k: len(x) / min(t) for k, t in times.items()}
+            rates[k] = max(rates[k], len(x) * reps[k] / _timed(run, x, reps[k], clock))
     chosen = choices[0]
     for k in choices[1:]:
         if rates[k] >= THREAD_GAIN * rates[chosen]:
@@ -236,7 +243,7 @@ def cache_cost(row_shape: Sequence[int], dtype: str, width: int) -> float:
     times = []
     for batch in rows:  # the first pass touches the scratch ring's memory; the others run warm
         started = time.perf_counter()
-        scratch.answer(batch, lambda x: answer[: len(x)])
+        scratch.answer(batch, lambda x, index: answer[: len(x) if index is None else len(index)])
         times.append(time.perf_counter() - started)
     return min(times[1:]) / n
 
@@ -246,9 +253,11 @@ def tile(rows: np.ndarray, n: int) -> np.ndarray:
     return rows[:n] if len(rows) >= n else rows[np.arange(n) % len(rows)]
 
 
-def _timed(run: Runner, x: np.ndarray, clock: Callable[[], float]) -> float:
+def _timed(run: Runner, x: np.ndarray, reps: int, clock: Callable[[], float]) -> float:
+    """Seconds for reps calls on x."""
     started = clock()
-    run(x)
+    for _ in range(reps):
+        run(x)
     return max(clock() - started, 1e-9)
 
 

@@ -144,10 +144,12 @@ class Pipeline:
             self.blackbox.nonfinite += int(np.isnan(probs).any(axis=1).sum())
         return probs
 
-    def _host(self, z: np.ndarray) -> np.ndarray:
-        return self.blackbox.predict(self.generator.generate(z))
+    def _host(self, z: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+        images = self.generator.generate(z if index is None else z[index])
+        return self.blackbox.predict(images, cache=self.cache is None)  # repeats are caught on z already
 
-    def _bound(self, z: np.ndarray) -> np.ndarray:
+    def _bound(self, z: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+        z = z if index is None else z[index]
         bb, gen = self.blackbox, self.generator
         if bb.calibration is None and len(z) >= calibration.MIN_ROWS and bb.calibrates:
             head = z[: calibration.MIN_ROWS]

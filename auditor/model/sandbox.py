@@ -4,8 +4,8 @@ The child (`python -m auditor.model.sandbox`) does the whole load the main proce
 checks, session creation with the same optimisation settings, the convention probe) on the CPU and
 reports one JSON line on stdout. A crash, an allocation failure or a timeout there becomes one
 ModelError naming the file; the main process opens only a model that passed. The child gets no
-environment beyond what Python needs (no CI tokens), cannot write files (RLIMIT_FSIZE 0) and dumps
-no core.
+environment beyond what Python needs (no CI tokens), cannot write a byte to any file (RLIMIT_FSIZE 0:
+writes fail with EFBIG) and dumps no core.
 """
 
 from __future__ import annotations
@@ -151,8 +151,6 @@ def _death(code: int, stderr: bytes, sandbox: SandboxLimits) -> str:
         name = _signal_name(-code)
         if -code == signal.SIGKILL:
             return f"the sandbox loading the model was killed ({name}), most likely out of memory; {_over_memory(sandbox)}"
-        if -code == signal.SIGXFSZ:
-            return "loading the model tried to write a file (SIGXFSZ), which the sandbox refuses; the model is hostile"
         return f"ONNX Runtime crashed while loading the model ({name}); the file is malformed or hostile"
     last = next(
         (ln for ln in reversed(stderr.decode("utf-8", "replace").splitlines()) if ln.strip()), "no output"
@@ -177,7 +175,7 @@ def _options(data: dict[str, Any]) -> OpenOptions:
     """Rebuild OpenOptions from its JSON form; the child always runs on the CPU and quietly."""
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "limits"}
     fields.update(device="cpu", verbose=False)
-    if "cache_dir" in fields:  # the child writes nothing (RLIMIT_FSIZE 0): no calibration file
+    if "cache_dir" in fields:  # the child cannot write (RLIMIT_FSIZE 0): no calibration file
         fields["cache_dir"] = None
     return OpenOptions(**fields, limits=Limits(**data["limits"]))
 

@@ -150,16 +150,27 @@ class BatchRunner:
         self.seconds = 0.0
         self.budget: Budget | None = None
 
-    def run(self, x: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
-        """Run all rows of x (already in the model's per-sample shape) and concatenate each output."""
+    def run(self, x: np.ndarray, outputs: list[str], index: np.ndarray | None = None) -> list[np.ndarray]:
+        """Run rows x[index] (all rows when index is None; index ascending) and concatenate each output.
+
+        x is already in the model's per-sample shape. Chunks are views of x where the index runs
+        contiguously, and gathered one chunk at a time elsewhere, so a few skipped rows cost no full copy.
+        """
+        n = len(x) if index is None else len(index)
         if self.budget is not None:
-            self.budget.charge(len(x))
+            self.budget.charge(n)
         parts: list[list[np.ndarray]] = [[] for _ in outputs]
-        for start in range(0, len(x), self.batch_size):
-            chunk = x[start : start + self.batch_size]
+        for start in range(0, n, self.batch_size):
+            stop = min(n, start + self.batch_size)
+            if index is None:
+                chunk = x[start:stop]
+            else:
+                rows = index[start:stop]
+                contiguous = rows[-1] - rows[0] == len(rows) - 1
+                chunk = x[rows[0] : rows[-1] + 1] if contiguous else x[rows]
             for i, value in enumerate(self._run_chunk(chunk, outputs)):
                 parts[i].append(value)
-        self.rows += len(x)
+        self.rows += n
         return [_concat(p) for p in parts]
 
     def _run_chunk(self, chunk: np.ndarray, outputs: list[str]) -> list[np.ndarray]:

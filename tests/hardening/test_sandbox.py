@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import signal
+import subprocess
+import sys
 import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -20,7 +22,14 @@ from auditor.cli import main
 from auditor.errors import ConventionError, ModelError
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.loading import GiB
-from auditor.model.sandbox import FirstContact, SandboxLimits, _bare_environment, _death, check_in_child
+from auditor.model.sandbox import (
+    FirstContact,
+    SandboxLimits,
+    _bare_environment,
+    _death,
+    _limits,
+    check_in_child,
+)
 
 CPU = OpenOptions(device="cpu")
 W = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
@@ -98,25 +107,34 @@ def test_child_raises_what_the_load_raises(tmp_path, build):
     assert str(child.value) == str(direct.value)
 
 
-def test_allocation_bomb_is_refused_within_the_limits(tmp_path):
+COMMANDS = [("inspect",), ("audit", "--out", "report")]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=["inspect", "audit"])
+def test_allocation_bomb_is_refused_within_the_limits(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
     path = save(allocation_bomb(copies=6), tmp_path / "bomb.onnx")
     started = time.perf_counter()
     code, out, err = run_cli(
-        "inspect", str(path), "--device", "cpu", "--sandbox-memory", "1", "--load-timeout", "60"
+        *command, path.name, "--device", "cpu", "--sandbox-memory", "1", "--load-timeout", "60"
     )
     assert code == 2 and out == ""
     assert_one_line(err, "bomb.onnx", "1 GiB of memory", "--sandbox-memory")
     assert time.perf_counter() - started < 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.onnx"]  # no report folder
 
 
-def test_endless_loop_is_refused_within_the_load_timeout(tmp_path):
+@pytest.mark.parametrize("command", COMMANDS, ids=["inspect", "audit"])
+def test_endless_loop_is_refused_within_the_load_timeout(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
     path = save(endless_loop(), tmp_path / "loop.onnx")
     started = time.perf_counter()
-    code, out, err = run_cli("inspect", str(path), "--device", "cpu", "--load-timeout", "3")
+    code, out, err = run_cli(*command, path.name, "--device", "cpu", "--load-timeout", "2")
     elapsed = time.perf_counter() - started
     assert code == 2 and out == ""
-    assert_one_line(err, "loop.onnx", "did not finish within 3 s", "--load-timeout")
-    assert 3 <= elapsed < 20
+    assert_one_line(err, "loop.onnx", "did not finish within 2 s", "--load-timeout")
+    assert 2 <= elapsed < 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop.onnx"]
 
 
 def test_trust_model_skips_the_child(tmp_path, monkeypatch):
@@ -146,6 +164,20 @@ def test_child_environment_holds_no_secrets(monkeypatch):
         "MKL_NUM_THREADS",
         "MALLOC_ARENA_MAX",
     }
+
+
+def test_child_limits_cap_memory_and_forbid_files(tmp_path):
+    probe = "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CORE)[0])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, preexec_fn=_limits(3 * GiB)
+    )
+    assert done.stdout.split() == [str(3 * GiB), "0"]
+    write = "fh = open('leak.txt', 'w'); fh.write('secret' * 100); fh.flush()"
+    done = subprocess.run(
+        [sys.executable, "-c", write], capture_output=True, cwd=tmp_path, preexec_fn=_limits(3 * GiB)
+    )
+    assert done.returncode == 1 and b"File too large" in done.stderr
+    assert (tmp_path / "leak.txt").stat().st_size == 0  # the file can be created, but not a byte written
 
 
 @pytest.mark.parametrize(

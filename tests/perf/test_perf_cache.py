@@ -23,9 +23,10 @@ class Spy:
     def __init__(self) -> None:
         self.rows: list[int] = []
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        self.rows.append(len(x))
-        return rowwise(x).astype(np.float32)
+    def __call__(self, x: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+        rows = x if index is None else x[index]
+        self.rows.append(len(rows))
+        return rowwise(rows).astype(np.float32)
 
 
 def test_repeated_rows_are_answered_exactly_and_counted():
@@ -133,3 +134,23 @@ def test_auto_cache_is_dropped_when_it_costs_more_than_the_model(tmp_path):
     np.testing.assert_array_equal(auto.predict(x), forced.predict(x))
     assert auto.calibration is not None and auto.cache is None  # a 5x3 matmul is cheaper than hashing its row
     assert forced.cache is not None
+
+
+def test_runner_skips_rows_by_index_without_copying_contiguous_runs(tmp_path):
+    bb = BlackBox.open(save(conv_image((1, 6, 6), 3), tmp_path / "c.onnx"), OpenOptions(device="cpu", batch_size=8))
+    x = RNG.random((50, 1, 6, 6), dtype=np.float32)
+    index = np.setdiff1d(np.arange(50), [3, 30])
+    fed: list[np.ndarray] = []
+    session = bb.runner.session
+
+    class Spy:
+        def run(self, names, feed, *args):
+            fed.extend(feed.values())
+            return session.run(names, feed, *args)
+
+    bb.runner.session = Spy()
+    (indexed,) = bb.runner.run(x, [bb.fetch], index)
+    (gathered,) = bb.runner.run(np.ascontiguousarray(x[index]), [bb.fetch])
+    np.testing.assert_array_equal(indexed, gathered)
+    shared = [np.shares_memory(f, x) for f in fed[:6]]  # chunks of the indexed run: rows 0-8, 9-16, ...
+    assert shared.count(False) == 2 and bb.queries == 96

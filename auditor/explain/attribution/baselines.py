@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from auditor.errors import ConfigError, DataError
-from auditor.explain.attribution.core import Features
+from auditor.explain.attribution.core import Features, rng_of
 
 BASELINES = ("zero", "mean", "blur", "noise")
 Baseline = str | float | int | np.ndarray
@@ -17,9 +17,9 @@ def resolve_baseline(
     x: np.ndarray,
     view: Features,
     reference: np.ndarray | None = None,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | int | None = None,
 ) -> np.ndarray:
-    """The baseline as an array of x's shape (model layout)."""
+    """The baseline as an array of x's shape (model layout); `rng` (generator or seed) is used by 'noise' only."""
     if isinstance(baseline, np.ndarray):
         return _array(baseline, x)
     if isinstance(baseline, int | float) and not isinstance(baseline, bool):
@@ -47,7 +47,7 @@ def resolve_baseline(
         if rng is None:
             raise ConfigError("baseline 'noise' needs a seeded random generator")
         lo, hi = value_range(x, reference)
-        return rng.uniform(lo, hi, x.shape)
+        return rng_of(rng).uniform(lo, hi, x.shape)
     raise ConfigError(f"unknown baseline '{baseline}'; use {', '.join(BASELINES)}, a number or an array")
 
 

@@ -139,8 +139,8 @@ class Attribution:
     target: int
     score: str
     settings: dict[str, Any]
-    queries: int
-    calls: int
+    queries: int  # rows the method asked the model for (a row cache may answer some without a call)
+    calls: int  # ONNX Runtime runs it took (predict calls, for models that do not count them)
     seconds: float
     score_input: float
     score_baseline: float | None = None
@@ -180,6 +180,9 @@ class Attribution:
 
 
 def jsonable(value: Any) -> Any:
+    """Arrays, numpy scalars, tuples and dicts as plain JSON values; NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         return jsonable(value.tolist())
     if isinstance(value, list | tuple):

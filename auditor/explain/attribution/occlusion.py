@@ -18,7 +18,6 @@ from auditor.explain.attribution.core import (
     ablate,
     features_of,
     resolve_target,
-    rng_of,
     sample_of,
 )
 from auditor.explain.attribution.features import as_window
@@ -51,7 +50,7 @@ def occlusion(
     tally = Tally(model)
     view = features_of(model)
     x = sample_of(model, x)
-    base = resolve_baseline(baseline, x, view, reference, rng_of(rng))
+    base = resolve_baseline(baseline, x, view, reference, rng)
     sizes = as_window(window, view)
     steps = as_window(stride if stride is not None else tuple(max(1, s // 2) for s in sizes), view, "stride")
     axes = [window_masks(n, s, t) for n, s, t in zip(view.map_shape, sizes, steps)]
@@ -61,14 +60,14 @@ def occlusion(
     def keep(start: int, stop: int) -> np.ndarray:
         """Row 0 keeps x, row 1 is all baseline, row 2 + i hides window i."""
         ids = np.arange(start, stop) - 2
-        hidden = np.ones((len(ids), *view.map_shape), dtype=bool)
-        inside = ids >= 0
-        position = np.unravel_index(ids[inside], counts)
+        position = np.unravel_index(np.maximum(ids, 0), counts)
+        hidden = np.ones((len(ids),) + (1,) * len(axes), dtype=bool)
         for axis, (masks, where) in enumerate(zip(axes, position)):
-            shape = [len(where)] + [1] * len(axes)
+            shape = [len(ids)] + [1] * len(axes)
             shape[axis + 1] = masks.shape[1]
-            hidden[inside] &= masks[where].reshape(shape)
+            hidden = hidden & masks[where].reshape(shape)
         hidden[ids == -2] = False
+        hidden[ids == -1] = True
         return ~hidden.reshape(len(ids), -1)
 
     probs = ablate(tally, x, base, keep, n_windows + 2)
@@ -76,10 +75,10 @@ def occlusion(
     scorer = Score(score or ("log_ratio" if contrast is not None else "probability"), target, contrast)
     values = scorer(probs)
     drops = (values[0] - values[2:]).reshape(counts)
-    total, cover = drops, np.ones(counts)
+    total, cover = drops, np.ones(())
     for masks in axes:
         total = np.tensordot(total, masks.astype(np.float64), axes=([0], [0]))
-        cover = np.tensordot(cover, masks.astype(np.float64), axes=([0], [0]))
+        cover = np.multiply.outer(cover, masks.sum(axis=0))
     heat = total / cover
     return Attribution(
         map=heat,

@@ -1,0 +1,8 @@
+"""The slow fuzz run reuses the hardening tests' mutation builders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hardening"))
