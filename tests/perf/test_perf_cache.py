@@ -154,3 +154,15 @@ def test_runner_skips_rows_by_index_without_copying_contiguous_runs(tmp_path):
     np.testing.assert_array_equal(indexed, gathered)
     shared = [np.shares_memory(f, x) for f in fed[:6]]  # chunks of the indexed run: rows 0-8, 9-16, ...
     assert shared.count(False) == 2 and bb.queries == 96
+
+
+def test_predict_can_skip_the_cache_for_rows_known_to_be_new(tmp_path):
+    bb = BlackBox.open(save(conv_image((1, 6, 6), 3), tmp_path / "c.onnx"), OpenOptions(device="cpu", cache=True))
+    x = RNG.random((10, 1, 6, 6), dtype=np.float32)
+    first = bb.predict(x, cache=False)
+    np.testing.assert_array_equal(bb.predict(x), first)
+    assert bb.cache_hits == 0 and bb.queries == 20  # nothing was stored by the uncached call
+    np.testing.assert_array_equal(bb.predict(x, cache=False), first)
+    assert bb.cache_hits == 0 and bb.queries == 30
+    bb.predict(x)
+    assert bb.cache_hits == 10
