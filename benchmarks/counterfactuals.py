@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+# auditor sets one BLAS thread when imported before numpy (auditor/__init__.py); here numpy comes first
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -130,7 +130,8 @@ def summary(row: int, result: CounterfactualResult, class_names: tuple[str, ...]
     source = printable(class_names[result.source], 40)
     found = int(result.valid.sum())
     best = int(np.argmax(result.valid)) if result.found else 0
-    state = (f"valid, p={result.confidence[best]:.3f}, L1 {result.l1[best]:.3g}, {int(result.changed[best])} changed"
+    state = (f"valid, p={result.confidence[best]:.3f}, scaled L1 {result.l1_scaled[best]:.3g}, "
+             f"{int(result.changed[best])} changed"
              if result.found else "no valid counterfactual within the budget")
     return (f"row {row}: {source} -> {printable(class_names[int(result.targets[best])], 40)}: {found}/{len(result.valid)} "
             f"{state}; {result.queries} queries")

@@ -34,8 +34,9 @@ MEMORY_FACTOR = 2
 FALLBACK_FACTOR = 16
 LADDER = (1, 4, 16, 64, 256, 1024)
 TIME_BUDGET = 0.3
-#: Share of the time budget for the batch sizes; the thread comparison gets the rest.
-LADDER_SHARE = 2 / 3
+#: Shares of the time budget: batch sizes first, then the thread comparison (the rest: step 3).
+LADDER_SHARE = 0.5
+THREAD_SHARE = 0.2
 #: Extra interleaved timing rounds over the batch sizes, while the time budget lasts.
 ROUNDS = 2
 #: Shortest timing: small batches are called several times in a row to fill it.
@@ -171,47 +172,67 @@ def calibrate(
     time_budget: float = TIME_BUDGET,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Calibration:
-    """Time the plan's batch sizes on rows (tiled as needed), then its thread counts at the best batch.
+    """Time the plan's batch sizes on rows (tiled as needed) and its thread counts; keep the fastest.
 
-    Every timing covers at least UNIT seconds (several calls for small batches), so that short and
-    long calls are equally exposed to a busy machine's preemptions. A batch size is tried (one
-    warm-up and one timing) only while that fits in LADDER_SHARE of the time budget (the smallest
-    is always tried); up to ROUNDS more interleaved rounds over the contenders follow while they
-    fit, and each size keeps its best rate. The thread comparison (one warm-up and two timings per
-    count, interleaved) uses as many rows, up to the chosen batch, as fit in what is left.
+    1. Batch sizes with the current thread count, within LADDER_SHARE of the time budget (`ladder`).
+    2. Thread counts at that batch (one warm-up and two interleaved timings each) with as many rows
+       as fit in THREAD_SHARE of the budget; more threads must win by THREAD_GAIN.
+    3. When more threads won, batch sizes from the chosen one up again with them (more threads
+       usually want larger batches), in what is left of the budget.
     """
     started = clock()
-    ladder = LADDER_SHARE * time_budget
-    threads = plan.threads[0]
-    run = runners(threads)
+    first = plan.threads[0]
+    rates = ladder(runners(first), rows, plan.batches, started + LADDER_SHARE * time_budget, clock)
+    trials = [Trial(b, first, r) for b, r in rates.items()]
+    batch, threads = pick(rates), first
+    rate = rates[batch]
+    if len(plan.threads) > 1:
+        n = int(np.clip(rate * THREAD_SHARE * time_budget / (3 * len(plan.threads)), 1, batch))
+        threads, by_threads = _compare_threads(runners, tile(rows, n), plan.threads, clock)
+        trials += [Trial(n, k, r) for k, r in by_threads.items()]
+        rate *= by_threads[threads] / by_threads[first]
+        if threads != first:
+            larger = tuple(b for b in plan.batches if b >= batch)
+            again = ladder(runners(threads), rows, larger, started + time_budget, clock)
+            trials += [Trial(b, threads, r) for b, r in again.items()]
+            batch = pick(again)
+            rate = again[batch]
+    return Calibration(batch, threads, plan.spinning and threads > 1, rate, tuple(trials), clock() - started)
+
+
+def ladder(
+    run: Runner, rows: np.ndarray, batches: tuple[int, ...], deadline: float, clock: Callable[[], float]
+) -> dict[int, float]:
+    """Best rows/s of each batch size tried before the deadline (the smallest is always tried).
+
+    Every timing covers at least UNIT seconds (several calls for small batches), so that short and
+    long calls are equally exposed to a busy machine's preemptions. A size is tried (one warm-up
+    and one timing) while that fits; then up to ROUNDS interleaved rounds re-time the contenders.
+    """
     reps: dict[int, int] = {}
     rates: dict[int, float] = {}
-    for batch in plan.batches:
+    for batch in batches:
         if rates:
             call = batch / max(rates.values())
-            if clock() - started + call + max(call, UNIT) > ladder:
+            if clock() + call + max(call, UNIT) > deadline:
                 break
         x = tile(rows, batch)
         reps[batch] = max(1, int(UNIT / _timed(run, x, 1, clock)))  # the first run at a new shape allocates
         rates[batch] = batch * reps[batch] / _timed(run, x, reps[batch], clock)
-    for _ in range(ROUNDS):  # re-time the contenders only
+    for _ in range(ROUNDS):
         contenders = [b for b, r in rates.items() if r >= CONTENDER * max(rates.values())]
-        if clock() - started + sum(max(b / rates[b], UNIT) for b in contenders) > ladder:
+        if clock() + sum(max(b / rates[b], UNIT) for b in contenders) > deadline:
             break
         for batch in contenders:
             rate = batch * reps[batch] / _timed(run, tile(rows, batch), reps[batch], clock)
             rates[batch] = max(rates[batch], rate)
-    trials = [Trial(b, threads, r) for b, r in rates.items()]
+    return rates
+
+
+def pick(rates: dict[int, float]) -> int:
+    """The largest batch size within TIE of the best rate."""
     best = max(rates.values())
-    batch = max(b for b, r in rates.items() if r >= (1 - TIE) * best)
-    rate = rates[batch]
-    if len(plan.threads) > 1:
-        left = max(time_budget - (clock() - started), 0.0)
-        n = int(np.clip(rate * left / (3 * len(plan.threads)), 1, batch))
-        threads, by_threads = _compare_threads(runners, tile(rows, n), plan.threads, clock)
-        rate *= by_threads[threads] / by_threads[plan.threads[0]]
-        trials += [Trial(n, k, r) for k, r in by_threads.items()]
-    return Calibration(batch, threads, plan.spinning and threads > 1, rate, tuple(trials), clock() - started)
+    return max(b for b, r in rates.items() if r >= (1 - TIE) * best)
 
 
 def _compare_threads(

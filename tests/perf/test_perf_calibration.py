@@ -197,3 +197,15 @@ def test_a_load_spike_during_one_timing_does_not_decide():
     machine = FakeMachine(per_row)
     cal = calibration.calibrate(machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1,), False), clock=machine.clock)
     assert cal.batch_size == 64
+
+
+def test_batch_is_chosen_again_for_the_winning_thread_count():
+    def per_row(threads: int, n: int) -> float:
+        if threads == 1:
+            return 20e-6 if n <= 16 else 30e-6
+        return 12e-6 if n <= 16 else (8e-6 if n <= 256 else 15e-6)
+
+    machine = FakeMachine(per_row)
+    cal = calibration.calibrate(machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1, 2), False), clock=machine.clock)
+    assert (cal.batch_size, cal.threads) == (256, 2)
+    assert cal.seconds <= calibration.TIME_BUDGET + 0.05
