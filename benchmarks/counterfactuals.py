@@ -39,8 +39,16 @@ from auditor.model.blackbox import BlackBox, OpenOptions  # noqa: E402
 TABULAR = ROOT / "sample_models" / "tabular"
 
 
-def figures(name: str, bb: BlackBox, X: np.ndarray, cfs: list[np.ndarray | None], seconds: float,
-            mad: np.ndarray, std: np.ndarray, rows_queried: int | None) -> dict[str, Any]:
+def figures(
+    name: str,
+    bb: BlackBox,
+    X: np.ndarray,
+    cfs: list[np.ndarray | None],
+    seconds: float,
+    mad: np.ndarray,
+    std: np.ndarray,
+    rows_queried: int | None,
+) -> dict[str, Any]:
     """Validity (model argmax differs from the input's), median L1 (MAD and std units) and features
     changed over the valid counterfactuals, seconds per counterfactual."""
     source = bb.predict_labels(X)
@@ -75,7 +83,10 @@ def run_ours(bb: BlackBox, X: np.ndarray, ref: np.ndarray, method: str, seed: in
     if lockstep:
         results = counterfactuals(bb, X, "second", reference=ref, method=method, rng=seed)
     else:
-        results = [counterfactual(bb, x, "second", reference=ref, method=method, rng=seed + i) for i, x in enumerate(X)]
+        results = [
+            counterfactual(bb, x, "second", reference=ref, method=method, rng=seed + i)
+            for i, x in enumerate(X)
+        ]
     seconds = time.perf_counter() - start
     cfs = [r.counterfactuals[0].reshape(-1) for r in results]
     return cfs, seconds, bb.queries - before
@@ -110,9 +121,13 @@ def run_dice(bb: BlackBox, X: np.ndarray, ref: np.ndarray, names: list[str], met
     for x in X:
         query = pd.DataFrame(x[None].astype(np.float64), columns=names)
         try:
-            out = explainer.generate_counterfactuals(query, total_CFs=1, desired_class="opposite", verbose=False)
+            out = explainer.generate_counterfactuals(
+                query, total_CFs=1, desired_class="opposite", verbose=False
+            )
             frame = out.cf_examples_list[0].final_cfs_df
-            cfs.append(None if frame is None or not len(frame) else frame[names].to_numpy(dtype=np.float64)[0])
+            cfs.append(
+                None if frame is None or not len(frame) else frame[names].to_numpy(dtype=np.float64)[0]
+            )
         except Exception:  # DiCE raises when it finds nothing; that counts as invalid
             cfs.append(None)
     return cfs, time.perf_counter() - start, model.rows
@@ -134,7 +149,9 @@ def main() -> None:
     runs: dict[str, Any] = {}
     for method in ("cmaes", "es"):
         runs[f"ours {method}, lockstep"] = lambda m=method: run_ours(bb, X, ref, m, args.seed, lockstep=True)
-        runs[f"ours {method}, one by one"] = lambda m=method: run_ours(bb, X, ref, m, args.seed, lockstep=False)
+        runs[f"ours {method}, one by one"] = lambda m=method: run_ours(
+            bb, X, ref, m, args.seed, lockstep=False
+        )
     try:
         import dice_ml  # noqa: F401
     except ImportError:
@@ -151,16 +168,22 @@ def main() -> None:
         cfs, _, queried = results[0]  # seeded: every round returns the same rows
         seconds = float(np.median([r[1] for r in results]))
         rows.append(figures(name, bb, X, cfs, seconds, mad, std, queried))
-    print(f"{'method':<26} {'valid':>6} {'L1 (MAD)':>9} {'L1 (std)':>9} {'changed':>8} {'s per CF':>9} {'rows/CF':>8}")
+    print(
+        f"{'method':<26} {'valid':>6} {'L1 (MAD)':>9} {'L1 (std)':>9} {'changed':>8} {'s per CF':>9} {'rows/CF':>8}"
+    )
     for r in rows:
         per = "-" if r["model_rows_per_cf"] is None else f"{r['model_rows_per_cf']:.0f}"
-        print(f"{r['method']:<26} {r['valid']:>3}/{r['rows']:<2} {r['l1_mad']:>9.2f} {r['l1_std']:>9.2f} "
-              f"{r['changed']:>8.1f} {r['seconds_per_cf']:>9.4f} {per:>8}")
+        print(
+            f"{r['method']:<26} {r['valid']:>3}/{r['rows']:<2} {r['l1_mad']:>9.2f} {r['l1_std']:>9.2f} "
+            f"{r['changed']:>8.1f} {r['seconds_per_cf']:>9.4f} {per:>8}"
+        )
     dice = {r["method"]: r for r in rows if r["method"].startswith("DiCE")}
     if "DiCE random" in dice:
         ours = rows[0]
-        print(f"speed-up of ours (cmaes, lockstep) over DiCE random: "
-              f"{dice['DiCE random']['seconds_per_cf'] / ours['seconds_per_cf']:.1f}x")
+        print(
+            f"speed-up of ours (cmaes, lockstep) over DiCE random: "
+            f"{dice['DiCE random']['seconds_per_cf'] / ours['seconds_per_cf']:.1f}x"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -28,32 +28,89 @@ METHOD_NAMES = {"es": "momentum_es", "cmaes": "cmaes"}
 
 @click.command("counterfactual")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(), help="Rows to explain (.npz/.npy/.csv/images).")
-@click.option("--index", default="0", show_default=True, help="Row(s) of --input: an index, a list like 0,4,7, or all.")
-@click.option("--target", default="second", show_default=True,
-              help="A class index or name, 'second' (the runner-up class) or 'any' (any other class).")
-@click.option("--generator", "generator_path", default=None, type=click.Path(dir_okay=False),
-              help="Generator .onnx: search its latent space for realistic counterfactuals.")
-@click.option("--encoder", "encoder_path", default=None, type=click.Path(dir_okay=False),
-              help="Encoder .onnx for the generator (else the start latent is found by search).")
-@click.option("--reference", "reference_path", default=None, type=click.Path(),
-              help="Reference rows for scales, box and realism (default: X_reference or all rows of --input).")
+@click.option(
+    "--input", "input_path", required=True, type=click.Path(), help="Rows to explain (.npz/.npy/.csv/images)."
+)
+@click.option(
+    "--index", default="0", show_default=True, help="Row(s) of --input: an index, a list like 0,4,7, or all."
+)
+@click.option(
+    "--target",
+    default="second",
+    show_default=True,
+    help="A class index or name, 'second' (the runner-up class) or 'any' (any other class).",
+)
+@click.option(
+    "--generator",
+    "generator_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Generator .onnx: search its latent space for realistic counterfactuals.",
+)
+@click.option(
+    "--encoder",
+    "encoder_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Encoder .onnx for the generator (else the start latent is found by search).",
+)
+@click.option(
+    "--reference",
+    "reference_path",
+    default=None,
+    type=click.Path(),
+    help="Reference rows for scales, box and realism (default: X_reference or all rows of --input).",
+)
 @click.option("--method", type=click.Choice(list(METHOD_NAMES)), default="cmaes", show_default=True)
-@click.option("--budget", type=click.IntRange(1), default=DEFAULT_BUDGET, show_default=True,
-              help="Classifier queries per input, all its counterfactuals included.")
-@click.option("--k", "count", type=click.IntRange(1), default=1, show_default=True, help="Counterfactuals per input.")
+@click.option(
+    "--budget",
+    type=click.IntRange(1),
+    default=DEFAULT_BUDGET,
+    show_default=True,
+    help="Classifier queries per input, all its counterfactuals included.",
+)
+@click.option(
+    "--k", "count", type=click.IntRange(1), default=1, show_default=True, help="Counterfactuals per input."
+)
 @click.option("--distance", type=click.Choice(["l1", "l2"]), default="l1", show_default=True)
-@click.option("--immutable", default=None, help="Features that must not change: indices or names, comma-separated.")
-@click.option("--integer", default=None, help="Features that must stay integers: indices or names, comma-separated.")
-@click.option("--class-names", default=None, help="Comma-separated class names (else the data's, metadata, 0..K-1).")
+@click.option(
+    "--immutable", default=None, help="Features that must not change: indices or names, comma-separated."
+)
+@click.option(
+    "--integer", default=None, help="Features that must stay integers: indices or names, comma-separated."
+)
+@click.option(
+    "--class-names", default=None, help="Comma-separated class names (else the data's, metadata, 0..K-1)."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", "out_dir", default="audit-out", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for counterfactuals.json and images; nothing is written elsewhere.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="audit-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for counterfactuals.json and images; nothing is written elsewhere.",
+)
 @model_options
-def command(model: str, input_path: str, index: str, target: str, generator_path: str | None,
-            encoder_path: str | None, reference_path: str | None, method: str, budget: int, count: int,
-            distance: str, immutable: str | None, integer: str | None, class_names: str | None, seed: int,
-            out_dir: str, **kw: Any) -> None:
+def command(
+    model: str,
+    input_path: str,
+    index: str,
+    target: str,
+    generator_path: str | None,
+    encoder_path: str | None,
+    reference_path: str | None,
+    method: str,
+    budget: int,
+    count: int,
+    distance: str,
+    immutable: str | None,
+    integer: str | None,
+    class_names: str | None,
+    seed: int,
+    out_dir: str,
+    **kw: Any,
+) -> None:
     """Find, for rows of --input, the smallest change that makes MODEL predict another class."""
     if encoder_path and not generator_path:
         raise click.UsageError("--encoder needs --generator")
@@ -64,15 +121,26 @@ def command(model: str, input_path: str, index: str, target: str, generator_path
     encoder = open_encoder(encoder_path, kw) if encoder_path else None
     reference = load_data(reference_path).ref if reference_path else data.ref
     rows = parse_rows(index, len(data))
-    features = data.feature_names if data.feature_names and len(data.feature_names) == data.x[0].size else None
+    features = (
+        data.feature_names if data.feature_names and len(data.feature_names) == data.x[0].size else None
+    )
     constraints = FeatureConstraints(
         immutable=parse_features(immutable, features, data.x[0].size, "--immutable"),
         integer=parse_features(integer, features, data.x[0].size, "--integer"),
     )
     results = counterfactuals(
-        blackbox, data.x[rows], parse_target(target, blackbox.class_names), generator=generator, encoder=encoder,
-        reference=reference, constraints=constraints, method=METHOD_NAMES[method], budget=budget, k=count,
-        rng=np.random.default_rng(seed), distance=distance,  # type: ignore[arg-type]
+        blackbox,
+        data.x[rows],
+        parse_target(target, blackbox.class_names),
+        generator=generator,
+        encoder=encoder,
+        reference=reference,
+        constraints=constraints,
+        method=METHOD_NAMES[method],
+        budget=budget,
+        k=count,
+        rng=np.random.default_rng(seed),
+        distance=distance,  # type: ignore[arg-type]
     )
     if not kw["quiet"]:
         for row, result in zip(rows, results):
@@ -91,7 +159,9 @@ def parse_rows(text: str, n: int) -> list[int]:
     try:
         rows = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"--index: '{printable(text, 40)}' is not an index, a list like 0,4,7, or all") from None
+        raise ConfigError(
+            f"--index: '{printable(text, 40)}' is not an index, a list like 0,4,7, or all"
+        ) from None
     bad = [r for r in rows if not 0 <= r < n]
     if not rows or bad:
         raise DataError(f"--index: rows must be in 0..{n - 1}, got {printable(text, 40)}")
@@ -107,11 +177,15 @@ def parse_target(text: str, class_names: tuple[str, ...]) -> int | str:
         return class_names.index(text)
     if text.isdigit() and int(text) < len(class_names):
         return int(text)
-    raise ConfigError(f"--target: '{printable(text, 40)}' is not a class index 0..{len(class_names) - 1}, "
-                      "a class name, 'second' or 'any'")
+    raise ConfigError(
+        f"--target: '{printable(text, 40)}' is not a class index 0..{len(class_names) - 1}, "
+        "a class name, 'second' or 'any'"
+    )
 
 
-def parse_features(text: str | None, names: tuple[str, ...] | None, size: int, option: str) -> tuple[int, ...]:
+def parse_features(
+    text: str | None, names: tuple[str, ...] | None, size: int, option: str
+) -> tuple[int, ...]:
     """Comma-separated feature indices or names -> indices."""
     if not text:
         return ()
@@ -122,7 +196,9 @@ def parse_features(text: str | None, names: tuple[str, ...] | None, size: int, o
         elif item.isdigit() and int(item) < size:
             chosen.append(int(item))
         else:
-            raise ConfigError(f"{option}: '{printable(item, 40)}' is neither a feature index 0..{size - 1} nor a feature name")
+            raise ConfigError(
+                f"{option}: '{printable(item, 40)}' is neither a feature index 0..{size - 1} nor a feature name"
+            )
     return tuple(chosen)
 
 
@@ -130,21 +206,37 @@ def summary(row: int, result: CounterfactualResult, class_names: tuple[str, ...]
     source = printable(class_names[result.source], 40)
     found = int(result.valid.sum())
     best = int(np.argmax(result.valid)) if result.found else 0
-    state = (f"valid, p={result.confidence[best]:.3f}, scaled L1 {result.l1_scaled[best]:.3g}, "
-             f"{int(result.changed[best])} changed"
-             if result.found else "no valid counterfactual within the budget")
-    return (f"row {row}: {source} -> {printable(class_names[int(result.targets[best])], 40)}: {found}/{len(result.valid)} "
-            f"{state}; {result.queries} queries")
+    state = (
+        f"valid, p={result.confidence[best]:.3f}, scaled L1 {result.l1_scaled[best]:.3g}, "
+        f"{int(result.changed[best])} changed"
+        if result.found
+        else "no valid counterfactual within the budget"
+    )
+    return (
+        f"row {row}: {source} -> {printable(class_names[int(result.targets[best])], 40)}: {found}/{len(result.valid)} "
+        f"{state}; {result.queries} queries"
+    )
 
 
-def write(results: list[CounterfactualResult], rows: list[int], blackbox: BlackBox, method: str, seed: int,
-          out: Path, features: tuple[str, ...] | None) -> Path:
+def write(
+    results: list[CounterfactualResult],
+    rows: list[int],
+    blackbox: BlackBox,
+    method: str,
+    seed: int,
+    out: Path,
+    features: tuple[str, ...] | None,
+) -> Path:
     """Write counterfactuals.json and, for images, one PNG (original | counterfactual | difference) each."""
     is_image = blackbox.layout in IMAGE_LAYOUTS
     if is_image:
         (out / "images").mkdir(exist_ok=True)
-        stacked = np.concatenate([np.stack([r.x for r in results]).reshape(len(results), -1),
-                                  np.concatenate([r.counterfactuals.reshape(len(r.valid), -1) for r in results])])
+        stacked = np.concatenate(
+            [
+                np.stack([r.x for r in results]).reshape(len(results), -1),
+                np.concatenate([r.counterfactuals.reshape(len(r.valid), -1) for r in results]),
+            ]
+        )
         value_range = (min(0.0, float(np.nanmin(stacked))), max(1.0, float(np.nanmax(stacked))))
     entries = []
     for row, result in zip(rows, results):
@@ -192,14 +284,19 @@ def write(results: list[CounterfactualResult], rows: list[int], blackbox: BlackB
     return path
 
 
-def picture(result: CounterfactualResult, j: int, layout: str, value_range: tuple[float, float]) -> np.ndarray:
+def picture(
+    result: CounterfactualResult, j: int, layout: str, value_range: tuple[float, float]
+) -> np.ndarray:
     """original | counterfactual | difference (blue: darker, red: brighter), enlarged side by side."""
     original = images.to_hwc(result.x, layout)
     changed = images.to_hwc(result.counterfactuals[j], layout)
     difference = (changed - original).mean(axis=2)
     limit = float(np.abs(difference).max()) or 1.0
-    tiles = [images.upscale(images.to_uint8(original, value_range)), images.upscale(images.to_uint8(changed, value_range)),
-             images.upscale(images.colorize(difference, limit))]
+    tiles = [
+        images.upscale(images.to_uint8(original, value_range)),
+        images.upscale(images.to_uint8(changed, value_range)),
+        images.upscale(images.colorize(difference, limit)),
+    ]
     return images.grid(tiles, 3)
 
 
@@ -207,8 +304,15 @@ def changes(result: CounterfactualResult, j: int, features: tuple[str, ...] | No
     """The features a tabular counterfactual changed: name, old and new value."""
     before, after = np.ravel(result.x), np.ravel(result.counterfactuals[j])
     moved = np.flatnonzero(before != after)
-    return [{"feature": int(i), "name": features[i] if features else f"x{i}", "from": _number(before[i]),
-             "to": _number(after[i])} for i in moved]
+    return [
+        {
+            "feature": int(i),
+            "name": features[i] if features else f"x{i}",
+            "from": _number(before[i]),
+            "to": _number(after[i]),
+        }
+        for i in moved
+    ]
 
 
 def _number(value: float) -> float | None:

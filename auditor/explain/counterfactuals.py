@@ -59,7 +59,9 @@ METHODS = ("cmaes", "es", "momentum_es", "random")
 DEFAULT_BUDGET = 2500
 DEFAULT_PATIENCE = 15
 LATENT_SIGMA = 0.5  # initial step of latent searches, in prior standard deviations
-INPUT_POPSIZE = 64  # CMA-ES rows per generation in input space: half the generations (and cma's overhead) of 32
+INPUT_POPSIZE = (
+    64  # CMA-ES rows per generation in input space: half the generations (and cma's overhead) of 32
+)
 MIN_DELTA = 1e-3  # on log(proximity): a 0.1 % relative improvement
 OFFSET = 1e6  # invalid rows rank after every valid one
 PROBE_STEPS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # single-feature probes, in scale units
@@ -190,7 +192,9 @@ def _asking(wrappers: list[_Budgeted], asks: list[np.ndarray]) -> list[_Budgeted
     return active
 
 
-def _lockstep(wrappers: list[_Budgeted], evaluate_many: ObjectiveMany, budget: int, patience: int) -> list[SearchResult]:
+def _lockstep(
+    wrappers: list[_Budgeted], evaluate_many: ObjectiveMany, budget: int, patience: int
+) -> list[SearchResult]:
     """minimize_lockstep over searches sharing one budget: the wrappers trim the last generation to it,
     and the shared rule stops each search once it has spent it; ends on budget or patience only."""
     stop = StopRule(budget=budget, patience=patience, min_delta=MIN_DELTA, stop_on_success=False)
@@ -296,7 +300,9 @@ class _InputSpace:
         unit_index = np.full(int(unit_of.max()) + 2, -1)
         unit_index[ids] = np.arange(ids.size)
         # the unit each parameter moves (parameters of one one-hot block share a unit)
-        self.unit_of_param = np.array([unit_index[unit_of[np.argmax(self.param_of == p)]] for p in range(self.dim)])
+        self.unit_of_param = np.array(
+            [unit_index[unit_of[np.argmax(self.param_of == p)]] for p in range(self.dim)]
+        )
         self._order = np.concatenate(self.units) if self.units else np.empty(0, dtype=np.int64)
         self._starts = np.cumsum([0] + [len(u) for u in self.units[:-1]])
 
@@ -304,7 +310,9 @@ class _InputSpace:
         padded = np.concatenate([u, np.zeros((len(u), 1))], axis=1)
         return self.domain.project(x + padded[:, self.param_of] * self.domain.scale, x)
 
-    def decode(self, tasks: list[_Task], asks: list[np.ndarray], generator_rows: list[int]) -> list[np.ndarray]:
+    def decode(
+        self, tasks: list[_Task], asks: list[np.ndarray], generator_rows: list[int]
+    ) -> list[np.ndarray]:
         return [self.rows(task.x, u) for task, u in zip(tasks, asks)]
 
     def start(self, task: _Task) -> tuple[np.ndarray, float]:
@@ -338,8 +346,15 @@ class _LatentSpace:
 
     latent = True
 
-    def __init__(self, domain: _Domain, generator: Generator, to_model: Callable[[np.ndarray], np.ndarray],
-                 residual: bool, distance: str, beta: float) -> None:
+    def __init__(
+        self,
+        domain: _Domain,
+        generator: Generator,
+        to_model: Callable[[np.ndarray], np.ndarray],
+        residual: bool,
+        distance: str,
+        beta: float,
+    ) -> None:
         self.domain = domain
         self.generator = generator
         self.to_model = to_model
@@ -351,7 +366,9 @@ class _LatentSpace:
     def generate(self, z: np.ndarray) -> np.ndarray:
         return flat(self.to_model(self.generator.generate(z)))
 
-    def decode(self, tasks: list[_Task], asks: list[np.ndarray], generator_rows: list[int]) -> list[np.ndarray]:
+    def decode(
+        self, tasks: list[_Task], asks: list[np.ndarray], generator_rows: list[int]
+    ) -> list[np.ndarray]:
         images = np.split(self.generate(np.concatenate(asks)), np.cumsum([len(z) for z in asks])[:-1])
         out = []
         for task, z, rows in zip(tasks, asks, images):
@@ -364,7 +381,9 @@ class _LatentSpace:
 
     def proximity(self, task: _Task, rows: np.ndarray, z: np.ndarray | None) -> np.ndarray:
         assert z is not None and task.z0 is not None
-        return _distance(rows, task.x, self.domain.scale, self.distance) + self.beta * ((z - task.z0) ** 2).sum(axis=1)
+        return _distance(rows, task.x, self.domain.scale, self.distance) + self.beta * (
+            (z - task.z0) ** 2
+        ).sum(axis=1)
 
 
 def _distance(rows: np.ndarray, x: np.ndarray, scale: np.ndarray, kind: str) -> np.ndarray:
@@ -459,8 +478,9 @@ class _Task:
         score = np.where(valid, prox, OFFSET + shortfall)
         return np.where(finite, loss, np.inf), valid, np.where(finite, score, np.inf), m
 
-    def offer(self, rows: np.ndarray, probs: np.ndarray, valid: np.ndarray, score: np.ndarray,
-              z: np.ndarray | None) -> None:
+    def offer(
+        self, rows: np.ndarray, probs: np.ndarray, valid: np.ndarray, score: np.ndarray, z: np.ndarray | None
+    ) -> None:
         """Keep the best of these rows if it beats the best so far (valid first, then closest)."""
         if not len(rows):
             return
@@ -480,8 +500,15 @@ class _Task:
 class _Run:
     """State shared by every phase of one `counterfactuals` call: model, space, counters."""
 
-    def __init__(self, blackbox: BlackBox, space: _InputSpace | _LatentSpace, generator_rows: list[int],
-                 method: str, popsize: int | None, patience: int) -> None:
+    def __init__(
+        self,
+        blackbox: BlackBox,
+        space: _InputSpace | _LatentSpace,
+        generator_rows: list[int],
+        method: str,
+        popsize: int | None,
+        patience: int,
+    ) -> None:
         self.blackbox = blackbox
         self.space = space
         self.queries = np.zeros(len(generator_rows), dtype=np.int64)
@@ -501,7 +528,9 @@ class _Run:
             self.queries[task.index] += size
         return np.split(probs.astype(np.float64), np.cumsum(sizes)[:-1])
 
-    def score(self, tasks: list[_Task], batches: list[np.ndarray], zs: Sequence[np.ndarray | None]) -> list[tuple]:
+    def score(
+        self, tasks: list[_Task], batches: list[np.ndarray], zs: Sequence[np.ndarray | None]
+    ) -> list[tuple]:
         """Predict every task's rows in one call and let each task keep its best."""
         probs = self.predict(batches, tasks)
         out = []
@@ -511,8 +540,13 @@ class _Run:
             out.append((loss, valid, score, m))
         return out
 
-    def search(self, tasks: list[_Task], budget: int, starts: list[tuple[np.ndarray, float]],
-               rngs: list[np.random.Generator]) -> None:
+    def search(
+        self,
+        tasks: list[_Task],
+        budget: int,
+        starts: list[tuple[np.ndarray, float]],
+        rngs: list[np.random.Generator],
+    ) -> None:
         """The zero-order search for every task in lockstep (one model call per generation), `budget` rows each."""
         if budget < 1:
             return
@@ -530,7 +564,9 @@ class _Run:
             owners = [w.owner for w in active]
             batches = self.space.decode(owners, asks, self.generator_rows)  # type: ignore[arg-type]
             scored = self.score(owners, batches, list(asks))  # type: ignore[arg-type]
-            return [Evaluation(loss, valid, {"x": rows}) for (loss, valid, _, _), rows in zip(scored, batches)]
+            return [
+                Evaluation(loss, valid, {"x": rows}) for (loss, valid, _, _), rows in zip(scored, batches)
+            ]
 
         for task, result in zip(tasks, _lockstep(wrappers, evaluate_many, budget, self.patience)):
             task.stop_reason = result.stop_reason
@@ -565,17 +601,23 @@ def _polish(run: _Run, tasks: list[_Task], left: dict[int, int], sparse: bool) -
     for _ in range(2):
         shrink = [t for t in tasks if t.best_valid and left[t.index] > 0]
         steps_of = [(lower[t.index] + (1 - lower[t.index]) * grid)[: left[t.index]] for t in shrink]
-        batches = [space.domain.project(t.x + steps[:, None] * (t.best_x - t.x), t.x) for t, steps in zip(shrink, steps_of)]
+        batches = [
+            space.domain.project(t.x + steps[:, None] * (t.best_x - t.x), t.x)
+            for t, steps in zip(shrink, steps_of)
+        ]
         scored = run.score(shrink, batches, [None] * len(shrink))
         for task, steps, (_, valid, _, _) in zip(shrink, steps_of, scored):
             left[task.index] -= len(steps)
             # next level: between the last invalid step and the best row (now the first valid step)
             first = int(np.argmax(valid)) if valid.any() else len(steps)
-            lower[task.index] = 0.0 if first == 0 else float(steps[first - 1] / (steps[first] if valid.any() else 1.0))
+            lower[task.index] = (
+                0.0 if first == 0 else float(steps[first - 1] / (steps[first] if valid.any() else 1.0))
+            )
 
 
-def _sparse_step(run: _Run, tasks: list[_Task], bases: dict[int, np.ndarray], left: dict[int, int],
-                 partners: bool) -> None:
+def _sparse_step(
+    run: _Run, tasks: list[_Task], bases: dict[int, np.ndarray], left: dict[int, int], partners: bool
+) -> None:
     """Rank the units each base changed by the margin their single revert costs (one call), try the
     sparse candidates built from that ranking (one call), then refine the sparsest valid one on a
     per-unit grid toward x (one call), so that it competes at its best with denser rows."""
@@ -584,7 +626,9 @@ def _sparse_step(run: _Run, tasks: list[_Task], bases: dict[int, np.ndarray], le
     singles, ids_of = [], []
     for task in tasks:
         base = bases[task.index]
-        ids = np.flatnonzero(space.changed_units(task.x, base[None], tolerance=False)[0])[: max(left[task.index], 0)]
+        ids = np.flatnonzero(space.changed_units(task.x, base[None], tolerance=False)[0])[
+            : max(left[task.index], 0)
+        ]
         rows = np.repeat(base[None], len(ids), axis=0)
         for r, unit in enumerate(ids):
             rows[r, space.units[unit]] = task.x[space.units[unit]]
@@ -626,8 +670,9 @@ def _refine_sparsest(space: _InputSpace, task: _Task, rows: np.ndarray, score: n
     return space.domain.project(out, task.x)
 
 
-def _sparse_candidates(space: _InputSpace, task: _Task, base: np.ndarray, order: np.ndarray,
-                       partners: bool) -> np.ndarray:
+def _sparse_candidates(
+    space: _InputSpace, task: _Task, base: np.ndarray, order: np.ndarray, partners: bool
+) -> np.ndarray:
     """Rows that change few units: the q most needed units of `base` rescaled (q in KEEP, factors in
     RESCALE); every pair from the PAIR_UNITS most needed and the PAIR_UNITS best-probed units, on a
     grid toward the box edge in the direction they moved (or were probed); with `partners`, also the
@@ -653,7 +698,9 @@ def _sparse_candidates(space: _InputSpace, task: _Task, base: np.ndarray, order:
         ends = (upper[features] - x[features], lower[features] - x[features])
         return [e for e in ends if np.isfinite(e).all() and (e != 0).any()]
 
-    pool = list(dict.fromkeys([int(u) for u in order[:PAIR_UNITS]] + [int(u) for u in task.probe_order[:PAIR_UNITS]]))
+    pool = list(
+        dict.fromkeys([int(u) for u in order[:PAIR_UNITS]] + [int(u) for u in task.probe_order[:PAIR_UNITS]])
+    )
     pairs = [(pool[a], pool[b]) for a in range(len(pool)) for b in range(a + 1, len(pool))]
     if partners and len(order):
         pairs += [(int(order[0]), u) for u in range(len(space.units)) if u not in pool]
@@ -680,7 +727,9 @@ def _revert_passes(run: _Run, tasks: list[_Task], left: dict[int, int]) -> None:
     while active:
         tries, units_tried = [], []
         for task in active:
-            ids = np.flatnonzero(space.changed_units(task.x, task.best_x[None], tolerance=False)[0])[: left[task.index]]
+            ids = np.flatnonzero(space.changed_units(task.x, task.best_x[None], tolerance=False)[0])[
+                : left[task.index]
+            ]
             rows = np.repeat(task.best_x[None], len(ids), axis=0)
             for r, unit in enumerate(ids):
                 rows[r, space.units[unit]] = task.x[space.units[unit]]
@@ -688,7 +737,9 @@ def _revert_passes(run: _Run, tasks: list[_Task], left: dict[int, int]) -> None:
             units_tried.append(ids)
         scored = run.score(active, tries, [None] * len(active))
         prefixes = []
-        for task, base, ids, (_, valid, _, m) in zip(active, [t.best_x.copy() for t in active], units_tried, scored):
+        for task, base, ids, (_, valid, _, m) in zip(
+            active, [t.best_x.copy() for t in active], units_tried, scored
+        ):
             left[task.index] -= len(ids)
             order = [int(i) for i in np.argsort(-m, kind="stable") if valid[i]]
             rows = []
@@ -749,12 +800,20 @@ def _neighbours(run: _Run, tasks: list[_Task], reference: np.ndarray) -> None:
 
 
 def _invert(
-    generator_space: _LatentSpace, x: np.ndarray, budget: int, rngs: list[np.random.Generator],
-    method: str, scale: np.ndarray, patience: int, generator_rows: list[int],
+    generator_space: _LatentSpace,
+    x: np.ndarray,
+    budget: int,
+    rngs: list[np.random.Generator],
+    method: str,
+    scale: np.ndarray,
+    patience: int,
+    generator_rows: list[int],
 ) -> np.ndarray:
     """Zero-order inversion: argmin_z mean(((G(z) − x)/scale)²), generator queries only, all inputs in lockstep."""
     d = generator_space.dim
-    wrappers = [_Budgeted(make_search(method, d, rng, sigma=1.0), budget, index=i) for i, rng in enumerate(rngs)]
+    wrappers = [
+        _Budgeted(make_search(method, d, rng, sigma=1.0), budget, index=i) for i, rng in enumerate(rngs)
+    ]
 
     def evaluate_many(asks: list[np.ndarray]) -> list[Evaluation]:
         active = _asking(wrappers, asks)
@@ -773,8 +832,16 @@ def _invert(
     return np.array([r.best_z for r in _lockstep(wrappers, evaluate_many, budget, patience)])
 
 
-def _new_task(i: int, x: np.ndarray, earlier: list[_Task], source: int, target: int, settings: _Settings,
-              scale: np.ndarray, diversity: float) -> _Task:
+def _new_task(
+    i: int,
+    x: np.ndarray,
+    earlier: list[_Task],
+    source: int,
+    target: int,
+    settings: _Settings,
+    scale: np.ndarray,
+    diversity: float,
+) -> _Task:
     """The next search for input i, kept `diversity` x (first counterfactual's distance) from earlier ones."""
     previous = [t.best_x for t in earlier]
     gap = diversity * float(np.sqrt((((earlier[0].best_x - x) / scale) ** 2).mean())) if earlier else 0.0
@@ -832,8 +899,21 @@ def counterfactuals(
       generations without a 0.1 % gain in proximity, or on budget.
     """
     start_time = time.perf_counter()
-    _check_options(method, budget, k, distance, kappa, tau, beta, sigma, popsize, patience, inversion_budget,
-                   diversity, sparsity)
+    _check_options(
+        method,
+        budget,
+        k,
+        distance,
+        kappa,
+        tau,
+        beta,
+        sigma,
+        popsize,
+        patience,
+        inversion_budget,
+        diversity,
+        sparsity,
+    )
     if encoder is not None and generator is None:
         raise ConfigError("an encoder needs its generator; pass generator= as well")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -847,7 +927,9 @@ def counterfactuals(
     probs0 = blackbox.predict(X).astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(probs0).all(axis=1))
     if bad.size:
-        raise DataError(f"the model returns non-finite scores for input row {int(bad[0])}; it cannot be explained")
+        raise DataError(
+            f"the model returns non-finite scores for input row {int(bad[0])}; it cannot be explained"
+        )
     source = probs0.argmax(axis=1)
     targets = _resolve_targets(target, probs0, blackbox.n_classes)
     image = blackbox.layout in IMAGE_LAYOUTS
@@ -866,13 +948,26 @@ def counterfactuals(
 
         space = _LatentSpace(domain, generator, to_model, residual, distance, beta)
         if encoder is not None:
-            z0 = np.asarray(encoder.encode(_to_shape(X, generator_shape).astype(np.float32)), dtype=np.float64)
+            z0 = np.asarray(
+                encoder.encode(_to_shape(X, generator_shape).astype(np.float32)), dtype=np.float64
+            )
             if z0.shape != (n, generator.latent_dim):
-                raise DataError(f"the encoder returns {z0.shape[1]} values per row, the generator takes {generator.latent_dim}")
+                raise DataError(
+                    f"the encoder returns {z0.shape[1]} values per row, the generator takes {generator.latent_dim}"
+                )
             for i in range(n):
                 generator_rows[i] += 1
         else:
-            z0 = _invert(space, xs, inversion_budget, list(rng.spawn(n)), method, domain.scale, patience, generator_rows)
+            z0 = _invert(
+                space,
+                xs,
+                inversion_budget,
+                list(rng.spawn(n)),
+                method,
+                domain.scale,
+                patience,
+                generator_rows,
+            )
         g0 = space.generate(z0)
         for i in range(n):
             generator_rows[i] += 1
@@ -888,8 +983,10 @@ def counterfactuals(
     found: list[list[_Task]] = [[] for _ in range(n)]
     todo = [i for i in range(n) if targets[i] != source[i]]
     for _ in range(k):
-        tasks = [_new_task(i, xs[i], found[i], int(source[i]), int(targets[i]), settings, domain.scale, diversity)
-                 for i in todo]
+        tasks = [
+            _new_task(i, xs[i], found[i], int(source[i]), int(targets[i]), settings, domain.scale, diversity)
+            for i in todo
+        ]
         if not tasks:
             break
         rngs = list(rng.spawn(len(tasks)))
@@ -904,12 +1001,35 @@ def counterfactuals(
         for task in tasks:
             found[task.index].append(task)
     seconds = (time.perf_counter() - start_time) / n
-    return _results(blackbox, X, probs0, source, targets, found, k, domain, reference, generator, encoder,
-                    z0, z0_error, run, method, seconds)
+    return _results(
+        blackbox,
+        X,
+        probs0,
+        source,
+        targets,
+        found,
+        k,
+        domain,
+        reference,
+        generator,
+        encoder,
+        z0,
+        z0_error,
+        run,
+        method,
+        seconds,
+    )
 
 
-def _input_round(run: _Run, tasks: list[_Task], rngs: list[np.random.Generator], budget: int,
-                 neighbours: np.ndarray | None, sigma: float | None, sparse: bool) -> None:
+def _input_round(
+    run: _Run,
+    tasks: list[_Task],
+    rngs: list[np.random.Generator],
+    budget: int,
+    neighbours: np.ndarray | None,
+    sigma: float | None,
+    sparse: bool,
+) -> None:
     """One input-space round within `budget` rows per task: starts (probes, nearest unlike
     neighbours; up to 1/START_SHARE), the search, then the polish (POLISH_SHARE kept for it)."""
     space = run.space
@@ -930,7 +1050,9 @@ def _input_round(run: _Run, tasks: list[_Task], rngs: list[np.random.Generator],
     _polish(run, tasks, left, sparse)
 
 
-def counterfactual(blackbox: BlackBox, x: np.ndarray, target: Target = "second", **options: object) -> CounterfactualResult:
+def counterfactual(
+    blackbox: BlackBox, x: np.ndarray, target: Target = "second", **options: object
+) -> CounterfactualResult:
     """Counterfactuals for one sample x (model layout, with or without a batch axis of 1); see `counterfactuals`."""
     x = np.asarray(x)
     batch = x[None] if x.shape == blackbox.input_shape or x.ndim == len(blackbox.input_shape) else x
@@ -968,20 +1090,39 @@ def flip_matrix(blackbox: BlackBox, X: np.ndarray, **options: object) -> FlipMat
             success[a, b] = len(ok) / len(group)
             if ok:
                 distance[a, b] = float(np.median(ok))
-    return FlipMatrix(blackbox.class_names, distance, success, attempts, queries, time.perf_counter() - start_time)
+    return FlipMatrix(
+        blackbox.class_names, distance, success, attempts, queries, time.perf_counter() - start_time
+    )
 
 
 # ---------------------------------------------------------------------------------------- helpers
 
 
-def _check_options(method: str, budget: int, k: int, distance: str, kappa: float, tau: float, beta: float,
-                   sigma: float | None, popsize: int | None, patience: int, inversion_budget: int,
-                   diversity: float, sparsity: float) -> None:
+def _check_options(
+    method: str,
+    budget: int,
+    k: int,
+    distance: str,
+    kappa: float,
+    tau: float,
+    beta: float,
+    sigma: float | None,
+    popsize: int | None,
+    patience: int,
+    inversion_budget: int,
+    diversity: float,
+    sparsity: float,
+) -> None:
     if method not in METHODS:
         raise ConfigError(f"unknown counterfactual search method {method!r}; use one of {', '.join(METHODS)}")
     if distance not in ("l1", "l2"):
         raise ConfigError(f"distance must be 'l1' or 'l2', got {distance!r}")
-    for name, value in (("budget", budget), ("k", k), ("patience", patience), ("inversion_budget", inversion_budget)):
+    for name, value in (
+        ("budget", budget),
+        ("k", k),
+        ("patience", patience),
+        ("inversion_budget", inversion_budget),
+    ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     if popsize is not None and popsize < 2:
@@ -1008,7 +1149,9 @@ def _resolve_targets(target: Target, probs: np.ndarray, k_classes: int) -> np.nd
         raise ConfigError(f"unknown target {target!r}; use a class index, 'second' or 'any'")
     values = np.asarray(target)
     if values.dtype.kind not in "iu" or values.ndim > 1:
-        raise ConfigError(f"target must be a class index, 'second', 'any' or one index per row, got {target!r}")
+        raise ConfigError(
+            f"target must be a class index, 'second', 'any' or one index per row, got {target!r}"
+        )
     values = np.broadcast_to(values, (n,)) if values.ndim == 0 else values
     if len(values) != n:
         raise ConfigError(f"{len(values)} targets given for {n} rows")
@@ -1030,10 +1173,24 @@ def _to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     raise DataError(f"rows of shape {list(x.shape[1:])} do not fit the generator's {list(shape)}")
 
 
-def _results(blackbox: BlackBox, X: np.ndarray, probs0: np.ndarray, source: np.ndarray, targets: np.ndarray,
-             found: list[list[_Task]], k: int, domain: _Domain, reference: np.ndarray | None,
-             generator: Generator | None, encoder: Encoder | None, z0: np.ndarray | None,
-             z0_error: np.ndarray | None, run: _Run, method: str, seconds: float) -> list[CounterfactualResult]:
+def _results(
+    blackbox: BlackBox,
+    X: np.ndarray,
+    probs0: np.ndarray,
+    source: np.ndarray,
+    targets: np.ndarray,
+    found: list[list[_Task]],
+    k: int,
+    domain: _Domain,
+    reference: np.ndarray | None,
+    generator: Generator | None,
+    encoder: Encoder | None,
+    z0: np.ndarray | None,
+    z0_error: np.ndarray | None,
+    run: _Run,
+    method: str,
+    seconds: float,
+) -> list[CounterfactualResult]:
     """Gather each input's counterfactuals and their figures (realism and reconstruction in one batch)."""
     n, shape, xs = len(X), blackbox.input_shape, flat(X)
     rows, probs, valid, reasons, latent = [], [], [], [], []
@@ -1043,7 +1200,9 @@ def _results(blackbox: BlackBox, X: np.ndarray, probs0: np.ndarray, source: np.n
             probs.append(np.array([probs0[i] if t.best_p is None else t.best_p for t in found[i]]))
             valid.append(np.array([t.best_valid for t in found[i]]))
             reasons.append(tuple(t.stop_reason for t in found[i]))
-            latent.append(None if z0 is None else np.array([z0[i] if t.best_z is None else t.best_z for t in found[i]]))
+            latent.append(
+                None if z0 is None else np.array([z0[i] if t.best_z is None else t.best_z for t in found[i]])
+            )
         else:  # the target is the predicted class: x itself is the counterfactual
             rows.append(np.repeat(xs[i][None], k, axis=0))
             probs.append(np.repeat(probs0[i][None], k, axis=0))
@@ -1064,27 +1223,29 @@ def _results(blackbox: BlackBox, X: np.ndarray, probs0: np.ndarray, source: np.n
     for i in range(n):
         part = slice(i * k, (i + 1) * k)
         aims = reached(probs[i], np.full(k, targets[i]), np.full(k, source[i]))
-        out.append(CounterfactualResult(
-            x=X[i].copy(),
-            counterfactuals=rows[i].reshape(k, *shape).astype(np.float32),
-            valid=valid[i],
-            source=int(source[i]),
-            targets=aims.astype(np.int64),
-            confidence=probs[i][np.arange(k), aims],
-            probabilities=probs[i],
-            l1=l1_distance(xs[i][None], rows[i]),
-            l2=l2_distance(xs[i][None], rows[i]),
-            l1_scaled=l1_distance(xs[i][None], rows[i], domain.scale),
-            changed=changed_features(xs[i][None], rows[i], domain.tolerance),
-            realism=realism[part],
-            reconstruction=recon[part],
-            latent=latent[i],
-            z0_error=None if z0_error is None else float(z0_error[i]),
-            space="latent" if run.space.latent else "input",
-            method=method,
-            queries=int(run.queries[i]),
-            generator_queries=int(run.generator_rows[i]),
-            seconds=seconds,
-            stop_reasons=reasons[i],
-        ))
+        out.append(
+            CounterfactualResult(
+                x=X[i].copy(),
+                counterfactuals=rows[i].reshape(k, *shape).astype(np.float32),
+                valid=valid[i],
+                source=int(source[i]),
+                targets=aims.astype(np.int64),
+                confidence=probs[i][np.arange(k), aims],
+                probabilities=probs[i],
+                l1=l1_distance(xs[i][None], rows[i]),
+                l2=l2_distance(xs[i][None], rows[i]),
+                l1_scaled=l1_distance(xs[i][None], rows[i], domain.scale),
+                changed=changed_features(xs[i][None], rows[i], domain.tolerance),
+                realism=realism[part],
+                reconstruction=recon[part],
+                latent=latent[i],
+                z0_error=None if z0_error is None else float(z0_error[i]),
+                space="latent" if run.space.latent else "input",
+                method=method,
+                queries=int(run.queries[i]),
+                generator_queries=int(run.generator_rows[i]),
+                seconds=seconds,
+                stop_reasons=reasons[i],
+            )
+        )
     return out

@@ -96,7 +96,9 @@ def l2_distance(x: np.ndarray, xc: np.ndarray, scale: np.ndarray | None = None) 
     return np.sqrt(((delta if scale is None else delta / scale) ** 2).sum(axis=1))
 
 
-def changed_features(x: np.ndarray, xc: np.ndarray, tolerance: np.ndarray | float = CHANGE_TOLERANCE) -> np.ndarray:
+def changed_features(
+    x: np.ndarray, xc: np.ndarray, tolerance: np.ndarray | float = CHANGE_TOLERANCE
+) -> np.ndarray:
     """How many features moved by more than `tolerance` (per feature or one value), per row."""
     return (np.abs(flat(xc) - flat(x)) > tolerance).sum(axis=1)
 

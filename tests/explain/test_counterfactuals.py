@@ -38,7 +38,9 @@ def logistic(tmp_path_factory):
     return bb, w, b, rng.normal(size=(6, 5)).astype(np.float32)
 
 
-def test_l2_counterfactual_of_a_logistic_model_is_within_125_percent_of_the_analytic_minimum(logistic) -> None:
+def test_l2_counterfactual_of_a_logistic_model_is_within_125_percent_of_the_analytic_minimum(
+    logistic,
+) -> None:
     bb, w, b, X = logistic
     results = counterfactuals(bb, X[:4], "second", distance="l2", rng=0, budget=1500)
     for x, r in zip(X[:4].astype(np.float64), results):
@@ -71,10 +73,16 @@ def test_immutable_integer_categorical_features_and_the_data_box_are_respected(t
     w[:, 1] = [6.0, -5.0, 0.8, 0.6, 0.4, 0.9, -0.9, 0.1]
     bb = open_linear(tmp_path, w, np.zeros(2))
     n = 200
-    reference = np.column_stack([
-        rng.normal(size=n), rng.normal(size=n), rng.integers(0, 10, n), rng.integers(-3, 4, n),
-        rng.choice([0.0, 2.0, 5.0], n), np.eye(3)[rng.integers(0, 3, n)],
-    ]).astype(np.float32)
+    reference = np.column_stack(
+        [
+            rng.normal(size=n),
+            rng.normal(size=n),
+            rng.integers(0, 10, n),
+            rng.integers(-3, 4, n),
+            rng.choice([0.0, 2.0, 5.0], n),
+            np.eye(3)[rng.integers(0, 3, n)],
+        ]
+    ).astype(np.float32)
     X = reference[bb.predict_labels(reference) == 0][:5]
     constraints = FeatureConstraints(immutable=(0, 1), integer=(2, 3), categorical=(4, (5, 6, 7)))
     results = counterfactuals(bb, X, "second", reference=reference, constraints=constraints, k=2, rng=5)
@@ -151,9 +159,12 @@ def test_seeded_runs_repeat_exactly(logistic) -> None:
 def test_latent_search_through_a_linear_generator_with_and_without_encoder(tmp_path) -> None:
     rng = np.random.default_rng(8)
     basis = rng.normal(size=(3, 6))  # z (3) -> x (6)
-    generator = Generator.open(save(linear(basis, np.zeros(6)), tmp_path / "g.onnx"), SessionSettings(device="cpu"))
-    encoder = Encoder.open(save(linear(np.linalg.pinv(basis), np.zeros(3)), tmp_path / "e.onnx"),
-                           SessionSettings(device="cpu"))
+    generator = Generator.open(
+        save(linear(basis, np.zeros(6)), tmp_path / "g.onnx"), SessionSettings(device="cpu")
+    )
+    encoder = Encoder.open(
+        save(linear(np.linalg.pinv(basis), np.zeros(3)), tmp_path / "e.onnx"), SessionSettings(device="cpu")
+    )
     w = np.zeros((6, 2))
     w[:, 1] = basis.T @ np.array([1.0, -0.5, 0.2])
     bb = open_linear(tmp_path, w, np.zeros(2))

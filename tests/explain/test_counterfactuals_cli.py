@@ -27,15 +27,32 @@ def test_tabular_counterfactuals_write_the_stable_json_with_the_changes(tmp_path
     X = rng.normal(size=(30, 4)).astype(np.float32)
     np.savez(tmp_path / "rows.npz", X=X, feature_names=np.array(["a", "b", "c", "d"]))
     out = tmp_path / "out"
-    code = _run([str(model), "--input", str(tmp_path / "rows.npz"), "--index", "0,3", "--immutable", "a",
-                 "--budget", "600", "--seed", "4", "--out", str(out)])
+    code = _run(
+        [
+            str(model),
+            "--input",
+            str(tmp_path / "rows.npz"),
+            "--index",
+            "0,3",
+            "--immutable",
+            "a",
+            "--budget",
+            "600",
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert capsys.readouterr().out.strip() == str(out / "counterfactuals.json")
     document = json.loads((out / "counterfactuals.json").read_text())
     assert set(document) >= STABLE_KEYS and document["method"] == "cmaes" and document["seed"] == 4
     entries = document["counterfactuals"]
     assert [e["index"] for e in entries] == [0, 3]
-    assert document["queries"] == sum(e["queries"] for e in entries) and all(e["queries"] <= 600 for e in entries)
+    assert document["queries"] == sum(e["queries"] for e in entries) and all(
+        e["queries"] <= 600 for e in entries
+    )
     for entry in entries:
         assert set(entry) >= ENTRY_KEYS and entry["valid"] and entry["target"] != entry["source"]
         assert entry["changes"] and all(c["name"] != "a" for c in entry["changes"])
@@ -47,8 +64,19 @@ def test_image_counterfactuals_write_original_counterfactual_and_difference(tmp_
     X = np.random.default_rng(1).uniform(0, 1, (12, 1, 8, 8)).astype(np.float32)
     np.save(tmp_path / "images.npy", X)
     out = tmp_path / "out"
-    code = _run([str(model), "--input", str(tmp_path / "images.npy"), "--target", "any", "--budget", "500",
-                 "--out", str(out)])
+    code = _run(
+        [
+            str(model),
+            "--input",
+            str(tmp_path / "images.npy"),
+            "--target",
+            "any",
+            "--budget",
+            "500",
+            "--out",
+            str(out),
+        ]
+    )
     document = json.loads((out / "counterfactuals.json").read_text())
     (entry,) = document["counterfactuals"]
     assert code == (0 if entry["valid"] else 1)
@@ -64,5 +92,7 @@ def test_a_budget_too_small_exits_1_and_a_bad_target_exits_2(tmp_path, capsys) -
     out = tmp_path / "out"
     assert _run([str(model), "--input", str(tmp_path / "rows.npy"), "--budget", "1", "--out", str(out)]) == 1
     assert json.loads((out / "counterfactuals.json").read_text())["counterfactuals"][0]["valid"] is False
-    assert _run([str(model), "--input", str(tmp_path / "rows.npy"), "--target", "seven", "--out", str(out)]) == 2
+    assert (
+        _run([str(model), "--input", str(tmp_path / "rows.npy"), "--target", "seven", "--out", str(out)]) == 2
+    )
     assert "--target" in capsys.readouterr().err

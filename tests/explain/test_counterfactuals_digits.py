@@ -28,8 +28,9 @@ def digits(digits_dir):
 
 def test_latent_counterfactuals_flip_digits_into_digit_like_images(digits) -> None:
     bb, generator, encoder, X, reference = digits
-    results = counterfactuals(bb, X[:6], "second", generator=generator, encoder=encoder, reference=reference,
-                              budget=800, rng=0)
+    results = counterfactuals(
+        bb, X[:6], "second", generator=generator, encoder=encoder, reference=reference, budget=800, rng=0
+    )
     assert sum(r.found for r in results) >= 5
     for r in results:
         assert r.space == "latent" and r.queries <= 800
@@ -42,15 +43,21 @@ def test_latent_counterfactuals_flip_digits_into_digit_like_images(digits) -> No
 
 
 @pytest.mark.slow
-def test_runner_up_counterfactuals_for_50_held_out_digits_are_valid_and_latent_ones_more_realistic(digits) -> None:
+def test_runner_up_counterfactuals_for_50_held_out_digits_are_valid_and_latent_ones_more_realistic(
+    digits,
+) -> None:
     bb, generator, encoder, X, reference = digits
-    latent = counterfactuals(bb, X, "second", generator=generator, encoder=encoder, reference=reference, rng=0)
+    latent = counterfactuals(
+        bb, X, "second", generator=generator, encoder=encoder, reference=reference, rng=0
+    )
     pixels = counterfactuals(bb, X, "second", reference=reference, rng=0)
     runner_up = np.argsort(-bb.predict(X), axis=1)[:, 1]
     assert [r.target for r in latent] == runner_up.tolist()
     found = np.array([r.found for r in latent])
     assert found.mean() >= 0.9
-    assert np.array_equal(bb.predict_labels(np.concatenate([r.counterfactuals for r in latent]))[found], runner_up[found])
+    assert np.array_equal(
+        bb.predict_labels(np.concatenate([r.counterfactuals for r in latent]))[found], runner_up[found]
+    )
     latent_realism, pixel_realism = summarize(latent).median_realism, summarize(pixels).median_realism
     inputs_realism = float(np.median(NearestReference(reference).realism(X)))
     assert latent_realism < pixel_realism
