@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,19 @@ import click
 import numpy as np
 
 from auditor import images
-from auditor.cli.options import model_options, open_blackbox, open_encoder, open_generator, printable
+from auditor.cli.options import (
+    class_names_option,
+    generator_options,
+    model_options,
+    open_blackbox,
+    open_encoder,
+    open_generator,
+    out_option,
+    parse_class_names,
+    printable,
+    seed_option,
+    write_json,
+)
 from auditor.data import load_data
 from auditor.errors import ConfigError, DataError
 from auditor.explain.attribution import (
@@ -87,19 +98,9 @@ IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
     "--steps", type=click.IntRange(1), default=50, show_default=True, help="Deletion/insertion steps."
 )
 @click.option("--sanity", is_flag=True, help="Also run the cascading model-randomisation check.")
-@click.option(
-    "--generator",
-    "generator_path",
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="counterfactual: generator .onnx for a latent search (else the search runs in input space).",
-)
-@click.option(
-    "--encoder",
-    "encoder_path",
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="counterfactual: its encoder.",
+@generator_options(
+    "counterfactual: generator .onnx for a latent search (else the search runs in input space).",
+    "counterfactual: its encoder.",
 )
 @click.option(
     "--budget",
@@ -108,18 +109,9 @@ IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
     show_default=True,
     help="counterfactual: classifier queries for the counterfactual search.",
 )
-@click.option(
-    "--class-names", default=None, help="Comma-separated class names (else metadata, labels, 0..K-1)."
-)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--out",
-    "out_dir",
-    default="audit-out",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder for attribution.json and images/; nothing is written elsewhere.",
-)
+@class_names_option
+@seed_option
+@out_option("attribution.json and images/")
 @model_options
 def command(
     model: str,
@@ -146,7 +138,7 @@ def command(
     **kw: Any,
 ) -> None:
     """Explain MODEL's score for one input, with deletion/insertion curves beside random orders."""
-    names = tuple(n.strip() for n in class_names.split(",")) if class_names else None
+    names = parse_class_names(class_names)
     bb = open_blackbox(model, kw, names)
     data = load_data(input_path)
     if index >= len(data):
@@ -232,8 +224,7 @@ def command(
         "model_sha256": bb.model.sha256,
         "images": pictures,
     }
-    path = out / "attribution.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=True, allow_nan=False) + "\n")
+    path = write_json(out, "attribution.json", report)
     if not kw["quiet"]:
         click.echo(summary(result, curves.to_dict(), check, bb.class_names), err=True)
         if found is not None and not found.found:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,19 @@ import click
 import numpy as np
 
 from auditor import images
-from auditor.cli.options import model_options, open_blackbox, open_encoder, open_generator, printable
+from auditor.cli.options import (
+    class_names_option,
+    generator_options,
+    model_options,
+    open_blackbox,
+    open_encoder,
+    open_generator,
+    out_option,
+    parse_class_names,
+    printable,
+    seed_option,
+    write_json,
+)
 from auditor.data import load_data
 from auditor.errors import ConfigError, DataError
 from auditor.explain.counterfactuals import (
@@ -40,19 +51,9 @@ METHOD_NAMES = {"es": "momentum_es", "cmaes": "cmaes"}
     show_default=True,
     help="A class index or name, 'second' (the runner-up class) or 'any' (any other class).",
 )
-@click.option(
-    "--generator",
-    "generator_path",
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="Generator .onnx: search its latent space for realistic counterfactuals.",
-)
-@click.option(
-    "--encoder",
-    "encoder_path",
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="Encoder .onnx for the generator (else the start latent is found by search).",
+@generator_options(
+    "Generator .onnx: search its latent space for realistic counterfactuals.",
+    "Encoder .onnx for the generator (else the start latent is found by search).",
 )
 @click.option(
     "--reference",
@@ -79,18 +80,9 @@ METHOD_NAMES = {"es": "momentum_es", "cmaes": "cmaes"}
 @click.option(
     "--integer", default=None, help="Features that must stay integers: indices or names, comma-separated."
 )
-@click.option(
-    "--class-names", default=None, help="Comma-separated class names (else the data's, metadata, 0..K-1)."
-)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--out",
-    "out_dir",
-    default="audit-out",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder for counterfactuals.json and images; nothing is written elsewhere.",
-)
+@class_names_option
+@seed_option
+@out_option("counterfactuals.json and images")
 @model_options
 def command(
     model: str,
@@ -115,7 +107,7 @@ def command(
     if encoder_path and not generator_path:
         raise click.UsageError("--encoder needs --generator")
     data = load_data(input_path)
-    names = tuple(n.strip() for n in class_names.split(",")) if class_names else data.class_names
+    names = parse_class_names(class_names) or data.class_names
     blackbox = open_blackbox(model, kw, names)
     generator = open_generator(generator_path, kw) if generator_path else None
     encoder = open_encoder(encoder_path, kw) if encoder_path else None
@@ -279,8 +271,7 @@ def write(
         "model_sha256": blackbox.model.sha256,
         "counterfactuals": entries,
     }
-    path = out / "counterfactuals.json"
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=True, allow_nan=False) + "\n")
+    path = write_json(out, "counterfactuals.json", document)
     return path
 
 

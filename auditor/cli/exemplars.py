@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,17 @@ import click
 import numpy as np
 
 from auditor import images
-from auditor.cli.options import model_options, open_blackbox, open_generator, printable
+from auditor.cli.options import (
+    class_names_option,
+    model_options,
+    open_blackbox,
+    open_generator,
+    out_option,
+    parse_class_names,
+    printable,
+    seed_option,
+    write_json,
+)
 from auditor.data import load_data
 from auditor.errors import ConfigError
 from auditor.explain.exemplars import DEFAULT_BUDGET, ClassExemplars, ExemplarSet, exemplars
@@ -39,9 +48,7 @@ IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
     help="Reference rows: the search box without a generator; feature names for the CSV.",
 )
 @click.option("--classes", default="all", show_default=True, help="all, or class indices/names like 0,3,7.")
-@click.option(
-    "--class-names", default=None, help="Comma-separated class names (else metadata, labels, 0..K-1)."
-)
+@class_names_option
 @click.option(
     "--per-class", type=click.IntRange(1), default=1, show_default=True, help="Exemplars per class."
 )
@@ -86,15 +93,8 @@ IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
     default=None,
     help="Least latent distance between exemplars of a class (default sqrt(2d)/4).",
 )
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@click.option(
-    "--out",
-    "out_dir",
-    default="audit-out",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder for exemplars.json and the images or CSV; nothing is written elsewhere.",
-)
+@seed_option
+@out_option("exemplars.json and the images or CSV")
 @model_options
 def command(
     model: str,
@@ -116,7 +116,7 @@ def command(
     """Find inputs that MODEL scores as each chosen class, by searching GEN's latent space."""
     if generator_path is None and data_path is None:
         raise click.UsageError("give --generator GEN, or --data FILE for an input-space search")
-    names = tuple(n.strip() for n in class_names.split(",")) if class_names else None
+    names = parse_class_names(class_names)
     blackbox = open_blackbox(model, kw, names)
     generator = open_generator(generator_path, kw) if generator_path else None
     data = load_data(data_path) if data_path else None
@@ -243,8 +243,7 @@ def write(
         "classes": classes,
         "exemplars": rows,
     }
-    path = out / "exemplars.json"
-    path.write_text(json.dumps(summary_json, indent=2, ensure_ascii=True, allow_nan=False) + "\n")
+    path = write_json(out, "exemplars.json", summary_json)
     return path
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from auditor.cli.options import model_options, open_blackbox, printable
+from auditor.cli.options import model_options, open_blackbox, parse_class_names, printable
 from auditor.model.describe import describe
 
 
@@ -18,7 +18,7 @@ from auditor.model.describe import describe
 @model_options
 def command(model: str, as_json: bool, class_names: str | None, **kw: Any) -> None:
     """Show what the classifier takes and returns, and how its scores are read."""
-    names = tuple(n.strip() for n in class_names.split(",")) if class_names else None
+    names = parse_class_names(class_names)
     info = describe(open_blackbox(model, kw, names))
     if as_json:
         click.echo(json.dumps(info, indent=2, ensure_ascii=True))

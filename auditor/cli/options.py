@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -147,3 +149,55 @@ def printable(text: object, limit: int = 2000) -> str:
     s = str(text)
     s = "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in s)
     return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------- options shared by the explain commands
+
+
+def class_names_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--class-names", default=None, help="Comma-separated class names (else the data's, metadata, 0..K-1)."
+    )(func)
+
+
+def seed_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of every random step.")(
+        func
+    )
+
+
+def out_option(written: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--out",
+        "out_dir",
+        default="audit-out",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help=f"Folder for {written}; nothing is written elsewhere.",
+    )
+
+
+def generator_options(generator_help: str, encoder_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--generator and --encoder, as paths to .onnx files."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option(
+            "--encoder", "encoder_path", default=None, type=click.Path(dir_okay=False), help=encoder_help
+        )(func)
+        return click.option(
+            "--generator", "generator_path", default=None, type=click.Path(dir_okay=False), help=generator_help
+        )(func)
+
+    return decorate
+
+
+def parse_class_names(text: str | None) -> tuple[str, ...] | None:
+    return tuple(n.strip() for n in text.split(",")) if text else None
+
+
+def write_json(out: Path, name: str, document: dict[str, Any]) -> Path:
+    """Write one JSON document into the output folder (strict JSON: NaN must already be None)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=True, allow_nan=False) + "\n")
+    return path
