@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 
 from auditor import __version__
-from auditor.audit.config import AuditConfig
+from auditor.audit.config import AuditConfig, config_error
 from auditor.data import Dataset, Preprocess, load_data
 from auditor.errors import DataError
 from auditor.images import colorize, grid, overlay, png_bytes, to_hwc, to_uint8, upscale
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.describe import describe
 from auditor.model.generator import Encoder, Generator
+from auditor.model.sandbox import FirstContact, SandboxLimits, confirm_unchanged
 from auditor.model.session import SessionSettings
 from auditor.report.charts import curves, reliability_diagram
 
@@ -138,24 +139,28 @@ class Context:
         generator: Generator | None = None,
         encoder: Encoder | None = None,
         data: Dataset | None = None,
+        sandbox: SandboxLimits | None = None,
     ) -> None:
         self.config = config
         self.blackbox = blackbox
         self.generator = generator
         self.encoder = encoder
         self.data = data
+        self.sandbox = sandbox  # the limits of the first load in a child process; None when it was skipped
 
     @classmethod
     def open(
         cls,
         config: AuditConfig,
         base: OpenOptions = OpenOptions(),
-        vet: Callable[[str, str, OpenOptions], None] | None = None,
+        vet: Callable[[str, str, OpenOptions], FirstContact | None] | None = None,
+        sandbox: SandboxLimits | None = None,
     ) -> Context:
         """Open the model files and the data a config names; the same config gives the same context.
 
         `base` carries what the config does not decide (limits, timeouts, verbosity); `vet(path, kind,
-        options)` runs before each model is opened in this process (the CLI's sandboxed first load).
+        options)` runs before each model is opened in this process (the CLI's sandboxed first load, with
+        the limits `sandbox`, recorded in the report) and each model then opened must be the file it vetted.
         """
         options = open_options(config, base)
         models = [(config.model.path, "classifier")]
@@ -163,18 +168,20 @@ class Context:
             models.append((config.generator.path, "generator"))
             if config.generator.encoder is not None:
                 models.append((config.generator.encoder, "encoder"))
-        if vet is not None:
-            for path, kind in models:
-                vet(str(path), kind, options)
+        contacts = {kind: vet(str(path), kind, options) if vet is not None else None for path, kind in models}
         blackbox = BlackBox.open(config.model.path, options)
+        confirm_unchanged(contacts["classifier"], blackbox.model)
+        check_fits(config, blackbox)
         settings = SessionSettings(
             device=options.device, threads=options.threads, verbose=options.verbose, call_timeout=options.call_timeout
         )
         generator = encoder = None
         if config.generator is not None:
             generator = Generator.open(config.generator.path, settings, options.limits)
+            confirm_unchanged(contacts["generator"], generator.model)
             if config.generator.encoder is not None:
                 encoder = Encoder.open(config.generator.encoder, settings, options.limits)
+                confirm_unchanged(contacts["encoder"], encoder.model)
         data = None
         if config.data is not None:
             data = _model_data(blackbox, config)
@@ -182,7 +189,7 @@ class Context:
             names = data.class_names
             if config.model.class_names is None and blackbox.class_names == default_names and names and len(names) == len(default_names):
                 blackbox.class_names = names
-        return cls(config, blackbox, generator, encoder, data)
+        return cls(config, blackbox, generator, encoder, data, sandbox if vet is not None else None)
 
     @property
     def is_image(self) -> bool:
@@ -228,6 +235,33 @@ def open_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> Open
         layout=m.layout,
         threads=run.threads,
     )
+
+
+def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
+    """Refuse, before any check runs, settings that only the model shows to be wrong (class indices, window sizes)."""
+    k = blackbox.n_classes
+    checks = config.checks
+    e, f, t = checks.exemplars, checks.counterfactuals, checks.attributions
+    if e.enabled and e.classes != "all" and max(e.classes) >= k:
+        raise config_error(config, "checks.exemplars.classes", f"holds class {max(e.classes)}, but the model has {k} classes (0..{k - 1})")
+    if f.enabled and isinstance(f.target, int) and f.target >= k:
+        raise config_error(config, "checks.counterfactuals.target", f"is class {f.target}, but the model has {k} classes (0..{k - 1})")
+    if not t.enabled:
+        return
+    from auditor.explain.attribution.core import Features
+
+    view = Features(blackbox.input_shape, blackbox.layout)
+    used = {"window": {"occlusion", "lime"} & set(t.methods), "stride": {"occlusion"} & set(t.methods)}
+    for key, value in (("window", t.window), ("stride", t.stride)):
+        if value is not None and used[key] and value > min(view.map_shape):
+            raise config_error(
+                config,
+                f"checks.attributions.{key}",
+                f"is {value}, larger than the model's input map {' x '.join(map(str, view.map_shape))}; choose at most "
+                f"{min(view.map_shape)}",
+            )
+    if t.baseline == "blur" and not view.image:
+        raise config_error(config, "checks.attributions.baseline", "is 'blur', which needs an image input; use zero or mean")
 
 
 def _model_data(blackbox: BlackBox, config: AuditConfig) -> Dataset:
@@ -305,12 +339,41 @@ def provenance_facts(ctx: Context) -> dict[str, Any]:
             "seed": config.run.seed,
             "config_sha256": config.digest(),
             "config_file": str(config.source) if config.source else None,
+            "limits": limits_facts(ctx),
             "versions": _versions(),
             "platform": {"system": platform.system(), "machine": platform.machine(), "cpus": os.cpu_count()},
             "ci": _ci(),
         }
     )
     return facts
+
+
+def time_limit(config: AuditConfig, settings: Any) -> float | None:
+    """A check's wall-clock limit in seconds: its own `timeout`, else [run] check_timeout; None when 0 (no limit)."""
+    own = getattr(settings, "timeout", None)
+    seconds = own if own is not None else config.run.check_timeout
+    return float(seconds) if seconds else None
+
+
+def limits_facts(ctx: Context) -> dict[str, Any]:
+    """Every limit this audit ran under (all configurable): model and row sizes, queries, time, the sandbox."""
+    options, config = ctx.blackbox.options, ctx.config
+    sandbox = ctx.sandbox
+    return {
+        "max_model_bytes": options.limits.max_file_bytes,
+        "max_initializer_bytes": options.limits.max_initializer_bytes,
+        "max_row_bytes": options.limits.max_row_bytes,
+        "max_queries": config.run.max_queries,
+        "check_timeout_s": {check.name: time_limit(config, check.settings(config)) for check in CHECKS},
+        "call_timeout_s": options.call_timeout,
+        "sandbox": {"memory_bytes": sandbox.memory_bytes, "timeout_s": sandbox.timeout} if sandbox else None,
+    }
+
+
+def nonfinite_facts(rows: Sequence[int], handling: str) -> dict[str, Any]:
+    """The inputs whose own (unperturbed) scores were NaN or infinite: a finding, listed with what was done."""
+    rows = sorted({int(r) for r in rows})
+    return {"nonfinite_rows": len(rows), "nonfinite_row_indices": rows[:NAMED_ROWS], "nonfinite_handling": handling}
 
 
 def _provenance_merge(ctx: Context, settings: None, parts: list[dict[str, Any]]) -> Outcome:
@@ -456,12 +519,13 @@ def _stability_missing(ctx: Context, s: Any) -> str | None:
 
 
 def _stability_plan(ctx: Context, s: Any, seed: int) -> list[Slice]:
+    per_unit = max(1, ROWS_PER_UNIT // s.repeats)  # a unit's noisy rows stay near ROWS_PER_UNIT
     if ctx.data is None:
-        return chunks(range(s.samples), 1024)
+        return chunks(range(s.samples), per_unit)
     rng = np.random.default_rng(unit_seed(seed, "stability-rows", 0))
     n = len(ctx.data)
     rows = np.sort(rng.permutation(n)[: min(s.samples, n)])
-    return chunks(rows, max(1, ROWS_PER_UNIT // s.repeats))
+    return chunks(rows, per_unit)
 
 
 def noise_scale(ctx: Context, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -491,9 +555,10 @@ def _stability_run(ctx: Context, s: Any, unit: Unit) -> dict[str, np.ndarray]:
     noisy = np.clip(noisy + rng.standard_normal(noisy.shape) * std, lo, hi).astype(np.float32)
     labels = ctx.blackbox.predict_labels(np.concatenate([x, noisy]))
     clean, perturbed = labels[: len(x)], labels[len(x) :].reshape(len(x), s.repeats)
-    flipped = np.flatnonzero((perturbed != clean[:, None]).any(axis=1))[:FLIP_EXAMPLES]
+    flipped = np.flatnonzero((perturbed != clean[:, None]).any(axis=1) & (clean >= 0))[:FLIP_EXAMPLES]
     first = [int(np.flatnonzero(perturbed[i] != clean[i])[0]) for i in flipped]
     return {
+        "items": np.asarray(unit.items, dtype=np.int64),
         "clean": clean,
         "noisy": perturbed,
         "example_clean": x[flipped],
@@ -503,11 +568,14 @@ def _stability_run(ctx: Context, s: Any, unit: Unit) -> dict[str, np.ndarray]:
 
 
 def _stability_merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
-    clean = np.concatenate([p["clean"] for p in parts])
-    noisy = np.concatenate([p["noisy"] for p in parts])
+    clean_all = np.concatenate([p["clean"] for p in parts])
+    noisy_all = np.concatenate([p["noisy"] for p in parts])
+    scored = clean_all >= 0  # rows whose own prediction is finite; the others cannot flip and are left out
+    skipped = np.concatenate([p["items"] for p in parts])[~scored]
+    clean, noisy = clean_all[scored], noisy_all[scored]
     flips = noisy != clean[:, None]
     k = ctx.blackbox.n_classes
-    rate = float(flips.mean())
+    rate = float(flips.mean()) if flips.size else None
     per_class = []
     for c in range(k):
         rows = clean == c
@@ -533,9 +601,11 @@ def _stability_merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -
         "rows": len(clean),
         "perturbed_rows": int(flips.size),
         "flip_rate": rate,
-        "rows_with_a_flip": float(flips.any(axis=1).mean()),
+        "rows_with_a_flip": float(flips.any(axis=1).mean()) if len(clean) else None,
         "highest_class_flip_rate": max(rates) if rates else None,
-        "invalid_predictions": int((noisy < 0).sum() + (clean < 0).sum()),
+        "invalid_predictions": int((noisy_all < 0).sum() + (~scored).sum()),
+        "nonfinite_noisy": int((noisy < 0).sum()),  # noisy copies of a scored row without a finite prediction
+        **nonfinite_facts(skipped, "these inputs were left out of the flip rates"),
         "per_class": per_class,
         "noise": {"kind": "gaussian", "relative_to": "value range" if ctx.is_image else "feature std",
                   "fraction": s.noise, "mean_std": float(np.mean(std))},
@@ -724,7 +794,10 @@ def _cf_plan(ctx: Context, s: Any, seed: int) -> list[Slice]:
     return slices
 
 
-def _cf_run(ctx: Context, s: Any, unit: Unit) -> tuple[str, list[int], list[Any]]:
+CfPart = tuple[str, list[int], list[Any], list[int]]  # (part, explained rows, their results, non-finite rows)
+
+
+def _cf_run(ctx: Context, s: Any, unit: Unit) -> CfPart:
     from auditor.explain.counterfactuals import counterfactuals
 
     assert ctx.data is not None
@@ -737,15 +810,20 @@ def _cf_run(ctx: Context, s: Any, unit: Unit) -> tuple[str, list[int], list[Any]
         "rng": unit.seed,
     }
     x = ctx.data.x[list(unit.items)]
+    labels = ctx.blackbox.predict_labels(x)  # -1: the input's own scores are NaN or infinite; it cannot be explained
+    skipped = [unit.items[i] for i in np.flatnonzero(labels < 0)]
     if unit.part == "samples":
-        return unit.part, list(unit.items), counterfactuals(ctx.blackbox, x, s.target, budget=budget, **common)
-    labels = ctx.blackbox.predict_labels(x)
+        keep = np.flatnonzero(labels >= 0)
+        if not keep.size:
+            return unit.part, [], [], skipped
+        results = counterfactuals(ctx.blackbox, x[keep], s.target, budget=budget, **common)
+        return unit.part, [unit.items[i] for i in keep], results, skipped
     pairs = [(i, b) for i, a in enumerate(labels) if a >= 0 for b in range(ctx.blackbox.n_classes) if b != a]
     if not pairs:
-        return unit.part, [], []
+        return unit.part, [], [], skipped
     rows, goals = np.array([i for i, _ in pairs]), np.array([b for _, b in pairs])
     results = counterfactuals(ctx.blackbox, x[rows], goals, budget=s.matrix_budget, **common)
-    return unit.part, [unit.items[i] for i in rows], results
+    return unit.part, [unit.items[i] for i in rows], results, skipped
 
 
 def _flip_matrix(ctx: Context, results: list[Any]) -> dict[str, Any]:
@@ -770,11 +848,12 @@ def _flip_matrix(ctx: Context, results: list[Any]) -> dict[str, Any]:
     }
 
 
-def _cf_merge(ctx: Context, s: Any, parts: list[tuple[str, list[int], list[Any]]]) -> Outcome:
+def _cf_merge(ctx: Context, s: Any, parts: list[CfPart]) -> Outcome:
     from auditor.explain.metrics import summarize
 
-    samples = [(row, r) for part, rows, results in parts if part == "samples" for row, r in zip(rows, results)]
-    matrix = [r for part, _, results in parts if part == "matrix" for r in results]
+    samples = [(row, r) for part, rows, results, _ in parts if part == "samples" for row, r in zip(rows, results)]
+    matrix = [r for part, _, results, _ in parts if part == "matrix" for r in results]
+    skipped = [row for _, _, _, rows in parts for row in rows]
     summary = summarize([r for _, r in samples])
     validity = summary.validity_rate if np.isfinite(summary.validity_rate) else None
     listed, figures = [], []
@@ -823,6 +902,7 @@ def _cf_merge(ctx: Context, s: Any, parts: list[tuple[str, list[int], list[Any]]
         "median_queries": summary.median_queries,
         "counterfactuals": listed,
         "flip_matrix": _flip_matrix(ctx, matrix) if matrix else None,
+        **nonfinite_facts(skipped, "these inputs were not explained and are left out of the figures"),
     }
     derived = {"budget": s.budget or ctx.config.run.budget, "space": space}
     return Outcome(validity, "validity", "higher", criteria, details, tuple(figures), derived)
@@ -863,13 +943,18 @@ def attribution_baseline(ctx: Context, s: Any) -> str | float:
     return "zero" if ctx.is_image or ctx.reference is None else "mean"
 
 
-def _attr_run(ctx: Context, s: Any, unit: Unit) -> tuple[int, np.ndarray, list[tuple[Any, Any]]]:
+AttrPart = tuple[int, np.ndarray, list[tuple[Any, Any]], bool]  # (row, input, (map, faithfulness) per method, scored)
+
+
+def _attr_run(ctx: Context, s: Any, unit: Unit) -> AttrPart:
     from auditor.explain.attribution import faithfulness, gaussian_lime, lime, occlusion
 
     rng = np.random.default_rng(unit.seed)
     x = _stability_rows(ctx, unit, rng)[0]
-    baseline = attribution_baseline(ctx, s)
     bb, ref = ctx.blackbox, ctx.reference
+    if bb.predict_labels(x[None])[0] < 0:  # NaN or infinite scores for the input itself: nothing to explain
+        return unit.items[0], x, [], False
+    baseline = attribution_baseline(ctx, s)
     maps = []
     for method in s.methods:
         seed = int(rng.integers(2**31))
@@ -883,13 +968,13 @@ def _attr_run(ctx: Context, s: Any, unit: Unit) -> tuple[int, np.ndarray, list[t
             bb, x, a.map, target=a.target, baseline=baseline, steps=s.steps, orders=s.orders, reference=ref, rng=seed
         )
         maps.append((a, f))
-    return unit.items[0], x, maps
+    return unit.items[0], x, maps, True
 
 
-def _attr_merge(ctx: Context, s: Any, parts: list[tuple[int, np.ndarray, list[tuple[Any, Any]]]]) -> Outcome:
+def _attr_merge(ctx: Context, s: Any, parts: list[AttrPart]) -> Outcome:
     rows, figures = [], []
     names = ctx.data.feature_names if ctx.data is not None else None
-    for row, x, maps in parts:
+    for row, x, maps, _ in parts:
         for a, f in maps:
             faithful = f.deletion_auc < f.random_deletion_auc and f.insertion_auc > f.random_insertion_auc
             entry: dict[str, Any] = {
@@ -945,6 +1030,7 @@ def _attr_merge(ctx: Context, s: Any, parts: list[tuple[int, np.ndarray, list[tu
         "median_insertion_auc": float(np.median([r["insertion_auc"] for r in rows])) if rows else None,
         "median_random_insertion_auc": float(np.median([r["random_insertion_auc"] for r in rows])) if rows else None,
         "maps": rows,
+        **nonfinite_facts([row for row, _, _, scored in parts if not scored], "these inputs were not explained"),
     }
     return Outcome(share, "faithful maps", "higher", criteria, details, tuple(figures), {"baseline": details["baseline"]})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -22,6 +23,29 @@ ATTRIBUTION_METHODS = ("occlusion", "lime", "gaussian-lime")
 ATTRIBUTION_BASELINES = ("auto", "zero", "mean", "blur", "noise")
 SCORES = ("logits", "probabilities", "log-probabilities")
 LAYOUTS = ("NCHW", "NHWC", "HW", "flat", "tensor")
+
+# Upper bounds that keep a valid-looking number from exhausting memory or time before any limit can act.
+MAX_SEARCH_BUDGET = 10**8  # classifier queries per search
+MAX_TOTAL_QUERIES = 10**12  # classifier queries per audit
+MAX_SECONDS = 7 * 86400.0  # a check's wall-clock limit
+MAX_THREADS = 1024
+MAX_BATCH = 2**20
+MAX_DIM = 2**31 - 1  # one axis of an input shape
+MAX_IMAGE_SIDE = 8192  # preprocess.size
+MAX_ROWS = 10**6  # rows a check samples or perturbs
+MAX_EXPLAINED = 10**5  # inputs a counterfactual or attribution check explains
+MAX_REPEATS = 1000  # noisy copies of one row
+MAX_PER_CLASS = 100  # exemplar searches per class
+MAX_CLASSES = 10**5  # class indices in a list
+MAX_BINS = 1000
+MAX_NOISE = 10.0  # noise std over the value range or the feature std
+MAX_WINDOW = 2**16
+MAX_LIME_SAMPLES = 10**5
+MAX_STEPS = 1000
+MAX_ORDERS = 100
+MAX_MATRIX_PER_CLASS = 1000
+DEFAULT_MAX_QUERIES = 10**7  # total classifier queries per audit
+DEFAULT_CHECK_TIMEOUT = 600.0  # seconds per check; 0 means no limit
 
 
 @dataclass(frozen=True)
@@ -60,6 +84,8 @@ class RunConfig:
     device: str = "auto"
     budget: int = 1000  # classifier queries per search (one exemplar, one counterfactual)
     threads: int | None = None
+    max_queries: int = DEFAULT_MAX_QUERIES  # classifier queries for the whole audit; a check past it is not finished
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT  # seconds per check (0: none); a check past it is not finished
     out: Path = Path("audit-out")
     html_mode: str = "inline"
     fail_on: str = "failed"
@@ -79,6 +105,7 @@ class AccuracySettings:
     max_ece: float | None = None
     min_class_recall: float | None = None
     bins: int = 10
+    timeout: float | None = None  # seconds for this check; None: [run] check_timeout, 0: no limit
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,7 @@ class StabilitySettings:
     repeats: int = 4  # noisy copies per row
     max_flip_rate: float | None = 0.05
     max_class_flip_rate: float | None = None
+    timeout: float | None = None  # seconds for this check; None: [run] check_timeout, 0: no limit
 
 
 @dataclass(frozen=True)
@@ -100,6 +128,7 @@ class ExemplarSettings:
     method: str = "momentum_es"
     budget: int | None = None  # queries per search; defaults to [run] budget
     min_reached: float | None = 1.0  # share of classes that must reach min_confidence
+    timeout: float | None = None  # seconds for this check; None: [run] check_timeout, 0: no limit
 
 
 @dataclass(frozen=True)
@@ -113,6 +142,7 @@ class CounterfactualSettings:
     matrix: bool = True  # the one-vs-one flip-distance matrix between classes
     matrix_per_class: int = 1  # inputs per predicted class sent to every other class
     matrix_budget: int = 300  # queries per matrix search (K·(K-1)·matrix_per_class searches)
+    timeout: float | None = None  # seconds for this check; None: [run] check_timeout, 0: no limit
 
 
 @dataclass(frozen=True)
@@ -127,6 +157,7 @@ class AttributionSettings:
     steps: int = 50  # deletion / insertion curve steps
     orders: int = 5  # random orders the curves are compared with
     min_faithful: float | None = 0.5  # share of maps that beat random orders on deletion and insertion
+    timeout: float | None = None  # seconds for this check; None: [run] check_timeout, 0: no limit
 
 
 @dataclass(frozen=True)
@@ -224,7 +255,16 @@ class _Reader:
             raise self.fail(name, "must be a table")
         return value
 
-    def get(self, raw: dict[str, Any], dotted: str, kind: str, default: Any = None, choices: tuple[Any, ...] = ()) -> Any:
+    def get(
+        self,
+        raw: dict[str, Any],
+        dotted: str,
+        kind: str,
+        default: Any = None,
+        choices: tuple[Any, ...] = (),
+        within: tuple[float, float] | None = None,
+    ) -> Any:
+        """The key's value checked against its kind, its choices and its bounds (each element of a list)."""
         key = dotted.split(".")[-1]
         if key not in raw:
             return default
@@ -233,6 +273,12 @@ class _Reader:
             raise self.fail(dotted, f"must be {_KIND_WORDS[kind]}, got {_describe(raw[key])}")
         if choices and value not in choices:
             raise self.fail(dotted, f"must be one of {', '.join(map(str, choices))}, got {value!r}")
+        if within is not None:
+            low, high = within
+            for v in value if isinstance(value, tuple) else (value,):
+                if not low <= v <= high:
+                    words = "each value" if isinstance(value, tuple) else "the value"
+                    raise self.fail(dotted, f"is out of range: {words} must be from {_num(low)} to {_num(high)}, got {_num(v)}")
         return value
 
     def file(self, raw: dict[str, Any], dotted: str, required: bool = True) -> Path | None:
@@ -253,15 +299,19 @@ _KIND_WORDS = {
     "str": "a string",
     "int": "an integer",
     "pos": "a positive integer",
-    "float": "a number",
+    "float": "a finite number",
     "frac": "a number between 0 and 1",
     "bool": "true or false",
     "strs": "a list of strings",
     "ints": "a list of integers",
     "shape": "a list of positive integers",
-    "pair": "a list of two numbers",
+    "pair": "a list of two finite numbers",
     "size": "a list of two positive integers",
 }
+
+
+def _num(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 def _inline_key(line: str, key: str) -> bool:
@@ -284,7 +334,7 @@ def _coerce(value: Any, kind: str) -> Any:
     if kind == "pos":
         return value if is_int and value > 0 else _WRONG
     if kind == "float":
-        return float(value) if is_num else _WRONG
+        return float(value) if is_num and math.isfinite(value) else _WRONG
     if kind == "frac":
         return float(value) if is_num and 0.0 <= value <= 1.0 else _WRONG
     if kind == "bool":
@@ -298,7 +348,7 @@ def _coerce(value: Any, kind: str) -> Any:
         return tuple(value) if ok else _WRONG
     if kind == "pair":
         ok = isinstance(value, list) and len(value) == 2
-        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
         return (float(value[0]), float(value[1])) if ok else _WRONG
     raise ValueError(kind)
 
@@ -335,13 +385,18 @@ def load_config(path: str | Path) -> AuditConfig:
         data = DataConfig(r.file(d, "data.path"), r.get(d, "data.limit", "pos"))  # type: ignore[arg-type]
     p = r.table(r.sub(raw, "preprocess"), "preprocess", ("size", "mode", "scale"))
     preprocess = PreprocessConfig(
-        r.get(p, "preprocess.size", "size"),
+        r.get(p, "preprocess.size", "size", within=(1, MAX_IMAGE_SIDE)),
         r.get(p, "preprocess.mode", "str", "RGB", ("L", "RGB")),
         r.get(p, "preprocess.scale", "pair", (0.0, 1.0)),
     )
+    if not preprocess.scale[0] < preprocess.scale[1]:
+        raise r.fail("preprocess.scale", f"must be [low, high] with low < high, got {list(preprocess.scale)}")
     run = _run(r, r.sub(raw, "run"))
     b = r.table(r.sub(raw, "baseline"), "baseline", ("path", "max_regression"))
-    baseline = BaselineConfig(r.file(b, "baseline.path", required=False), r.get(b, "baseline.max_regression", "float", 0.02))
+    baseline = BaselineConfig(
+        r.file(b, "baseline.path", required=False),
+        r.get(b, "baseline.max_regression", "float", 0.02, within=(0.0, 1e12)),
+    )
     checks = _checks(r, r.sub(raw, "checks"))
     return AuditConfig(model, generator, data, preprocess, run, baseline, checks, source=path)
 
@@ -353,14 +408,14 @@ def _model(r: _Reader, m: dict[str, Any]) -> ModelConfig:
         r.get(m, "model.class_names", "strs"),
         r.get(m, "model.output", "str"),
         r.get(m, "model.scores", "str", None, SCORES),
-        r.get(m, "model.input_shape", "shape"),
+        r.get(m, "model.input_shape", "shape", within=(1, MAX_DIM)),
         r.get(m, "model.layout", "str", None, LAYOUTS),
-        r.get(m, "model.batch_size", "pos"),
+        r.get(m, "model.batch_size", "pos", within=(1, MAX_BATCH)),
     )
 
 
 def _run(r: _Reader, u: dict[str, Any]) -> RunConfig:
-    keys = ("seed", "device", "budget", "threads", "out", "html_mode", "fail_on", "formats")
+    keys = ("seed", "device", "budget", "threads", "max_queries", "check_timeout", "out", "html_mode", "fail_on", "formats")
     r.table(u, "run", keys)
     formats = r.get(u, "run.formats", "strs", FORMATS)
     for name in formats:
@@ -368,10 +423,12 @@ def _run(r: _Reader, u: dict[str, Any]) -> RunConfig:
             raise r.fail("run.formats", f"holds unknown format {name!r} (known: {', '.join(FORMATS)})")
     out = r.get(u, "run.out", "str")
     return RunConfig(
-        seed=r.get(u, "run.seed", "int", 0),
+        seed=r.get(u, "run.seed", "int", 0, within=(0, 2**63 - 1)),
         device=r.get(u, "run.device", "str", "auto", DEVICES),
-        budget=r.get(u, "run.budget", "pos", RunConfig.budget),
-        threads=r.get(u, "run.threads", "pos"),
+        budget=r.get(u, "run.budget", "pos", RunConfig.budget, within=(1, MAX_SEARCH_BUDGET)),
+        threads=r.get(u, "run.threads", "pos", within=(1, MAX_THREADS)),
+        max_queries=r.get(u, "run.max_queries", "pos", RunConfig.max_queries, within=(1, MAX_TOTAL_QUERIES)),
+        check_timeout=r.get(u, "run.check_timeout", "float", RunConfig.check_timeout, within=(0.0, MAX_SECONDS)),
         out=(r.base / out) if out else RunConfig.out,
         html_mode=r.get(u, "run.html_mode", "str", "inline", HTML_MODES),
         fail_on=r.get(u, "run.fail_on", "str", "failed", FAIL_ON),
@@ -379,12 +436,16 @@ def _run(r: _Reader, u: dict[str, Any]) -> RunConfig:
     )
 
 
+SEARCH_BUDGET = (1, MAX_SEARCH_BUDGET)
+SECONDS = (0.0, MAX_SECONDS)
+
+
 def _checks(r: _Reader, c: dict[str, Any]) -> ChecksConfig:
     r.table(c, "checks", CHECK_NAMES)
 
     def table(name: str, keys: tuple[str, ...]) -> tuple[dict[str, Any], str]:
         raw = r.sub(c, f"checks.{name}")
-        return r.table(raw, f"checks.{name}", ("enabled", *keys)), f"checks.{name}"
+        return r.table(raw, f"checks.{name}", ("enabled", *keys, "timeout")), f"checks.{name}"
 
     a, n = table("accuracy", ("min", "max_ece", "min_class_recall", "bins"))
     accuracy = AccuracySettings(
@@ -392,17 +453,19 @@ def _checks(r: _Reader, c: dict[str, Any]) -> ChecksConfig:
         r.get(a, f"{n}.min", "frac"),
         r.get(a, f"{n}.max_ece", "frac"),
         r.get(a, f"{n}.min_class_recall", "frac"),
-        r.get(a, f"{n}.bins", "pos", 10),
+        r.get(a, f"{n}.bins", "pos", 10, within=(1, MAX_BINS)),
+        r.get(a, f"{n}.timeout", "float", within=SECONDS),
     )
     s, n = table("stability", ("noise", "samples", "repeats", "max_flip_rate", "max_class_flip_rate"))
     default_s = StabilitySettings()
     stability = StabilitySettings(
         r.get(s, f"{n}.enabled", "bool", True),
-        r.get(s, f"{n}.noise", "float", default_s.noise),
-        r.get(s, f"{n}.samples", "pos", default_s.samples),
-        r.get(s, f"{n}.repeats", "pos", default_s.repeats),
+        r.get(s, f"{n}.noise", "float", default_s.noise, within=(0.0, MAX_NOISE)),
+        r.get(s, f"{n}.samples", "pos", default_s.samples, within=(1, MAX_ROWS)),
+        r.get(s, f"{n}.repeats", "pos", default_s.repeats, within=(1, MAX_REPEATS)),
         r.get(s, f"{n}.max_flip_rate", "frac", default_s.max_flip_rate),
         r.get(s, f"{n}.max_class_flip_rate", "frac"),
+        r.get(s, f"{n}.timeout", "float", within=SECONDS),
     )
     if stability.noise <= 0:
         raise r.fail(f"{n}.noise", "must be a positive number")
@@ -410,36 +473,43 @@ def _checks(r: _Reader, c: dict[str, Any]) -> ChecksConfig:
     classes: str | tuple[int, ...] = "all"
     if e.get("classes", "all") != "all":
         classes = r.get(e, f"{n}.classes", "ints")
-        if not classes or min(classes) < 0:
-            raise r.fail(f"{n}.classes", 'must be "all" or a non-empty list of class indices')
+        if not classes or min(classes) < 0 or len(classes) > MAX_CLASSES:
+            raise r.fail(f"{n}.classes", f'must be "all" or a non-empty list of at most {MAX_CLASSES:,} class indices >= 0')
+        if len(set(classes)) != len(classes):
+            raise r.fail(f"{n}.classes", "holds a class index twice; list each class once")
     exemplars = ExemplarSettings(
         r.get(e, f"{n}.enabled", "bool", True),
         classes,
-        r.get(e, f"{n}.per_class", "pos", 3),
+        r.get(e, f"{n}.per_class", "pos", 3, within=(1, MAX_PER_CLASS)),
         r.get(e, f"{n}.min_confidence", "frac", 0.9),
         r.get(e, f"{n}.method", "str", "momentum_es", SEARCH_METHODS),
-        r.get(e, f"{n}.budget", "pos"),
+        r.get(e, f"{n}.budget", "pos", within=SEARCH_BUDGET),
         r.get(e, f"{n}.min_reached", "frac", 1.0),
+        r.get(e, f"{n}.timeout", "float", within=SECONDS),
     )
+    if not 0.0 < exemplars.min_confidence < 1.0:
+        raise r.fail(f"{n}.min_confidence", f"must be a probability strictly between 0 and 1, got {exemplars.min_confidence:g}")
     f, n = table(
         "counterfactuals",
         ("samples", "target", "method", "budget", "min_validity", "matrix", "matrix_per_class", "matrix_budget"),
     )
     target: str | int = "second"
     if "target" in f:
-        target = f["target"] if isinstance(f["target"], int) and not isinstance(f["target"], bool) else r.get(
-            f, f"{n}.target", "str", "second", CF_TARGETS
-        )
+        if isinstance(f["target"], int) and not isinstance(f["target"], bool):
+            target = r.get(f, f"{n}.target", "int", within=(0, MAX_CLASSES))
+        else:
+            target = r.get(f, f"{n}.target", "str", "second", CF_TARGETS)
     counterfactuals = CounterfactualSettings(
         r.get(f, f"{n}.enabled", "bool", True),
-        r.get(f, f"{n}.samples", "pos", 10),
+        r.get(f, f"{n}.samples", "pos", 10, within=(1, MAX_EXPLAINED)),
         target,
         r.get(f, f"{n}.method", "str", "cmaes", SEARCH_METHODS),
-        r.get(f, f"{n}.budget", "pos"),
+        r.get(f, f"{n}.budget", "pos", within=SEARCH_BUDGET),
         r.get(f, f"{n}.min_validity", "frac", 0.8),
         r.get(f, f"{n}.matrix", "bool", True),
-        r.get(f, f"{n}.matrix_per_class", "pos", 1),
-        r.get(f, f"{n}.matrix_budget", "pos", CounterfactualSettings.matrix_budget),
+        r.get(f, f"{n}.matrix_per_class", "pos", 1, within=(1, MAX_MATRIX_PER_CLASS)),
+        r.get(f, f"{n}.matrix_budget", "pos", CounterfactualSettings.matrix_budget, within=SEARCH_BUDGET),
+        r.get(f, f"{n}.timeout", "float", within=SECONDS),
     )
     t, n = table(
         "attributions",
@@ -449,22 +519,35 @@ def _checks(r: _Reader, c: dict[str, Any]) -> ChecksConfig:
     for m in methods:
         if m not in ATTRIBUTION_METHODS:
             raise r.fail(f"{n}.methods", f"holds unknown method {m!r} (known: {', '.join(ATTRIBUTION_METHODS)})")
-    baseline = t.get("baseline", "auto")
-    if not (isinstance(baseline, int | float) and not isinstance(baseline, bool)):
+    baseline: str | float = "auto"
+    if isinstance(t.get("baseline"), int | float) and not isinstance(t.get("baseline"), bool):
+        baseline = r.get(t, f"{n}.baseline", "float", within=(-1e38, 1e38))  # float32 range
+    else:
         baseline = r.get(t, f"{n}.baseline", "str", "auto", ATTRIBUTION_BASELINES)
     attributions = AttributionSettings(
         r.get(t, f"{n}.enabled", "bool", True),
         methods,
-        r.get(t, f"{n}.samples", "pos", 4),
-        float(baseline) if not isinstance(baseline, str) else baseline,
-        r.get(t, f"{n}.window", "pos"),
-        r.get(t, f"{n}.stride", "pos"),
-        r.get(t, f"{n}.lime_samples", "pos", 500),
-        r.get(t, f"{n}.steps", "pos", 50),
-        r.get(t, f"{n}.orders", "pos", 5),
+        r.get(t, f"{n}.samples", "pos", 4, within=(1, MAX_EXPLAINED)),
+        baseline,
+        r.get(t, f"{n}.window", "pos", within=(1, MAX_WINDOW)),
+        r.get(t, f"{n}.stride", "pos", within=(1, MAX_WINDOW)),
+        r.get(t, f"{n}.lime_samples", "pos", 500, within=(4, MAX_LIME_SAMPLES)),
+        r.get(t, f"{n}.steps", "pos", 50, within=(1, MAX_STEPS)),
+        r.get(t, f"{n}.orders", "pos", 5, within=(1, MAX_ORDERS)),
         r.get(t, f"{n}.min_faithful", "frac", 0.5),
+        r.get(t, f"{n}.timeout", "float", within=SECONDS),
     )
     return ChecksConfig(accuracy, stability, exemplars, counterfactuals, attributions)
+
+
+def config_error(config: AuditConfig, dotted: str, message: str) -> ConfigError:
+    """A setting found wrong once the model is known: named with the config file and line when there is one."""
+    if config.source is not None:
+        try:
+            return _Reader(config.source, config.source.read_text(encoding="utf-8")).fail(dotted, message)
+        except (OSError, UnicodeDecodeError):
+            pass
+    return ConfigError(f"'{dotted}' {message}")
 
 
 def quick_config(

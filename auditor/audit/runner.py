@@ -20,6 +20,7 @@ from auditor import __version__
 from auditor.audit import checks as C
 from auditor.audit.config import AuditConfig
 from auditor.errors import AuditorError, ConfigError
+from auditor.model.budget import Budget, BudgetExhausted
 
 SCHEMA_VERSION = 1
 STATUSES = ("passed", "failed", "not_run")
@@ -46,6 +47,7 @@ class CheckResult:
     figures: tuple[C.Figure, ...] = ()
     error: bool = False  # not run because the check raised a user-facing error
     enabled: bool = True  # False when the config switched the check off
+    limit_reached: bool = False  # not finished: the audit's query budget or the check's time limit ran out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class CheckResult:
             "reason": self.reason,
             "error": self.error,
             "enabled": self.enabled,
+            "limit_reached": self.limit_reached,
             "queries": self.queries,
             "generator_queries": self.generator_queries,
             "seconds": self.seconds,
@@ -162,7 +165,8 @@ def plan_units(check: C.Check, ctx: C.Context, settings: Any, seed: int) -> list
 def run_check(
     check: C.Check, ctx: C.Context, progress: Progress | None = None, mapper: UnitMapper = local_mapper
 ) -> CheckResult:
-    """Plan, map and merge one check; a prerequisite missing or a user-facing error makes it 'not_run'."""
+    """Plan, map and merge one check; a prerequisite missing or a user-facing error makes it 'not_run', and so
+    does a spent query budget or time limit (reason 'not finished: ...'; not an input error)."""
     started = time.perf_counter()
     settings = check.settings(ctx.config)
     base = {"name": check.name, "title": check.title, "settings": C.settings_dict(settings)}
@@ -170,11 +174,12 @@ def run_check(
         return replace(
             _not_run(base, f"disabled in the config ([checks.{check.name}] enabled = false)", started), enabled=False
         )
-    reason = check.missing(ctx, settings)
-    if reason:
-        return _not_run(base, reason, started)
     queries = generator_queries = 0
+    q_start, g_start = ctx.blackbox.queries, _generator_queries(ctx)
     try:
+        reason = check.missing(ctx, settings)
+        if reason:
+            return _not_run(base, reason, started)
         units = plan_units(check, ctx, settings, ctx.config.run.seed)
         if progress:
             progress(check.name, 0, len(units))
@@ -188,6 +193,11 @@ def run_check(
         q0 = ctx.blackbox.queries
         outcome = check.merge(ctx, settings, parts)
         queries += ctx.blackbox.queries - q0
+    except BudgetExhausted as exc:
+        spent = max(queries, ctx.blackbox.queries - q_start)
+        spent_g = max(generator_queries, _generator_queries(ctx) - g_start)
+        result = _not_run(base, str(exc), started, queries=spent, generator_queries=spent_g)
+        return replace(result, limit_reached=True)
     except ConfigError:
         raise
     except AuditorError as exc:
@@ -222,7 +232,9 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
-def _not_run(base: dict[str, Any], reason: str, started: float, error: bool = False, queries: int = 0) -> CheckResult:
+def _not_run(
+    base: dict[str, Any], reason: str, started: float, error: bool = False, queries: int = 0, generator_queries: int = 0
+) -> CheckResult:
     return CheckResult(
         name=base["name"],
         title=base["title"],
@@ -233,7 +245,7 @@ def _not_run(base: dict[str, Any], reason: str, started: float, error: bool = Fa
         direction=None,
         reason=reason,
         queries=queries,
-        generator_queries=0,
+        generator_queries=generator_queries,
         seconds=time.perf_counter() - started,
         settings=base["settings"],
         error=error,
@@ -247,9 +259,30 @@ def run_audit(
     mapper: UnitMapper = local_mapper,
     checks: tuple[C.Check, ...] | None = None,
 ) -> AuditReport:
-    """Run every check on one context (one black-box session), then the baseline comparison if asked."""
+    """Run every check on one context (one black-box session), then the baseline comparison if asked.
+
+    The classifier's runner carries the audit's query budget ([run] max_queries) and, with the
+    generator's and encoder's, each check's deadline; a check that runs out is 'not finished' and the
+    next one starts.
+    """
     started = time.perf_counter()
-    results = [run_check(check, context, progress, mapper) for check in (checks or C.CHECKS)]
+    clocks = {context.blackbox.runner: Budget(queries=config.run.max_queries)}
+    for model in (context.generator, context.encoder):
+        if model is not None:
+            clocks[model.runner] = Budget()
+    before = {runner: runner.budget for runner in clocks}
+    results = []
+    try:
+        for runner, limit in clocks.items():
+            runner.budget = limit
+        for check in checks or C.CHECKS:
+            seconds = C.time_limit(config, check.settings(config))
+            for limit in clocks.values():
+                limit.start_check(seconds)
+            results.append(run_check(check, context, progress, mapper))
+    finally:
+        for runner, previous in before.items():
+            runner.budget = previous
     if config.baseline.path is not None:
         results.append(compare_baseline(results, load_baseline(config.baseline.path), config.baseline.max_regression))
     provenance = next((r.details for r in results if r.name == "provenance"), {})
@@ -275,7 +308,7 @@ def problem(report: AuditReport) -> str | None:
     broken = [c for c in report.checks if c.error]
     if broken:
         return f"{broken[0].name}: {broken[0].reason}; fix the input or set enabled = false for this check"
-    wanted = [c for c in report.checks if c.name not in ("provenance", "baseline") and c.enabled]
+    wanted = [c for c in report.checks if c.name not in ("provenance", "baseline") and c.enabled and not c.limit_reached]
     if wanted and all(c.status == "not_run" for c in wanted):
         return "no check could run: " + "; ".join(f"{c.name}: {c.reason}" for c in wanted)
     return None

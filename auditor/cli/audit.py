@@ -12,9 +12,14 @@ import click
 
 from auditor.audit.checks import Context
 from auditor.audit.config import (
+    DEFAULT_CHECK_TIMEOUT,
+    DEFAULT_MAX_QUERIES,
     FAIL_ON,
     FORMATS,
     HTML_MODES,
+    MAX_SEARCH_BUDGET,
+    MAX_SECONDS,
+    MAX_TOTAL_QUERIES,
     AuditConfig,
     DataConfig,
     GeneratorConfig,
@@ -23,9 +28,18 @@ from auditor.audit.config import (
     with_overrides,
 )
 from auditor.audit.runner import AuditReport, exit_code, problem, run_audit
-from auditor.cli.options import _shape, first_contact, model_options, open_options, printable
+from auditor.cli.options import (
+    Bounded,
+    _shape,
+    first_contact,
+    model_options,
+    open_options,
+    printable,
+    sandbox_limits,
+)
 from auditor.errors import ConfigError
 from auditor.model.blackbox import OpenOptions
+from auditor.model.sandbox import FirstContact
 from auditor.report.interface import WriteOptions, fmt, status_word
 from auditor.report.writer import write_report
 
@@ -98,6 +112,8 @@ def build_config(model: str | None, config_path: str | None, kw: dict[str, Any])
         run__device=kw["device"] if _given("device") else None,
         run__threads=kw["threads"],
         run__budget=kw["budget"],
+        run__max_queries=kw["max_queries"],
+        run__check_timeout=kw["check_timeout"],
         run__out=Path(kw["out"]) if kw["out"] else None,
         run__html_mode=kw["html_mode"],
         run__fail_on=kw["fail_on"],
@@ -124,8 +140,12 @@ def _summary_lines(report: AuditReport) -> list[str]:
 @click.option("--encoder", type=click.Path(dir_okay=False), help="Encoder .onnx (x -> z), with --generator.")
 @click.option("--data", type=click.Path(), help="Samples (.npz/.npy/.csv or images) with optional labels y.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder [default: audit-out].")
-@click.option("--seed", type=int, default=None, help="Seed of every randomized step [default: 0].")
-@click.option("--budget", type=click.IntRange(1), default=None, help="Classifier queries per search.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed of every randomized step [default: 0].")
+@click.option("--budget", type=click.IntRange(1, MAX_SEARCH_BUDGET), default=None, help="Classifier queries per search.")
+@click.option("--max-queries", type=click.IntRange(1, MAX_TOTAL_QUERIES), default=None,
+              help=f"Classifier queries for the whole audit [default: {DEFAULT_MAX_QUERIES:,}].")
+@click.option("--check-timeout", type=Bounded(0, MAX_SECONDS), default=None,
+              help=f"Seconds per check, 0: no limit [default: {DEFAULT_CHECK_TIMEOUT:g}]; a check past it is not finished.")
 @click.option("--class-names", default=None, help="Comma-separated class names.")
 @click.option("--html-mode", type=click.Choice(HTML_MODES), default=None,
               help="inline: one self-contained report.html; folder: CSS and PNGs as separate files.")
@@ -133,7 +153,7 @@ def _summary_lines(report: AuditReport) -> list[str]:
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
               help="failed: exit 1 when a threshold is missed; any: also when a check did not run; never: report only.")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None, help="An earlier report.json to compare with.")
-@click.option("--max-regression", type=float, default=None, help="Largest allowed worsening of a figure [0.02].")
+@click.option("--max-regression", type=Bounded(0, 1e12), default=None, help="Largest allowed worsening of a figure [0.02].")
 @model_options
 def command(model: str | None, config_path: str | None, **kw: Any) -> int:
     """Audit a classifier: `auditor audit --config audit.toml` or `auditor audit MODEL [--generator G] [--data F]`.
@@ -142,10 +162,10 @@ def command(model: str | None, config_path: str | None, **kw: Any) -> int:
     """
     config = build_config(model, config_path, kw)
 
-    def vet(path: str, kind: str, options: OpenOptions) -> None:
-        first_contact(path, kind, kw, options)
+    def vet(path: str, kind: str, options: OpenOptions) -> FirstContact | None:
+        return first_contact(path, kind, kw, options)
 
-    context = Context.open(config, open_options(kw), vet)
+    context = Context.open(config, open_options(kw), vet, sandbox_limits(kw))
     if kw["device"] == "auto" and config.run.device == "auto" and not kw["quiet"]:
         click.echo(f"auditor: running on {'CUDA' if context.blackbox.provider == 'cuda' else 'CPU'}", err=True)
     report = run_audit(config, context, Progress(sys.stderr, kw["quiet"]))

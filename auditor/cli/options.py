@@ -14,7 +14,7 @@ import click
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import GiB, Limits
-from auditor.model.sandbox import SandboxLimits, check_in_child
+from auditor.model.sandbox import FirstContact, SandboxLimits, check_in_child, confirm_unchanged
 from auditor.model.session import DEVICES, SessionSettings
 
 
@@ -113,29 +113,33 @@ def sandbox_limits(kw: dict[str, Any]) -> SandboxLimits | None:
     return SandboxLimits(memory_bytes=int(kw["sandbox_memory"] * GiB), timeout=kw["load_timeout"])
 
 
-def first_contact(path: str, kind: str, kw: dict[str, Any], options: OpenOptions) -> None:
-    """Load the model once in the sandbox before this process opens it (unless --trust-model)."""
+def first_contact(path: str, kind: str, kw: dict[str, Any], options: OpenOptions) -> FirstContact | None:
+    """Load the model once in the sandbox before this process opens it (None with --trust-model)."""
     sandbox = sandbox_limits(kw)
-    if sandbox is not None:
-        check_in_child(path, kind, options, sandbox)
+    return check_in_child(path, kind, options, sandbox) if sandbox is not None else None
 
 
 def open_blackbox(path: str, kw: dict[str, Any], class_names: tuple[str, ...] | None = None) -> BlackBox:
     options = open_options(kw, class_names)
-    first_contact(path, "classifier", kw, options)
+    contact = first_contact(path, "classifier", kw, options)
     blackbox = BlackBox.open(path, options)
+    confirm_unchanged(contact, blackbox.model)
     say_device(blackbox.provider, kw)
     return blackbox
 
 
 def open_generator(path: str, kw: dict[str, Any]) -> Generator:
-    first_contact(path, "generator", kw, open_options(kw))
-    return Generator.open(path, session_settings(kw), limits_from(kw))
+    contact = first_contact(path, "generator", kw, open_options(kw))
+    generator = Generator.open(path, session_settings(kw), limits_from(kw))
+    confirm_unchanged(contact, generator.model)
+    return generator
 
 
 def open_encoder(path: str, kw: dict[str, Any]) -> Encoder:
-    first_contact(path, "encoder", kw, open_options(kw))
-    return Encoder.open(path, session_settings(kw), limits_from(kw))
+    contact = first_contact(path, "encoder", kw, open_options(kw))
+    encoder = Encoder.open(path, session_settings(kw), limits_from(kw))
+    confirm_unchanged(contact, encoder.model)
+    return encoder
 
 
 def say_device(provider: str, kw: dict[str, Any]) -> None:

@@ -22,18 +22,24 @@ class Budget:
     def __init__(self, queries: int | None = None, deadline: float | None = None) -> None:
         self.queries = queries
         self.deadline = deadline
+        self.seconds: float | None = None  # the running check's limit, for the message
         self.spent = 0
 
     def start_check(self, seconds: float | None) -> None:
         """Set the deadline for the check about to run: `seconds` from now, or none."""
+        self.seconds = seconds or None
         self.deadline = time.monotonic() + seconds if seconds else None
 
     def charge(self, rows: int) -> None:
         """Take `rows` from the budget before they are sent; raise BudgetExhausted when they do not fit."""
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise BudgetExhausted("not finished: the check ran past its time limit")
+            limit = f" of {self.seconds:g} s" if self.seconds else ""
+            raise BudgetExhausted(
+                f"not finished: the check ran past its time limit{limit} (raise [run] check_timeout or the check's timeout)"
+            )
         if self.queries is not None and self.spent + rows > self.queries:
             raise BudgetExhausted(
-                f"not finished: the audit's budget of {self.queries:,} queries is spent ({self.spent:,} sent)"
+                f"not finished: the audit's budget of {self.queries:,} queries is spent ({self.spent:,} sent; "
+                "raise [run] max_queries)"
             )
         self.spent += rows

@@ -87,6 +87,12 @@ class RowCache:
         x = np.ascontiguousarray(x)
         words = x.reshape(n, -1).view(self.word)
         keys = self._hash(words)
+        listed = keys.tolist()
+        get = self._slot_of.get
+        if len(set(listed)) == n and max(get(k, -1) for k in listed) < 0:  # the usual case: all rows new
+            out = np.asarray(compute(x, None), dtype=self.out_dtype)
+            self._store(None, words, keys, out)
+            return out
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         rows = np.arange(n)
         rep = first[inverse]  # the first row with the same key
@@ -133,10 +139,20 @@ class RowCache:
         hits[found[same]] = slots[found[same]]
         return hits
 
-    def _store(self, rows: np.ndarray, words: np.ndarray, keys: np.ndarray, out: np.ndarray) -> None:
-        """Write rows (newest last) at the head of the ring, over the least recently used."""
-        rows = rows[-self.capacity :]
-        m = len(rows)
+    def _store(self, rows: np.ndarray | None, words: np.ndarray, keys: np.ndarray, out: np.ndarray) -> None:
+        """Write rows (None: all, in order; newest last) at the head of the ring, over the least recently used."""
+        if rows is None:
+            skip = max(0, len(words) - self.capacity)
+            m = len(words) - skip
+
+            def part(a: int, b: int) -> slice | np.ndarray:
+                return slice(skip + a, skip + b)
+        else:
+            rows = rows[-self.capacity :]
+            m = len(rows)
+
+            def part(a: int, b: int) -> slice | np.ndarray:
+                return rows[a:b]
         if not m:
             return
         if self._keys is None:
@@ -144,16 +160,15 @@ class RowCache:
             self._results = np.empty((self.capacity, self.width), dtype=self.out_dtype)
             self._keys = np.zeros(self.capacity, dtype=np.uint64)
         assert self._rows is not None and self._results is not None
-        contiguous = bool(rows[-1] - rows[0] == m - 1) and bool((np.diff(rows) == 1).all())
         start = self._head % self.capacity
         done = 0
         while done < m:  # at most two runs of slots: the ring wraps once
             run = min(m - done, self.capacity - start)
-            part = slice(rows[done], rows[done] + run) if contiguous else rows[done : done + run]
-            self._rows[start : start + run] = words[part]
-            self._results[start : start + run] = out[part]
-            self._keys[start : start + run] = keys[part]
-            self._slot_of.update(zip(keys[part].tolist(), range(start, start + run)))
+            chosen = part(done, done + run)
+            self._rows[start : start + run] = words[chosen]
+            self._results[start : start + run] = out[chosen]
+            self._keys[start : start + run] = keys[chosen]
+            self._slot_of.update(zip(keys[chosen].tolist(), range(start, start + run)))
             done += run
             start = 0
         self._head += m

@@ -35,16 +35,18 @@ FALLBACK_FACTOR = 16
 LADDER = (1, 4, 16, 64, 256, 1024)
 TIME_BUDGET = 0.3
 #: Shares of the time budget: batch sizes first, then the thread comparison (the rest: step 3).
-LADDER_SHARE = 0.5
-THREAD_SHARE = 0.2
+LADDER_SHARE = 0.4
+THREAD_SHARE = 0.15
 #: Extra interleaved timing rounds over the batch sizes, while the time budget lasts.
 ROUNDS = 2
 #: Shortest timing: small batches are called several times in a row to fill it.
-UNIT = 0.005
+UNIT = 0.008
+#: A batch size this much slower than the best so far counts as past the peak.
+PAST_PEAK = 0.9
 #: Batch sizes re-timed in the extra rounds: those within this share of the best rate.
 CONTENDER = 0.75
-#: More threads are kept only when at least this much faster than one.
-THREAD_GAIN = 1.10
+#: More threads are kept only when at least this much faster (they lose most when the machine gets busy).
+THREAD_GAIN = 1.25
 #: Batches within this share of the best throughput count as equal; the largest of them is chosen.
 TIE = 0.05
 #: A predict call with at least this many rows triggers the calibration.
@@ -177,8 +179,8 @@ def calibrate(
     1. Batch sizes with the current thread count, within LADDER_SHARE of the time budget (`ladder`).
     2. Thread counts at that batch (one warm-up and two interleaved timings each) with as many rows
        as fit in THREAD_SHARE of the budget; more threads must win by THREAD_GAIN.
-    3. When more threads won, batch sizes from the chosen one up again with them (more threads
-       usually want larger batches), in what is left of the budget.
+    3. When more threads won, batch sizes from the largest down to the chosen one again with them
+       (more threads usually want larger batches), in what is left of the budget.
     """
     started = clock()
     first = plan.threads[0]
@@ -192,33 +194,49 @@ def calibrate(
         trials += [Trial(n, k, r) for k, r in by_threads.items()]
         rate *= by_threads[threads] / by_threads[first]
         if threads != first:
-            larger = tuple(b for b in plan.batches if b >= batch)
-            again = ladder(runners(threads), rows, larger, started + time_budget, clock)
+            larger = tuple(sorted((b for b in plan.batches if b >= batch), reverse=True))
+            again = ladder(runners(threads), rows, larger, started + time_budget, clock, hint=rate)
             trials += [Trial(b, threads, r) for b, r in again.items()]
+            again.setdefault(batch, rate)  # as estimated from the thread comparison
             batch = pick(again)
             rate = again[batch]
     return Calibration(batch, threads, plan.spinning and threads > 1, rate, tuple(trials), clock() - started)
 
 
 def ladder(
-    run: Runner, rows: np.ndarray, batches: tuple[int, ...], deadline: float, clock: Callable[[], float]
+    run: Runner,
+    rows: np.ndarray,
+    batches: tuple[int, ...],
+    deadline: float,
+    clock: Callable[[], float],
+    hint: float | None = None,
 ) -> dict[int, float]:
-    """Best rows/s of each batch size tried before the deadline (the smallest is always tried).
+    """Best rows/s of each batch size (in the order given) tried before the deadline.
+
+    Sizes whose calls would overrun the deadline, at the rate of the last size tried (or `hint`
+    rows/s before any), are skipped; without a hint the first size is always tried.
 
     Every timing covers at least UNIT seconds (several calls for small batches), so that short and
     long calls are equally exposed to a busy machine's preemptions. A size is tried (one warm-up
-    and one timing) while that fits; then up to ROUNDS interleaved rounds re-time the contenders.
+    and one timing) while that fits and until two sizes in a row fall under PAST_PEAK of the best;
+    then up to ROUNDS interleaved rounds re-time the contenders.
     """
     reps: dict[int, int] = {}
     rates: dict[int, float] = {}
+    falling, last = 0, min(batches, default=0)
     for batch in batches:
-        if rates:
-            call = batch / max(rates.values())
+        if falling == 2:
+            break  # two sizes in a row clearly past the peak
+        known = rates[last] if rates else hint
+        if known is not None:
+            call = batch / known * (2.0 if batch > last else 1.0)  # per-row cost often grows with the batch
             if clock() + call + max(call, UNIT) > deadline:
-                break
+                continue
         x = tile(rows, batch)
         reps[batch] = max(1, int(UNIT / _timed(run, x, 1, clock)))  # the first run at a new shape allocates
         rates[batch] = batch * reps[batch] / _timed(run, x, reps[batch], clock)
+        last = batch
+        falling = falling + 1 if rates[batch] < PAST_PEAK * max(rates.values()) else 0
     for _ in range(ROUNDS):
         contenders = [b for b, r in rates.items() if r >= CONTENDER * max(rates.values())]
         if clock() + sum(max(b / rates[b], UNIT) for b in contenders) > deadline:

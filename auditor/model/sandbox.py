@@ -28,7 +28,7 @@ from auditor import errors
 from auditor.errors import AuditorError, ModelError
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
-from auditor.model.loading import GiB, Limits
+from auditor.model.loading import GiB, Limits, LoadedModel
 from auditor.model.session import SessionSettings
 
 KINDS = ("classifier", "generator", "encoder")
@@ -45,10 +45,31 @@ class SandboxLimits:
 
 @dataclass(frozen=True)
 class FirstContact:
-    """A model that passed the sandbox: how long its load took there and the child's peak resident memory."""
+    """A model that passed the sandbox: its load time there, the child's peak resident memory, and the SHA-256
+    of the file (and of each external data file, by location) the child read."""
 
     seconds: float
     peak_bytes: int
+    sha256: str
+    external: tuple[tuple[str, str], ...] = ()
+
+
+def fingerprint(model: LoadedModel) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What identifies the bytes a load read: the file's SHA-256 and (location, SHA-256) of its external data."""
+    return model.sha256, tuple(sorted((f.location, f.sha256) for f in model.external_files))
+
+
+def confirm_unchanged(contact: FirstContact | None, model: LoadedModel) -> None:
+    """Refuse a model whose bytes differ from those the sandbox checked (None: no sandbox, nothing to compare)."""
+    if contact is None:
+        return
+    sha256, external = fingerprint(model)
+    if sha256 != contact.sha256 or external != contact.external:
+        part = "the model file" if sha256 != contact.sha256 else "an external data file of the model"
+        raise ModelError(
+            f"{model.path}: {part} changed while it was being checked (SHA-256 in the sandbox "
+            f"{contact.sha256[:12]}, now {sha256[:12]}); run again once nothing is writing to it"
+        )
 
 
 def check_in_child(
@@ -86,7 +107,13 @@ def check_in_child(
         raise ModelError(f"{path}: {_death(done.returncode, done.stderr, sandbox)}")
     if not reply["ok"]:
         raise _error(path, reply, sandbox)
-    return FirstContact(seconds=time.perf_counter() - started, peak_bytes=int(reply["peak_bytes"]))
+    external = tuple((str(location), str(digest)) for location, digest in reply.get("external", []))
+    return FirstContact(
+        seconds=time.perf_counter() - started,
+        peak_bytes=int(reply["peak_bytes"]),
+        sha256=str(reply["sha256"]),
+        external=external,
+    )
 
 
 def _bare_environment() -> dict[str, str]:
@@ -180,14 +207,13 @@ def _options(data: dict[str, Any]) -> OpenOptions:
     return OpenOptions(**fields, limits=Limits(**data["limits"]))
 
 
-def _load(path: str, kind: str, options: OpenOptions) -> None:
+def _load(path: str, kind: str, options: OpenOptions) -> LoadedModel:
     if kind == "classifier":
-        BlackBox.open(path, options)
-        return
+        return BlackBox.open(path, options).model
     settings = SessionSettings(
         options.device, options.threads, verbose=options.verbose, call_timeout=options.call_timeout
     )
-    (Generator if kind == "generator" else Encoder).open(path, settings, options.limits)
+    return (Generator if kind == "generator" else Encoder).open(path, settings, options.limits).model
 
 
 def main() -> None:
@@ -195,7 +221,7 @@ def main() -> None:
     reply: dict[str, Any]
     try:
         request = json.loads(sys.stdin.read())
-        _load(request["path"], request["kind"], _options(request["options"]))
+        loaded = _load(request["path"], request["kind"], _options(request["options"]))
     except MemoryError:
         reply = {"ok": False, "error": "MemoryError"}
     except AuditorError as exc:
@@ -207,7 +233,8 @@ def main() -> None:
         place = f" at {Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where else ""
         reply = {"ok": False, "error": "internal", "message": f"{type(exc).__name__}: {exc}{place}"[:500]}
     else:
-        reply = {"ok": True}
+        sha256, external = fingerprint(loaded)
+        reply = {"ok": True, "sha256": sha256, "external": external}
     reply["peak_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     sys.stdout.write(json.dumps(reply) + "\n")
     sys.stdout.flush()

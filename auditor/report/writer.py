@@ -32,26 +32,50 @@ def write_report(
     if unknown:
         raise ConfigError(f"unknown report format(s) {', '.join(unknown)}; choose from {', '.join(registry)}")
     out = Path(out)
+    created = _missing_folders(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
-    staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=out))
-    try:
-        images = staging / options.images_dir
-        images.mkdir()
-        seen: set[str] = set()
-        for check in report.checks:
-            for figure in check.figures:
-                if figure.name in seen:
-                    raise ValueError(f"two report images are named {figure.name!r}")
-                seen.add(figure.name)
-                (images / f"{figure.name}.png").write_bytes(figure.png)
-        for name in names:
-            registry[name].write(report, staging, options)
-        return _move_into(staging, out, options.images_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+        staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=out))
+        try:
+            images = staging / options.images_dir
+            images.mkdir()
+            seen: set[str] = set()
+            for check in report.checks:
+                for figure in check.figures:
+                    if figure.name in seen:
+                        raise ValueError(f"two report images are named {figure.name!r}")
+                    seen.add(figure.name)
+                    (images / f"{figure.name}.png").write_bytes(figure.png)
+            for name in names:
+                registry[name].write(report, staging, options)
+            return _move_into(staging, out, options.images_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:  # an error, Ctrl-C or SIGTERM: leave no empty folder this call made
+        _remove_empty(created)
+        raise
+
+
+def _missing_folders(out: Path) -> list[Path]:
+    """The folders `out.mkdir(parents=True)` would create, deepest first."""
+    missing = []
+    folder = out
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove these folders, deepest first, as long as each is empty (never anything inside one)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _move_into(staging: Path, out: Path, images_dir: str) -> list[Path]:

@@ -115,3 +115,63 @@ def test_quick_form_checks_its_paths(tmp_path: Path) -> None:
         quick_config(tmp_path / "m.onnx", data=tmp_path / "missing.npz")
     with pytest.raises(ConfigError, match="--encoder needs --generator"):
         quick_config(tmp_path / "m.onnx", encoder=tmp_path / "m.onnx")
+
+
+ABSURD = [
+    ("run", "seed", "-1"),
+    ("run", "threads", "1000000000000000000"),
+    ("run", "threads", "1e18"),
+    ("run", "budget", "9223372036854775807"),
+    ("run", "max_queries", "0"),
+    ("run", "check_timeout", "-1"),
+    ("run", "check_timeout", "inf"),
+    ("model", "batch_size", "1000000000000000000"),
+    ("model", "input_shape", "[3, 9223372036854775807]"),
+    ("preprocess", "size", "[100000, 100000]"),
+    ("preprocess", "scale", "[1.0, 0.0]"),
+    ("preprocess", "scale", "[0.0, nan]"),
+    ("baseline", "max_regression", "nan"),
+    ("checks.accuracy", "bins", "1000000000000000000"),
+    ("checks.accuracy", "bins", "1e18"),
+    ("checks.stability", "repeats", "9223372036854775807"),
+    ("checks.stability", "samples", "9223372036854775807"),
+    ("checks.stability", "noise", "1e308"),
+    ("checks.stability", "noise", "nan"),
+    ("checks.stability", "noise", "inf"),
+    ("checks.stability", "timeout", "-0.5"),
+    ("checks.exemplars", "per_class", "1000000000000000000"),
+    ("checks.exemplars", "budget", "1000000000000000000"),
+    ("checks.exemplars", "classes", "[1, 1]"),
+    ("checks.exemplars", "min_confidence", "1.0"),
+    ("checks.counterfactuals", "target", "-1"),
+    ("checks.counterfactuals", "matrix_per_class", "1000000000000000000"),
+    ("checks.counterfactuals", "matrix_budget", "9223372036854775807"),
+    ("checks.attributions", "steps", "9223372036854775807"),
+    ("checks.attributions", "lime_samples", "1000000000000000000"),
+    ("checks.attributions", "lime_samples", "2"),
+    ("checks.attributions", "orders", "1000000000000000000"),
+    ("checks.attributions", "window", "1000000000000000000"),
+    ("checks.attributions", "stride", "1000000000000000000"),
+    ("checks.attributions", "samples", "1000000000000000000"),
+    ("checks.attributions", "baseline", "nan"),
+]
+
+
+@pytest.mark.parametrize(("table", "key", "value"), ABSURD, ids=[f"{t}.{k}={v}" for t, k, v in ABSURD])
+def test_absurd_numbers_are_refused_naming_file_line_and_key(tmp_path: Path, table: str, key: str, value: str) -> None:
+    """Values of the right type that would crash, overflow or run for ages once the audit starts."""
+    header = "" if table == "model" else f"\n[{table}]\n"
+    path = write(tmp_path, f'[model]\npath = "m.onnx"\n{header}{key} = {value}\n')
+    message = error_of(path)
+    assert message.startswith(f"{path}:{3 if table == 'model' else 5}: '{table}.{key}' "), message
+    assert len(message.splitlines()) == 1
+
+
+def test_limits_and_timeouts_are_read(tmp_path: Path) -> None:
+    text = '[model]\npath = "m.onnx"\n[run]\nmax_queries = 5000\ncheck_timeout = 0\n[checks.stability]\ntimeout = 2.5\n'
+    config = load_config(write(tmp_path, text))
+    assert (config.run.max_queries, config.run.check_timeout, config.checks.stability.timeout) == (5000, 0.0, 2.5)
+    assert config.checks.accuracy.timeout is None  # falls back to [run] check_timeout
+    defaults = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n'))
+    assert (defaults.run.max_queries, defaults.run.check_timeout) == (10_000_000, 600.0)
+    assert with_overrides(defaults, run__max_queries=5).digest() != defaults.digest()  # limits change results

@@ -3,14 +3,16 @@ exit 0, 1 or 2 with no traceback, one error line, and nothing written beside it.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from config_mutations import CONFIG_MUTATIONS, mutated_config
+from config_mutations import CONFIG_MUTATIONS, absurd_configs, mutated_config, with_value
 from hostile_models import W, generator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -102,6 +104,43 @@ def test_validate_config_survives_mutated_configs(config_folder, mutant):
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("auditor: error: audit.toml"), err
     assert listing(config_folder) == before
+
+
+def audit_with_absurd_number(folder: Path, case: tuple[str, str, object]) -> None:
+    """One value of the base config set to an absurd number: either refused naming its key and line, or an audit
+    that ends in exit 0 or 1 with no traceback and no overflow warning, writing only into --out."""
+    table, key, _ = case
+    before = listing(folder)
+    path = folder / "audit.toml"
+    path.write_bytes(with_value(*case))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code, _, err = run_cli_in_process(folder, "audit", "--config", path.name, "--out", "out", "--trust-model", "--quiet")
+    finally:
+        path.unlink()
+        shutil.rmtree(folder / "out", ignore_errors=True)
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
+    if code == 2:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("auditor: error: audit.toml:"), err
+        assert f"'{table}.{key}'" in lines[0], err
+    else:
+        assert code in (0, 1), (code, err)
+    assert listing(folder) == before
+
+
+@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(absurd_configs()))
+def test_absurd_numbers_in_the_config_are_refused_or_audited_cleanly(config_folder, case):
+    audit_with_absurd_number(config_folder, case)
+
+
+@pytest.mark.slow
+def test_every_absurd_number_in_the_config(config_folder):
+    for case in absurd_configs():
+        audit_with_absurd_number(config_folder, case)
 
 
 NUMERIC_OPTIONS = [

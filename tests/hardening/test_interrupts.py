@@ -17,8 +17,12 @@ from hostile_models import W
 from onnx_factory import linear, save
 
 import auditor.cli.inspect
+import auditor.report.json_report
+from auditor.audit.checks import Figure
+from auditor.audit.runner import AuditReport, CheckResult
 from auditor.cli import main
 from auditor.interrupts import Terminated, sigterm_unwinds
+from auditor.report.writer import write_report
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -103,3 +107,40 @@ def test_sigterm_during_an_audit_leaves_out_untouched(tmp_path, digits_dir):
     assert all(line.strip() for line in stderr.splitlines())
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def _tiny_report() -> AuditReport:
+    check = CheckResult(
+        name="provenance", title="Provenance", status="passed", figure=None, figure_name="", threshold=None,
+        direction=None, reason=None, queries=0, generator_queries=0, seconds=0.0,
+        figures=(Figure("picture", "a picture", b"\x89PNG"),),
+    )
+    return AuditReport("0", 0, "pass", "m.onnx", ("a", "b"), {}, (check,), {}, 0, 0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, Terminated, OSError])
+def test_an_interrupted_write_leaves_no_folder_it_created(tmp_path, monkeypatch, stop):
+    def interrupted(report, folder, options):
+        raise stop()
+
+    monkeypatch.setattr(auditor.report.json_report, "write", interrupted)
+    with pytest.raises(stop):
+        write_report(_tiny_report(), tmp_path / "a" / "b" / "out", ["json"])
+    assert list(tmp_path.iterdir()) == []  # neither out nor the parents made for it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(stop):
+        write_report(_tiny_report(), empty / "out", ["json"])
+    assert empty.is_dir() and list(empty.iterdir()) == []  # a folder that was there before stays
+    previous = tmp_path / "previous"
+    (previous / "images").mkdir(parents=True)
+    (previous / "report.json").write_text('{"previous": true}')
+    before = snapshot(previous)
+    with pytest.raises(stop):
+        write_report(_tiny_report(), previous, ["json"])
+    assert snapshot(previous) == before
+
+
+def test_a_finished_write_keeps_its_folder(tmp_path):
+    written = write_report(_tiny_report(), tmp_path / "a" / "out", ["json"])
+    assert [p.name for p in written] == ["report.json"] and (tmp_path / "a" / "out" / "images" / "picture.png").is_file()

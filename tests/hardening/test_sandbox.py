@@ -3,12 +3,14 @@ line naming the file; a good model passes at the cost of about one load; the chi
 
 from __future__ import annotations
 
+import hashlib
 import io
 import signal
 import subprocess
 import sys
 import time
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,8 @@ from onnx import TensorProto, helper
 from onnx_factory import linear, model, save
 
 import auditor.cli.options
+from auditor.audit.checks import Context
+from auditor.audit.config import quick_config
 from auditor.cli import main
 from auditor.errors import ConventionError, ModelError
 from auditor.model.blackbox import BlackBox, OpenOptions
@@ -29,6 +33,8 @@ from auditor.model.sandbox import (
     _death,
     _limits,
     check_in_child,
+    confirm_unchanged,
+    fingerprint,
 )
 
 CPU = OpenOptions(device="cpu")
@@ -196,3 +202,49 @@ def test_child_limits_cap_memory_and_forbid_files(tmp_path):
 )
 def test_a_child_that_dies_without_a_reply_is_described(code, stderr, fragment):
     assert fragment in _death(code, stderr, SandboxLimits(memory_bytes=2 * GiB))
+
+
+def test_a_model_swapped_after_the_sandbox_is_refused(tmp_path):
+    path = save(linear(W, B), tmp_path / "m.onnx")
+    contact = check_in_child(path, "classifier", CPU)
+    assert contact.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() and contact.external == ()
+    save(linear(2 * W, B), path)  # replaced between the sandboxed load and this process's load
+    blackbox = BlackBox.open(path, CPU)
+    with pytest.raises(ModelError, match=r"m\.onnx: the model file changed while it was being checked"):
+        confirm_unchanged(contact, blackbox.model)
+    confirm_unchanged(replace(contact, sha256=blackbox.model.sha256), blackbox.model)  # the same bytes pass
+    confirm_unchanged(None, blackbox.model)  # --trust-model: nothing to compare
+
+
+def test_a_swapped_external_data_file_is_refused(tmp_path):
+    path = save(linear(W, B), tmp_path / "m.onnx")
+    blackbox = BlackBox.open(path, CPU)
+    sha256, _ = fingerprint(blackbox.model)
+    contact = FirstContact(0.0, 0, sha256, (("weights.bin", "0" * 64),))
+    with pytest.raises(ModelError, match="an external data file of the model changed while it was being checked"):
+        confirm_unchanged(contact, blackbox.model)
+
+
+STALE = FirstContact(0.0, 0, "0" * 64)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=["inspect", "audit"])
+def test_commands_refuse_a_model_that_differs_from_the_one_checked(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(auditor.cli.options, "check_in_child", lambda *a: STALE)
+    path = save(linear(W, B), tmp_path / "m.onnx")
+    code, out, err = run_cli(*command, path.name, "--device", "cpu")
+    assert code == 2 and out == ""
+    assert_one_line(err, "m.onnx: the model file changed while it was being checked")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_the_audit_compares_the_generator_too(tmp_path):
+    model = save(linear(W, B), tmp_path / "m.onnx")
+    gen = save(generator(latent=2, features=4), tmp_path / "g.onnx")
+
+    def vet(path, kind, options):
+        return STALE if kind == "generator" else None
+
+    with pytest.raises(ModelError, match=r"g\.onnx: the model file changed while it was being checked"):
+        Context.open(quick_config(model, gen), OpenOptions(device="cpu"), vet)

@@ -209,3 +209,10 @@ def test_batch_is_chosen_again_for_the_winning_thread_count():
     cal = calibration.calibrate(machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1, 2), False), clock=machine.clock)
     assert (cal.batch_size, cal.threads) == (256, 2)
     assert cal.seconds <= calibration.TIME_BUDGET + 0.05
+
+
+def test_ladder_stops_two_sizes_past_the_peak():
+    machine = FakeMachine(lambda t, n: 20e-6 if n <= 4 else 60e-6, overhead=1e-6)
+    cal = calibration.calibrate(machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1,), False), clock=machine.clock)
+    assert cal.batch_size == 4
+    assert {n for _, n in machine.batches} == {1, 4, 16, 64}
