@@ -70,7 +70,8 @@ class Result:
     cache: bool = False
     per_repeat: int = 1
     ours_rate: list[float] = field(default_factory=list)
-    bare_rate: dict[int, list[float]] = field(default_factory=dict)
+    bare_rate: dict[int, list[float]] = field(default_factory=dict)  # the sweep
+    bare_paired: list[float] = field(default_factory=list)  # at the best batch, paired with ours
     default_rate: list[float] = field(default_factory=list)
     timings: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)  # wall, ORT inside, raw
     cpu: dict[str, list[float]] = field(default_factory=dict)  # per-repeat ratios of process CPU time
@@ -140,21 +141,22 @@ def measure(case: Case, device: str, repeats: int, rng: np.random.Generator) -> 
     for b in batches:  # warm every shape once
         replay(bare, bb, rng.random((b, *shape), dtype=np.float32), b)
 
-    # (a) predict vs bare run, fresh rows each repeat
-    cpu_ours, cpu_bare = [], {b: [] for b in batches}
+    # (a) the bare session's best batch size (sweep), then predict and bare run in pairs on fresh rows,
+    # alternating which goes first
     for _ in range(repeats):
         x = rng.random((case.predict_rows, *shape), dtype=np.float32)
-        wall, cpu = clocked(lambda: bb.predict(x))  # noqa: B023
-        result.ours_rate.append(len(x) / wall)
-        cpu_ours.append(cpu)
-        x = rng.random((case.predict_rows, *shape), dtype=np.float32)
         for b in batches:
-            wall, cpu = clocked(lambda: _replay(bare, bb, x, b))  # noqa: B023
-            result.bare_rate[b].append(len(x) / wall)
-            cpu_bare[b].append(cpu)
+            result.bare_rate[b].append(len(x) / replay(bare, bb, x, b))
     best = max(batches, key=lambda b: float(np.median(result.bare_rate[b])))
-    result.cpu["predict"] = [b / o for o, b in zip(cpu_ours, cpu_bare[best])]
     result.best_bare_batch = best
+    result.cpu["predict"] = []
+    for r in range(repeats):
+        x, y = (rng.random((case.predict_rows, *shape), dtype=np.float32) for _ in range(2))
+        pair = [lambda: bb.predict(x), lambda: _replay(bare, bb, y, best)]  # noqa: B023
+        (ours, ours_cpu), (raw, raw_cpu) = _pair(pair, r)
+        result.ours_rate.append(len(x) / ours)
+        result.bare_paired.append(len(y) / raw)
+        result.cpu["predict"].append(raw_cpu / ours_cpu)
     replay(default, bb, x[:best], best)
     for _ in range(repeats):
         x = rng.random((case.predict_rows, *shape), dtype=np.float32)
@@ -165,6 +167,7 @@ def measure(case: Case, device: str, repeats: int, rng: np.random.Generator) -> 
         "occlusion": lambda model, img: occlusion(model, img, **case.occlusion),  # type: ignore[arg-type]
         "lime": lambda model, img: lime(model, img, **case.lime),  # type: ignore[arg-type]
     }
+    reference = BlackBox.open(case.classifier, OpenOptions(device=device, cache=False, batch_size=best))
     for method, run in methods.items():
         run(bb, case.images[-1])  # warm-up
         result.timings[method], result.cpu[method] = [], []
@@ -172,15 +175,14 @@ def measure(case: Case, device: str, repeats: int, rng: np.random.Generator) -> 
         k = case.per_repeat
         for r in range(repeats):
             images = case.images[r * k : (r + 1) * k]
-            ort0 = bb.ort_seconds
-            wall, cpu = clocked(lambda: [run(bb, image) for image in images])  # noqa: B023
-            inside = bb.ort_seconds - ort0
-            recorder = Recorder(bb)
-            for image in images:  # same seed, same rows: recorded (cache-answered, untimed)
+            recorder = Recorder(reference)  # the rows the method sends (they do not depend on the scores)
+            for image in images:
                 run(recorder, image)
             rows = np.concatenate(recorder.sent)
-            raw, raw_cpu = clocked(lambda: _replay(bare, bb, rows, best))  # noqa: B023
-            result.timings[method].append((wall, inside, raw))
+            ort0 = bb.ort_seconds
+            pair = [lambda: [run(bb, image) for image in images], lambda: _replay(bare, bb, rows, best)]  # noqa: B023
+            (wall, cpu), (raw, raw_cpu) = _pair(pair, r)
+            result.timings[method].append((wall, bb.ort_seconds - ort0, raw))
             result.cpu[method].append(cpu / raw_cpu)
             result.rows[method] = len(rows)
         result.hits[method] = bb.cache_hits - hits
@@ -198,14 +200,20 @@ def measure(case: Case, device: str, repeats: int, rng: np.random.Generator) -> 
     return result
 
 
+def _pair(runs: list[Callable[[], object]], r: int) -> list[tuple[float, float]]:
+    """Wall and CPU seconds of two runs back to back; the second goes first on odd repeats."""
+    order = (0, 1) if r % 2 == 0 else (1, 0)
+    timed = {i: clocked(runs[i]) for i in order}
+    return [timed[0], timed[1]]
+
+
 def med(values: list[float]) -> float:
     return float(np.median(values))
 
 
 def ratios(result: Result) -> dict[str, float]:
     """Per-repeat ratios, medians: predict ours/bare throughput; others wall / ORT time."""
-    best = result.bare_rate[result.best_bare_batch]
-    out = {"predict": med([o / b for o, b in zip(result.ours_rate, best)])}
+    out = {"predict": med([o / b for o, b in zip(result.ours_rate, result.bare_paired)])}
     for method in ("occlusion", "lime"):
         out[method] = med([wall / raw for wall, _, raw in result.timings[method]])
     out["search"] = med([wall / inside for wall, inside, _ in result.timings["search"]])
@@ -219,7 +227,7 @@ def table(results: list[Result]) -> list[str]:
     ]
     for res in results:
         r = ratios(res)
-        best = res.bare_rate[res.best_bare_batch]
+        best = res.bare_paired
         lines.append(
             f"| {res.name} | (a) predict rows/s (ours: batch {res.batch}, {res.threads} thread(s); bare: best batch "
             f"{res.best_bare_batch}) | {med(res.ours_rate):,.0f} | {med(best):,.0f} | **{r['predict']:.3f}** | "
