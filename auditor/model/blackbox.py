@@ -98,6 +98,7 @@ class BlackBox:
     @classmethod
     def from_loaded(cls, model: LoadedModel, options: OpenOptions = OpenOptions()) -> BlackBox:
         """A BlackBox over an already checked model (e.g. a copy with randomised weights)."""
+        declared = {o.name for o in model.proto.graph.output}
         zipmaps = expose_zipmap_inputs(model.proto)
         check_declared_inputs(model, options.limits)
         session = create_session(model, SessionSettings(options.device, options.threads, verbose=options.verbose))
@@ -115,7 +116,8 @@ class BlackBox:
         convention, score, label, k, labels, reason = detect_outputs(
             model.proto, outputs, zipmaps, probe, options.output, options.scores, n_labels
         )
-        signature = Signature(spec, inputs, outputs, convention, score, label, k, labels, reason)
+        public = tuple(o for o in outputs if o.name in declared)  # not the tensors exposed from ZipMap
+        signature = Signature(spec, inputs, public, convention, score, label, k, labels, reason)
         return cls(model, session, signature, options)
 
     # -------------------------------------------------------------- properties
