@@ -9,11 +9,20 @@ import sys
 import click
 
 from auditor import __version__
+from auditor.cli.options import printable
 from auditor.errors import AuditorError
 from auditor.interrupts import Terminated, interrupted, sigterm_unwinds
 
 #: Modules under auditor.cli that each define one click command named like the module.
-COMMANDS = ("inspect", "fit_generator", "exemplars", "audit", "validate_config", "attribute", "counterfactual")
+COMMANDS = (
+    "inspect",
+    "fit_generator",
+    "exemplars",
+    "audit",
+    "validate_config",
+    "attribute",
+    "counterfactual",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         with sigterm_unwinds():
             code = cli.main(args=argv, prog_name="auditor", standalone_mode=False)
     except AuditorError as exc:
-        click.echo(f"auditor: error: {exc}", err=True)
+        click.echo(f"auditor: error: {printable(exc)}", err=True)  # messages may quote model text
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt, Terminated) as exc:  # click turns Ctrl-C into Abort
         stop = interrupted(exc)
@@ -45,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug in the tool: one line, traceback only on request
         if os.environ.get("AUDITOR_DEBUG"):
             raise
-        click.echo(f"auditor: internal error ({type(exc).__name__}: {exc}); rerun with AUDITOR_DEBUG=1", err=True)
+        click.echo(
+            f"auditor: internal error ({type(exc).__name__}: {printable(exc, 500)}); rerun with AUDITOR_DEBUG=1",
+            err=True,
+        )
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
