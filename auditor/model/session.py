@@ -195,7 +195,7 @@ class BatchRunner:
         finally:
             self.seconds += time.perf_counter() - started
             self.calls += 1
-        return [_as_array(v)[:n] for v in values]
+        return [_batched(_as_array(v), len(chunk))[:n] for v in values]
 
     def cast(self, x: np.ndarray) -> np.ndarray:
         """Rows in the dtype a one-input session takes (no copy when they already are); others unchanged."""
@@ -209,6 +209,13 @@ class BatchRunner:
         if len(self.names) == 1:
             return {self.names[0]: _cast(chunk, self.dtypes[0])}
         return {name: _cast(chunk[:, i : i + 1], dtype) for i, (name, dtype) in enumerate(zip(self.names, self.dtypes))}
+
+
+def _batched(value: np.ndarray, rows: int) -> np.ndarray:
+    """Give a batch axis back to outputs of fixed-batch-1 models that drop it (e.g. logits of shape (K,))."""
+    if rows == 1 and (value.ndim == 0 or value.shape[0] != 1):
+        return value[None]
+    return value
 
 
 def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:

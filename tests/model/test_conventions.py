@@ -151,3 +151,18 @@ def test_tabular_sample_zipmap(tabular_dir):
     bb = BlackBox.open(tabular_dir / "classifier.onnx", CPU)
     assert bb.signature.convention == "zipmap" and bb.n_classes == 2
     assert (bb.predict_labels(data["X"]) == data["y"]).mean() >= 0.9
+
+
+def test_fixed_batch_one_without_batch_axis_in_output(tmp_path):
+    """Some exporters squeeze the batch axis away: (1, d) -> (K,) logits."""
+    from onnx import TensorProto, helper
+
+    proto = linear(W, B, batch=1, output_name="z_full")
+    proto.graph.node.append(helper.make_node("Flatten", ["z_full"], ["flat"], axis=0))
+    proto.graph.node.append(helper.make_node("Squeeze", ["flat", "axes"], ["scores"]))
+    proto.graph.initializer.append(helper.make_tensor("axes", TensorProto.INT64, [1], [0]))
+    del proto.graph.output[:]
+    proto.graph.output.append(helper.make_tensor_value_info("scores", TensorProto.FLOAT, [3]))
+    bb = open_model(proto, tmp_path)
+    assert bb.n_classes == 3 and bb.signature.convention == "logits"
+    np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
