@@ -55,7 +55,9 @@ def test_accuracy_figures_come_from_the_model(ctx: C.Context) -> None:
 def test_accuracy_threshold_and_extra_criteria_fail_when_missed(config_path: Path) -> None:
     config = load_config(config_path)
     strict = dataclasses.replace(config.checks.accuracy, min=0.95, max_ece=0.0)
-    ctx = C.Context.open(dataclasses.replace(config, checks=dataclasses.replace(config.checks, accuracy=strict)))
+    ctx = C.Context.open(
+        dataclasses.replace(config, checks=dataclasses.replace(config.checks, accuracy=strict))
+    )
     result = run_check(C.ACCURACY, ctx)
     assert result.status == "failed"
     assert [c.name for c in result.criteria if not c.passed] == ["accuracy", "expected calibration error"]
@@ -67,7 +69,9 @@ def test_stability_flip_rate_grows_with_noise(config_path: Path) -> None:
 
     def flip_rate(noise: float) -> tuple[float, dict]:
         settings = dataclasses.replace(config.checks.stability, noise=noise)
-        ctx = C.Context.open(dataclasses.replace(config, checks=dataclasses.replace(config.checks, stability=settings)))
+        ctx = C.Context.open(
+            dataclasses.replace(config, checks=dataclasses.replace(config.checks, stability=settings))
+        )
         result = run_check(C.STABILITY, ctx)
         assert result.queries == 40 * (1 + 2)  # clean rows plus two noisy copies each
         return result.figure, result.details
@@ -96,13 +100,17 @@ def test_data_without_labels_skips_only_accuracy(tmp_path: Path, config_path: Pa
     data = np.load(config_path.parent / "data.npz")
     np.savez(tmp_path / "unlabelled.npz", X=data["X"])
     config = load_config(config_path)
-    ctx = C.Context.open(dataclasses.replace(config, data=dataclasses.replace(config.data, path=tmp_path / "unlabelled.npz")))
+    ctx = C.Context.open(
+        dataclasses.replace(config, data=dataclasses.replace(config.data, path=tmp_path / "unlabelled.npz"))
+    )
     assert "no labels" in (run_check(C.ACCURACY, ctx).reason or "")
     assert run_check(C.STABILITY, ctx).status == "passed"
 
 
-def test_a_missing_explanation_module_is_reported_not_faked(ctx: C.Context, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(C, "module_available", lambda name: False)
+def test_a_missing_explanation_module_is_reported_not_faked(
+    ctx: C.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("auditor.audit.checks.core.module_available", lambda name: False)
     for check in (C.EXEMPLARS, C.COUNTERFACTUALS, C.ATTRIBUTIONS):
         result = run_check(check, ctx)
         assert result.status == "not_run" and result.figure is None
@@ -121,7 +129,9 @@ def test_a_user_facing_error_inside_a_check_is_an_error_not_a_pass(ctx: C.Contex
 def test_disabled_checks_say_so(config_path: Path) -> None:
     config = load_config(config_path)
     off = dataclasses.replace(config.checks.stability, enabled=False)
-    ctx = C.Context.open(dataclasses.replace(config, checks=dataclasses.replace(config.checks, stability=off)))
+    ctx = C.Context.open(
+        dataclasses.replace(config, checks=dataclasses.replace(config.checks, stability=off))
+    )
     result = run_check(C.STABILITY, ctx)
     assert result.status == "not_run" and not result.enabled and "enabled = false" in (result.reason or "")
 

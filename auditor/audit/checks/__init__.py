@@ -1,0 +1,64 @@
+"""The audit's checks. Each is a plan of work units and two pure functions over them.
+
+`plan(context, settings, seed)` splits the work into slices (rows or classes); `run(context,
+settings, unit)` computes one slice's partial result from the shared black box, using only the
+unit's seed; `merge(context, settings, parts)` turns the partial results into an `Outcome`. The
+runner maps units (locally today; another process or machine later) and merges, so a check never
+knows how its units were executed. One module per check; `core` holds what they share.
+"""
+
+from __future__ import annotations
+
+from auditor.audit.checks.accuracy import ACCURACY, calibration
+from auditor.audit.checks.attributions import ATTRIBUTIONS, attribution_baseline
+from auditor.audit.checks.context import IMAGE_LAYOUTS, Context, check_fits, open_options
+from auditor.audit.checks.core import (
+    Check,
+    Criterion,
+    Figure,
+    Outcome,
+    Slice,
+    Unit,
+    nonfinite_facts,
+    settings_dict,
+    time_limit,
+    unit_seed,
+)
+from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
+from auditor.audit.checks.exemplars import EXEMPLARS
+from auditor.audit.checks.inputs import pick_rows
+from auditor.audit.checks.provenance import PROVENANCE, limits_facts, provenance_facts
+from auditor.audit.checks.stability import STABILITY, noise_scale
+
+#: Every check, in report order.
+CHECKS = (PROVENANCE, ACCURACY, STABILITY, EXEMPLARS, COUNTERFACTUALS, ATTRIBUTIONS)
+
+__all__ = [
+    "ACCURACY",
+    "ATTRIBUTIONS",
+    "CHECKS",
+    "COUNTERFACTUALS",
+    "EXEMPLARS",
+    "IMAGE_LAYOUTS",
+    "PROVENANCE",
+    "STABILITY",
+    "Check",
+    "Context",
+    "Criterion",
+    "Figure",
+    "Outcome",
+    "Slice",
+    "Unit",
+    "attribution_baseline",
+    "calibration",
+    "check_fits",
+    "limits_facts",
+    "noise_scale",
+    "nonfinite_facts",
+    "open_options",
+    "pick_rows",
+    "provenance_facts",
+    "settings_dict",
+    "time_limit",
+    "unit_seed",
+]

@@ -1,0 +1,192 @@
+"""The context every check reads: the opened models, the data and the config, checked to fit each other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from functools import cached_property
+
+import numpy as np
+
+from auditor.audit.checks.core import unit_seed
+from auditor.audit.config import AuditConfig, config_error
+from auditor.data import Dataset, Preprocess, load_data
+from auditor.errors import DataError
+from auditor.images import to_hwc, to_uint8, upscale
+from auditor.model.blackbox import BlackBox, OpenOptions
+from auditor.model.generator import Encoder, Generator
+from auditor.model.sandbox import FirstContact, SandboxLimits, confirm_unchanged
+from auditor.model.session import SessionSettings
+
+IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
+REFERENCE_ROWS = 512  # generated rows standing in for data when only a generator is given
+
+
+class Context:
+    """What every check reads: one black box, the optional generator and encoder, the data, the config."""
+
+    def __init__(
+        self,
+        config: AuditConfig,
+        blackbox: BlackBox,
+        generator: Generator | None = None,
+        encoder: Encoder | None = None,
+        data: Dataset | None = None,
+        sandbox: SandboxLimits | None = None,
+    ) -> None:
+        self.config = config
+        self.blackbox = blackbox
+        self.generator = generator
+        self.encoder = encoder
+        self.data = data
+        self.sandbox = sandbox  # the limits of the first load in a child process; None when it was skipped
+
+    @classmethod
+    def open(
+        cls,
+        config: AuditConfig,
+        base: OpenOptions = OpenOptions(),
+        vet: Callable[[str, str, OpenOptions], FirstContact | None] | None = None,
+        sandbox: SandboxLimits | None = None,
+    ) -> Context:
+        """Open the model files and the data a config names; the same config gives the same context.
+
+        `base` carries what the config does not decide (limits, timeouts, verbosity); `vet(path, kind,
+        options)` runs before each model is opened in this process (the CLI's sandboxed first load, with
+        the limits `sandbox`, recorded in the report) and each model then opened must be the file it vetted.
+        """
+        options = open_options(config, base)
+        models = [(config.model.path, "classifier")]
+        if config.generator is not None:
+            models.append((config.generator.path, "generator"))
+            if config.generator.encoder is not None:
+                models.append((config.generator.encoder, "encoder"))
+        contacts = {kind: vet(str(path), kind, options) if vet is not None else None for path, kind in models}
+        blackbox = BlackBox.open(config.model.path, options)
+        confirm_unchanged(contacts["classifier"], blackbox.model)
+        check_fits(config, blackbox)
+        settings = SessionSettings(
+            device=options.device,
+            threads=options.threads,
+            verbose=options.verbose,
+            call_timeout=options.call_timeout,
+        )
+        generator = encoder = None
+        if config.generator is not None:
+            generator = Generator.open(config.generator.path, settings, options.limits)
+            confirm_unchanged(contacts["generator"], generator.model)
+            if config.generator.encoder is not None:
+                encoder = Encoder.open(config.generator.encoder, settings, options.limits)
+                confirm_unchanged(contacts["encoder"], encoder.model)
+        data = None
+        if config.data is not None:
+            data = _model_data(blackbox, config)
+            default_names = tuple(str(i) for i in range(blackbox.n_classes))
+            names = data.class_names
+            if (
+                config.model.class_names is None
+                and blackbox.class_names == default_names
+                and names
+                and len(names) == len(default_names)
+            ):
+                blackbox.class_names = names
+        return cls(config, blackbox, generator, encoder, data, sandbox if vet is not None else None)
+
+    @property
+    def is_image(self) -> bool:
+        return self.blackbox.layout in IMAGE_LAYOUTS
+
+    @cached_property
+    def reference(self) -> np.ndarray | None:
+        """Rows that describe the input distribution: the data's reference rows, else generated rows."""
+        if self.data is not None:
+            return self.data.ref
+        if self.generator is not None:
+            rng = np.random.default_rng(unit_seed(self.config.run.seed, "reference", 0))
+            rows = self.generator.generate(self.generator.sample_prior(REFERENCE_ROWS, rng))
+            return self.blackbox.prepare(rows)
+        return None
+
+    @cached_property
+    def value_range(self) -> tuple[float, float]:
+        ref = self.reference
+        if ref is None or not np.isfinite(ref).any():
+            return (0.0, 1.0)
+        return float(np.nanmin(ref)), float(np.nanmax(ref))
+
+    def tile(self, row: np.ndarray, min_side: int = 84) -> np.ndarray:
+        """One image input as an RGB tile in the data's value range."""
+        return upscale(to_uint8(to_hwc(row, self.blackbox.layout), self.value_range), min_side)
+
+    def class_name(self, k: int) -> str:
+        return self.blackbox.class_names[k] if 0 <= k < self.blackbox.n_classes else "none"
+
+
+def open_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> OpenOptions:
+    """The classifier's open options: what the config says, on top of `base` for everything else."""
+    m, run = config.model, config.run
+    return replace(
+        base,
+        device=run.device,
+        batch_size=m.batch_size,
+        output=m.output,
+        scores=m.scores,
+        class_names=m.class_names,
+        input_shape=m.input_shape,
+        layout=m.layout,
+        threads=run.threads,
+    )
+
+
+def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
+    """Refuse, before any check runs, settings that only the model shows to be wrong (class indices, window sizes)."""
+    k = blackbox.n_classes
+    checks = config.checks
+    e, f, t = checks.exemplars, checks.counterfactuals, checks.attributions
+    if e.enabled and e.classes != "all" and max(e.classes) >= k:
+        raise config_error(
+            config,
+            "checks.exemplars.classes",
+            f"holds class {max(e.classes)}, but the model has {k} classes (0..{k - 1})",
+        )
+    if f.enabled and isinstance(f.target, int) and f.target >= k:
+        raise config_error(
+            config,
+            "checks.counterfactuals.target",
+            f"is class {f.target}, but the model has {k} classes (0..{k - 1})",
+        )
+    if not t.enabled:
+        return
+    from auditor.explain.attribution.core import Features
+
+    view = Features(blackbox.input_shape, blackbox.layout)
+    used = {"window": {"occlusion", "lime"} & set(t.methods), "stride": {"occlusion"} & set(t.methods)}
+    for key, value in (("window", t.window), ("stride", t.stride)):
+        if value is not None and used[key] and value > min(view.map_shape):
+            raise config_error(
+                config,
+                f"checks.attributions.{key}",
+                f"is {value}, larger than the model's input map {' x '.join(map(str, view.map_shape))}; choose at most "
+                f"{min(view.map_shape)}",
+            )
+    if t.baseline == "blur" and not view.image:
+        raise config_error(
+            config, "checks.attributions.baseline", "is 'blur', which needs an image input; use zero or mean"
+        )
+
+
+def _model_data(blackbox: BlackBox, config: AuditConfig) -> Dataset:
+    """The data file read, cut to `limit` rows, in the model's layout, with labels checked against its classes."""
+    assert config.data is not None
+    p = config.preprocess
+    data = load_data(config.data.path, Preprocess(p.size, p.mode, p.scale))
+    limit = config.data.limit or len(data)
+    x = blackbox.prepare(data.x[:limit])
+    ref = blackbox.prepare(data.reference) if data.reference is not None else None
+    y = data.y[:limit] if data.y is not None else None
+    if y is not None and (y.min() < 0 or y.max() >= blackbox.n_classes):
+        raise DataError(
+            f"{config.data.path}: labels run from {y.min()} to {y.max()} but the model has {blackbox.n_classes} "
+            "classes (0..K-1); check the data or the model"
+        )
+    return Dataset(x, y, data.feature_names, data.class_names, ref)

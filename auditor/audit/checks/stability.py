@@ -1,0 +1,137 @@
+"""The stability check: how often Gaussian input noise flips the model's prediction, overall and per class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from auditor.audit.checks.context import Context
+from auditor.audit.checks.core import (
+    ROWS_PER_UNIT,
+    Check,
+    Figure,
+    Outcome,
+    Slice,
+    Unit,
+    chunks,
+    criteria,
+    nonfinite_facts,
+    unit_seed,
+)
+from auditor.audit.checks.inputs import no_inputs, unit_rows
+from auditor.audit.checks.pictures import picture
+
+FLIP_EXAMPLES = 8
+
+
+def missing(ctx: Context, s: Any) -> str | None:
+    return no_inputs(ctx, "to perturb")
+
+
+def plan(ctx: Context, s: Any, seed: int) -> list[Slice]:
+    per_unit = max(1, ROWS_PER_UNIT // s.repeats)  # a unit's noisy rows stay near ROWS_PER_UNIT
+    if ctx.data is None:
+        return chunks(range(s.samples), per_unit)
+    rng = np.random.default_rng(unit_seed(seed, "stability-rows", 0))
+    n = len(ctx.data)
+    rows = np.sort(rng.permutation(n)[: min(s.samples, n)])
+    return chunks(rows, per_unit)
+
+
+def noise_scale(ctx: Context, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-element noise std and clip bounds: a fraction of the value range for images, of each feature's std else."""
+    ref = ctx.reference
+    assert ref is not None
+    if ctx.is_image:
+        lo, hi = ctx.value_range
+        shape = ref.shape[1:]
+        return np.full(shape, noise * (hi - lo)), np.full(shape, lo), np.full(shape, hi)
+    return noise * np.nanstd(ref, axis=0), np.nanmin(ref, axis=0), np.nanmax(ref, axis=0)
+
+
+def run(ctx: Context, s: Any, unit: Unit) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(unit.seed)
+    x = unit_rows(ctx, unit, rng).astype(np.float32)
+    std, lo, hi = noise_scale(ctx, s.noise)
+    noisy = np.repeat(x, s.repeats, axis=0)
+    noisy = np.clip(noisy + rng.standard_normal(noisy.shape) * std, lo, hi).astype(np.float32)
+    labels = ctx.blackbox.predict_labels(np.concatenate([x, noisy]))
+    clean, perturbed = labels[: len(x)], labels[len(x) :].reshape(len(x), s.repeats)
+    flipped = np.flatnonzero((perturbed != clean[:, None]).any(axis=1) & (clean >= 0))[:FLIP_EXAMPLES]
+    first = [int(np.flatnonzero(perturbed[i] != clean[i])[0]) for i in flipped]
+    example_labels = [[clean[i], perturbed[i, j]] for i, j in zip(flipped, first)]
+    return {
+        "items": np.asarray(unit.items, dtype=np.int64),
+        "clean": clean,
+        "noisy": perturbed,
+        "example_clean": x[flipped],
+        "example_noisy": noisy.reshape(len(x), s.repeats, *x.shape[1:])[flipped, first],
+        "example_labels": np.array(example_labels).reshape(-1, 2),
+    }
+
+
+def merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
+    clean_all = np.concatenate([p["clean"] for p in parts])
+    noisy_all = np.concatenate([p["noisy"] for p in parts])
+    scored = clean_all >= 0  # rows whose own prediction is finite; the others cannot flip and are left out
+    skipped = np.concatenate([p["items"] for p in parts])[~scored]
+    clean, noisy = clean_all[scored], noisy_all[scored]
+    flips = noisy != clean[:, None]
+    k = ctx.blackbox.n_classes
+    rate = float(flips.mean()) if flips.size else None
+    per_class = []
+    for c in range(k):
+        rows = clean == c
+        targets = np.bincount(noisy[rows][flips[rows]].clip(-1) + 1, minlength=k + 1)[1:]
+        per_class.append(
+            {
+                "class": c,
+                "name": ctx.class_name(c),
+                "rows": int(rows.sum()),
+                "flip_rate": float(flips[rows].mean()) if rows.any() else None,
+                "most_common_target": int(targets.argmax()) if targets.any() else None,
+            }
+        )
+    rates = [c["flip_rate"] for c in per_class if c["flip_rate"] is not None]
+    tests = criteria(
+        ("flip rate", rate, "<=", s.max_flip_rate),
+        ("highest per-class flip rate", max(rates) if rates else None, "<=", s.max_class_flip_rate),
+    )
+    std, _, _ = noise_scale(ctx, s.noise)
+    details = {
+        "inputs": "data rows" if ctx.data is not None else "generator prior samples",
+        "rows": len(clean),
+        "perturbed_rows": int(flips.size),
+        "flip_rate": rate,
+        "rows_with_a_flip": float(flips.any(axis=1).mean()) if len(clean) else None,
+        "highest_class_flip_rate": max(rates) if rates else None,
+        "invalid_predictions": int((noisy_all < 0).sum() + (~scored).sum()),
+        "nonfinite_noisy": int((noisy < 0).sum()),  # noisy copies of a scored row without a finite prediction
+        **nonfinite_facts(skipped, "these inputs were left out of the flip rates"),
+        "per_class": per_class,
+        "noise": {
+            "kind": "gaussian",
+            "relative_to": "value range" if ctx.is_image else "feature std",
+            "fraction": s.noise,
+            "mean_std": float(np.mean(std)),
+        },
+    }
+    figures: tuple[Figure, ...] = ()
+    examples = [
+        (c, n, lab)
+        for p in parts
+        for c, n, lab in zip(p["example_clean"], p["example_noisy"], p["example_labels"])
+    ]
+    examples = examples[:FLIP_EXAMPLES]
+    if ctx.is_image and examples:
+        tiles = [t for c, n, _ in examples for t in (ctx.tile(c), ctx.tile(n))]
+        caption = "Pairs (clean, noisy) whose prediction flipped: " + "; ".join(
+            f"{ctx.class_name(int(a))} → {ctx.class_name(int(b))}" for _, _, (a, b) in examples
+        )
+        figures = (picture("stability-flips", caption, tiles, 4),)
+    details["examples"] = [{"clean": int(a), "noisy": int(b)} for _, _, (a, b) in examples]
+    return Outcome(rate, "flip rate", "lower", tests, details, figures)
+
+
+STABILITY = Check("stability", "Stability under input noise", missing, plan, run, merge)
