@@ -345,10 +345,11 @@ def _exemplar(target: int, restart: int, result: SearchResult) -> Exemplar:
 
 
 def _class_exemplars(target: int, name: str, found: list[Exemplar]) -> ClassExemplars:
+    if len(found) < 2:  # no pairs (and triu_indices alone costs more than the rest of this)
+        return ClassExemplars(target, name, tuple(found), np.nan, np.nan)
     z = np.stack([e.latent for e in found])
     distances = np.sqrt(((z[:, None, :] - z[None]) ** 2).sum(axis=2))[np.triu_indices(len(z), 1)]
-    mean, smallest = (float(distances.mean()), float(distances.min())) if distances.size else (np.nan, np.nan)
-    return ClassExemplars(target, name, tuple(found), mean, smallest)
+    return ClassExemplars(target, name, tuple(found), float(distances.mean()), float(distances.min()))
 
 
 def exemplars(

@@ -167,18 +167,21 @@ class BlackBox:
 
     # -------------------------------------------------------------- prediction
 
-    def predict(self, x: np.ndarray, cache: bool = True) -> np.ndarray:
+    def predict(self, x: np.ndarray, cache: bool | int = True) -> np.ndarray:
         """Probabilities (n, K) float32; rows with NaN/Inf scores come back as NaN rows and are counted.
 
-        cache=False skips the row cache for rows the caller knows are new (a search's fresh candidates).
+        cache=False skips the row cache for rows the caller knows are new (a search's fresh candidates);
+        an int k uses it for the first k rows only (e.g. the input and baseline ahead of random coalitions).
         """
         x = self.runner.cast(self.prepare(x))
         if len(x) == 0:
             return np.empty((0, self.n_classes), dtype=np.float32)
         if self.calibration is None and len(x) >= calibration.MIN_ROWS and self.calibrates:
             self.calibrate(x)
-        use = self.cache if cache else None
-        probs = use.answer(x, self._predict_rows) if use is not None else self._predict_rows(x)
+        flag = isinstance(cache, bool | np.bool_)
+        use = self.cache if cache or not flag else None
+        head = None if flag else int(cache)
+        probs = use.answer(x, self._predict_rows, head) if use is not None else self._predict_rows(x)
         self.nonfinite += int(np.isnan(probs).any(axis=1).sum())
         return probs
 

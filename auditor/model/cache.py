@@ -79,33 +79,46 @@ class RowCache:
     def fits(self, x: np.ndarray) -> bool:
         return self.capacity > 0 and x.dtype == self.dtype and x.shape[1:] == self.row_shape
 
-    def answer(self, x: np.ndarray, compute: Compute) -> np.ndarray:
-        """Results for every row of x; compute(x, index) runs only rows neither cached nor repeated earlier in x."""
+    def answer(self, x: np.ndarray, compute: Compute, head: int | None = None) -> np.ndarray:
+        """Results for every row of x; compute(x, index) runs only rows neither cached nor repeated earlier in x.
+
+        With `head`, only the first `head` rows are looked up and stored; the caller knows the others are new.
+        """
         n = len(x)
-        if n == 0 or not self.fits(x):
+        k = n if head is None else max(0, min(n, int(head)))
+        if k == 0 or not self.fits(x):
             return compute(x, None)
         x = np.ascontiguousarray(x)
         words = x.reshape(n, -1).view(self.word)
-        keys = self._hash(words)
+        keys = self._hash(words[:k])
         listed = keys.tolist()
         get = self._slot_of.get
-        if len(set(listed)) == n and max(get(k, -1) for k in listed) < 0:  # the usual case: all rows new
+        known = [get(key, -1) for key in listed]
+        distinct = len(set(listed)) == k
+        if distinct and max(known) < 0:  # the usual case: all rows new
             out = np.asarray(compute(x, None), dtype=self.out_dtype)
-            self._store(None, words, keys, out)
+            self._store(None, words[:k], keys, out[:k])
             return out
-        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        rows = np.arange(n)
-        rep = first[inverse]  # the first row with the same key
-        repeated = np.flatnonzero(rep != rows)
+        rows = np.arange(k)
+        if distinct:  # no repeats within x: only look up the few keys seen before, in key order
+            candidates = np.flatnonzero(np.array(known) >= 0)
+            first = candidates[np.argsort(keys[candidates], kind="stable")]
+            uniq, rep, repeated = keys[first], rows, rows[:0]
+        else:
+            uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            rep = first[inverse]  # the first row with the same key
+            repeated = np.flatnonzero(rep != rows)
         if len(repeated):  # a repeated key counts only when the row equals its representative bit for bit
             differs = repeated[~(words[repeated] == words[rep[repeated]]).all(axis=1)]
             rep[differs] = differs  # a hash collision: computed on its own
             repeated = np.flatnonzero(rep != rows)
         slots = self._lookup(uniq, first, words)
         hit_rows = first[slots >= 0]
-        cached = np.zeros(n, dtype=bool)
+        cached = np.zeros(k, dtype=bool)
         cached[hit_rows] = True
         need = np.flatnonzero((rep == rows) & ~cached)
+        if k < n:
+            need = np.concatenate([need, np.arange(k, n)])
         if len(need) == n:
             out = np.asarray(compute(x, None), dtype=self.out_dtype)
         else:
@@ -118,7 +131,8 @@ class RowCache:
             if len(repeated):
                 out[repeated] = out[rep[repeated]]
         self.hits += n - len(need)
-        self._store(np.concatenate([need, hit_rows]) if len(hit_rows) else need, words, keys, out)
+        stored = need[need < k] if k < n else need
+        self._store(np.concatenate([stored, hit_rows]) if len(hit_rows) else stored, words, keys, out)
         return out
 
     def _hash(self, words: np.ndarray) -> np.ndarray:
@@ -165,10 +179,15 @@ class RowCache:
         while done < m:  # at most two runs of slots: the ring wraps once
             run = min(m - done, self.capacity - start)
             chosen = part(done, done + run)
-            self._rows[start : start + run] = words[chosen]
-            self._results[start : start + run] = out[chosen]
-            self._keys[start : start + run] = keys[chosen]
-            self._slot_of.update(zip(keys[chosen].tolist(), range(start, start + run)))
+            if isinstance(chosen, slice):
+                self._rows[start : start + run] = words[chosen]
+                self._results[start : start + run] = out[chosen]
+                self._keys[start : start + run] = keys[chosen]
+            else:  # gathered straight into the ring (indices are valid: "clip" only skips a buffer copy)
+                np.take(words, chosen, axis=0, out=self._rows[start : start + run], mode="clip")
+                np.take(out, chosen, axis=0, out=self._results[start : start + run], mode="clip")
+                np.take(keys, chosen, out=self._keys[start : start + run], mode="clip")
+            self._slot_of.update(zip(self._keys[start : start + run].tolist(), range(start, start + run)))
             done += run
             start = 0
         self._head += m

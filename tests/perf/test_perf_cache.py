@@ -166,3 +166,24 @@ def test_predict_can_skip_the_cache_for_rows_known_to_be_new(tmp_path):
     assert bb.cache_hits == 0 and bb.queries == 30
     bb.predict(x)
     assert bb.cache_hits == 10
+
+
+def test_head_limits_lookups_to_the_first_rows():
+    """`head=k` hashes and stores only the first k rows; the others are always computed."""
+    calls: list[int] = []
+
+    def model(x: np.ndarray, index: np.ndarray | None) -> np.ndarray:
+        rows = x if index is None else x[index]
+        calls.append(len(rows))
+        return rows.reshape(len(rows), -1)[:, :2] * 3
+
+    cache = RowCache((2, 3), np.float32, 2)
+    a = np.random.default_rng(0).random((5, 2, 3)).astype(np.float32)
+    x = np.concatenate([a[:2], a, a])  # rows 0, 1, then a twice
+    expected = x.reshape(len(x), -1)[:, :2] * 3
+    np.testing.assert_array_equal(cache.answer(x, model, head=2), expected)
+    assert cache.hits == 0 and cache.size == 2 and calls[-1] == 12
+    np.testing.assert_array_equal(cache.answer(x, model, head=2), expected)
+    assert cache.hits == 2 and calls[-1] == 10  # only the head was looked up
+    np.testing.assert_array_equal(cache.answer(x, model), expected)
+    assert calls[-1] == 3  # the whole batch: cached rows and in-batch repeats are answered

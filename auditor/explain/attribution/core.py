@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from auditor.errors import ConfigError, DataError
+from auditor.model.blackbox import BlackBox
 
 #: Scalars an attribution can explain, read from the class probabilities.
 SCORES = ("probability", "log_probability", "log_odds", "log_ratio")
@@ -204,8 +205,12 @@ class Tally:
         self.calls0 = getattr(model, "calls", None)
         self.started = time.perf_counter()
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        probs = np.asarray(self.model.predict(rows))
+    def predict(self, rows: np.ndarray, cached: int | None = None) -> np.ndarray:
+        """The model's probabilities; with `cached`, a BlackBox's row cache sees only the first `cached` rows."""
+        if cached is not None and isinstance(self.model, BlackBox):
+            probs = self.model.predict(rows, cache=cached)
+        else:
+            probs = np.asarray(self.model.predict(rows))
         self.rows += len(rows)
         self.predicts += 1
         return probs
@@ -227,25 +232,47 @@ def chunk_rows(model: Model, row_bytes: int) -> int:
     return max(batch, fit // batch * batch)
 
 
-def evaluate(tally: Tally, n: int, rows: Callable[[int, int], np.ndarray], row_bytes: int) -> np.ndarray:
-    """Probabilities (n, K) of the rows that `rows(start, stop)` builds, sent in as few calls as memory allows."""
+def evaluate(
+    tally: Tally, n: int, rows: Callable[[int, int], np.ndarray], row_bytes: int, cached: int | None = None
+) -> np.ndarray:
+    """Probabilities (n, K) of the rows that `rows(start, stop)` builds, sent in as few calls as memory allows.
+
+    `cached`: only the first `cached` rows can repeat earlier queries (None: any row can).
+    """
     step = chunk_rows(tally.model, row_bytes)
-    parts = [tally.predict(rows(start, min(n, start + step))) for start in range(0, n, step)]
+    parts = [
+        tally.predict(rows(start, min(n, start + step)), None if cached is None else max(0, cached - start))
+        for start in range(0, n, step)
+    ]
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def ablate(
-    tally: Tally, x: np.ndarray, baseline: np.ndarray, keep: Callable[[int, int], np.ndarray], n: int
+    tally: Tally,
+    x: np.ndarray,
+    baseline: np.ndarray,
+    keep: Callable[[int, int], np.ndarray],
+    n: int,
+    cached: int | None = None,
 ) -> np.ndarray:
-    """Probabilities of n copies of x whose feature f is x's where keep[i, f] is true, the baseline's elsewhere."""
+    """Probabilities of n copies of x whose feature f is x's where keep[i, f] is true, the baseline's elsewhere.
+
+    `cached`: only the first `cached` rows can repeat earlier queries (None: any row can); see `evaluate`.
+    """
     view = features_of(tally.model)
-    inside = x.astype(np.float32)
-    outside = baseline.astype(np.float32)
+    outside = baseline.astype(np.float32).view(np.uint32)
+    differ = x.astype(np.float32).view(np.uint32) ^ outside  # the bits where x and the baseline differ
+    zero = not outside.any()  # the usual zero baseline: nothing to put back
 
     def rows(start: int, stop: int) -> np.ndarray:
-        return np.where(view.expand(np.ascontiguousarray(keep(start, stop), dtype=bool)), inside, outside)
+        # a bitwise select in two passes: the same values as np.where(keep, x, baseline), 3x faster
+        mask = view.expand(np.ascontiguousarray(keep(start, stop), dtype=bool))
+        bits = np.multiply(mask, differ, dtype=np.uint32)  # kept: the differing bits; else 0
+        if not zero:
+            bits ^= outside
+        return bits.view(np.float32)
 
-    return evaluate(tally, n, rows, x.size * 4)
+    return evaluate(tally, n, rows, x.size * 4, cached)
 
 
 def sample_of(model: Model, x: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ It is feature ablation with a sliding-window mask, so it runs on the shared `abl
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from auditor.explain.attribution.baselines import Baseline, describe_baseline, resolve_baseline
@@ -22,6 +24,9 @@ from auditor.explain.attribution.core import (
 )
 from auditor.explain.attribution.features import as_window
 
+#: Occlusion masks up to this size are kept between calls (they depend only on the window geometry).
+CACHED_MASK_BYTES = 4 * 2**20
+
 
 def window_masks(length: int, size: int, stride: int) -> np.ndarray:
     """Masks (n, length) of the windows along one axis; a last window is added so every cell is covered."""
@@ -31,6 +36,30 @@ def window_masks(length: int, size: int, stride: int) -> np.ndarray:
     cells = np.arange(length)
     begin = np.array(starts)[:, None]
     return (cells >= begin) & (cells < begin + size)
+
+
+def window_keep(axes: list[np.ndarray], counts: tuple[int, ...], start: int, stop: int) -> np.ndarray:
+    """Keep masks (stop - start, F): row 0 keeps x, row 1 is all baseline, row 2 + i hides window i."""
+    ids = np.arange(start, stop) - 2
+    position = np.unravel_index(np.maximum(ids, 0), counts)
+    hidden = np.ones((len(ids),) + (1,) * len(axes), dtype=bool)
+    for axis, (masks, where) in enumerate(zip(axes, position)):
+        shape = [len(ids)] + [1] * len(axes)
+        shape[axis + 1] = masks.shape[1]
+        hidden = hidden & masks[where].reshape(shape)
+    hidden[ids == -2] = False
+    hidden[ids == -1] = True
+    return ~hidden.reshape(len(ids), -1)
+
+
+@functools.lru_cache(maxsize=8)
+def all_window_keep(map_shape: tuple[int, ...], sizes: tuple[int, ...], steps: tuple[int, ...]) -> np.ndarray:
+    """Every keep mask of one window geometry, read-only: built once, not once per explained input."""
+    axes = [window_masks(n, s, t) for n, s, t in zip(map_shape, sizes, steps)]
+    counts = tuple(len(a) for a in axes)
+    masks = window_keep(axes, counts, 0, int(np.prod(counts)) + 2)
+    masks.flags.writeable = False
+    return masks
 
 
 def occlusion(
@@ -57,18 +86,11 @@ def occlusion(
     counts = tuple(len(a) for a in axes)
     n_windows = int(np.prod(counts))
 
+    small = (n_windows + 2) * view.size <= CACHED_MASK_BYTES  # then built once for every input of this geometry
+    every = all_window_keep(view.map_shape, sizes, steps) if small else None
+
     def keep(start: int, stop: int) -> np.ndarray:
-        """Row 0 keeps x, row 1 is all baseline, row 2 + i hides window i."""
-        ids = np.arange(start, stop) - 2
-        position = np.unravel_index(np.maximum(ids, 0), counts)
-        hidden = np.ones((len(ids),) + (1,) * len(axes), dtype=bool)
-        for axis, (masks, where) in enumerate(zip(axes, position)):
-            shape = [len(ids)] + [1] * len(axes)
-            shape[axis + 1] = masks.shape[1]
-            hidden = hidden & masks[where].reshape(shape)
-        hidden[ids == -2] = False
-        hidden[ids == -1] = True
-        return ~hidden.reshape(len(ids), -1)
+        return every[start:stop] if every is not None else window_keep(axes, counts, start, stop)
 
     probs = ablate(tally, x, base, keep, n_windows + 2)
     target = resolve_target(probs[0], target, contrast)
