@@ -76,7 +76,9 @@ class Result:
     bare_rate: dict[int, list[float]] = field(default_factory=dict)  # the sweep
     bare_paired: list[float] = field(default_factory=list)  # at the best batch, paired with ours
     default_rate: list[float] = field(default_factory=list)
-    timings: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)  # wall, ORT inside, raw
+    timings: dict[str, list[tuple[float, float, float]]] = field(
+        default_factory=dict
+    )  # wall, ORT inside, raw
     cpu: dict[str, list[float]] = field(default_factory=dict)  # per-repeat ratios of process CPU time
     rows: dict[str, int] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
@@ -135,8 +137,10 @@ class Recorder:
         return getattr(self.bb, name)
 
 
-def measure(case: Case, device: str, repeats: int, rng: np.random.Generator) -> Result:
-    bb = BlackBox.open(case.classifier, OpenOptions(device=device))
+def measure(
+    case: Case, device: str, repeats: int, rng: np.random.Generator, threads: int | None = None
+) -> Result:
+    bb = BlackBox.open(case.classifier, OpenOptions(device=device, threads=threads))
     gen = Generator.open(case.generator, SessionSettings(device))
     result = Result(case.name, per_repeat=case.per_repeat)
     shape = bb.input_shape
@@ -177,7 +181,9 @@ def measure(case: Case, device: str, repeats: int, rng: np.random.Generator) -> 
         "lime": lambda model, img: lime(model, img, **case.lime),  # type: ignore[arg-type]
     }
     # the same predict calls as bb (batch size decides how evaluate() splits very large sets of rows)
-    reference = BlackBox.open(case.classifier, OpenOptions(device=device, cache=False, batch_size=bb.batch_size))
+    reference = BlackBox.open(
+        case.classifier, OpenOptions(device=device, cache=False, batch_size=bb.batch_size, threads=threads)
+    )
     for method, run in methods.items():
         run(bb, case.images[-1])  # warm-up
         result.timings[method], result.cpu[method] = [], []
@@ -267,8 +273,12 @@ def table(results: list[Result]) -> list[str]:
 
 
 def machine() -> list[str]:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in _lines("/proc/cpuinfo") if ln.startswith("model name")), "?")
-    mem = next((ln.split(":", 1)[1].strip() for ln in _lines("/proc/meminfo") if ln.startswith("MemTotal")), "?")
+    cpu = next(
+        (ln.split(":", 1)[1].strip() for ln in _lines("/proc/cpuinfo") if ln.startswith("model name")), "?"
+    )
+    mem = next(
+        (ln.split(":", 1)[1].strip() for ln in _lines("/proc/meminfo") if ln.startswith("MemTotal")), "?"
+    )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return [
         f"- Machine: {cpu}, {cores} cores available, {mem} RAM, {platform.platform()}",
@@ -322,19 +332,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
     parser.add_argument("--only", choices=("digits", "resnet"), default=None)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="Pin ORT intra-op threads (default: calibrated)."
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        chosen = [c for c in cases(Path(tmp), args.repeats, rng) if args.only is None or c.name.startswith(args.only)]
+        chosen = [
+            c
+            for c in cases(Path(tmp), args.repeats, rng)
+            if args.only is None or c.name.startswith(args.only)
+        ]
         results = []
         for case in chosen:
             print(f"measuring {case.name} ...", file=sys.stderr, flush=True)
-            results.append(measure(case, args.device, args.repeats, rng))
+            results.append(measure(case, args.device, args.repeats, rng, args.threads))
     load_after = os.getloadavg()
     lines = table(results)
-    command = f"python benchmarks/run.py --device {args.device} --repeats {args.repeats}" + (
-        f" --only {args.only}" if args.only else ""
+    command = (
+        f"python benchmarks/run.py --device {args.device} --repeats {args.repeats}"
+        + (f" --only {args.only}" if args.only else "")
+        + (f" --threads {args.threads}" if args.threads else "")
     )
     notes = [
         f"- Device: {args.device}; load average (1 min) {load[0]:.2f} at start, {load_after[0]:.2f} at the end",
@@ -368,7 +387,9 @@ def main() -> None:
     print("\n".join(lines))
     digits = next((r for r in results if r.name == "digits"), results[0])
     r = ratios(digits)
-    print(f"ratios: predict={r['predict']:.3f} occlusion={r['occlusion']:.3f} lime={r['lime']:.3f} search={r['search']:.3f}")
+    print(
+        f"ratios: predict={r['predict']:.3f} occlusion={r['occlusion']:.3f} lime={r['lime']:.3f} search={r['search']:.3f}"
+    )
 
 
 if __name__ == "__main__":
