@@ -141,7 +141,7 @@ def measure(
     case: Case, device: str, repeats: int, rng: np.random.Generator, threads: int | None = None
 ) -> Result:
     bb = BlackBox.open(case.classifier, OpenOptions(device=device, threads=threads))
-    gen = Generator.open(case.generator, SessionSettings(device))
+    gen = Generator.open(case.generator, SessionSettings(device, threads))
     result = Result(case.name, per_repeat=case.per_repeat)
     shape = bb.input_shape
     started = time.perf_counter()
