@@ -10,6 +10,7 @@ import numpy as np
 
 from auditor import images
 from auditor.cli.options import (
+    budget_option,
     class_names_option,
     generator_options,
     model_options,
@@ -102,13 +103,7 @@ IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
     "counterfactual: generator .onnx for a latent search (else the search runs in input space).",
     "counterfactual: its encoder.",
 )
-@click.option(
-    "--budget",
-    type=click.IntRange(2),
-    default=DEFAULT_BUDGET,
-    show_default=True,
-    help="counterfactual: classifier queries for the counterfactual search.",
-)
+@budget_option(DEFAULT_BUDGET, "for the counterfactual search", least=2)
 @class_names_option
 @seed_option
 @out_option("attribution.json and images/")

@@ -81,13 +81,19 @@ def _given(name: str) -> bool:
 def build_config(model: str | None, config_path: str | None, kw: dict[str, Any]) -> AuditConfig:
     """The config file (or the quick form's defaults) with the command-line flags applied on top."""
     if (model is None) == (config_path is None):
-        raise click.UsageError("give either MODEL (quick form) or --config AUDIT.toml, not both and not neither")
+        raise click.UsageError(
+            "give either MODEL (quick form) or --config AUDIT.toml, not both and not neither"
+        )
     if config_path is None:
         assert model is not None
         config = quick_config(model, kw["generator"], kw["encoder"], kw["data"])
     else:
         config = load_config(config_path)
-        for flag, path in (("--generator", kw["generator"]), ("--encoder", kw["encoder"]), ("--data", kw["data"])):
+        for flag, path in (
+            ("--generator", kw["generator"]),
+            ("--encoder", kw["encoder"]),
+            ("--data", kw["data"]),
+        ):
             if path is not None and not Path(path).exists():
                 raise ConfigError(f"{flag} {path}: no such file; check the path")
         if kw["generator"]:
@@ -98,7 +104,9 @@ def build_config(model: str | None, config_path: str | None, kw: dict[str, Any])
                 raise ConfigError("--encoder needs a generator (--generator or [generator] in the config)")
             config = replace(config, generator=replace(config.generator, encoder=Path(kw["encoder"])))
         if kw["data"]:
-            config = replace(config, data=DataConfig(Path(kw["data"]), config.data.limit if config.data else None))
+            config = replace(
+                config, data=DataConfig(Path(kw["data"]), config.data.limit if config.data else None)
+            )
     names = tuple(n.strip() for n in kw["class_names"].split(",")) if kw["class_names"] else None
     return with_overrides(
         config,
@@ -129,31 +137,72 @@ def _summary_lines(report: AuditReport) -> list[str]:
         figure = f" {c.figure_name} {fmt(c.figure)}" if c.figure is not None else ""
         why = f" ({printable(c.reason, 300)})" if c.reason and c.status != "passed" else ""
         lines.append(f"auditor: {c.name:<16} {status_word(c.status):<8}{printable(figure, 200)}{why}")
-    lines.append(f"auditor: verdict {report.verdict.upper()} ({report.queries:,} queries, {report.seconds:.1f} s)")
+    lines.append(
+        f"auditor: verdict {report.verdict.upper()} ({report.queries:,} queries, {report.seconds:.1f} s)"
+    )
     return lines
 
 
 @click.command("audit")
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="audit.toml (paths relative to it).")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="audit.toml (paths relative to it)."
+)
 @click.option("--generator", type=click.Path(dir_okay=False), help="Generator .onnx (z -> x).")
 @click.option("--encoder", type=click.Path(dir_okay=False), help="Encoder .onnx (x -> z), with --generator.")
 @click.option("--data", type=click.Path(), help="Samples (.npz/.npy/.csv or images) with optional labels y.")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder [default: audit-out].")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed of every randomized step [default: 0].")
-@click.option("--budget", type=click.IntRange(1, MAX_SEARCH_BUDGET), default=None, help="Classifier queries per search.")
-@click.option("--max-queries", type=click.IntRange(1, MAX_TOTAL_QUERIES), default=None,
-              help=f"Classifier queries for the whole audit [default: {DEFAULT_MAX_QUERIES:,}].")
-@click.option("--check-timeout", type=Bounded(0, MAX_SECONDS), default=None,
-              help=f"Seconds per check, 0: no limit [default: {DEFAULT_CHECK_TIMEOUT:g}]; a check past it is not finished.")
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Report folder [default: audit-out]."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Seed of every randomized step [default: 0].",
+)
+@click.option(
+    "--budget", type=click.IntRange(1, MAX_SEARCH_BUDGET), default=None, help="Classifier queries per search."
+)
+@click.option(
+    "--max-queries",
+    type=click.IntRange(1, MAX_TOTAL_QUERIES),
+    default=None,
+    help=f"Classifier queries for the whole audit [default: {DEFAULT_MAX_QUERIES:,}].",
+)
+@click.option(
+    "--check-timeout",
+    type=Bounded(0, MAX_SECONDS),
+    default=None,
+    help=f"Seconds per check, 0: no limit [default: {DEFAULT_CHECK_TIMEOUT:g}]; a check past it is not finished.",
+)
 @click.option("--class-names", default=None, help="Comma-separated class names.")
-@click.option("--html-mode", type=click.Choice(HTML_MODES), default=None,
-              help="inline: one self-contained report.html; folder: CSS and PNGs as separate files.")
-@click.option("--format", "formats", default=None, help=f"Comma-separated formats [default: {','.join(FORMATS)}].")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
-              help="failed: exit 1 when a threshold is missed; any: also when a check did not run; never: report only.")
-@click.option("--baseline", type=click.Path(dir_okay=False), default=None, help="An earlier report.json to compare with.")
-@click.option("--max-regression", type=Bounded(0, 1e12), default=None, help="Largest allowed worsening of a figure [0.02].")
+@click.option(
+    "--html-mode",
+    type=click.Choice(HTML_MODES),
+    default=None,
+    help="inline: one self-contained report.html; folder: CSS and PNGs as separate files.",
+)
+@click.option(
+    "--format", "formats", default=None, help=f"Comma-separated formats [default: {','.join(FORMATS)}]."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default=None,
+    help="failed: exit 1 when a threshold is missed; any: also when a check did not run; never: report only.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An earlier report.json to compare with.",
+)
+@click.option(
+    "--max-regression",
+    type=Bounded(0, 1e12),
+    default=None,
+    help="Largest allowed worsening of a figure [0.02].",
+)
 @model_options
 def command(model: str | None, config_path: str | None, **kw: Any) -> int:
     """Audit a classifier: `auditor audit --config audit.toml` or `auditor audit MODEL [--generator G] [--data F]`.
@@ -167,9 +216,13 @@ def command(model: str | None, config_path: str | None, **kw: Any) -> int:
 
     context = Context.open(config, open_options(kw), vet, sandbox_limits(kw))
     if kw["device"] == "auto" and config.run.device == "auto" and not kw["quiet"]:
-        click.echo(f"auditor: running on {'CUDA' if context.blackbox.provider == 'cuda' else 'CPU'}", err=True)
+        click.echo(
+            f"auditor: running on {'CUDA' if context.blackbox.provider == 'cuda' else 'CPU'}", err=True
+        )
     report = run_audit(config, context, Progress(sys.stderr, kw["quiet"]))
-    files = write_report(report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode))
+    files = write_report(
+        report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode)
+    )
     if not kw["quiet"]:
         for line in _summary_lines(report):
             click.echo(line, err=True)

@@ -11,6 +11,7 @@ import numpy as np
 
 from auditor import images
 from auditor.cli.options import (
+    budget_option,
     class_names_option,
     generator_options,
     model_options,
@@ -63,13 +64,7 @@ METHOD_NAMES = {"es": "momentum_es", "cmaes": "cmaes"}
     help="Reference rows for scales, box and realism (default: X_reference or all rows of --input).",
 )
 @click.option("--method", type=click.Choice(list(METHOD_NAMES)), default="cmaes", show_default=True)
-@click.option(
-    "--budget",
-    type=click.IntRange(1),
-    default=DEFAULT_BUDGET,
-    show_default=True,
-    help="Classifier queries per input, all its counterfactuals included.",
-)
+@budget_option(DEFAULT_BUDGET, "per input, all its counterfactuals included")
 @click.option(
     "--k", "count", type=click.IntRange(1), default=1, show_default=True, help="Counterfactuals per input."
 )

@@ -12,6 +12,7 @@ import numpy as np
 
 from auditor import images
 from auditor.cli.options import (
+    budget_option,
     class_names_option,
     model_options,
     open_blackbox,
@@ -66,13 +67,7 @@ IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
     show_default=True,
     help="brier: ||p - onehot||^2 (the paper's); margin: max other log p - log p_target.",
 )
-@click.option(
-    "--budget",
-    type=click.IntRange(1),
-    default=DEFAULT_BUDGET,
-    show_default=True,
-    help="Classifier queries per exemplar search.",
-)
+@budget_option(DEFAULT_BUDGET, "per exemplar search")
 @click.option(
     "--threshold",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),

@@ -12,17 +12,41 @@ from auditor.errors import DataError
 
 
 @click.command("fit-generator")
-@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False), help="Rows to fit (.npz/.npy/.csv).")
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Rows to fit (.npz/.npy/.csv).",
+)
 @click.option("--kind", type=click.Choice(["pca"]), default="pca", show_default=True)
 @click.option("--latent", type=click.IntRange(1), default=8, show_default=True, help="Latent size.")
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="Generator .onnx to write.")
-@click.option("--encoder", "encoder_out", default=None, type=click.Path(dir_okay=False),
-              help="Encoder .onnx to write (default: beside the generator, *_encoder.onnx).")
-@click.option("--clip/--no-clip", default=True, show_default=True, help="Clip generated rows to the data's range.")
-@click.option("--standardize/--no-standardize", default=None,
-              help="Scale features to unit variance before PCA (default: on for tabular rows, off for images).")
+@click.option(
+    "-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="Generator .onnx to write."
+)
+@click.option(
+    "--encoder",
+    "encoder_out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Encoder .onnx to write (default: beside the generator, *_encoder.onnx).",
+)
+@click.option(
+    "--clip/--no-clip", default=True, show_default=True, help="Clip generated rows to the data's range."
+)
+@click.option(
+    "--standardize/--no-standardize",
+    default=None,
+    help="Scale features to unit variance before PCA (default: on for tabular rows, off for images).",
+)
 def command(
-    data_path: str, kind: str, latent: int, out: str, encoder_out: str | None, clip: bool, standardize: bool | None
+    data_path: str,
+    kind: str,
+    latent: int,
+    out: str,
+    encoder_out: str | None,
+    clip: bool,
+    standardize: bool | None,
 ) -> None:
     """Fit a linear-Gaussian generator z ~ N(0, I) -> x and its encoder, written as ONNX graphs."""
     from generators.pca import save_pca
@@ -31,7 +55,9 @@ def command(
     x = data.ref
     features = int(np.prod(x.shape[1:]))
     if latent > min(len(x), features):
-        raise DataError(f"--latent {latent} is more than the data supports ({len(x)} rows, {features} features)")
+        raise DataError(
+            f"--latent {latent} is more than the data supports ({len(x)} rows, {features} features)"
+        )
     out_path = Path(out)
     enc_path = Path(encoder_out) if encoder_out else out_path.with_name(out_path.stem + "_encoder.onnx")
     lower, upper = (x.min(axis=0), x.max(axis=0)) if clip else (None, None)

@@ -14,7 +14,9 @@ from auditor.model.describe import describe
 @click.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-@click.option("--class-names", default=None, help="Comma-separated class names (else metadata, labels, 0..K-1).")
+@click.option(
+    "--class-names", default=None, help="Comma-separated class names (else metadata, labels, 0..K-1)."
+)
 @model_options
 def command(model: str, as_json: bool, class_names: str | None, **kw: Any) -> None:
     """Show what the classifier takes and returns, and how its scores are read."""
@@ -38,7 +40,10 @@ def _lines(info: dict[str, Any]) -> list[str]:
         f"input        {printable(', '.join(inp['names']))}: {inp['dtype']} {inp['sample_shape']} "
         f"{inp['layout']}, batch {inp['fixed_batch'] or 'dynamic'}",
     ]
-    lines += [f"output       {printable(o['name'])}: {printable(o['type'])} {printable(o['shape'])}" for o in info["outputs"]]
+    lines += [
+        f"output       {printable(o['name'])}: {printable(o['type'])} {printable(o['shape'])}"
+        for o in info["outputs"]
+    ]
     lines += [
         f"convention   {info['convention']} (score output: {printable(info['score_output'])}) - {printable(info['convention_reason'])}",
         f"classes      {info['n_classes']}: {printable(', '.join(info['class_names']), 500)}",

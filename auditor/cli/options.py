@@ -43,32 +43,90 @@ class Bounded(click.FloatRange):
 def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add --device, --batch-size, --output, --scores, --input-shape, --layout, limits, sandbox and verbosity."""
     decorators = [
-        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-                     help="auto: CUDA when its provider really loads, else CPU."),
-        click.option("--batch-size", type=click.IntRange(1, 2**20), default=None, help="Rows per ONNX Runtime call."),
-        click.option("--threads", type=click.IntRange(1, 1024), default=None, help="ONNX Runtime intra-op threads."),
-        click.option("--output", "output_name", default=None, help="Name of the output holding class scores."),
-        click.option("--scores", type=click.Choice(["logits", "probabilities", "log-probabilities"]), default=None,
-                     help="What the score output holds, when detection cannot tell."),
-        click.option("--input-shape", default=None, help="Per-sample input shape for dynamic models, e.g. 3,224,224."),
-        click.option("--layout", type=click.Choice(["NCHW", "NHWC", "HW", "flat", "tensor"]), default=None,
-                     help="Input layout, when detection cannot tell."),
-        click.option("--max-model-bytes", type=Bounded(0, 1024), default=4.0, show_default=True,
-                     help="Model size cap, GiB."),
-        click.option("--max-initializer-bytes", type=Bounded(0, 1024), default=4.0, show_default=True,
-                     help="Weights cap, GiB."),
-        click.option("--max-row-bytes", type=Bounded(0, 2**20), default=256.0, show_default=True,
-                     help="One sample's cap, MiB."),
-        click.option("--trust-model", is_flag=True,
-                     help="Skip the sandboxed first load (child process with memory and time caps) of each model."),
-        click.option("--sandbox-memory", type=Bounded(0.25, 1024), default=4.0, show_default=True,
-                     help="Memory cap of the sandboxed first load, GiB."),
-        click.option("--load-timeout", type=Bounded(1, 86400), default=60.0, show_default=True,
-                     help="Time cap of the sandboxed first load, seconds."),
-        click.option("--call-timeout", type=Bounded(0, 86400), default=300.0, show_default=True,
-                     help="Stop any single model call running longer, seconds (0: no limit)."),
-        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-                     help="Keep batch-size and thread calibrations in DIR/calibration.json (nothing is written without it)."),
+        click.option(
+            "--device",
+            type=click.Choice(DEVICES),
+            default="auto",
+            show_default=True,
+            help="auto: CUDA when its provider really loads, else CPU.",
+        ),
+        click.option(
+            "--batch-size", type=click.IntRange(1, 2**20), default=None, help="Rows per ONNX Runtime call."
+        ),
+        click.option(
+            "--threads", type=click.IntRange(1, 1024), default=None, help="ONNX Runtime intra-op threads."
+        ),
+        click.option(
+            "--output", "output_name", default=None, help="Name of the output holding class scores."
+        ),
+        click.option(
+            "--scores",
+            type=click.Choice(["logits", "probabilities", "log-probabilities"]),
+            default=None,
+            help="What the score output holds, when detection cannot tell.",
+        ),
+        click.option(
+            "--input-shape", default=None, help="Per-sample input shape for dynamic models, e.g. 3,224,224."
+        ),
+        click.option(
+            "--layout",
+            type=click.Choice(["NCHW", "NHWC", "HW", "flat", "tensor"]),
+            default=None,
+            help="Input layout, when detection cannot tell.",
+        ),
+        click.option(
+            "--max-model-bytes",
+            type=Bounded(0, 1024),
+            default=4.0,
+            show_default=True,
+            help="Model size cap, GiB.",
+        ),
+        click.option(
+            "--max-initializer-bytes",
+            type=Bounded(0, 1024),
+            default=4.0,
+            show_default=True,
+            help="Weights cap, GiB.",
+        ),
+        click.option(
+            "--max-row-bytes",
+            type=Bounded(0, 2**20),
+            default=256.0,
+            show_default=True,
+            help="One sample's cap, MiB.",
+        ),
+        click.option(
+            "--trust-model",
+            is_flag=True,
+            help="Skip the sandboxed first load (child process with memory and time caps) of each model.",
+        ),
+        click.option(
+            "--sandbox-memory",
+            type=Bounded(0.25, 1024),
+            default=4.0,
+            show_default=True,
+            help="Memory cap of the sandboxed first load, GiB.",
+        ),
+        click.option(
+            "--load-timeout",
+            type=Bounded(1, 86400),
+            default=60.0,
+            show_default=True,
+            help="Time cap of the sandboxed first load, seconds.",
+        ),
+        click.option(
+            "--call-timeout",
+            type=Bounded(0, 86400),
+            default=300.0,
+            show_default=True,
+            help="Stop any single model call running longer, seconds (0: no limit).",
+        ),
+        click.option(
+            "--cache-dir",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="Keep batch-size and thread calibrations in DIR/calibration.json (nothing is written without it).",
+        ),
         click.option("--verbose", is_flag=True, help="Show ONNX Runtime's own log lines."),
         click.option("--quiet", is_flag=True, help="No progress lines on stderr."),
     ]
@@ -102,7 +160,10 @@ def open_options(kw: dict[str, Any], class_names: tuple[str, ...] | None = None)
 
 def session_settings(kw: dict[str, Any]) -> SessionSettings:
     return SessionSettings(
-        device=kw["device"], threads=kw["threads"], verbose=kw["verbose"], call_timeout=kw["call_timeout"] or None
+        device=kw["device"],
+        threads=kw["threads"],
+        verbose=kw["verbose"],
+        call_timeout=kw["call_timeout"] or None,
     )
 
 
@@ -151,7 +212,9 @@ def say_device(provider: str, kw: dict[str, Any]) -> None:
 def printable(text: object, limit: int = 2000) -> str:
     """Untrusted text made safe for a terminal: control characters escaped, length capped."""
     s = str(text)
-    s = "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in s)
+    s = "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in s
+    )
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
@@ -165,8 +228,20 @@ def class_names_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def seed_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of every random step.")(
-        func
+    return click.option(
+        "--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of every random step."
+    )(func)
+
+
+def budget_option(
+    default: int, what: str, least: int = 1
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--budget",
+        type=click.IntRange(least, 10**9),
+        default=default,
+        show_default=True,
+        help=f"Classifier queries {what}.",
     )
 
 
@@ -181,7 +256,9 @@ def out_option(written: str) -> Callable[[Callable[..., Any]], Callable[..., Any
     )
 
 
-def generator_options(generator_help: str, encoder_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def generator_options(
+    generator_help: str, encoder_help: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """--generator and --encoder, as paths to .onnx files."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -189,7 +266,11 @@ def generator_options(generator_help: str, encoder_help: str) -> Callable[[Calla
             "--encoder", "encoder_path", default=None, type=click.Path(dir_okay=False), help=encoder_help
         )(func)
         return click.option(
-            "--generator", "generator_path", default=None, type=click.Path(dir_okay=False), help=generator_help
+            "--generator",
+            "generator_path",
+            default=None,
+            type=click.Path(dir_okay=False),
+            help=generator_help,
         )(func)
 
     return decorate
