@@ -49,7 +49,9 @@ def test_fixed_batch_larger_than_rows_is_padded(tmp_path):
     assert bb.calls == 3 and bb.queries == 9
 
 
-@pytest.mark.parametrize(("head", "convention"), [("logits", "binary_logit"), ("sigmoid", "binary_probability")])
+@pytest.mark.parametrize(
+    ("head", "convention"), [("logits", "binary_logit"), ("sigmoid", "binary_probability")]
+)
 def test_binary_single_score(tmp_path, head, convention):
     w1, b1 = W[:, :1], B[:1]
     bb = open_model(linear(w1, b1, head=head), tmp_path)
@@ -92,7 +94,9 @@ def test_several_outputs_pick_by_name_and_override(tmp_path):
     bb = open_model(proto, tmp_path)
     assert bb.signature.score_output == "probabilities"
     np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
-    forced = open_model(proto, tmp_path, OpenOptions(device="cpu", output="embedding", scores="logits"), "m2.onnx")
+    forced = open_model(
+        proto, tmp_path, OpenOptions(device="cpu", output="embedding", scores="logits"), "m2.onnx"
+    )
     assert forced.signature.score_output == "embedding" and forced.signature.convention == "logits"
 
 
@@ -166,3 +170,58 @@ def test_fixed_batch_one_without_batch_axis_in_output(tmp_path):
     bb = open_model(proto, tmp_path)
     assert bb.n_classes == 3 and bb.signature.convention == "logits"
     np.testing.assert_allclose(bb.predict(X), EXPECTED, atol=1e-6)
+
+
+def test_label_only_model_is_a_hard_label_black_box(tmp_path):
+    proto = linear_classifier_ml(W, B, zipmap=False, string_labels=("cat", "dog", "eel"))
+    del proto.graph.output[1:]  # keep only the label output
+    bb = open_model(proto, tmp_path)
+    assert bb.signature.convention == "label_only" and bb.signature.hard_label
+    assert bb.class_names == ("cat", "dog", "eel")
+    probs = bb.predict(X)
+    assert set(np.unique(probs)) <= {0.0, 1.0} and (probs.sum(axis=1) == 1).all()
+    np.testing.assert_array_equal(probs.argmax(axis=1), EXPECTED.argmax(axis=1))
+
+
+def test_sigmoid_over_several_classes_is_normalised(tmp_path):
+    bb = open_model(linear(W, B, head="sigmoid"), tmp_path)
+    assert bb.signature.convention == "multilabel_sigmoid"
+    s = 1 / (1 + np.exp(-(X.astype(np.float64) @ W + B)))
+    np.testing.assert_allclose(bb.predict(X), s / s.sum(axis=1, keepdims=True), atol=1e-6)
+
+
+def test_unit_range_scores_that_do_not_sum_to_one_need_a_flag(tmp_path):
+    bias = np.array([0.2, 0.3, 0.1])
+    proto = linear(np.zeros_like(W), bias, output_name="raw")  # constant scores in [0, 1], sum 0.6
+    with pytest.raises(ConventionError, match="--scores"):
+        open_model(proto, tmp_path)
+    forced = open_model(proto, tmp_path, OpenOptions(device="cpu", scores="logits"), "m2.onnx")
+    np.testing.assert_allclose(forced.predict(X[:2]), softmax(np.tile(bias, (2, 1))), atol=1e-6)
+
+
+def test_one_input_per_column(tmp_path):
+    """skl2onnx DataFrame pipelines take one (N, 1) input per column, possibly of different dtypes."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Cast", ["b"], ["b32"], to=TensorProto.FLOAT),
+        helper.make_node("Concat", ["a", "b32"], ["x"], axis=1),
+        helper.make_node("MatMul", ["x", "W"], ["scores"]),
+    ]
+    w = W[:2]
+    proto = linear(w, B)  # the builder's opset and IR version; its graph is replaced below
+    graph = helper.make_graph(
+        nodes,
+        "columns",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 1]),
+            helper.make_tensor_value_info("b", TensorProto.DOUBLE, ["N", 1]),
+        ],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(w.astype(np.float32), "W")],
+    )
+    proto.graph.CopyFrom(graph)
+    bb = open_model(proto, tmp_path)
+    assert bb.layout == "columns" and bb.input_shape == (2,)
+    rows = X[:, :2]
+    np.testing.assert_allclose(bb.predict(rows), softmax(rows.astype(np.float64) @ w), atol=1e-6)
