@@ -41,6 +41,7 @@ class OpenOptions:
     scores: str | None = None
     class_names: tuple[str, ...] | None = None
     input_shape: tuple[int, ...] | None = None
+    shape_hint: tuple[int, ...] | None = None  # the data's row shape, for dynamic per-sample dimensions
     layout: str | None = None
     threads: int | None = None
     verbose: bool = False
@@ -104,7 +105,7 @@ class BlackBox:
         session = create_session(model, SessionSettings(options.device, options.threads, verbose=options.verbose))
         inputs = tuple(TensorInfo(i.name, i.type, dims_of(i.shape)) for i in session.get_inputs())
         outputs = tuple(TensorInfo(o.name, o.type, dims_of(o.shape)) for o in session.get_outputs())
-        spec = detect_input(inputs, options.input_shape, options.layout)
+        spec = detect_input(inputs, options.input_shape, options.layout, options.shape_hint)
         check_row_bytes(model.path, spec, options.limits)
         prober = BatchRunner(session, spec.names, spec.dtypes, spec.batch, PROBE_ROWS, options.call_timeout)
         probe_x = probe_rows(spec)

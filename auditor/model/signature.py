@@ -117,7 +117,9 @@ def expose_zipmap_inputs(proto: ModelProto) -> dict[str, tuple[str, tuple[str, .
         labels = _class_labels_of(node)
         source = node.input[0]
         if source not in outputs:
-            proto.graph.output.append(onnx.helper.make_tensor_value_info(source, onnx.TensorProto.FLOAT, None))
+            proto.graph.output.append(
+                onnx.helper.make_tensor_value_info(source, onnx.TensorProto.FLOAT, None)
+            )
             outputs.add(source)
         exposed[node.output[0]] = (source, labels)
     return exposed
@@ -185,9 +187,15 @@ def dims_of(shape: object) -> tuple[int | str | None, ...]:
 
 
 def detect_input(
-    inputs: tuple[TensorInfo, ...], sample_shape: tuple[int, ...] | None = None, layout: str | None = None
+    inputs: tuple[TensorInfo, ...],
+    sample_shape: tuple[int, ...] | None = None,
+    layout: str | None = None,
+    hint: tuple[int, ...] | None = None,
 ) -> InputSpec:
-    """Read the input(s): one tensor (image/flat), or one column per input (skl2onnx DataFrame style)."""
+    """Read the input(s): one tensor (image/flat), or one column per input (skl2onnx DataFrame style).
+
+    `hint` (the data's row shape) settles dynamic per-sample dimensions when it fits the declared ones.
+    """
     if not inputs:
         raise ConventionError("the model declares no inputs; it cannot be audited")
     for info in inputs:
@@ -213,10 +221,12 @@ def detect_input(
     if not info.shape:
         raise ConventionError(f"input '{info.name}' is a scalar; a batch dimension is needed")
     declared = info.shape[1:]
+    if sample_shape is None and hint is not None and _fits(declared, hint) and not _static(declared):
+        sample_shape = hint
     if sample_shape is not None:
         _check_shape_fits(info, declared, sample_shape)
         shape = tuple(sample_shape)
-    elif all(isinstance(d, int) and d > 0 for d in declared):
+    elif _static(declared):
         shape = tuple(int(d) for d in declared)  # type: ignore[arg-type]
     else:
         raise ConventionError(
@@ -229,8 +239,19 @@ def detect_input(
         names=(info.name,),
         dtypes=(ORT_DTYPES[info.type],),
         sample_shape=shape,
-        layout=layout or guess_layout(declared),
+        layout=layout
+        or guess_layout(tuple(d if isinstance(d, int) and d > 0 else s for d, s in zip(declared, shape))),
         batch=_fixed_batch(info),
+    )
+
+
+def _static(declared: tuple[int | str | None, ...]) -> bool:
+    return all(isinstance(d, int) and d > 0 for d in declared)
+
+
+def _fits(declared: tuple[int | str | None, ...], shape: tuple[int, ...]) -> bool:
+    return len(declared) == len(shape) and all(
+        not (isinstance(d, int) and d > 0) or d == s for d, s in zip(declared, shape)
     )
 
 
@@ -239,8 +260,10 @@ def _fixed_batch(info: TensorInfo) -> int | None:
     return first if isinstance(first, int) and first > 0 else None
 
 
-def _check_shape_fits(info: TensorInfo, declared: tuple[int | str | None, ...], shape: tuple[int, ...]) -> None:
-    if len(declared) != len(shape) or any(isinstance(d, int) and d > 0 and d != s for d, s in zip(declared, shape)):
+def _check_shape_fits(
+    info: TensorInfo, declared: tuple[int | str | None, ...], shape: tuple[int, ...]
+) -> None:
+    if not _fits(declared, shape):
         raise ConventionError(
             f"input '{info.name}' expects samples of shape {list(declared)}, got {list(shape)}; check the data or --input-shape"
         )
@@ -281,7 +304,9 @@ def detect_outputs(
         raise ConventionError(f"unknown --scores '{scores}'; use one of {', '.join(SCORES_CHOICES)}")
     by_name = {o.name: o for o in outputs}
     if output is not None and output not in by_name and output not in {s for s, _ in zipmaps.values()}:
-        raise ConventionError(f"--output '{output}' is not an output of the model; outputs: {', '.join(by_name)}")
+        raise ConventionError(
+            f"--output '{output}' is not an output of the model; outputs: {', '.join(by_name)}"
+        )
     labels_out = [o.name for o in outputs if o.type in LABEL_TYPES and len(o.shape) <= 2]
     label = labels_out[0] if labels_out else None
     zipmap_sources = {source: labels for source, labels in zipmaps.values()}
@@ -291,7 +316,14 @@ def detect_outputs(
         (values,) = probe([name])
         k = _width(values)
         class_labels = zipmap_sources[name] or tuple(str(i) for i in range(k))
-        return "zipmap", name, label, k, class_labels, "skl2onnx ZipMap: scores read from the tensor feeding ZipMap"
+        return (
+            "zipmap",
+            name,
+            label,
+            k,
+            class_labels,
+            "skl2onnx ZipMap: scores read from the tensor feeding ZipMap",
+        )
 
     if output is not None:
         name = output
@@ -301,12 +333,16 @@ def detect_outputs(
         if not candidates:
             if label is None:
                 kinds = ", ".join(f"{o.name}: {o.type}" for o in outputs)
-                raise ConventionError(f"no class-score or label output found ({kinds}); choose one with --output NAME")
+                raise ConventionError(
+                    f"no class-score or label output found ({kinds}); choose one with --output NAME"
+                )
             return _label_only(proto, label, probe, n_labels)
         name, reason = _choose_candidate(candidates, probe)
     (values,) = probe([name])
     if values.dtype.kind not in "f":
-        raise ConventionError(f"output '{name}' holds {values.dtype} values, not scores; choose another with --output")
+        raise ConventionError(
+            f"output '{name}' holds {values.dtype} values, not scores; choose another with --output"
+        )
     k = _width(values)
     convention, why = _convention(proto, name, values, k, scores)
     if convention == "probabilities" and label is not None:
@@ -325,27 +361,43 @@ def _width(values: np.ndarray) -> int:
         return int(values.shape[1])
     if values.ndim > 2 and all(d == 1 for d in values.shape[2:]):
         return int(values.shape[1])
-    raise ConventionError(f"scores of shape {list(values.shape)} are not (N, K); choose another output with --output")
+    raise ConventionError(
+        f"scores of shape {list(values.shape)} are not (N, K); choose another output with --output"
+    )
 
 
-def _choose_candidate(candidates: list[TensorInfo], probe: Callable[[list[str]], list[np.ndarray]]) -> tuple[str, str]:
+def _choose_candidate(
+    candidates: list[TensorInfo], probe: Callable[[list[str]], list[np.ndarray]]
+) -> tuple[str, str]:
     if len(candidates) == 1:
         return candidates[0].name, f"single float output '{candidates[0].name}'"
     arrays = probe([c.name for c in candidates])
-    usable = [(c, a) for c, a in zip(candidates, arrays) if a.ndim in (1, 2) or (a.ndim > 2 and a.shape[2:] == (1,) * (a.ndim - 2))]
+    usable = [
+        (c, a)
+        for c, a in zip(candidates, arrays)
+        if a.ndim in (1, 2) or (a.ndim > 2 and a.shape[2:] == (1,) * (a.ndim - 2))
+    ]
     for hint in SCORE_HINTS:
         hinted = [c for c, _ in usable if hint in c.name.lower()]
         if len(hinted) == 1:
-            return hinted[0].name, f"output '{hinted[0].name}' chosen by its name among {len(candidates)} float outputs"
+            return hinted[
+                0
+            ].name, f"output '{hinted[0].name}' chosen by its name among {len(candidates)} float outputs"
     if len(usable) == 1:
         return usable[0][0].name, f"the only (N, K) output among {len(candidates)}"
     names = ", ".join(c.name for c in candidates)
     raise ConventionError(f"several outputs could hold class scores ({names}); choose one with --output NAME")
 
 
-def _convention(proto: ModelProto, name: str, values: np.ndarray, k: int, scores: str | None) -> tuple[str, str]:
+def _convention(
+    proto: ModelProto, name: str, values: np.ndarray, k: int, scores: str | None
+) -> tuple[str, str]:
     if scores is not None:
-        chosen = {"logits": "logits", "probabilities": "probabilities", "log-probabilities": "log_probabilities"}[scores]
+        chosen = {
+            "logits": "logits",
+            "probabilities": "probabilities",
+            "log-probabilities": "log_probabilities",
+        }[scores]
         if k == 1:
             chosen = "binary_logit" if scores == "logits" else "binary_probability"
         return chosen, f"--scores {scores}"
@@ -356,7 +408,11 @@ def _convention(proto: ModelProto, name: str, values: np.ndarray, k: int, scores
     if op == "LogSoftmax":
         return "log_probabilities", "produced by LogSoftmax"
     if op == "Sigmoid":
-        return ("binary_probability", "produced by Sigmoid") if k == 1 else ("multilabel_sigmoid", "Sigmoid over K classes")
+        return (
+            ("binary_probability", "produced by Sigmoid")
+            if k == 1
+            else ("multilabel_sigmoid", "Sigmoid over K classes")
+        )
     if node is not None and op in ML_CLASSIFIERS:
         transform = next((a.s.decode() for a in node.attribute if a.name == "post_transform"), "NONE")
         if transform in ("SOFTMAX", "SOFTMAX_ZERO", "LOGISTIC"):
@@ -370,9 +426,13 @@ def _convention_from_values(v: np.ndarray, k: int) -> tuple[str, str]:
         raise ConventionError("the probe rows gave only NaN/Inf scores; settle the convention with --scores")
     in_unit = bool(((finite >= -1e-6) & (finite <= 1 + 1e-6)).all())
     if k == 1:
-        return ("binary_probability", "single score in [0, 1] on probe rows") if in_unit else (
-            "binary_logit",
-            "single unbounded score on probe rows",
+        return (
+            ("binary_probability", "single score in [0, 1] on probe rows")
+            if in_unit
+            else (
+                "binary_logit",
+                "single unbounded score on probe rows",
+            )
         )
     if in_unit and np.allclose(finite.sum(axis=1), 1.0, atol=1e-3):
         return "probabilities", "probe rows are non-negative and sum to 1"

@@ -225,3 +225,15 @@ def test_one_input_per_column(tmp_path):
     assert bb.layout == "columns" and bb.input_shape == (2,)
     rows = X[:, :2]
     np.testing.assert_allclose(bb.predict(rows), softmax(rows.astype(np.float64) @ w), atol=1e-6)
+
+
+def test_dynamic_sample_dims_are_settled_by_the_data_shape(tmp_path):
+    proto = conv_image((1, 6, 6))
+    for dim in proto.graph.input[0].type.tensor_type.shape.dim[1:]:
+        dim.ClearField("dim_value")
+        dim.dim_param = "D"
+    with pytest.raises(ConventionError, match="--input-shape"):
+        open_model(proto, tmp_path)
+    bb = open_model(proto, tmp_path, OpenOptions(device="cpu", shape_hint=(1, 6, 6)), "m2.onnx")
+    assert bb.input_shape == (1, 6, 6) and bb.layout == "NCHW"
+    assert bb.predict(np.zeros((2, 1, 6, 6))).shape == (2, 3)

@@ -56,6 +56,9 @@ class Context:
         the limits `sandbox`, recorded in the report) and each model then opened must be the file it vetted.
         """
         options = open_options(config, base)
+        raw = _read_data(config)
+        if raw is not None and options.input_shape is None:
+            options = replace(options, shape_hint=raw.x.shape[1:])
         models = [(config.model.path, "classifier")]
         if config.generator is not None:
             models.append((config.generator.path, "generator"))
@@ -79,8 +82,8 @@ class Context:
                 encoder = Encoder.open(config.generator.encoder, settings, options.limits)
                 confirm_unchanged(contacts["encoder"], encoder.model)
         data = None
-        if config.data is not None:
-            data = _model_data(blackbox, config)
+        if raw is not None:
+            data = _model_data(blackbox, config, raw)
             default_names = tuple(str(i) for i in range(blackbox.n_classes))
             names = data.class_names
             if (
@@ -175,11 +178,16 @@ def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
         )
 
 
-def _model_data(blackbox: BlackBox, config: AuditConfig) -> Dataset:
+def _read_data(config: AuditConfig) -> Dataset | None:
+    if config.data is None:
+        return None
+    p = config.preprocess
+    return load_data(config.data.path, Preprocess(p.size, p.mode, p.scale))
+
+
+def _model_data(blackbox: BlackBox, config: AuditConfig, data: Dataset) -> Dataset:
     """The data file read, cut to `limit` rows, in the model's layout, with labels checked against its classes."""
     assert config.data is not None
-    p = config.preprocess
-    data = load_data(config.data.path, Preprocess(p.size, p.mode, p.scale))
     limit = config.data.limit or len(data)
     x = blackbox.prepare(data.x[:limit])
     ref = blackbox.prepare(data.reference) if data.reference is not None else None
