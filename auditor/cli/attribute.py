@@ -134,8 +134,8 @@ def command(
 ) -> None:
     """Explain MODEL's score for one input, with deletion/insertion curves beside random orders."""
     names = parse_class_names(class_names)
-    bb = open_blackbox(model, kw, names)
     data = load_data(input_path)
+    bb = open_blackbox(model, kw, names, data.x.shape[1:])
     if index >= len(data):
         raise DataError(f"--index {index} is out of range: {input_path} holds {len(data)} rows")
     x = sample_of(bb, data.x[index])

@@ -103,7 +103,7 @@ def command(
         raise click.UsageError("--encoder needs --generator")
     data = load_data(input_path)
     names = parse_class_names(class_names) or data.class_names
-    blackbox = open_blackbox(model, kw, names)
+    blackbox = open_blackbox(model, kw, names, data.x.shape[1:])
     generator = open_generator(generator_path, kw) if generator_path else None
     encoder = open_encoder(encoder_path, kw) if encoder_path else None
     reference = load_data(reference_path).ref if reference_path else data.ref

@@ -112,9 +112,9 @@ def command(
     if generator_path is None and data_path is None:
         raise click.UsageError("give --generator GEN, or --data FILE for an input-space search")
     names = parse_class_names(class_names)
-    blackbox = open_blackbox(model, kw, names)
-    generator = open_generator(generator_path, kw) if generator_path else None
     data = load_data(data_path) if data_path else None
+    blackbox = open_blackbox(model, kw, names, data.x.shape[1:] if data is not None else None)
+    generator = open_generator(generator_path, kw) if generator_path else None
     result = exemplars(
         blackbox,
         generator,

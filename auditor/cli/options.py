@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -180,8 +181,14 @@ def first_contact(path: str, kind: str, kw: dict[str, Any], options: OpenOptions
     return check_in_child(path, kind, options, sandbox) if sandbox is not None else None
 
 
-def open_blackbox(path: str, kw: dict[str, Any], class_names: tuple[str, ...] | None = None) -> BlackBox:
-    options = open_options(kw, class_names)
+def open_blackbox(
+    path: str,
+    kw: dict[str, Any],
+    class_names: tuple[str, ...] | None = None,
+    shape_hint: tuple[int, ...] | None = None,
+) -> BlackBox:
+    """Open a classifier after its sandboxed first load; `shape_hint` (the data's row shape) settles dynamic dims."""
+    options = dataclasses.replace(open_options(kw, class_names), shape_hint=shape_hint)
     contact = first_contact(path, "classifier", kw, options)
     blackbox = BlackBox.open(path, options)
     confirm_unchanged(contact, blackbox.model)
