@@ -229,7 +229,6 @@ def write(
         "threshold": result.threshold,
         "budget": result.budget,
         "space": result.space,
-        "cache_hits": result.cache_hits,
         "generator_queries": result.generator_queries,
         "calls": result.calls,
         "seconds": result.seconds,

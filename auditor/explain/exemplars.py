@@ -99,9 +99,9 @@ class ClassExemplars:
 class ExemplarSet:
     """Exemplars for several targets, with the totals of the whole run.
 
-    `queries` counts the classifier rows the searches scored, `cache_hits` those of them that the
-    black box's row cache answered, `calls` classifier ONNX Runtime runs, `ort_seconds` the time
-    inside ONNX Runtime (classifier plus generator) out of `seconds` of wall time.
+    `queries` counts the classifier rows the searches scored (all new rows: the row cache is bypassed),
+    `calls` classifier ONNX Runtime runs, `ort_seconds` the time inside ONNX Runtime (classifier plus
+    generator) out of `seconds` of wall time.
     """
 
     method: str
@@ -111,7 +111,6 @@ class ExemplarSet:
     space: Literal["latent", "input"]
     classes: tuple[ClassExemplars, ...]
     queries: int
-    cache_hits: int
     generator_queries: int
     calls: int
     seconds: float
@@ -399,12 +398,7 @@ def exemplars(
     streams = _streams(rng, [t * n + r for r in range(n) for t in classes])
     # Any strict improvement counts: near p = 0.9999 the Brier loss moves by ~1e-8 per step.
     stop = StopRule(budget=budget, patience=patience, min_delta=0.0)
-    hits, calls, generated, ort_seconds = (
-        blackbox.cache_hits,
-        blackbox.calls,
-        space.generated,
-        space.ort_seconds,
-    )
+    calls, generated, ort_seconds = blackbox.calls, space.generated, space.ort_seconds
     found: dict[int, list[Exemplar]] = {t: [] for t in classes}
     for restart in range(n):
         searches: list[Search] = []
@@ -433,7 +427,6 @@ def exemplars(
         space="input" if generator is None else "latent",
         classes=tuple(_class_exemplars(t, blackbox.class_names[t], found[t]) for t in classes),
         queries=sum(e.queries for t in classes for e in found[t]),
-        cache_hits=blackbox.cache_hits - hits,
         generator_queries=space.generated - generated,
         calls=blackbox.calls - calls,
         seconds=time.perf_counter() - started,

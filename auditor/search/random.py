@@ -42,7 +42,6 @@ class RandomSearch:
         self.bounds = box_bounds(bounds, dim)
         self.init = init
         self.init_box = init_box
-        self.generation = 0
         self._asked: np.ndarray | None = None
 
     def ask(self) -> np.ndarray:
@@ -60,5 +59,4 @@ class RandomSearch:
     def tell(self, z: np.ndarray, evaluation: Evaluation) -> None:
         """Nothing to learn; only checks that z answers the latest ask."""
         check_told(z, self._asked)
-        self.generation += 1
         self._asked = None

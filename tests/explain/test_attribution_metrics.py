@@ -82,7 +82,7 @@ def _mlp_with_batchnorm():
         "beta": 0.1 * rng.normal(size=6),
         "mean": 0.1 * rng.normal(size=6),
         "var": np.ones(6) + 0.1 * rng.uniform(size=6),
-        "W2": rng.normal(size=(6, 3)),
+        "W2": 5.0 * rng.normal(size=(6, 3)),  # std far from 1: a redraw must keep each tensor's own std
         "b2": rng.normal(size=3),
     }
     nodes = [

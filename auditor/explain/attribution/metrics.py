@@ -28,7 +28,7 @@ from auditor.explain.attribution.core import (
     rng_of,
     sample_of,
 )
-from auditor.model.blackbox import BlackBox, OpenOptions
+from auditor.model.blackbox import BlackBox
 from auditor.model.loading import LoadedModel
 
 #: ONNX convention -> the --scores value that pins it, so a randomised copy is read the same way.
@@ -275,9 +275,8 @@ def reopen(bb: BlackBox, model: LoadedModel) -> BlackBox:
     """A BlackBox over `model` read exactly like `bb`: same options, output, score convention, shape, layout,
     batch size and threads (so nothing is re-detected or re-calibrated on the copy)."""
     sig = bb.signature
-    threads = getattr(bb, "threads", None) or bb.session.get_session_options().intra_op_num_threads or None
     options = dataclasses.replace(
-        getattr(bb, "options", OpenOptions()),
+        bb.options,
         device=bb.provider,
         batch_size=bb.batch_size,
         output=sig.score_output,
@@ -285,7 +284,7 @@ def reopen(bb: BlackBox, model: LoadedModel) -> BlackBox:
         class_names=bb.class_names,
         input_shape=bb.input_shape,
         layout=bb.layout,
-        threads=threads,
+        threads=bb.threads,
     )
     return BlackBox.from_loaded(model, options)
 

@@ -130,6 +130,7 @@ def counterfactuals(
     round_budget = (budget - 1) // k
     found: list[list[Task]] = [[] for _ in range(n)]
     todo = [i for i in range(n) if targets[i] != source[i]]
+    neighbours = flat(reference) if reference is not None and not image else None
     for _ in range(k):
         tasks = [
             new_task(i, xs[i], found[i], int(source[i]), int(targets[i]), settings, domain.scale, diversity)
@@ -142,7 +143,6 @@ def counterfactuals(
             assert z0 is not None and g0 is not None
             latent_round(run, tasks, rngs, round_budget, z0, g0, sigma)
         else:
-            neighbours = flat(reference) if reference is not None and not image else None
             input_round(run, tasks, rngs, round_budget, neighbours, sigma, sparse)
         for task in tasks:
             found[task.index].append(task)
