@@ -281,7 +281,7 @@ class _Reader:
                     raise self.fail(dotted, f"is out of range: {words} must be from {_num(low)} to {_num(high)}, got {_num(v)}")
         return value
 
-    def file(self, raw: dict[str, Any], dotted: str, required: bool = True) -> Path | None:
+    def file(self, raw: dict[str, Any], dotted: str, required: bool = True, folder_ok: bool = False) -> Path | None:
         value = self.get(raw, dotted, "str")
         if value is None:
             if required:
@@ -290,6 +290,8 @@ class _Reader:
         path = (self.base / value) if not Path(value).is_absolute() else Path(value)
         if not path.exists():
             raise self.fail(dotted, f"points to {path}, which does not exist")
+        if path.is_dir() and not folder_ok:
+            raise self.fail(dotted, f"points to {path}, which is a folder; give the path of a file")
         return path
 
 
@@ -382,7 +384,7 @@ def load_config(path: str | Path) -> AuditConfig:
     data = None
     if "data" in raw:
         d = r.table(r.sub(raw, "data"), "data", ("path", "limit"))
-        data = DataConfig(r.file(d, "data.path"), r.get(d, "data.limit", "pos"))  # type: ignore[arg-type]
+        data = DataConfig(r.file(d, "data.path", folder_ok=True), r.get(d, "data.limit", "pos"))  # type: ignore[arg-type]
     p = r.table(r.sub(raw, "preprocess"), "preprocess", ("size", "mode", "scale"))
     preprocess = PreprocessConfig(
         r.get(p, "preprocess.size", "size", within=(1, MAX_IMAGE_SIDE)),

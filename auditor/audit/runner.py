@@ -193,15 +193,15 @@ def run_check(
         q0 = ctx.blackbox.queries
         outcome = check.merge(ctx, settings, parts)
         queries += ctx.blackbox.queries - q0
-    except BudgetExhausted as exc:
-        spent = max(queries, ctx.blackbox.queries - q_start)
-        spent_g = max(generator_queries, _generator_queries(ctx) - g_start)
-        result = _not_run(base, str(exc), started, queries=spent, generator_queries=spent_g)
-        return replace(result, limit_reached=True)
     except ConfigError:
         raise
-    except AuditorError as exc:
-        return _not_run(base, f"could not run: {exc}", started, error=True, queries=queries)
+    except AuditorError as exc:  # BudgetExhausted included: a unit may have queried the model before it stopped
+        spent = max(queries, ctx.blackbox.queries - q_start)
+        spent_g = max(generator_queries, _generator_queries(ctx) - g_start)
+        if isinstance(exc, BudgetExhausted):
+            result = _not_run(base, str(exc), started, queries=spent, generator_queries=spent_g)
+            return replace(result, limit_reached=True)
+        return _not_run(base, f"could not run: {exc}", started, True, spent, spent_g)
     failed = [c for c in outcome.criteria if not c.passed]
     head = outcome.criteria[0] if outcome.criteria else None
     reason = None
@@ -345,22 +345,29 @@ def load_baseline(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _finite(value: Any) -> float | None:
+    """A number read from a baseline report, or None when it is absent, not a number, or NaN/infinite."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+        return float(value)
+    return None
+
+
 def compare_baseline(results: list[CheckResult], baseline: dict[str, Any], max_regression: float) -> CheckResult:
     """Per check, the change of the headline figure since the baseline; fails when one worsened by more than allowed."""
     started = time.perf_counter()
-    old = {c.get("name"): c for c in baseline["checks"] if isinstance(c, dict)}
+    old = {c["name"]: c for c in baseline["checks"] if isinstance(c, dict) and isinstance(c.get("name"), str)}
     rows = []
     for r in results:
         before = old.get(r.name, {})
-        b_fig, b_status = before.get("figure"), before.get("status")
+        b_fig, b_status = _finite(before.get("figure")), before.get("status")
         change = regression = None
-        if isinstance(b_fig, int | float) and r.figure is not None and r.direction:
-            change = r.figure - float(b_fig)
+        if b_fig is not None and r.figure is not None and r.direction:
+            change = r.figure - b_fig
             regression = -change if r.direction == "higher" else change
         rows.append(
             {
                 "check": r.name,
-                "before": b_fig if isinstance(b_fig, int | float) else None,
+                "before": b_fig,
                 "after": r.figure,
                 "status_before": b_status,
                 "status_after": r.status,

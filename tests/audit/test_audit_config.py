@@ -53,6 +53,14 @@ def test_missing_file_is_an_error_naming_the_resolved_path(tmp_path: Path) -> No
     assert str(tmp_path / "nowhere.npz") in message
 
 
+def test_a_folder_is_refused_where_a_model_file_is_needed_but_allowed_for_data(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    path = write(tmp_path, '[model]\npath = "images"\n')
+    assert error_of(path).startswith(f"{path}:2: 'model.path' points to {tmp_path / 'images'}, which is a folder")
+    path = write(tmp_path, '[model]\npath = "m.onnx"\n[data]\npath = "images"\n')
+    assert load_config(path).data is not None
+
+
 def test_missing_config_and_bad_toml(tmp_path: Path) -> None:
     assert "no such config file" in error_of(tmp_path / "absent.toml")
     bad = write(tmp_path, "[model\npath = 1\n")

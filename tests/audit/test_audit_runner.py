@@ -130,3 +130,37 @@ def test_a_baseline_that_is_not_a_report_is_a_config_error(tmp_path: Path) -> No
         load_baseline(tmp_path / "x.json")
     with pytest.raises(ConfigError, match="no such baseline"):
         load_baseline(tmp_path / "missing.json")
+
+
+def test_a_baseline_with_odd_check_entries_is_compared_without_them(report: AuditReport, tmp_path: Path) -> None:
+    old = report.to_dict()
+    old["checks"] = [{"name": ["accuracy"], "figure": 0.0}, 7, *old["checks"]]
+    for check in old["checks"][2:]:
+        if check["name"] == "accuracy":
+            check["figure"] = float("nan")  # json.dumps writes NaN, which json.loads reads back
+        if check["name"] == "stability":
+            check["figure"] = True
+    (tmp_path / "odd.json").write_text(json.dumps(old), encoding="utf-8")
+    result = compare_baseline(list(report.checks), load_baseline(tmp_path / "odd.json"), max_regression=0.02)
+    assert result.status == "passed" and result.figure == pytest.approx(0.0)
+    rows = {r["check"]: r for r in result.details["changes"]}
+    assert rows["accuracy"]["before"] is None and rows["accuracy"]["regression"] is None
+    assert rows["stability"]["before"] is None
+
+
+def test_a_check_that_fails_midway_still_counts_the_queries_it_made(config_path: Path) -> None:
+    from auditor.audit.runner import run_check
+    from auditor.errors import DataError
+
+    config = load_config(config_path)
+    ctx = C.Context.open(config)
+
+    def run(ctx: C.Context, settings: Any, unit: C.Unit) -> None:
+        assert ctx.data is not None
+        ctx.blackbox.predict(ctx.data.x[:5])
+        raise DataError("bad rows")
+
+    check = C.Check("broken", "Broken", lambda c, s: None, lambda c, s, seed: [("rows", (0,))], run, lambda *a: None)
+    result = run_check(check, ctx)
+    assert result.error and result.status == "not_run" and "bad rows" in (result.reason or "")
+    assert result.queries == 5

@@ -152,3 +152,12 @@ def test_rewrites_replace_old_images_and_interrupted_writes_keep_the_old_report(
         write_report(report, tmp_path, ["json", "junit"])
     assert (tmp_path / "report.json").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "report.json"]
+
+
+def test_markdown_names_each_threshold_beside_the_figure(report: AuditReport) -> None:
+    """A check whose only criterion is not its headline figure must not show that threshold as the figure's."""
+    other = C.Criterion("highest per-class flip rate", 0.3, "<=", 0.25)
+    check = dataclasses.replace(report.check("accuracy"), figure_name="flip rate", figure=0.01, criteria=(other,))
+    text = markdown.render(dataclasses.replace(report, checks=(check,)))
+    row = next(line for line in text.splitlines() if line.startswith("| accuracy |"))
+    assert "highest per\\-class flip rate <= 0.25" in row

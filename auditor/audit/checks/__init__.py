@@ -10,8 +10,8 @@ knows how its units were executed. One module per check; `core` holds what they 
 from __future__ import annotations
 
 from auditor.audit.checks.accuracy import ACCURACY, calibration
-from auditor.audit.checks.attributions import ATTRIBUTIONS, attribution_baseline
-from auditor.audit.checks.context import IMAGE_LAYOUTS, Context, check_fits, open_options
+from auditor.audit.checks.attributions import ATTRIBUTIONS
+from auditor.audit.checks.context import IMAGE_LAYOUTS, Context, open_options
 from auditor.audit.checks.core import (
     Check,
     Criterion,
@@ -19,7 +19,6 @@ from auditor.audit.checks.core import (
     Outcome,
     Slice,
     Unit,
-    nonfinite_facts,
     settings_dict,
     time_limit,
     unit_seed,
@@ -27,8 +26,8 @@ from auditor.audit.checks.core import (
 from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
 from auditor.audit.checks.exemplars import EXEMPLARS
 from auditor.audit.checks.inputs import pick_rows
-from auditor.audit.checks.provenance import PROVENANCE, limits_facts, provenance_facts
-from auditor.audit.checks.stability import STABILITY, noise_scale
+from auditor.audit.checks.provenance import PROVENANCE
+from auditor.audit.checks.stability import STABILITY
 
 #: Every check, in report order.
 CHECKS = (PROVENANCE, ACCURACY, STABILITY, EXEMPLARS, COUNTERFACTUALS, ATTRIBUTIONS)
@@ -49,15 +48,9 @@ __all__ = [
     "Outcome",
     "Slice",
     "Unit",
-    "attribution_baseline",
     "calibration",
-    "check_fits",
-    "limits_facts",
-    "noise_scale",
-    "nonfinite_facts",
     "open_options",
     "pick_rows",
-    "provenance_facts",
     "settings_dict",
     "time_limit",
     "unit_seed",
