@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +49,7 @@ def load_data(path: str | os.PathLike[str], preprocess: Preprocess | None = None
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such data file or folder; check the path")
-    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+    if is_images(path):
         return _load_images(path, preprocess or Preprocess())
     suffix = path.suffix.lower()
     if suffix == ".npz":
@@ -59,30 +61,45 @@ def load_data(path: str | os.PathLike[str], preprocess: Preprocess | None = None
     raise DataError(f"{path}: unknown data format '{suffix}'; use .npz, .npy, .csv or image files")
 
 
+def is_images(path: str | os.PathLike[str]) -> bool:
+    """Whether load_data reads this path as image files (a folder, or one image)."""
+    path = Path(path)
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
+
+
 def _np_load(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read ({' '.join(str(exc).split())[:200]}); save arrays without pickles") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot read ({_brief(exc)}); save arrays without pickles") from None
+
+
+def _brief(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
 
 
 def _load_npz(path: Path) -> Dataset:
     archive = _np_load(path)
-    with archive:
-        if "X" not in archive.files:
-            raise DataError(f"{path}: the .npz has no array 'X' (found {', '.join(archive.files) or 'nothing'})")
-        x = _float_array(path, archive["X"])
-        y = archive["y"] if "y" in archive.files else None
-        ref = _float_array(path, archive["X_reference"]) if "X_reference" in archive.files else None
-        features = _names(archive, "feature_names")
-        classes = _names(archive, "class_names")
+    try:  # members are read lazily: a damaged one fails here, not in _np_load
+        with archive:
+            if "X" not in archive.files:
+                raise DataError(f"{path}: the .npz has no array 'X' (found {', '.join(archive.files) or 'nothing'})")
+            x = _float_array(path, archive["X"])
+            y = archive["y"] if "y" in archive.files else None
+            ref = _float_array(path, archive["X_reference"]) if "X_reference" in archive.files else None
+            features = _names(archive, "feature_names")
+            classes = _names(archive, "class_names")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot read ({_brief(exc)}); save arrays without pickles") from None
     if y is not None:
         y = _labels(path, y, len(x))
+    if ref is not None and ref.shape[1:] != x.shape[1:]:
+        raise DataError(f"{path}: 'X_reference' rows {list(ref.shape[1:])} differ from 'X' rows {list(x.shape[1:])}")
     return Dataset(x, y, features, classes, ref)
 
 
 def _names(archive: np.lib.npyio.NpzFile, key: str) -> tuple[str, ...] | None:
-    return tuple(str(v) for v in archive[key].tolist()) if key in archive.files else None
+    return tuple(str(v) for v in np.ravel(archive[key]).tolist()) if key in archive.files else None
 
 
 def _float_array(path: Path, array: np.ndarray) -> np.ndarray:
@@ -108,21 +125,24 @@ def _load_csv(path: Path) -> Dataset:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read the CSV ({exc}); save it as UTF-8 with a header row") from None
-    if len(rows) < 2:
+    body = [row for row in rows[1:] if row]
+    if not body:
         raise DataError(f"{path}: the CSV needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     label_col = next((i for i, h in enumerate(header) if h.lower() in LABEL_COLUMNS), None)
+    if any(len(row) != len(header) for row in body):
+        raise DataError(f"{path}: rows do not all have {len(header)} columns like the header")
     try:
-        values = np.array([[float(v) for v in row] for row in rows[1:] if row], dtype=np.float64)
+        values = np.array([[float(v) for v in row] for row in body], dtype=np.float64)
     except ValueError:
         raise DataError(f"{path}: every CSV cell must be a number (encode categories as numbers)") from None
-    if values.ndim != 2 or values.shape[1] != len(header):
-        raise DataError(f"{path}: rows do not all have {len(header)} columns like the header")
     y = None
     if label_col is not None:
         y = _labels(path, values[:, label_col], len(values))
         values = np.delete(values, label_col, axis=1)
         del header[label_col]
+    if not header:
+        raise DataError(f"{path}: the CSV has no feature columns besides the label")
     return Dataset(values.astype(np.float32), y, tuple(header))
 
 
@@ -134,19 +154,22 @@ def _load_images(path: Path, pre: Preprocess) -> Dataset:
     arrays = [_read_image(p, pre) for p in files]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        raise DataError(f"{path}: images have different sizes {sorted(shapes)[:3]}; set [preprocess] size")
+        raise DataError(f"{path}: images have different sizes {sorted(shapes)[:3]}; resize them to one size (in an audit: [preprocess] size)")
     return Dataset(np.stack(arrays), feature_names=tuple(p.name for p in files))
 
 
 def _read_image(path: Path, pre: Preprocess) -> np.ndarray:
+    bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
     try:
-        with Image.open(path) as img:
-            img = img.convert(pre.mode)
-            if pre.size is not None:
-                img = img.resize((pre.size[1], pre.size[0]), Image.Resampling.BILINEAR)
-            pixels = np.asarray(img, dtype=np.float32)
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: cannot read the image ({' '.join(str(exc).split())[:200]})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over MAX_IMAGE_PIXELS: refused, not warned
+            with Image.open(path) as img:
+                img = img.convert(pre.mode)
+                if pre.size is not None:
+                    img = img.resize((pre.size[1], pre.size[0]), Image.Resampling.BILINEAR)
+                pixels = np.asarray(img, dtype=np.float32)
+    except (OSError, UnidentifiedImageError, ValueError, *bomb) as exc:
+        raise DataError(f"{path}: cannot read the image ({_brief(exc)})") from None
     lo, hi = pre.scale
     pixels = lo + pixels / 255.0 * (hi - lo)
     return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)

@@ -35,7 +35,10 @@ def to_hwc(x: np.ndarray, layout: str = "NCHW") -> np.ndarray:
 
 def to_uint8(x_hwc: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """Scale to 0..255; grey for 1 channel, RGB for 3; other channel counts show their mean."""
-    lo, hi = value_range if value_range is not None else (float(np.nanmin(x_hwc)), float(np.nanmax(x_hwc)))
+    if value_range is None:  # the finite values' range (an all-NaN sample is drawn black, without warnings)
+        finite = x_hwc[np.isfinite(x_hwc)]
+        value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    lo, hi = value_range
     scaled = np.clip((np.nan_to_num(x_hwc, nan=lo) - lo) / max(hi - lo, 1e-12), 0, 1)
     if scaled.shape[2] not in (1, 3):
         scaled = scaled.mean(axis=2, keepdims=True)

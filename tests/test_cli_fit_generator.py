@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
-from auditor.cli import cli
+from auditor.cli import cli, main
 from auditor.model.generator import Encoder, Generator
 from auditor.model.session import SessionSettings
 
@@ -35,3 +36,20 @@ def test_fit_generator_refuses_too_large_latent(tmp_path):
         cli, ["fit-generator", "--data", str(tmp_path / "data.npz"), "--latent", "9", "-o", str(tmp_path / "g.onnx")]
     )
     assert result.exit_code != 0 and "--latent 9" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("rows", "output", "message"),
+    [
+        (np.ones((20, 4)), "g.onnx", "no variance"),
+        (np.full((20, 4), np.nan), "g.onnx", "NaN"),
+        (np.random.default_rng(1).normal(size=(20, 4)), "missing/g.onnx", "cannot write"),
+    ],
+)
+def test_fit_generator_errors_are_one_line_exit_2(tmp_path, capsys, rows, output, message):
+    np.save(tmp_path / "data.npy", rows)
+    args = ["fit-generator", "--data", str(tmp_path / "data.npy"), "--latent", "2", "-o", str(tmp_path / output)]
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and err.count("\n") == 1 and "internal error" not in err

@@ -12,6 +12,7 @@ from auditor import images
 from auditor.cli.options import (
     budget_option,
     class_names_option,
+    fit_images,
     generator_options,
     model_options,
     open_blackbox,
@@ -37,9 +38,9 @@ from auditor.explain.attribution import (
 from auditor.explain.attribution.core import Features, features_of, jsonable, sample_of
 from auditor.explain.attribution.metrics import Method
 from auditor.explain.counterfactuals import DEFAULT_BUDGET, CounterfactualResult, counterfactual
+from auditor.model.signature import IMAGE_LAYOUTS
 
 CHOICES = (*METHODS, "counterfactual")
-IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
 
 
 @click.command("attribute")
@@ -136,6 +137,7 @@ def command(
     names = parse_class_names(class_names)
     data = load_data(input_path)
     bb = open_blackbox(model, kw, names, data.x.shape[1:])
+    data = fit_images(input_path, data, bb)
     if index >= len(data):
         raise DataError(f"--index {index} is out of range: {input_path} holds {len(data)} rows")
     x = sample_of(bb, data.x[index])

@@ -13,6 +13,7 @@ from auditor import images
 from auditor.cli.options import (
     budget_option,
     class_names_option,
+    fit_images,
     generator_options,
     model_options,
     open_blackbox,
@@ -104,9 +105,10 @@ def command(
     data = load_data(input_path)
     names = parse_class_names(class_names) or data.class_names
     blackbox = open_blackbox(model, kw, names, data.x.shape[1:])
+    data = fit_images(input_path, data, blackbox)
     generator = open_generator(generator_path, kw) if generator_path else None
     encoder = open_encoder(encoder_path, kw) if encoder_path else None
-    reference = load_data(reference_path).ref if reference_path else data.ref
+    reference = fit_images(reference_path, load_data(reference_path), blackbox).ref if reference_path else data.ref
     rows = parse_rows(index, len(data))
     features = (
         data.feature_names if data.feature_names and len(data.feature_names) == data.x[0].size else None

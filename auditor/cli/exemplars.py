@@ -14,6 +14,7 @@ from auditor import images
 from auditor.cli.options import (
     budget_option,
     class_names_option,
+    fit_images,
     model_options,
     open_blackbox,
     open_generator,
@@ -27,9 +28,9 @@ from auditor.data import load_data
 from auditor.errors import ConfigError
 from auditor.explain.exemplars import DEFAULT_BUDGET, ClassExemplars, ExemplarSet, exemplars
 from auditor.model.blackbox import BlackBox
+from auditor.model.signature import IMAGE_LAYOUTS
 
 METHOD_NAMES = {"es": "momentum_es", "cmaes": "cmaes", "random": "random"}
-IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
 
 
 @click.command("exemplars")
@@ -114,6 +115,7 @@ def command(
     names = parse_class_names(class_names)
     data = load_data(data_path) if data_path else None
     blackbox = open_blackbox(model, kw, names, data.x.shape[1:] if data is not None else None)
+    data = fit_images(data_path, data, blackbox) if data_path and data is not None else data
     generator = open_generator(generator_path, kw) if generator_path else None
     result = exemplars(
         blackbox,

@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from auditor.data import load_data
-from auditor.errors import DataError
+from auditor.errors import AuditorError, DataError
 
 
 @click.command("fit-generator")
@@ -63,5 +63,10 @@ def command(
     lower, upper = (x.min(axis=0), x.max(axis=0)) if clip else (None, None)
     if standardize is None:
         standardize = x.ndim == 2
-    save_pca(x, latent, out_path, enc_path, lower=lower, upper=upper, standardize=standardize)
+    try:
+        save_pca(x, latent, out_path, enc_path, lower=lower, upper=upper, standardize=standardize)
+    except ValueError as exc:  # the fit checks the rows: too few, NaN/Inf, no variance
+        raise DataError(f"{data_path}: cannot fit a PCA generator ({exc}); fix the data") from None
+    except OSError as exc:
+        raise AuditorError(f"cannot write {exc.filename}: {exc.strerror}; choose a writable path") from None
     click.echo(f"{out_path}\n{enc_path}")

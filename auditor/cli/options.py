@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from auditor.data import Dataset, Preprocess, is_images, load_data
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import GiB, Limits
@@ -194,6 +195,17 @@ def open_blackbox(
     confirm_unchanged(contact, blackbox.model)
     say_device(blackbox.provider, kw)
     return blackbox
+
+
+def fit_images(path: str, data: Dataset, blackbox: BlackBox) -> Dataset:
+    """Image files read again in the model's channels (grey or RGB) and size when the default read does not fit."""
+    if not is_images(path) or blackbox.layout not in ("NCHW", "NHWC"):
+        return data
+    shape = blackbox.input_shape
+    c, h, w = shape if blackbox.layout == "NCHW" else (shape[2], shape[0], shape[1])
+    if c not in (1, 3) or data.x.shape[1:] == (c, h, w):
+        return data
+    return load_data(path, Preprocess(size=(h, w), mode="L" if c == 1 else "RGB"))
 
 
 def open_generator(path: str, kw: dict[str, Any]) -> Generator:

@@ -68,7 +68,7 @@ class BlackBox:
         self.session = session
         self.signature = signature
         self.provider = provider_of(session)
-        metadata = dict(model_metadata(model))
+        metadata = model_metadata(model)
         self.class_names: tuple[str, ...] = (
             options.class_names
             or metadata_class_names(metadata, signature.n_classes)
@@ -328,8 +328,8 @@ def default_batch(spec: InputSpec) -> int:
     return int(max(1, min(MAX_DEFAULT_BATCH, DEFAULT_BATCH_BYTES // max(row_bytes, 1))))
 
 
-def model_metadata(model: LoadedModel) -> list[tuple[str, str]]:
-    return [(p.key, p.value) for p in model.proto.metadata_props]
+def model_metadata(model: LoadedModel) -> dict[str, str]:
+    return {p.key: p.value for p in model.proto.metadata_props}
 
 
 def check_declared_inputs(model: LoadedModel, limits: Limits) -> None:

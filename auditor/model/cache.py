@@ -8,10 +8,12 @@ models whose output depends on nothing but the row (see `deterministic_graph`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
-from onnx import GraphProto, ModelProto
+from onnx import ModelProto
+
+from auditor.model.loading import iter_nodes
 
 DEFAULT_CACHE_BYTES = 8 * 2**20
 MAX_CACHE_ROWS = 1 << 18
@@ -26,21 +28,7 @@ Compute = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 def deterministic_graph(proto: ModelProto) -> bool:
     """True when no node (subgraphs and functions included) draws random numbers."""
-    graphs: list[GraphProto] = [proto.graph]
-    ops: set[str] = {n.op_type for f in proto.functions for n in f.node}
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            ops.add(node.op_type)
-            graphs.extend(_subgraphs(node))
-    return not (ops & RANDOM_OPS)
-
-
-def _subgraphs(node: object) -> Iterator[GraphProto]:
-    for attr in node.attribute:  # type: ignore[attr-defined]
-        if attr.HasField("g"):
-            yield attr.g
-        yield from attr.graphs
+    return not any(node.op_type in RANDOM_OPS for node in iter_nodes(proto))
 
 
 class RowCache:
@@ -52,11 +40,10 @@ class RowCache:
         dtype: np.dtype | str,
         width: int,
         max_bytes: int = DEFAULT_CACHE_BYTES,
-        out_dtype: np.dtype | str = np.float32,
     ) -> None:
         self.row_shape = tuple(row_shape)
         self.dtype = np.dtype(dtype)
-        self.out_dtype = np.dtype(out_dtype)
+        self.out_dtype = np.dtype(np.float32)  # results are probabilities
         row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
         self.word = np.dtype(next(w for size, w in _WORDS.items() if row_bytes % size == 0))
         self.n_words = row_bytes // self.word.itemsize

@@ -24,7 +24,9 @@ import onnx
 import onnxruntime as ort
 from onnx import ModelProto, TensorProto, helper
 
+from auditor.errors import ConfigError
 from auditor.model.cache import RowCache
+from auditor.model.session import cpu_cores
 
 MiB = 2**20
 MEMORY_BUDGETS = {"cpu": 512 * MiB, "cuda": 2048 * MiB}
@@ -158,10 +160,6 @@ def thread_choices(requested: int | None, cores: int, provider: str) -> tuple[in
     if provider != "cpu" or cores < 2:
         return (1,)
     return (1, max(2, min(cores // 2, 8)))
-
-
-def cpu_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------- measurement
@@ -345,10 +343,13 @@ def remember(k: str, calibration: Calibration, cache_dir: str | os.PathLike[str]
     entries.pop(k, None)
     entries[k] = {**asdict(calibration), "source": "file"}
     entries = dict(list(entries.items())[-MAX_ENTRIES:])
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{CACHE_FILE}.{os.getpid()}")
-    tmp.write_text(json.dumps({"version": 1, "entries": entries}, indent=1))
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"version": 1, "entries": entries}, indent=1))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(f"--cache-dir {cache_dir}: cannot write {CACHE_FILE} ({exc.strerror}); use a writable folder") from None
 
 
 def forget() -> None:

@@ -31,7 +31,7 @@ def describe(blackbox: BlackBox) -> dict[str, Any]:
         "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
         "doc_string": proto.doc_string,
         "parameters": parameter_count(blackbox),
-        "metadata": dict(model_metadata(blackbox.model)),
+        "metadata": model_metadata(blackbox.model),
         "inputs": [i.to_dict() for i in sig.inputs],
         "outputs": [o.to_dict() for o in sig.outputs],
         "input": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -22,7 +23,7 @@ class OnnxFunction:
 
     role = "model"
 
-    def __init__(self, model: LoadedModel, settings: SessionSettings, batch_size: int | None = None) -> None:
+    def __init__(self, model: LoadedModel, settings: SessionSettings) -> None:
         self.model = model
         self.session = create_session(model, settings)
         self.provider = provider_of(self.session)
@@ -47,10 +48,16 @@ class OnnxFunction:
             (self.input_name,),
             (ORT_DTYPES[inputs[0].type],),
             fixed,
-            batch_size or DEFAULT_BATCH,
+            DEFAULT_BATCH,
             settings.call_timeout,
         )
         self.metadata = {p.key: p.value for p in model.proto.metadata_props}
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], settings: SessionSettings = SessionSettings(), limits: Limits = Limits()
+    ) -> Self:
+        return cls(load_model(path, limits), settings)
 
     @property
     def path(self) -> Path:
@@ -77,8 +84,8 @@ class Generator(OnnxFunction):
 
     role = "generator"
 
-    def __init__(self, model: LoadedModel, settings: SessionSettings, batch_size: int | None = None) -> None:
-        super().__init__(model, settings, batch_size)
+    def __init__(self, model: LoadedModel, settings: SessionSettings) -> None:
+        super().__init__(model, settings)
         declared = self.input_dims[1:] if len(self.input_dims) == 2 else ()
         latent = declared[0] if declared and isinstance(declared[0], int) else self.metadata.get("auditor.latent_dim")
         try:
@@ -92,12 +99,6 @@ class Generator(OnnxFunction):
             raise ConventionError(f"{model.path}: unknown prior '{self.prior[:40]}' in metadata; use normal or uniform")
         self.output_shape = tuple(self(np.zeros((1, self.latent_dim), np.float32)).shape[1:])
         self.runner.rows = 0
-
-    @classmethod
-    def open(
-        cls, path: str | os.PathLike[str], settings: SessionSettings = SessionSettings(), limits: Limits = Limits()
-    ) -> Generator:
-        return cls(load_model(path, limits), settings)
 
     def generate(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, dtype=np.float32)
@@ -116,12 +117,15 @@ class Encoder(OnnxFunction):
 
     role = "encoder"
 
-    @classmethod
-    def open(
-        cls, path: str | os.PathLike[str], settings: SessionSettings = SessionSettings(), limits: Limits = Limits()
-    ) -> Encoder:
-        return cls(load_model(path, limits), settings)
-
     def encode(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        want = self.input_dims[1:]
+        if self.input_dims and (
+            len(want) != x.ndim - 1 or any(isinstance(w, int) and w != got for w, got in zip(want, x.shape[1:]))
+        ):
+            raise DataError(
+                f"{self.path}: the encoder takes rows of shape {list(want)}, got {list(x.shape[1:])}; "
+                "use the encoder made for this generator"
+            )
         z = self(x)
         return z.reshape(len(z), -1)

@@ -136,7 +136,8 @@ def _attribute_graphs(nodes: object) -> Iterator[GraphProto]:
             yield from attr.graphs
 
 
-def _nodes(proto: ModelProto) -> Iterator[onnx.NodeProto]:
+def iter_nodes(proto: ModelProto) -> Iterator[onnx.NodeProto]:
+    """Every node: graphs, subgraphs and functions."""
     for graph in iter_graphs(proto):
         yield from graph.node
     for function in proto.functions:
@@ -150,7 +151,7 @@ def _all_tensors(proto: ModelProto) -> Iterator[TensorProto]:
         for sparse in graph.sparse_initializer:
             yield sparse.values
             yield sparse.indices
-    for node in _nodes(proto):
+    for node in iter_nodes(proto):
         for attr in node.attribute:
             if attr.HasField("t"):
                 yield attr.t
@@ -165,7 +166,7 @@ def _all_tensors(proto: ModelProto) -> Iterator[TensorProto]:
 
 def _check_domains(path: Path, proto: ModelProto) -> None:
     local = {(f.domain, f.name) for f in proto.functions}
-    for node in _nodes(proto):
+    for node in iter_nodes(proto):
         if node.domain not in ALLOWED_DOMAINS and (node.domain, node.op_type) not in local:
             raise ModelError(
                 f"{path}: operator '{node.op_type}' from custom domain '{node.domain}' needs a native "

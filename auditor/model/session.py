@@ -80,9 +80,14 @@ def cuda_available() -> bool:
     return session.get_providers()[0] == CUDA
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_threads() -> int:
     """One intra-op thread on small shared runners (2 threads lose up to 45 % under contention)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = cpu_cores()
     return 1 if cores <= 2 else min(cores // 2, 8)
 
 
@@ -178,7 +183,7 @@ class BatchRunner:
         if self.fixed_batch and n < self.fixed_batch:
             pad = np.repeat(chunk[-1:], self.fixed_batch - n, axis=0)
             chunk = np.concatenate([chunk, pad])
-        feed = self._feed(chunk)
+        feed = self.feed(chunk)
         started = time.perf_counter()
         guard = watch(self.call_timeout)
         try:
@@ -195,7 +200,7 @@ class BatchRunner:
         finally:
             self.seconds += time.perf_counter() - started
             self.calls += 1
-        return [_batched(_as_array(v), len(chunk))[:n] for v in values]
+        return [_batched(np.asarray(v), len(chunk))[:n] for v in values]
 
     def cast(self, x: np.ndarray) -> np.ndarray:
         """Rows in the dtype a one-input session takes (no copy when they already are); others unchanged."""
@@ -203,9 +208,6 @@ class BatchRunner:
 
     def feed(self, chunk: np.ndarray) -> dict[str, np.ndarray]:
         """The input dict for one call on these rows."""
-        return self._feed(chunk)
-
-    def _feed(self, chunk: np.ndarray) -> dict[str, np.ndarray]:
         if len(self.names) == 1:
             return {self.names[0]: _cast(chunk, self.dtypes[0])}
         return {name: _cast(chunk[:, i : i + 1], dtype) for i, (name, dtype) in enumerate(zip(self.names, self.dtypes))}
@@ -225,12 +227,6 @@ def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         info = np.iinfo(dtype)
         x = np.clip(np.rint(x), info.min, info.max)
     return np.ascontiguousarray(x, dtype=dtype)
-
-
-def _as_array(value: object) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        return value
-    return np.asarray(value)
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:

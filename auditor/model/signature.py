@@ -35,6 +35,7 @@ SCORE_HINTS = ("prob", "logit", "score", "output")
 METADATA_KEYS = ("class_names", "classes", "labels", "names", "id2label")
 SCORES_CHOICES = ("logits", "probabilities", "log-probabilities")
 LAYOUTS = ("NCHW", "NHWC", "HW", "flat", "tensor", "columns")
+IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
 CHANNEL_SIZES = (1, 2, 3, 4)
 
 #: How each convention turns the chosen output into probabilities.

@@ -97,3 +97,12 @@ def test_bad_settings_fail_with_one_line(tmp_path) -> None:
         occlusion(bb, x, target=3)
     with pytest.raises(DataError, match="does not fit"):
         occlusion(bb, np.zeros((2, 6, 6)))
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+def test_non_finite_baseline_is_refused(text):
+    from auditor.errors import ConfigError
+    from auditor.explain.attribution import parse_baseline
+
+    with pytest.raises(ConfigError, match="finite"):
+        parse_baseline(text)

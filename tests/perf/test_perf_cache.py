@@ -108,6 +108,10 @@ def test_models_that_draw_random_numbers_are_not_cached(tmp_path):
     proto = random_model()
     assert not deterministic_graph(proto)
     assert deterministic_graph(conv_image())
+    branch = helper.make_graph(list(proto.graph.node), "branch", [], list(proto.graph.output))
+    cond = helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)
+    nested = helper.make_model(helper.make_graph([cond], "g", list(proto.graph.input), list(proto.graph.output)))
+    assert not deterministic_graph(nested)  # a random node inside a subgraph counts too
     bb = BlackBox.open(save(proto, tmp_path / "r.onnx"), OpenOptions(device="cpu", scores="logits"))
     assert bb.cache is None
     x = np.zeros((2, 3), np.float32)

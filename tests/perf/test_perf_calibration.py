@@ -9,6 +9,7 @@ import pytest
 from onnx_factory import conv_image, linear, save
 
 import auditor.model.blackbox as blackbox_module
+from auditor.errors import ConfigError
 from auditor.model import calibration
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.calibration import Plan
@@ -118,6 +119,14 @@ def test_stored_only_under_a_given_cache_dir(conv_path, tmp_path, monkeypatch):
     second.predict(x)
     assert second.calibration is not None and second.calibration.source == "file"
     assert second.batch_size == first.batch_size and second.threads == first.threads
+
+
+def test_an_unwritable_cache_dir_is_one_config_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    found = calibration.Calibration(8, 1, False, 1000.0, (), 0.1)
+    with pytest.raises(ConfigError, match="cannot write"):
+        calibration.remember("k", found, blocker / "store")
 
 
 def test_a_corrupt_store_is_ignored_and_rewritten(conv_path, tmp_path):

@@ -17,8 +17,8 @@ from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.sandbox import FirstContact, SandboxLimits, confirm_unchanged
 from auditor.model.session import SessionSettings
+from auditor.model.signature import IMAGE_LAYOUTS
 
-IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
 REFERENCE_ROWS = 512  # generated rows standing in for data when only a generator is given
 
 

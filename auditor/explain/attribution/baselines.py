@@ -56,14 +56,21 @@ def parse_baseline(text: str) -> Baseline:
     if text in BASELINES:
         return text
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
+        value = None
+    if value is not None:
+        if not np.isfinite(value):
+            raise ConfigError(f"baseline '{text}' is not a finite number")
+        return value
     if text.endswith(".npy"):
         try:
-            return np.load(text, allow_pickle=False).astype(np.float64)
-        except (OSError, ValueError) as exc:
+            array = np.load(text, allow_pickle=False).astype(np.float64)
+        except (OSError, ValueError, TypeError) as exc:
             raise DataError(f"{text}: cannot read the baseline array ({exc})") from None
+        if not np.isfinite(array).all():
+            raise DataError(f"{text}: the baseline array holds NaN or Inf values")
+        return array
     raise ConfigError(f"unknown baseline '{text}'; use {', '.join(BASELINES)}, a number or a .npy file")
 
 

@@ -19,9 +19,9 @@ from auditor.explain.counterfactuals.results import CounterfactualResult, gather
 from auditor.explain.metrics import flat
 from auditor.model.blackbox import BlackBox
 from auditor.model.generator import Encoder, Generator
+from auditor.model.signature import IMAGE_LAYOUTS
 
 Target = int | Literal["second", "any"] | Sequence[int] | np.ndarray
-IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
 METHODS = ("cmaes", "es", "momentum_es", "random")
 DEFAULT_BUDGET = 2500
 DEFAULT_PATIENCE = 15
