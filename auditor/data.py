@@ -83,7 +83,9 @@ def _load_npz(path: Path) -> Dataset:
     try:  # members are read lazily: a damaged one fails here, not in _np_load
         with archive:
             if "X" not in archive.files:
-                raise DataError(f"{path}: the .npz has no array 'X' (found {', '.join(archive.files) or 'nothing'})")
+                raise DataError(
+                    f"{path}: the .npz has no array 'X' (found {', '.join(archive.files) or 'nothing'})"
+                )
             x = _float_array(path, archive["X"])
             y = archive["y"] if "y" in archive.files else None
             ref = _float_array(path, archive["X_reference"]) if "X_reference" in archive.files else None
@@ -94,7 +96,9 @@ def _load_npz(path: Path) -> Dataset:
     if y is not None:
         y = _labels(path, y, len(x))
     if ref is not None and ref.shape[1:] != x.shape[1:]:
-        raise DataError(f"{path}: 'X_reference' rows {list(ref.shape[1:])} differ from 'X' rows {list(x.shape[1:])}")
+        raise DataError(
+            f"{path}: 'X_reference' rows {list(ref.shape[1:])} differ from 'X' rows {list(x.shape[1:])}"
+        )
     return Dataset(x, y, features, classes, ref)
 
 
@@ -147,14 +151,18 @@ def _load_csv(path: Path) -> Dataset:
 
 
 def _load_images(path: Path, pre: Preprocess) -> Dataset:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
+    )
     if not files:
         raise DataError(f"{path}: no image files (.png, .jpg, ...) found")
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     arrays = [_read_image(p, pre) for p in files]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
-        raise DataError(f"{path}: images have different sizes {sorted(shapes)[:3]}; resize them to one size (in an audit: [preprocess] size)")
+        raise DataError(
+            f"{path}: images have different sizes {sorted(shapes)[:3]}; resize them to one size (in an audit: [preprocess] size)"
+        )
     return Dataset(np.stack(arrays), feature_names=tuple(p.name for p in files))
 
 
@@ -162,7 +170,9 @@ def _read_image(path: Path, pre: Preprocess) -> np.ndarray:
     bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over MAX_IMAGE_PIXELS: refused, not warned
+            warnings.simplefilter(
+                "error", Image.DecompressionBombWarning
+            )  # over MAX_IMAGE_PIXELS: refused, not warned
             with Image.open(path) as img:
                 img = img.convert(pre.mode)
                 if pre.size is not None:

@@ -9,7 +9,9 @@ import numpy as np
 from PIL import Image
 
 # Diverging blue-white-red anchors for signed maps (attributions, differences).
-_DIVERGING = np.array([[33, 102, 172], [146, 197, 222], [247, 247, 247], [244, 165, 130], [178, 24, 43]], float)
+_DIVERGING = np.array(
+    [[33, 102, 172], [146, 197, 222], [247, 247, 247], [244, 165, 130], [178, 24, 43]], float
+)
 
 
 def _lut(anchors: np.ndarray, size: int = 256) -> np.ndarray:
@@ -77,7 +79,9 @@ def grid(tiles: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
     canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 255, np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = tile
+        canvas[
+            pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w
+        ] = tile
     return canvas
 
 

@@ -43,7 +43,12 @@ class Builder:
         conv = self.name("conv")
         self.nodes.append(
             helper.make_node(
-                "Conv", [x, self.weight("w", w)], [conv], kernel_shape=[k, k], strides=[stride, stride], pads=[k // 2] * 4
+                "Conv",
+                [x, self.weight("w", w)],
+                [conv],
+                kernel_shape=[k, k],
+                strides=[stride, stride],
+                pads=[k // 2] * 4,
             )
         )
         params = [
@@ -70,12 +75,16 @@ class Builder:
         return self.relu(added)
 
 
-def build(width: int = 32, blocks: tuple[int, ...] = (1, 1, 1, 1), classes: int = 1000, seed: int = 0) -> onnx.ModelProto:
+def build(
+    width: int = 32, blocks: tuple[int, ...] = (1, 1, 1, 1), classes: int = 1000, seed: int = 0
+) -> onnx.ModelProto:
     """input (N, 3, 224, 224) float32 -> logits (N, classes); deterministic for a seed."""
     b = Builder(np.random.default_rng(seed))
     x = b.conv_bn("input", 3, width, 7, 2, relu=True)
     pooled = b.name("pool")
-    b.nodes.append(helper.make_node("MaxPool", [x], [pooled], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]))
+    b.nodes.append(
+        helper.make_node("MaxPool", [x], [pooled], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    )
     x, channels = pooled, width
     for stage, count in enumerate(blocks):
         out = width * 2**stage
@@ -87,7 +96,11 @@ def build(width: int = 32, blocks: tuple[int, ...] = (1, 1, 1, 1), classes: int 
         helper.make_node("Flatten", ["gap"], ["features"]),
         helper.make_node(
             "Gemm",
-            ["features", b.weight("fc", b.rng.normal(0, np.sqrt(1.0 / channels), (channels, classes))), b.weight("fcb", np.zeros(classes))],
+            [
+                "features",
+                b.weight("fc", b.rng.normal(0, np.sqrt(1.0 / channels), (channels, classes))),
+                b.weight("fcb", np.zeros(classes)),
+            ],
             ["logits"],
         ),
     ]
@@ -98,7 +111,9 @@ def build(width: int = 32, blocks: tuple[int, ...] = (1, 1, 1, 1), classes: int 
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
         b.weights,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnx-auditor-bench")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnx-auditor-bench"
+    )
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
@@ -108,7 +123,9 @@ def image_generator(latent: int = 16, seed: int = 1) -> onnx.ModelProto:
     """A random 'decoder' z (N, latent) -> (N, 3, 224, 224) in [0, 1]: dense to 3x28x28, sigmoid, 8x bilinear upsampling."""
     rng = np.random.default_rng(seed)
     inits = [
-        numpy_helper.from_array(rng.normal(0, 1 / np.sqrt(latent), (latent, 3 * 28 * 28)).astype(np.float32), "W"),
+        numpy_helper.from_array(
+            rng.normal(0, 1 / np.sqrt(latent), (latent, 3 * 28 * 28)).astype(np.float32), "W"
+        ),
         numpy_helper.from_array(np.array([-1, 3, 28, 28], np.int64), "shape"),
         numpy_helper.from_array(np.array([1, 1, 8, 8], np.float32), "scales"),
     ]
@@ -125,7 +142,9 @@ def image_generator(latent: int = 16, seed: int = 1) -> onnx.ModelProto:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 224, 224])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnx-auditor-bench")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnx-auditor-bench"
+    )
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model

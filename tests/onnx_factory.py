@@ -13,7 +13,9 @@ ML_OPSET = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
 NP_TO_ONNX = {np.float32: TensorProto.FLOAT, np.float16: TensorProto.FLOAT16, np.float64: TensorProto.DOUBLE}
 
 
-def model(nodes, inputs, outputs, initializers=(), opset=OPSET, metadata=None, name="test") -> onnx.ModelProto:
+def model(
+    nodes, inputs, outputs, initializers=(), opset=OPSET, metadata=None, name="test"
+) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers))
     proto = helper.make_model(graph, opset_imports=opset, producer_name="onnx-auditor-tests")
     proto.ir_version = 8
@@ -44,7 +46,10 @@ def linear(
     b = np.asarray(b, dtype=dtype)
     et = NP_TO_ONNX[dtype]
     d, k = w.shape
-    nodes = [helper.make_node("MatMul", [input_name, "W"], ["xw"]), helper.make_node("Add", ["xw", "B"], ["z"])]
+    nodes = [
+        helper.make_node("MatMul", [input_name, "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "B"], ["z"]),
+    ]
     if head == "logits":
         nodes.append(helper.make_node("Identity", ["z"], [output_name]))
     elif head == "softmax":
@@ -97,7 +102,9 @@ def linear_classifier_ml(
     """skl2onnx-style: ai.onnx.ml LinearClassifier (SOFTMAX) -> label + probabilities (+ ZipMap)."""
     d, k = w.shape
     labels_attr = (
-        {"classlabels_strings": list(string_labels)} if string_labels else {"classlabels_ints": list(range(k))}
+        {"classlabels_strings": list(string_labels)}
+        if string_labels
+        else {"classlabels_ints": list(range(k))}
     )
     label_type = TensorProto.STRING if string_labels else TensorProto.INT64
     nodes = [
@@ -116,16 +123,26 @@ def linear_classifier_ml(
     nodes.append(helper.make_node("Identity", ["label"], ["output_label"]))
     if zipmap:
         zip_attr = (
-            {"classlabels_strings": list(string_labels)} if string_labels else {"classlabels_int64s": list(range(k))}
+            {"classlabels_strings": list(string_labels)}
+            if string_labels
+            else {"classlabels_int64s": list(range(k))}
         )
-        nodes.append(helper.make_node("ZipMap", ["probabilities"], ["output_probability"], domain="ai.onnx.ml", **zip_attr))
+        nodes.append(
+            helper.make_node(
+                "ZipMap", ["probabilities"], ["output_probability"], domain="ai.onnx.ml", **zip_attr
+            )
+        )
         key_type = TensorProto.STRING if string_labels else TensorProto.INT64
         map_type = helper.make_map_type_proto(key_type, helper.make_tensor_type_proto(TensorProto.FLOAT, []))
-        outputs.append(helper.make_value_info("output_probability", helper.make_sequence_type_proto(map_type)))
+        outputs.append(
+            helper.make_value_info("output_probability", helper.make_sequence_type_proto(map_type))
+        )
     else:
         nodes.append(helper.make_node("Identity", ["probabilities"], ["output_probability"]))
         outputs.append(helper.make_tensor_value_info("output_probability", TensorProto.FLOAT, ["N", k]))
-    return model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d])], outputs, opset=ML_OPSET)
+    return model(
+        nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d])], outputs, opset=ML_OPSET
+    )
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -17,7 +17,16 @@ def test_fit_generator_round_trip(tmp_path):
     x = (rng.normal(size=(200, 3)) @ basis * [1, 5, 20, 1, 1, 1, 2, 2, 2, 3, 3, 3] + 7).astype(np.float32)
     np.savez(tmp_path / "data.npz", X=x)
     result = CliRunner().invoke(
-        cli, ["fit-generator", "--data", str(tmp_path / "data.npz"), "--latent", "3", "-o", str(tmp_path / "g.onnx")]
+        cli,
+        [
+            "fit-generator",
+            "--data",
+            str(tmp_path / "data.npz"),
+            "--latent",
+            "3",
+            "-o",
+            str(tmp_path / "g.onnx"),
+        ],
     )
     assert result.exit_code == 0, result.output
     cpu = SessionSettings(device="cpu")
@@ -33,7 +42,16 @@ def test_fit_generator_round_trip(tmp_path):
 def test_fit_generator_refuses_too_large_latent(tmp_path):
     np.savez(tmp_path / "data.npz", X=np.zeros((5, 4), np.float32))
     result = CliRunner().invoke(
-        cli, ["fit-generator", "--data", str(tmp_path / "data.npz"), "--latent", "9", "-o", str(tmp_path / "g.onnx")]
+        cli,
+        [
+            "fit-generator",
+            "--data",
+            str(tmp_path / "data.npz"),
+            "--latent",
+            "9",
+            "-o",
+            str(tmp_path / "g.onnx"),
+        ],
     )
     assert result.exit_code != 0 and "--latent 9" in str(result.exception)
 
@@ -48,7 +66,15 @@ def test_fit_generator_refuses_too_large_latent(tmp_path):
 )
 def test_fit_generator_errors_are_one_line_exit_2(tmp_path, capsys, rows, output, message):
     np.save(tmp_path / "data.npy", rows)
-    args = ["fit-generator", "--data", str(tmp_path / "data.npy"), "--latent", "2", "-o", str(tmp_path / output)]
+    args = [
+        "fit-generator",
+        "--data",
+        str(tmp_path / "data.npy"),
+        "--latent",
+        "2",
+        "-o",
+        str(tmp_path / output),
+    ]
     with pytest.raises(SystemExit) as stop:
         main(args)
     err = capsys.readouterr().err

@@ -15,7 +15,9 @@ from auditor.cli import main
 @pytest.mark.parametrize(("channels", "mode", "stored"), [(1, "RGB", (12, 9)), (3, "L", (10, 10))])
 def test_attribute_reads_an_image_in_the_models_channels_and_size(tmp_path, channels, mode, stored):
     model = save(conv_image((channels, 10, 10), 3, seed=1), tmp_path / "cnn.onnx")
-    pixels = np.random.default_rng(0).integers(0, 256, (*stored, 3) if mode == "RGB" else stored, dtype=np.uint8)
+    pixels = np.random.default_rng(0).integers(
+        0, 256, (*stored, 3) if mode == "RGB" else stored, dtype=np.uint8
+    )
     Image.fromarray(pixels, mode).save(tmp_path / "x.png")
     args = ["attribute", str(model), "--input", str(tmp_path / "x.png"), "--out", str(tmp_path / "out")]
     with pytest.raises(SystemExit) as stop:

@@ -60,8 +60,12 @@ def test_reference_rows_must_match_x(tmp_path: Path) -> None:
         load_data(path)
 
 
-def test_an_image_over_the_pixel_cap_is_refused_not_warned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auditor.data, "MAX_IMAGE_PIXELS", 300)  # 20x20 = 400: PIL's warning zone (cap..2 x cap)
+def test_an_image_over_the_pixel_cap_is_refused_not_warned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        auditor.data, "MAX_IMAGE_PIXELS", 300
+    )  # 20x20 = 400: PIL's warning zone (cap..2 x cap)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
     Image.new("L", (20, 20)).save(tmp_path / "big.png")
     with warnings.catch_warnings():

@@ -84,8 +84,12 @@ class RunConfig:
     device: str = "auto"
     budget: int = 1000  # classifier queries per search (one exemplar, one counterfactual)
     threads: int | None = None
-    max_queries: int = DEFAULT_MAX_QUERIES  # classifier queries for the whole audit; a check past it is not finished
-    check_timeout: float = DEFAULT_CHECK_TIMEOUT  # seconds per check (0: none); a check past it is not finished
+    max_queries: int = (
+        DEFAULT_MAX_QUERIES  # classifier queries for the whole audit; a check past it is not finished
+    )
+    check_timeout: float = (
+        DEFAULT_CHECK_TIMEOUT  # seconds per check (0: none); a check past it is not finished
+    )
     out: Path = Path("audit-out")
     html_mode: str = "inline"
     fail_on: str = "failed"
@@ -220,7 +224,11 @@ class _Reader:
         """1-based line of a dotted key: its own [header], else the key inside its table, else anywhere."""
         parts = dotted.split(".")
         key, table = parts[-1], ".".join(parts[:-1])
-        headers = [(i, m.group(1).replace(" ", "")) for i, line in enumerate(self.lines) if (m := _HEADER.match(line))]
+        headers = [
+            (i, m.group(1).replace(" ", ""))
+            for i, line in enumerate(self.lines)
+            if (m := _HEADER.match(line))
+        ]
         for i, name in headers:
             if name == dotted:
                 return i + 1
@@ -246,7 +254,9 @@ class _Reader:
     def table(self, raw: dict[str, Any], name: str, known: tuple[str, ...]) -> dict[str, Any]:
         for key in raw:
             if key not in known:
-                raise self.fail(f"{name}.{key}" if name else key, f"is not a known key (known: {', '.join(known)})")
+                raise self.fail(
+                    f"{name}.{key}" if name else key, f"is not a known key (known: {', '.join(known)})"
+                )
         return raw
 
     def sub(self, raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -278,10 +288,15 @@ class _Reader:
             for v in value if isinstance(value, tuple) else (value,):
                 if not low <= v <= high:
                     words = "each value" if isinstance(value, tuple) else "the value"
-                    raise self.fail(dotted, f"is out of range: {words} must be from {_num(low)} to {_num(high)}, got {_num(v)}")
+                    raise self.fail(
+                        dotted,
+                        f"is out of range: {words} must be from {_num(low)} to {_num(high)}, got {_num(v)}",
+                    )
         return value
 
-    def file(self, raw: dict[str, Any], dotted: str, required: bool = True, folder_ok: bool = False) -> Path | None:
+    def file(
+        self, raw: dict[str, Any], dotted: str, required: bool = True, folder_ok: bool = False
+    ) -> Path | None:
         value = self.get(raw, dotted, "str")
         if value is None:
             if required:
@@ -321,9 +336,14 @@ def _inline_key(line: str, key: str) -> bool:
 
 
 def _describe(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}.get(
-        type(value), type(value).__name__
-    ) + f" ({json.dumps(value, default=str)[:40]})"
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__) + f" ({json.dumps(value, default=str)[:40]})"
 
 
 def _coerce(value: Any, kind: str) -> Any:
@@ -350,7 +370,9 @@ def _coerce(value: Any, kind: str) -> Any:
         return tuple(value) if ok else _WRONG
     if kind == "pair":
         ok = isinstance(value, list) and len(value) == 2
-        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        ok = ok and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
+        )
         return (float(value[0]), float(value[1])) if ok else _WRONG
     raise ValueError(kind)
 
@@ -380,7 +402,9 @@ def load_config(path: str | Path) -> AuditConfig:
     generator = None
     if "generator" in raw:
         g = r.table(r.sub(raw, "generator"), "generator", ("path", "encoder"))
-        generator = GeneratorConfig(r.file(g, "generator.path"), r.file(g, "generator.encoder", required=False))  # type: ignore[arg-type]
+        generator = GeneratorConfig(
+            r.file(g, "generator.path"), r.file(g, "generator.encoder", required=False)
+        )  # type: ignore[arg-type]
     data = None
     if "data" in raw:
         d = r.table(r.sub(raw, "data"), "data", ("path", "limit"))
@@ -417,7 +441,18 @@ def _model(r: _Reader, m: dict[str, Any]) -> ModelConfig:
 
 
 def _run(r: _Reader, u: dict[str, Any]) -> RunConfig:
-    keys = ("seed", "device", "budget", "threads", "max_queries", "check_timeout", "out", "html_mode", "fail_on", "formats")
+    keys = (
+        "seed",
+        "device",
+        "budget",
+        "threads",
+        "max_queries",
+        "check_timeout",
+        "out",
+        "html_mode",
+        "fail_on",
+        "formats",
+    )
     r.table(u, "run", keys)
     formats = r.get(u, "run.formats", "strs", FORMATS)
     for name in formats:
@@ -430,7 +465,9 @@ def _run(r: _Reader, u: dict[str, Any]) -> RunConfig:
         budget=r.get(u, "run.budget", "pos", RunConfig.budget, within=(1, MAX_SEARCH_BUDGET)),
         threads=r.get(u, "run.threads", "pos", within=(1, MAX_THREADS)),
         max_queries=r.get(u, "run.max_queries", "pos", RunConfig.max_queries, within=(1, MAX_TOTAL_QUERIES)),
-        check_timeout=r.get(u, "run.check_timeout", "float", RunConfig.check_timeout, within=(0.0, MAX_SECONDS)),
+        check_timeout=r.get(
+            u, "run.check_timeout", "float", RunConfig.check_timeout, within=(0.0, MAX_SECONDS)
+        ),
         out=(r.base / out) if out else RunConfig.out,
         html_mode=r.get(u, "run.html_mode", "str", "inline", HTML_MODES),
         fail_on=r.get(u, "run.fail_on", "str", "failed", FAIL_ON),
@@ -476,7 +513,10 @@ def _checks(r: _Reader, c: dict[str, Any]) -> ChecksConfig:
     if e.get("classes", "all") != "all":
         classes = r.get(e, f"{n}.classes", "ints")
         if not classes or min(classes) < 0 or len(classes) > MAX_CLASSES:
-            raise r.fail(f"{n}.classes", f'must be "all" or a non-empty list of at most {MAX_CLASSES:,} class indices >= 0')
+            raise r.fail(
+                f"{n}.classes",
+                f'must be "all" or a non-empty list of at most {MAX_CLASSES:,} class indices >= 0',
+            )
         if len(set(classes)) != len(classes):
             raise r.fail(f"{n}.classes", "holds a class index twice; list each class once")
     exemplars = ExemplarSettings(
@@ -490,10 +530,22 @@ def _checks(r: _Reader, c: dict[str, Any]) -> ChecksConfig:
         r.get(e, f"{n}.timeout", "float", within=SECONDS),
     )
     if not 0.0 < exemplars.min_confidence < 1.0:
-        raise r.fail(f"{n}.min_confidence", f"must be a probability strictly between 0 and 1, got {exemplars.min_confidence:g}")
+        raise r.fail(
+            f"{n}.min_confidence",
+            f"must be a probability strictly between 0 and 1, got {exemplars.min_confidence:g}",
+        )
     f, n = table(
         "counterfactuals",
-        ("samples", "target", "method", "budget", "min_validity", "matrix", "matrix_per_class", "matrix_budget"),
+        (
+            "samples",
+            "target",
+            "method",
+            "budget",
+            "min_validity",
+            "matrix",
+            "matrix_per_class",
+            "matrix_budget",
+        ),
     )
     target: str | int = "second"
     if "target" in f:
@@ -515,12 +567,24 @@ def _checks(r: _Reader, c: dict[str, Any]) -> ChecksConfig:
     )
     t, n = table(
         "attributions",
-        ("methods", "samples", "baseline", "window", "stride", "lime_samples", "steps", "orders", "min_faithful"),
+        (
+            "methods",
+            "samples",
+            "baseline",
+            "window",
+            "stride",
+            "lime_samples",
+            "steps",
+            "orders",
+            "min_faithful",
+        ),
     )
     methods = r.get(t, f"{n}.methods", "strs", ("occlusion",))
     for m in methods:
         if m not in ATTRIBUTION_METHODS:
-            raise r.fail(f"{n}.methods", f"holds unknown method {m!r} (known: {', '.join(ATTRIBUTION_METHODS)})")
+            raise r.fail(
+                f"{n}.methods", f"holds unknown method {m!r} (known: {', '.join(ATTRIBUTION_METHODS)})"
+            )
     baseline: str | float = "auto"
     if isinstance(t.get("baseline"), int | float) and not isinstance(t.get("baseline"), bool):
         baseline = r.get(t, f"{n}.baseline", "float", within=(-1e38, 1e38))  # float32 range
@@ -553,10 +617,18 @@ def config_error(config: AuditConfig, dotted: str, message: str) -> ConfigError:
 
 
 def quick_config(
-    model: str | Path, generator: str | Path | None = None, encoder: str | Path | None = None, data: str | Path | None = None
+    model: str | Path,
+    generator: str | Path | None = None,
+    encoder: str | Path | None = None,
+    data: str | Path | None = None,
 ) -> AuditConfig:
     """The config of `auditor audit MODEL [--generator GEN] [--data FILE]`: default checks, no file."""
-    for label, value in (("MODEL", model), ("--generator", generator), ("--encoder", encoder), ("--data", data)):
+    for label, value in (
+        ("MODEL", model),
+        ("--generator", generator),
+        ("--encoder", encoder),
+        ("--data", data),
+    ):
         if value is not None and not Path(value).exists():
             raise ConfigError(f"{label} {value}: no such file; check the path")
     if encoder is not None and generator is None:

@@ -68,7 +68,9 @@ class CheckResult:
             "settings": self.settings,
             "criteria": [c.to_dict() for c in self.criteria],
             "details": self.details,
-            "images": [{"name": f.name, "caption": f.caption, "file": f"images/{f.name}.png"} for f in self.figures],
+            "images": [
+                {"name": f.name, "caption": f.caption, "file": f"images/{f.name}.png"} for f in self.figures
+            ],
         }
 
 
@@ -142,7 +144,9 @@ Progress = Callable[[str, int, int], None]  # (check name, units done, units tot
 UnitMapper = Callable[[C.Check, C.Context, Any, list[C.Unit]], Iterator[tuple[Any, int, int]]]
 
 
-def local_mapper(check: C.Check, ctx: C.Context, settings: Any, units: list[C.Unit]) -> Iterator[tuple[Any, int, int]]:
+def local_mapper(
+    check: C.Check, ctx: C.Context, settings: Any, units: list[C.Unit]
+) -> Iterator[tuple[Any, int, int]]:
     """Run units one after another in this process; yield (part, classifier queries, generator queries)."""
     for unit in units:
         q0, g0 = ctx.blackbox.queries, _generator_queries(ctx)
@@ -157,7 +161,9 @@ def _generator_queries(ctx: C.Context) -> int:
 def plan_units(check: C.Check, ctx: C.Context, settings: Any, seed: int) -> list[C.Unit]:
     check_seed = C.unit_seed(seed, f"{check.name}:shared", 0)
     return [
-        C.Unit(check.name, i, part, items, check_seed if check.shared_seed else C.unit_seed(seed, check.name, i))
+        C.Unit(
+            check.name, i, part, items, check_seed if check.shared_seed else C.unit_seed(seed, check.name, i)
+        )
         for i, (part, items) in enumerate(check.plan(ctx, settings, seed))
     ]
 
@@ -172,7 +178,8 @@ def run_check(
     base = {"name": check.name, "title": check.title, "settings": C.settings_dict(settings)}
     if settings is not None and not settings.enabled:
         return replace(
-            _not_run(base, f"disabled in the config ([checks.{check.name}] enabled = false)", started), enabled=False
+            _not_run(base, f"disabled in the config ([checks.{check.name}] enabled = false)", started),
+            enabled=False,
         )
     queries = generator_queries = 0
     q_start, g_start = ctx.blackbox.queries, _generator_queries(ctx)
@@ -195,7 +202,9 @@ def run_check(
         queries += ctx.blackbox.queries - q0
     except ConfigError:
         raise
-    except AuditorError as exc:  # BudgetExhausted included: a unit may have queried the model before it stopped
+    except (
+        AuditorError
+    ) as exc:  # BudgetExhausted included: a unit may have queried the model before it stopped
         spent = max(queries, ctx.blackbox.queries - q_start)
         spent_g = max(generator_queries, _generator_queries(ctx) - g_start)
         if isinstance(exc, BudgetExhausted):
@@ -233,7 +242,12 @@ def _fmt(value: float | None) -> str:
 
 
 def _not_run(
-    base: dict[str, Any], reason: str, started: float, error: bool = False, queries: int = 0, generator_queries: int = 0
+    base: dict[str, Any],
+    reason: str,
+    started: float,
+    error: bool = False,
+    queries: int = 0,
+    generator_queries: int = 0,
 ) -> CheckResult:
     return CheckResult(
         name=base["name"],
@@ -284,7 +298,9 @@ def run_audit(
         for runner, previous in before.items():
             runner.budget = previous
     if config.baseline.path is not None:
-        results.append(compare_baseline(results, load_baseline(config.baseline.path), config.baseline.max_regression))
+        results.append(
+            compare_baseline(results, load_baseline(config.baseline.path), config.baseline.max_regression)
+        )
     provenance = next((r.details for r in results if r.name == "provenance"), {})
     bb = context.blackbox
     return AuditReport(
@@ -308,7 +324,11 @@ def problem(report: AuditReport) -> str | None:
     broken = [c for c in report.checks if c.error]
     if broken:
         return f"{broken[0].name}: {broken[0].reason}; fix the input or set enabled = false for this check"
-    wanted = [c for c in report.checks if c.name not in ("provenance", "baseline") and c.enabled and not c.limit_reached]
+    wanted = [
+        c
+        for c in report.checks
+        if c.name not in ("provenance", "baseline") and c.enabled and not c.limit_reached
+    ]
     if wanted and all(c.status == "not_run" for c in wanted):
         return "no check could run: " + "; ".join(f"{c.name}: {c.reason}" for c in wanted)
     return None
@@ -341,7 +361,9 @@ def load_baseline(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict) or not isinstance(doc.get("checks"), list) or "schema_version" not in doc:
         raise ConfigError(f"{path}: not an auditor report.json (no schema_version or checks)")
     if doc["schema_version"] != SCHEMA_VERSION:
-        raise ConfigError(f"{path}: report schema {doc['schema_version']} differs from this tool's {SCHEMA_VERSION}")
+        raise ConfigError(
+            f"{path}: report schema {doc['schema_version']} differs from this tool's {SCHEMA_VERSION}"
+        )
     return doc
 
 
@@ -352,7 +374,9 @@ def _finite(value: Any) -> float | None:
     return None
 
 
-def compare_baseline(results: list[CheckResult], baseline: dict[str, Any], max_regression: float) -> CheckResult:
+def compare_baseline(
+    results: list[CheckResult], baseline: dict[str, Any], max_regression: float
+) -> CheckResult:
     """Per check, the change of the headline figure since the baseline; fails when one worsened by more than allowed."""
     started = time.perf_counter()
     old = {c["name"]: c for c in baseline["checks"] if isinstance(c, dict) and isinstance(c.get("name"), str)}
@@ -377,10 +401,13 @@ def compare_baseline(results: list[CheckResult], baseline: dict[str, Any], max_r
         )
     regressions = [row["regression"] for row in rows if row["regression"] is not None]
     worst = max(regressions) if regressions else None
-    b_sha = baseline.get("provenance", {}).get("sha256") if isinstance(baseline.get("provenance"), dict) else None
+    b_sha = (
+        baseline.get("provenance", {}).get("sha256") if isinstance(baseline.get("provenance"), dict) else None
+    )
     details = {
         "baseline_model_sha256": b_sha,
-        "same_model": b_sha == next((r.details.get("sha256") for r in results if r.name == "provenance"), None),
+        "same_model": b_sha
+        == next((r.details.get("sha256") for r in results if r.name == "provenance"), None),
         "baseline_tool_version": baseline.get("tool_version"),
         "changes": rows,
     }
@@ -394,8 +421,13 @@ def compare_baseline(results: list[CheckResult], baseline: dict[str, Any], max_r
         figure_name="worst regression",
         threshold=max_regression,
         direction="lower",
-        reason=(f"worst regression {_fmt(worst)} is over {_fmt(max_regression)}" if failed
-                else None if worst is not None else "no figure comparable with the baseline"),
+        reason=(
+            f"worst regression {_fmt(worst)} is over {_fmt(max_regression)}"
+            if failed
+            else None
+            if worst is not None
+            else "no figure comparable with the baseline"
+        ),
         queries=0,
         generator_queries=0,
         seconds=time.perf_counter() - started,

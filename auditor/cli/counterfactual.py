@@ -108,7 +108,9 @@ def command(
     data = fit_images(input_path, data, blackbox)
     generator = open_generator(generator_path, kw) if generator_path else None
     encoder = open_encoder(encoder_path, kw) if encoder_path else None
-    reference = fit_images(reference_path, load_data(reference_path), blackbox).ref if reference_path else data.ref
+    reference = (
+        fit_images(reference_path, load_data(reference_path), blackbox).ref if reference_path else data.ref
+    )
     rows = parse_rows(index, len(data))
     features = (
         data.feature_names if data.feature_names and len(data.feature_names) == data.x[0].size else None

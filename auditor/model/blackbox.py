@@ -62,7 +62,9 @@ class BlackBox:
     gives a row the same output whatever batch it is in), counted in `cache_hits`, not in `queries`.
     """
 
-    def __init__(self, model: LoadedModel, session: ort.InferenceSession, signature: Signature, options: OpenOptions):
+    def __init__(
+        self, model: LoadedModel, session: ort.InferenceSession, signature: Signature, options: OpenOptions
+    ):
         self.model = model
         self.options = options
         self.session = session
@@ -85,9 +87,17 @@ class BlackBox:
         self.threads = options.threads or default_threads()
         self.memory_budget = options.memory_budget or calibration.MEMORY_BUDGETS[self.provider]
         self.calibration: Calibration | None = None
-        use_cache = options.cache if options.cache is not None else self.provider == "cpu" and deterministic_graph(model.proto)
+        use_cache = (
+            options.cache
+            if options.cache is not None
+            else self.provider == "cpu" and deterministic_graph(model.proto)
+        )
         row_dtype = spec.dtype if len(spec.names) == 1 else "float32"
-        self.cache = RowCache(spec.sample_shape, row_dtype, signature.n_classes, options.cache_bytes) if use_cache else None
+        self.cache = (
+            RowCache(spec.sample_shape, row_dtype, signature.n_classes, options.cache_bytes)
+            if use_cache
+            else None
+        )
         self.nonfinite = 0
         self._label_index = {label: i for i, label in enumerate(signature.class_labels)}
 
@@ -102,7 +112,9 @@ class BlackBox:
         declared = {o.name for o in model.proto.graph.output}
         zipmaps = expose_zipmap_inputs(model.proto)
         check_declared_inputs(model, options.limits)
-        session = create_session(model, SessionSettings(options.device, options.threads, verbose=options.verbose))
+        session = create_session(
+            model, SessionSettings(options.device, options.threads, verbose=options.verbose)
+        )
         inputs = tuple(TensorInfo(i.name, i.type, dims_of(i.shape)) for i in session.get_inputs())
         outputs = tuple(TensorInfo(o.name, o.type, dims_of(o.shape)) for o in session.get_outputs())
         spec = detect_input(inputs, options.input_shape, options.layout, options.shape_hint)
@@ -206,7 +218,13 @@ class BlackBox:
         rows = self.runner.cast(self.prepare(x)) if x is not None and len(x) else probe_rows(spec)
         opts = self.options
         key = calibration.key(
-            self.model.sha256, self.provider, opts.threads, opts.batch_size, spec.sample_shape, spec.dtype, self.memory_budget
+            self.model.sha256,
+            self.provider,
+            opts.threads,
+            opts.batch_size,
+            spec.sample_shape,
+            spec.dtype,
+            self.memory_budget,
         )
         found = calibration.recall(key, opts.cache_dir)
         sessions = {self.threads: self.session}
@@ -229,7 +247,9 @@ class BlackBox:
         self.threads = found.threads
         if not opts.batch_size and not spec.batch:
             self.runner.batch_size = found.batch_size
-        if opts.cache is None and self.cache is not None:  # auto: drop a cache that costs more than it can save
+        if (
+            opts.cache is None and self.cache is not None
+        ):  # auto: drop a cache that costs more than it can save
             cost = calibration.cache_cost(self.cache.row_shape, self.cache.dtype.name, self.n_classes)
             if cost * found.rows_per_second > calibration.CACHE_SHARE:
                 self.cache = None
@@ -244,7 +264,11 @@ class BlackBox:
     def _thread_plan(self) -> tuple[int, ...]:
         """Thread counts to compare, the current session's first; one when there is no choice."""
         choices = calibration.thread_choices(self.options.threads, calibration.cpu_cores(), self.provider)
-        return (self.threads,) if len(choices) == 1 else (self.threads, *[t for t in choices if t != self.threads])
+        return (
+            (self.threads,)
+            if len(choices) == 1
+            else (self.threads, *[t for t in choices if t != self.threads])
+        )
 
     def _plan(self) -> calibration.Plan:
         """What the calibration may try: batch sizes within the memory budget, thread counts."""
@@ -260,7 +284,9 @@ class BlackBox:
         """Most rows per call that fit the memory budget (input, output and largest intermediate, with margin)."""
         spec = self.signature.input
         in_bytes = int(np.prod(spec.sample_shape)) * sum(np.dtype(d).itemsize for d in spec.dtypes)
-        footprint = calibration.row_footprint(self.model.proto, spec.sample_shape, in_bytes, 4 * self.n_classes)
+        footprint = calibration.row_footprint(
+            self.model.proto, spec.sample_shape, in_bytes, 4 * self.n_classes
+        )
         return calibration.max_rows(footprint, self.memory_budget)
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
@@ -275,9 +301,15 @@ class BlackBox:
             swap = (0, 3, 1, 2) if self.layout == "NCHW" else (0, 2, 3, 1)
             if tuple(x.shape[i] for i in swap[1:]) == shape:
                 return np.ascontiguousarray(x.transpose(swap))
-        if x.ndim >= 2 and int(np.prod(x.shape[1:])) == int(np.prod(shape)) and self.layout in ("flat", "columns"):
+        if (
+            x.ndim >= 2
+            and int(np.prod(x.shape[1:])) == int(np.prod(shape))
+            and self.layout in ("flat", "columns")
+        ):
             return x.reshape(len(x), *shape)
-        raise DataError(f"rows of shape {list(x.shape[1:])} do not fit the model's input {list(shape)} ({self.layout})")
+        raise DataError(
+            f"rows of shape {list(x.shape[1:])} do not fit the model's input {list(shape)} ({self.layout})"
+        )
 
     def _to_probabilities(self, values: np.ndarray) -> np.ndarray:
         transform = self.signature.transform

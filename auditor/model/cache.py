@@ -19,7 +19,15 @@ DEFAULT_CACHE_BYTES = 8 * 2**20
 MAX_CACHE_ROWS = 1 << 18
 #: Operators whose output changes from call to call for the same input.
 RANDOM_OPS = frozenset(
-    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
+    {
+        "RandomNormal",
+        "RandomNormalLike",
+        "RandomUniform",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+        "Dropout",
+    }
 )
 _WORDS = {8: np.uint64, 4: np.uint32, 2: np.uint16, 1: np.uint8}
 #: compute(x, index) -> results for rows x[index] (every row when index is None); index is ascending.
@@ -51,7 +59,9 @@ class RowCache:
         self.capacity = int(min(MAX_CACHE_ROWS, max_bytes // max(entry, 1)))
         self.width = width
         self.hits = 0
-        self._multipliers = np.random.default_rng(0x5EED).integers(1, 2**63, self.n_words, dtype=np.uint64) | np.uint64(1)
+        self._multipliers = np.random.default_rng(0x5EED).integers(
+            1, 2**63, self.n_words, dtype=np.uint64
+        ) | np.uint64(1)
         self._slot_of: dict[int, int] = {}  # key -> ring slot (stale entries are checked and skipped)
         self._head = 0
         self._rows: np.ndarray | None = None
@@ -154,6 +164,7 @@ class RowCache:
 
             def part(a: int, b: int) -> slice | np.ndarray:
                 return rows[a:b]
+
         if not m:
             return
         if self._keys is None:

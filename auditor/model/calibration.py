@@ -116,7 +116,9 @@ def largest_intermediate(proto: ModelProto, sample_shape: Sequence[int]) -> int 
         inputs.append(helper.make_tensor_value_info(value.name, value.type.tensor_type.elem_type, dims))
     inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in graph.initializer]
     stripped = helper.make_graph(list(graph.node), "sizes", inputs, list(graph.output))
-    model = helper.make_model(stripped, opset_imports=list(proto.opset_import), functions=list(proto.functions))
+    model = helper.make_model(
+        stripped, opset_imports=list(proto.opset_import), functions=list(proto.functions)
+    )
     model.ir_version = proto.ir_version
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
@@ -349,7 +351,9 @@ def remember(k: str, calibration: Calibration, cache_dir: str | os.PathLike[str]
         tmp.write_text(json.dumps({"version": 1, "entries": entries}, indent=1))
         os.replace(tmp, path)
     except OSError as exc:
-        raise ConfigError(f"--cache-dir {cache_dir}: cannot write {CACHE_FILE} ({exc.strerror}); use a writable folder") from None
+        raise ConfigError(
+            f"--cache-dir {cache_dir}: cannot write {CACHE_FILE} ({exc.strerror}); use a writable folder"
+        ) from None
 
 
 def forget() -> None:

@@ -24,7 +24,8 @@ def describe(blackbox: BlackBox) -> dict[str, Any]:
         "sha256": blackbox.model.sha256,
         "size": blackbox.model.size,
         "external_data": [
-            {"location": f.location, "sha256": f.sha256, "size": f.size} for f in blackbox.model.external_files
+            {"location": f.location, "sha256": f.sha256, "size": f.size}
+            for f in blackbox.model.external_files
         ],
         "ir_version": int(proto.ir_version),
         "opsets": {(o.domain or "ai.onnx"): int(o.version) for o in proto.opset_import},

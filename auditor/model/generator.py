@@ -55,7 +55,10 @@ class OnnxFunction:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], settings: SessionSettings = SessionSettings(), limits: Limits = Limits()
+        cls,
+        path: str | os.PathLike[str],
+        settings: SessionSettings = SessionSettings(),
+        limits: Limits = Limits(),
     ) -> Self:
         return cls(load_model(path, limits), settings)
 
@@ -87,7 +90,11 @@ class Generator(OnnxFunction):
     def __init__(self, model: LoadedModel, settings: SessionSettings) -> None:
         super().__init__(model, settings)
         declared = self.input_dims[1:] if len(self.input_dims) == 2 else ()
-        latent = declared[0] if declared and isinstance(declared[0], int) else self.metadata.get("auditor.latent_dim")
+        latent = (
+            declared[0]
+            if declared and isinstance(declared[0], int)
+            else self.metadata.get("auditor.latent_dim")
+        )
         try:
             self.latent_dim = int(latent)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -96,7 +103,9 @@ class Generator(OnnxFunction):
             ) from None
         self.prior = self.metadata.get("auditor.prior", "normal")
         if self.prior not in PRIORS:
-            raise ConventionError(f"{model.path}: unknown prior '{self.prior[:40]}' in metadata; use normal or uniform")
+            raise ConventionError(
+                f"{model.path}: unknown prior '{self.prior[:40]}' in metadata; use normal or uniform"
+            )
         self.output_shape = tuple(self(np.zeros((1, self.latent_dim), np.float32)).shape[1:])
         self.runner.rows = 0
 
@@ -121,7 +130,8 @@ class Encoder(OnnxFunction):
         x = np.asarray(x)
         want = self.input_dims[1:]
         if self.input_dims and (
-            len(want) != x.ndim - 1 or any(isinstance(w, int) and w != got for w, got in zip(want, x.shape[1:]))
+            len(want) != x.ndim - 1
+            or any(isinstance(w, int) and w != got for w, got in zip(want, x.shape[1:]))
         ):
             raise DataError(
                 f"{self.path}: the encoder takes rows of shape {list(want)}, got {list(x.shape[1:])}; "

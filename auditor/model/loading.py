@@ -65,7 +65,9 @@ def load_model(path: str | os.PathLike[str], limits: Limits = Limits()) -> Loade
     try:
         proto = onnx.load_model_from_string(raw)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"{path}: not a valid ONNX file ({_short(exc)}); check that it is an .onnx model") from None
+        raise ModelError(
+            f"{path}: not a valid ONNX file ({_short(exc)}); check that it is an .onnx model"
+        ) from None
     if not proto.HasField("graph") or not proto.graph.output:
         raise ModelError(f"{path}: not a valid ONNX model (no graph or no outputs); check the file")
     _check_text(path, proto)
@@ -177,7 +179,10 @@ def _check_domains(path: Path, proto: ModelProto) -> None:
 def _check_text(path: Path, message: Message) -> None:
     """Refuse text fields that are not UTF-8: protobuf hands them over as bytes, which nothing downstream expects."""
     if isinstance(message, TensorProto):  # never materialise tensor data; only its names can hold text
-        fields = [(TensorProto.DESCRIPTOR.fields_by_name["name"], message.name), *[(None, e) for e in message.external_data]]
+        fields = [
+            (TensorProto.DESCRIPTOR.fields_by_name["name"], message.name),
+            *[(None, e) for e in message.external_data],
+        ]
     else:
         fields = message.ListFields()
     for field, value in fields:
@@ -186,7 +191,9 @@ def _check_text(path: Path, message: Message) -> None:
             continue
         values = [value] if isinstance(value, str | bytes | Message) else value
         if field.type == field.TYPE_STRING and any(isinstance(v, bytes) for v in values):
-            raise ModelError(f"{path}: text field '{field.name}' is not valid UTF-8; the file is damaged or hostile")
+            raise ModelError(
+                f"{path}: text field '{field.name}' is not valid UTF-8; the file is damaged or hostile"
+            )
         if field.type == field.TYPE_MESSAGE:
             for item in values:
                 _check_text(path, item)
@@ -236,7 +243,9 @@ def _inline_external_data(path: Path, proto: ModelProto, limits: Limits) -> list
             )
         total += length
         if total > limits.max_initializer_bytes:
-            raise ModelError(f"{path}: external data exceeds the {limits.max_initializer_bytes / GiB:.2f} GiB limit")
+            raise ModelError(
+                f"{path}: external data exceeds the {limits.max_initializer_bytes / GiB:.2f} GiB limit"
+            )
         with target.open("rb") as fh:
             fh.seek(offset)
             tensor.raw_data = fh.read(length)
@@ -253,7 +262,11 @@ def _confined(path: Path, base: Path, location: str) -> Path:
     parts = location.replace("\\", "/").split("/")
     if not location or "\x00" in location:
         raise ModelError(f"{refuse} is empty or malformed; the model cannot be loaded safely")
-    if os.path.isabs(location) or location.startswith(("/", "\\")) or (len(location) > 1 and location[1] == ":"):
+    if (
+        os.path.isabs(location)
+        or location.startswith(("/", "\\"))
+        or (len(location) > 1 and location[1] == ":")
+    ):
         raise ModelError(f"{refuse} is absolute; external data must sit in the model's folder")
     if ".." in parts:
         raise ModelError(f"{refuse} climbs out with '..'; external data must sit in the model's folder")
@@ -263,14 +276,18 @@ def _confined(path: Path, base: Path, location: str) -> Path:
     except OSError:
         raise ModelError(f"{refuse} does not exist next to the model; copy the data file beside it") from None
     if stat.S_ISLNK(info.st_mode):
-        raise ModelError(f"{refuse} is a symbolic link, which is refused; copy the real file beside the model")
+        raise ModelError(
+            f"{refuse} is a symbolic link, which is refused; copy the real file beside the model"
+        )
     resolved = candidate.resolve()
     if not resolved.is_relative_to(base):
         raise ModelError(f"{refuse} resolves outside the model's folder; refused")
     if not stat.S_ISREG(info.st_mode):
         raise ModelError(f"{refuse} is not a regular file; refused")
     if info.st_nlink != 1:
-        raise ModelError(f"{refuse} is a hard link ({info.st_nlink} links); copy the real file beside the model")
+        raise ModelError(
+            f"{refuse} is a hard link ({info.st_nlink} links); copy the real file beside the model"
+        )
     return resolved
 
 

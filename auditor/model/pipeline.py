@@ -51,7 +51,11 @@ class Link:
 
     @property
     def identity(self) -> bool:
-        return self.perm is None and self.source_shape == self.target_shape and self.source_dtype == self.target_dtype
+        return (
+            self.perm is None
+            and self.source_shape == self.target_shape
+            and self.source_dtype == self.target_dtype
+        )
 
 
 def link(generator: Generator, blackbox: BlackBox) -> Link | None:
@@ -68,7 +72,11 @@ def link(generator: Generator, blackbox: BlackBox) -> Link | None:
     perm = None
     if source != target:
         swap = (0, 3, 1, 2) if spec.layout == "NCHW" else (0, 2, 3, 1)
-        if len(source) == 3 and spec.layout in ("NCHW", "NHWC") and tuple(source[i - 1] for i in swap[1:]) == target:
+        if (
+            len(source) == 3
+            and spec.layout in ("NCHW", "NHWC")
+            and tuple(source[i - 1] for i in swap[1:]) == target
+        ):
             perm = swap
         elif not (int(np.prod(source)) == int(np.prod(target)) and spec.layout in ("flat", "columns")):
             return None
@@ -82,7 +90,11 @@ def glue_model(link: Link) -> LoadedModel:
         nodes.append(helper.make_node("Transpose", [name], ["t"], perm=list(link.perm)))
         name = "t"
     elif link.source_shape != link.target_shape:
-        inits.append(helper.make_tensor("shape", TensorProto.INT64, [len(link.target_shape) + 1], [-1, *link.target_shape]))
+        inits.append(
+            helper.make_tensor(
+                "shape", TensorProto.INT64, [len(link.target_shape) + 1], [-1, *link.target_shape]
+            )
+        )
         nodes.append(helper.make_node("Reshape", [name, "shape"], ["r"]))
         name = "r"
     target = np.dtype(link.target_dtype)
@@ -93,7 +105,10 @@ def glue_model(link: Link) -> LoadedModel:
             helper.make_tensor("lo", source_type, [], [float(info.min)]),
             helper.make_tensor("hi", source_type, [], [float(info.max)]),
         ]
-        nodes += [helper.make_node("Round", [name], ["q"]), helper.make_node("Clip", ["q", "lo", "hi"], ["c"])]
+        nodes += [
+            helper.make_node("Round", [name], ["q"]),
+            helper.make_node("Clip", ["q", "lo", "hi"], ["c"]),
+        ]
         name = "c"
     nodes.append(helper.make_node("Cast", [name], ["y"], to=ELEM_TYPES[link.target_dtype]))
     graph = helper.make_graph(
@@ -103,7 +118,9 @@ def glue_model(link: Link) -> LoadedModel:
         [helper.make_tensor_value_info("y", ELEM_TYPES[link.target_dtype], ["N", *link.target_shape])],
         inits,
     )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="onnx-auditor")
+    proto = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="onnx-auditor"
+    )
     proto.ir_version = 8
     return LoadedModel(Path("<pipeline glue>"), proto, "", 0, 0, ())
 
@@ -124,7 +141,11 @@ class Pipeline:
             self.glue = create_session(glue_model(self.link), SessionSettings(self.device, 1))
         cacheable = blackbox.cache is not None and deterministic_graph(generator.model.proto)
         width = blackbox.n_classes
-        self.cache = RowCache((generator.latent_dim,), np.float32, width, blackbox.options.cache_bytes) if cacheable else None
+        self.cache = (
+            RowCache((generator.latent_dim,), np.float32, width, blackbox.options.cache_bytes)
+            if cacheable
+            else None
+        )
 
     @property
     def cache_hits(self) -> int:
@@ -135,7 +156,9 @@ class Pipeline:
         """Probabilities (n, K) float32 of generator(z); NaN rows are counted in `blackbox.nonfinite`."""
         z = np.ascontiguousarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.generator.latent_dim:
-            raise DataError(f"latent vectors must have shape (n, {self.generator.latent_dim}), got {list(z.shape)}")
+            raise DataError(
+                f"latent vectors must have shape (n, {self.generator.latent_dim}), got {list(z.shape)}"
+            )
         if len(z) == 0:
             return np.empty((0, self.blackbox.n_classes), dtype=np.float32)
         compute = self._bound if self.bound else self._host
@@ -186,7 +209,9 @@ class Pipeline:
         return scored.copy_outputs_to_cpu()[0]
 
     @staticmethod
-    def _run(session: ort.InferenceSession, binding: ort.IOBinding, runner: BatchRunner, count: bool = True) -> None:
+    def _run(
+        session: ort.InferenceSession, binding: ort.IOBinding, runner: BatchRunner, count: bool = True
+    ) -> None:
         """One run_with_iobinding, timed into the runner's counters (a call when count), errors as ModelError."""
         guard = watch(runner.call_timeout)
         started = time.perf_counter()

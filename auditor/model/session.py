@@ -97,7 +97,9 @@ def create_session(model: LoadedModel, settings: SessionSettings) -> ort.Inferen
         raise DeviceError(f"unknown device '{settings.device}'; use one of {', '.join(DEVICES)}")
     set_verbosity(settings.verbose)
     options = ort.SessionOptions()
-    options.log_severity_level = 0 if settings.verbose else 4  # errors come back as exceptions: no second line
+    options.log_severity_level = (
+        0 if settings.verbose else 4
+    )  # errors come back as exceptions: no second line
     options.intra_op_num_threads = settings.threads or default_threads()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -116,10 +118,14 @@ def create_session(model: LoadedModel, settings: SessionSettings) -> ort.Inferen
         except Exception as exc:  # ORT raises Fail/InvalidGraph/NotImplemented/RuntimeException subclasses
             if settings.device == "cuda":
                 message = " ".join(str(exc).split())[:300]
-                raise ModelError(f"{model.path}: ONNX Runtime cannot load this model on CUDA: {message}") from None
+                raise ModelError(
+                    f"{model.path}: ONNX Runtime cannot load this model on CUDA: {message}"
+                ) from None
     if session is None:
         try:
-            session = ort.InferenceSession(serialized, sess_options=options, providers=[CPU], enable_fallback=0)
+            session = ort.InferenceSession(
+                serialized, sess_options=options, providers=[CPU], enable_fallback=0
+            )
         except Exception as exc:  # ORT raises Fail/InvalidGraph/NotImplemented/RuntimeException subclasses
             message = " ".join(str(exc).split())[:300]
             raise ModelError(f"{model.path}: ONNX Runtime cannot load this model: {message}") from None
@@ -210,7 +216,10 @@ class BatchRunner:
         """The input dict for one call on these rows."""
         if len(self.names) == 1:
             return {self.names[0]: _cast(chunk, self.dtypes[0])}
-        return {name: _cast(chunk[:, i : i + 1], dtype) for i, (name, dtype) in enumerate(zip(self.names, self.dtypes))}
+        return {
+            name: _cast(chunk[:, i : i + 1], dtype)
+            for i, (name, dtype) in enumerate(zip(self.names, self.dtypes))
+        }
 
 
 def _batched(value: np.ndarray, rows: int) -> np.ndarray:

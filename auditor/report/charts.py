@@ -19,13 +19,17 @@ def _font(size: int = 13) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 class _Axes:
     """A unit square [0, 1]² mapped into a white canvas with margins, ticks and axis labels."""
 
-    def __init__(self, width: int, height: int, xlabel: str, ylabel: str, title: str, bottom_space: int = 42) -> None:
+    def __init__(
+        self, width: int, height: int, xlabel: str, ylabel: str, title: str, bottom_space: int = 42
+    ) -> None:
         self.image = Image.new("RGB", (width, height), "white")
         self.draw = ImageDraw.Draw(self.image)
         self.left, self.right, self.top, self.bottom = 52, width - 14, 46, height - bottom_space
         font = _font()
         self.draw.text((6, 6), title, fill=INK, font=font)
-        self.draw.text(((self.left + self.right) // 2, self.bottom + 30), xlabel, fill=INK, font=font, anchor="mm")
+        self.draw.text(
+            ((self.left + self.right) // 2, self.bottom + 30), xlabel, fill=INK, font=font, anchor="mm"
+        )
         self.draw.text((6, self.top - 18), ylabel, fill=INK, font=_font(12))
         for v in np.linspace(0, 1, 6):
             x, y = self.xy(v, v)
@@ -45,7 +49,9 @@ class _Axes:
         return np.asarray(self.image)
 
 
-def reliability_diagram(edges: Sequence[float], accuracy: Sequence[float | None], counts: Sequence[int]) -> np.ndarray:
+def reliability_diagram(
+    edges: Sequence[float], accuracy: Sequence[float | None], counts: Sequence[int]
+) -> np.ndarray:
     """Bars of accuracy per confidence bin against the diagonal; empty bins are left out."""
     axes = _Axes(360, 330, "confidence", "accuracy", "Accuracy per confidence bin; line: perfect calibration")
     draw = axes.draw
@@ -59,7 +65,9 @@ def reliability_diagram(edges: Sequence[float], accuracy: Sequence[float | None]
     return axes.pixels()
 
 
-def curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str, title: str) -> np.ndarray:
+def curves(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str, title: str
+) -> np.ndarray:
     """Line chart of named (x, y) series on [0, 1]², with a legend; names are ours, not the model's."""
     legend = 18 * len(series)
     axes = _Axes(360, 330 + legend, xlabel, ylabel, title, bottom_space=42 + legend)

@@ -62,7 +62,9 @@ def render(report: AuditReport, options: WriteOptions) -> str:
     doc = report.to_dict()
     pairs = list(zip(report.checks, doc["checks"]))
     # Findings first; the long provenance table closes the page (the summary table still lists it first).
-    sections = [p for p in pairs if p[0].name != "provenance"] + [p for p in pairs if p[0].name == "provenance"]
+    sections = [p for p in pairs if p[0].name != "provenance"] + [
+        p for p in pairs if p[0].name == "provenance"
+    ]
     context: dict[str, Any] = {
         "report": report,
         "sections": sections,

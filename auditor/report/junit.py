@@ -31,7 +31,9 @@ def render(report: AuditReport) -> bytes:
         "time": f"{report.seconds:.3f}",
     }
     root = ET.Element("testsuites", {"name": "onnx-auditor", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": xml_text(f"audit {Path(report.model_path).name}"), **counts})
+    suite = ET.SubElement(
+        root, "testsuite", {"name": xml_text(f"audit {Path(report.model_path).name}"), **counts}
+    )
     props = ET.SubElement(suite, "properties")
     for name, value in (
         ("model", report.model_path),
@@ -43,14 +45,18 @@ def render(report: AuditReport) -> bytes:
         ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
     for check in checks:
         case = ET.SubElement(
-            suite, "testcase", {"classname": "auditor.audit", "name": check.name, "time": f"{check.seconds:.3f}"}
+            suite,
+            "testcase",
+            {"classname": "auditor.audit", "name": check.name, "time": f"{check.seconds:.3f}"},
         )
         if check.error:
             ET.SubElement(case, "error", {"message": xml_text(check.reason or ""), "type": "check_error"})
         elif check.status == "not_run":
             ET.SubElement(case, "skipped", {"message": xml_text(check.reason or "not run")})
         elif check.status == "failed":
-            failure = ET.SubElement(case, "failure", {"message": xml_text(check.reason or ""), "type": "threshold"})
+            failure = ET.SubElement(
+                case, "failure", {"message": xml_text(check.reason or ""), "type": "threshold"}
+            )
             failure.text = xml_text(_summary(check))
         if check.status != "not_run":
             ET.SubElement(case, "system-out").text = xml_text(_summary(check))

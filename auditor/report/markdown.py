@@ -38,7 +38,9 @@ def render(report: AuditReport) -> str:
     for c in report.checks:
         figure = f"{md(c.figure_name)} {fmt(c.figure)}" if c.figure is not None else "—"
         threshold = "; ".join(f"{md(k.name)} {k.op} {fmt(k.threshold)}" for k in c.criteria) or "—"
-        lines.append(f"| {c.name} | {icon[c.status]} {status_word(c.status)} | {figure} | {threshold} | {c.queries:,} |")
+        lines.append(
+            f"| {c.name} | {icon[c.status]} {status_word(c.status)} | {figure} | {threshold} | {c.queries:,} |"
+        )
     missing = report.not_measured
     if missing:
         lines += ["", "**Not measured**", ""]

@@ -37,7 +37,9 @@ def test_exit_0_when_every_threshold_is_met(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = tmp_path / "out"
     names = ("report.html", "junit.xml", "report.json", "report.sarif", "summary.md")
-    assert done.stdout.split() == [str(Path("out") / n) for n in names]  # stdout carries only the written files
+    assert done.stdout.split() == [
+        str(Path("out") / n) for n in names
+    ]  # stdout carries only the written files
     created = files_under(tmp_path) - before
     assert all(p.parts[0] == "out" for p in created)  # nothing written outside --out
     assert not [p for p in out.iterdir() if p.name.startswith(".auditor-tmp")]
@@ -54,7 +56,12 @@ def test_exit_1_when_a_threshold_is_missed(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["verdict"] == "fail"
     # report-only runs exit 0 with the same verdict in the report
     o2 = str(tmp_path / "o2")
-    assert run_main("audit", "--config", str(config), "--out", o2, "--quiet", "--trust-model", "--fail-on", "never") == 0
+    assert (
+        run_main(
+            "audit", "--config", str(config), "--out", o2, "--quiet", "--trust-model", "--fail-on", "never"
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "o2" / "report.json").read_text(encoding="utf-8"))["verdict"] == "fail"
 
 
@@ -82,8 +89,20 @@ def test_quick_form_runs_the_default_checks(tmp_path: Path) -> None:
     build(ws)
     out = tmp_path / "out"
     code = run_main(
-        "audit", str(ws / "model.onnx"), "--data", str(ws / "data.npz"), "--out", str(out), "--quiet",
-        "--device", "cpu", "--budget", "40", "--format", "json", "--trust-model",
+        "audit",
+        str(ws / "model.onnx"),
+        "--data",
+        str(ws / "data.npz"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--device",
+        "cpu",
+        "--budget",
+        "40",
+        "--format",
+        "json",
+        "--trust-model",
     )
     doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
     statuses = {c["name"]: c["status"] for c in doc["checks"]}
@@ -95,8 +114,19 @@ def test_quick_form_runs_the_default_checks(tmp_path: Path) -> None:
 def test_flags_override_the_config(tmp_path: Path) -> None:
     config = build(tmp_path / "ws")
     out = tmp_path / "out"
-    run_main("audit", "--config", str(config), "--out", str(out), "--quiet", "--trust-model", "--seed", "4",
-             "--format", "json,junit")
+    run_main(
+        "audit",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--quiet",
+        "--trust-model",
+        "--seed",
+        "4",
+        "--format",
+        "json,junit",
+    )
     doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert doc["seed"] == 4 and doc["config"]["run"]["seed"] == 4
     assert sorted(p.name for p in out.iterdir()) == ["images", "junit.xml", "report.json"]

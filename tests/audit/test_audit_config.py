@@ -43,7 +43,9 @@ def test_wrong_type_names_the_expected_type(tmp_path: Path) -> None:
 
 def test_out_of_range_fraction_is_rejected_on_its_line(tmp_path: Path) -> None:
     text = 'model.path = "m.onnx"\nchecks.exemplars = { per_class = 2, min_confidence = 1.5 }\n'
-    assert error_of(write(tmp_path, text)).startswith(f"{tmp_path / 'audit.toml'}:2: 'checks.exemplars.min_confidence'")
+    assert error_of(write(tmp_path, text)).startswith(
+        f"{tmp_path / 'audit.toml'}:2: 'checks.exemplars.min_confidence'"
+    )
 
 
 def test_missing_file_is_an_error_naming_the_resolved_path(tmp_path: Path) -> None:
@@ -56,7 +58,9 @@ def test_missing_file_is_an_error_naming_the_resolved_path(tmp_path: Path) -> No
 def test_a_folder_is_refused_where_a_model_file_is_needed_but_allowed_for_data(tmp_path: Path) -> None:
     (tmp_path / "images").mkdir()
     path = write(tmp_path, '[model]\npath = "images"\n')
-    assert error_of(path).startswith(f"{path}:2: 'model.path' points to {tmp_path / 'images'}, which is a folder")
+    assert error_of(path).startswith(
+        f"{path}:2: 'model.path' points to {tmp_path / 'images'}, which is a folder"
+    )
     path = write(tmp_path, '[model]\npath = "m.onnx"\n[data]\npath = "images"\n')
     assert load_config(path).data is not None
 
@@ -98,7 +102,9 @@ def test_values_are_read_into_frozen_dataclasses(tmp_path: Path) -> None:
 
 
 def test_choices_are_enforced(tmp_path: Path) -> None:
-    path = write(tmp_path, '[model]\npath = "m.onnx"\n[checks.attributions]\nmethods = ["occlusion", "shap"]\n')
+    path = write(
+        tmp_path, '[model]\npath = "m.onnx"\n[checks.attributions]\nmethods = ["occlusion", "shap"]\n'
+    )
     assert "unknown method 'shap'" in error_of(path)
 
 
@@ -111,7 +117,9 @@ def test_overrides_replace_only_given_values(tmp_path: Path) -> None:
 
 def test_config_hash_ignores_output_options_but_not_settings(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n'))
-    assert with_overrides(config, run__out=Path("elsewhere"), run__fail_on="never").digest() == config.digest()
+    assert (
+        with_overrides(config, run__out=Path("elsewhere"), run__fail_on="never").digest() == config.digest()
+    )
     assert with_overrides(config, run__seed=1).digest() != config.digest()
 
 
@@ -166,7 +174,9 @@ ABSURD = [
 
 
 @pytest.mark.parametrize(("table", "key", "value"), ABSURD, ids=[f"{t}.{k}={v}" for t, k, v in ABSURD])
-def test_absurd_numbers_are_refused_naming_file_line_and_key(tmp_path: Path, table: str, key: str, value: str) -> None:
+def test_absurd_numbers_are_refused_naming_file_line_and_key(
+    tmp_path: Path, table: str, key: str, value: str
+) -> None:
     """Values of the right type that would crash, overflow or run for ages once the audit starts."""
     header = "" if table == "model" else f"\n[{table}]\n"
     path = write(tmp_path, f'[model]\npath = "m.onnx"\n{header}{key} = {value}\n')
@@ -178,7 +188,11 @@ def test_absurd_numbers_are_refused_naming_file_line_and_key(tmp_path: Path, tab
 def test_limits_and_timeouts_are_read(tmp_path: Path) -> None:
     text = '[model]\npath = "m.onnx"\n[run]\nmax_queries = 5000\ncheck_timeout = 0\n[checks.stability]\ntimeout = 2.5\n'
     config = load_config(write(tmp_path, text))
-    assert (config.run.max_queries, config.run.check_timeout, config.checks.stability.timeout) == (5000, 0.0, 2.5)
+    assert (config.run.max_queries, config.run.check_timeout, config.checks.stability.timeout) == (
+        5000,
+        0.0,
+        2.5,
+    )
     assert config.checks.accuracy.timeout is None  # falls back to [run] check_timeout
     defaults = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n'))
     assert (defaults.run.max_queries, defaults.run.check_timeout) == (10_000_000, 600.0)

@@ -32,14 +32,18 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_check_past_its_time_limit_is_not_finished_and_the_rest_goes_on(config_path: Path) -> None:
     config = load_config(config_path)
-    stalled = dataclasses.replace(config.checks.stability, timeout=1e-9)  # any first batch is past the deadline
+    stalled = dataclasses.replace(
+        config.checks.stability, timeout=1e-9
+    )  # any first batch is past the deadline
     config = dataclasses.replace(config, checks=dataclasses.replace(config.checks, stability=stalled))
     context = C.Context.open(config)
     report = run_audit(config, context)
     stability = report.check("stability")
     assert stability.status == "not_run" and stability.limit_reached and not stability.error
     assert (stability.reason or "").startswith("not finished: the check ran past its time limit of 1e-09 s")
-    assert [c.status for c in report.checks if c.name != "stability"] == ["passed"] * 5  # the others ran in full
+    assert [c.status for c in report.checks if c.name != "stability"] == [
+        "passed"
+    ] * 5  # the others ran in full
     assert problem(report) is None and exit_code(report, "failed") == 0 and exit_code(report, "any") == 1
     assert context.blackbox.runner.budget is None  # the audit's limits are taken off the shared runner again
     doc = report.to_dict()
@@ -54,7 +58,9 @@ def test_the_audit_query_budget_is_never_exceeded(config_path: Path) -> None:
     report = run_audit(config, context)
     statuses = {c.name: c.status for c in report.checks}
     assert statuses["accuracy"] == "passed"  # 60 rows fit; stability's 40 rows x 3 do not
-    later = [c for c in report.checks if c.name in ("stability", "exemplars", "counterfactuals", "attributions")]
+    later = [
+        c for c in report.checks if c.name in ("stability", "exemplars", "counterfactuals", "attributions")
+    ]
     assert all(c.status == "not_run" and c.limit_reached for c in later)
     assert all("the audit's budget of 100 queries is spent" in (c.reason or "") for c in later)
     assert report.queries == context.blackbox.queries <= 100
@@ -77,19 +83,34 @@ def test_every_limit_is_listed_in_the_report(config_path: Path) -> None:
         "max_initializer_bytes": 2**29,
         "max_row_bytes": 2**21,
         "max_queries": 10_000_000,
-        "check_timeout_s": {name: 30.0 for name in ("provenance", "accuracy", "stability", "exemplars",
-                                                      "counterfactuals", "attributions")},
+        "check_timeout_s": {
+            name: 30.0
+            for name in (
+                "provenance",
+                "accuracy",
+                "stability",
+                "exemplars",
+                "counterfactuals",
+                "attributions",
+            )
+        },
         "call_timeout_s": 7.0,
         "sandbox": {"memory_bytes": 3 * 2**30, "timeout_s": 45.0},
     }
     page = render(report, WriteOptions())
-    assert "<h3>Limits</h3>" in page and "3,221,225,472 bytes of memory, 45 s" in page and "accuracy 30 s" in page
+    assert (
+        "<h3>Limits</h3>" in page
+        and "3,221,225,472 bytes of memory, 45 s" in page
+        and "accuracy 30 s" in page
+    )
 
 
 def test_budget_messages_name_the_setting_to_raise() -> None:
     budget = Budget(queries=5)
     budget.charge(5)
-    with pytest.raises(Exception, match=r"budget of 5 queries is spent \(5 sent; raise \[run\] max_queries\)"):
+    with pytest.raises(
+        Exception, match=r"budget of 5 queries is spent \(5 sent; raise \[run\] max_queries\)"
+    ):
         budget.charge(1)
 
 
@@ -121,10 +142,26 @@ def _with(config_path: Path, tmp_path: Path, table: str, line: str) -> Path:
 @pytest.mark.parametrize(
     ("table", "line", "message"),
     [
-        ("checks.attributions", "window = 50", "'checks.attributions.window' is 50, larger than the model's input map 8 x 8"),
-        ("checks.attributions", "stride = 9", "'checks.attributions.stride' is 9, larger than the model's input map 8 x 8"),
-        ("checks.exemplars", "classes = [0, 3]", "'checks.exemplars.classes' holds class 3, but the model has 3 classes"),
-        ("checks.counterfactuals", "target = 5", "'checks.counterfactuals.target' is class 5, but the model has 3 classes"),
+        (
+            "checks.attributions",
+            "window = 50",
+            "'checks.attributions.window' is 50, larger than the model's input map 8 x 8",
+        ),
+        (
+            "checks.attributions",
+            "stride = 9",
+            "'checks.attributions.stride' is 9, larger than the model's input map 8 x 8",
+        ),
+        (
+            "checks.exemplars",
+            "classes = [0, 3]",
+            "'checks.exemplars.classes' holds class 3, but the model has 3 classes",
+        ),
+        (
+            "checks.counterfactuals",
+            "target = 5",
+            "'checks.counterfactuals.target' is class 5, but the model has 3 classes",
+        ),
     ],
 )
 def test_settings_the_model_rules_out_are_refused_before_any_check(

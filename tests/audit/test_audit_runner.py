@@ -79,7 +79,9 @@ def test_report_json_has_the_stable_keys(report: AuditReport) -> None:
 def test_exit_codes_follow_the_policy(report: AuditReport) -> None:
     assert report.verdict == "pass" and exit_code(report, "failed") == 0
     failed = dataclasses.replace(report.checks[1], status="failed")
-    failing = dataclasses.replace(report, checks=(report.checks[0], failed, *report.checks[2:]), verdict="fail")
+    failing = dataclasses.replace(
+        report, checks=(report.checks[0], failed, *report.checks[2:]), verdict="fail"
+    )
     assert exit_code(failing, "failed") == 1 and exit_code(failing, "never") == 0
     skipped = dataclasses.replace(report.checks[2], status="not_run", reason="no data")
     partial = dataclasses.replace(report, checks=(*report.checks[:2], skipped, *report.checks[3:]))
@@ -132,7 +134,9 @@ def test_a_baseline_that_is_not_a_report_is_a_config_error(tmp_path: Path) -> No
         load_baseline(tmp_path / "missing.json")
 
 
-def test_a_baseline_with_odd_check_entries_is_compared_without_them(report: AuditReport, tmp_path: Path) -> None:
+def test_a_baseline_with_odd_check_entries_is_compared_without_them(
+    report: AuditReport, tmp_path: Path
+) -> None:
     old = report.to_dict()
     old["checks"] = [{"name": ["accuracy"], "figure": 0.0}, 7, *old["checks"]]
     for check in old["checks"][2:]:
@@ -160,7 +164,9 @@ def test_a_check_that_fails_midway_still_counts_the_queries_it_made(config_path:
         ctx.blackbox.predict(ctx.data.x[:5])
         raise DataError("bad rows")
 
-    check = C.Check("broken", "Broken", lambda c, s: None, lambda c, s, seed: [("rows", (0,))], run, lambda *a: None)
+    check = C.Check(
+        "broken", "Broken", lambda c, s: None, lambda c, s, seed: [("rows", (0,))], run, lambda *a: None
+    )
     result = run_check(check, ctx)
     assert result.error and result.status == "not_run" and "bad rows" in (result.reason or "")
     assert result.queries == 5

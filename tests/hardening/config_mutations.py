@@ -12,11 +12,40 @@ from typing import Any
 
 import numpy as np
 
-FILE_KEYS = [("model", "path"), ("generator", "path"), ("generator", "encoder"), ("data", "path"), ("baseline", "path")]
-ODD_FILES = ["nope.onnx", "/nonexistent/x.onnx", "", ".", "..", "../../etc/passwd", "data.npz/", "model.onnx\x00", "~"]
+FILE_KEYS = [
+    ("model", "path"),
+    ("generator", "path"),
+    ("generator", "encoder"),
+    ("data", "path"),
+    ("baseline", "path"),
+]
+ODD_FILES = [
+    "nope.onnx",
+    "/nonexistent/x.onnx",
+    "",
+    ".",
+    "..",
+    "../../etc/passwd",
+    "data.npz/",
+    "model.onnx\x00",
+    "~",
+]
 ODD_VALUES: list[Any] = [1, -1, 0, 0.5, "text", True, [1, 2], {"a": 1}, [], "", ["a", 3], math.nan]
 ABSURD_NUMBERS: list[Any] = [
-    -1, 0, 2**63 - 1, -(2**63), 10**18, 2**31, 1e18, 1e308, math.inf, -math.inf, math.nan, -0.0, 1e-320, 1e-9,
+    -1,
+    0,
+    2**63 - 1,
+    -(2**63),
+    10**18,
+    2**31,
+    1e18,
+    1e308,
+    math.inf,
+    -math.inf,
+    math.nan,
+    -0.0,
+    1e-320,
+    1e-9,
 ]
 NUMERIC_KEYS = {
     "run": ["seed", "budget", "threads", "max_queries", "check_timeout"],
@@ -27,17 +56,36 @@ NUMERIC_KEYS = {
     "checks.stability": ["noise", "samples", "repeats", "max_flip_rate", "max_class_flip_rate", "timeout"],
     "checks.exemplars": ["per_class", "min_confidence", "budget", "min_reached", "timeout"],
     "checks.counterfactuals": [
-        "samples", "target", "budget", "min_validity", "matrix_per_class", "matrix_budget", "timeout",
+        "samples",
+        "target",
+        "budget",
+        "min_validity",
+        "matrix_per_class",
+        "matrix_budget",
+        "timeout",
     ],
     "checks.attributions": [
-        "samples", "baseline", "window", "stride", "lime_samples", "steps", "orders", "min_faithful", "timeout",
+        "samples",
+        "baseline",
+        "window",
+        "stride",
+        "lime_samples",
+        "steps",
+        "orders",
+        "min_faithful",
+        "timeout",
     ],
 }
 
 
 def absurd_configs() -> list[tuple[str, str, Any]]:
     """Every (table, key, absurd number) pair: the base config with that one value changed."""
-    return [(table, key, value) for table, keys in NUMERIC_KEYS.items() for key in keys for value in ABSURD_NUMBERS]
+    return [
+        (table, key, value)
+        for table, keys in NUMERIC_KEYS.items()
+        for key in keys
+        for value in ABSURD_NUMBERS
+    ]
 
 
 def with_value(table: str, key: str, value: Any) -> bytes:
@@ -122,7 +170,13 @@ def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+        return (
+            "nan"
+            if math.isnan(value)
+            else ("inf" if value > 0 else "-inf")
+            if math.isinf(value)
+            else repr(value)
+        )
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):

@@ -51,16 +51,66 @@ SHAPE_VALUES: list[int | str] = [0, 1, -1, 2, 3, 7, 2**31, 2**62, "N", "", "batc
 OPSET_VERSIONS = [0, 1, 6, 9, 13, 17, 21, 23, 99, 2**31 - 1, -1]
 IR_VERSIONS = [0, 1, 3, 7, 8, 10, 11, 12, 99, -1]
 LOCATIONS = [
-    WEIGHTS, f"../{WEIGHTS}", "/etc/passwd", "", "a\x00b", f"sub/../../{WEIGHTS}", "C:\\w.bin", f"./{WEIGHTS}",
-    f"{WEIGHTS}/", "x" * 300, "missing.bin", ".", "..", "~/.ssh/id_rsa", f"%2e%2e/{WEIGHTS}", "\\\\server\\share",
+    WEIGHTS,
+    f"../{WEIGHTS}",
+    "/etc/passwd",
+    "",
+    "a\x00b",
+    f"sub/../../{WEIGHTS}",
+    "C:\\w.bin",
+    f"./{WEIGHTS}",
+    f"{WEIGHTS}/",
+    "x" * 300,
+    "missing.bin",
+    ".",
+    "..",
+    "~/.ssh/id_rsa",
+    f"%2e%2e/{WEIGHTS}",
+    "\\\\server\\share",
 ]
 OFFSETS = [None, "0", "4", "-4", "abc", "99999999999", "1e3", ""]
-METADATA_KEYS = ["class_names", "classes", "labels", "names", "id2label", "auditor.latent_dim", "auditor.prior", "k"]
-METADATA_VALUES = [
-    '["a", "b", "c"]', "{0: 'x', 1: 'y', 2: 'z'}", '{"0": "a", "1": "b"}', "not json", "[" * 500, "", "\x1b[31mred\x07",
-    "a,b,c", "[1, 2]", '{"a": 1}', "uniform", "-3", "1e9", "nan", "x" * 20000, "<script>alert(1)</script>", "\udcff",
+METADATA_KEYS = [
+    "class_names",
+    "classes",
+    "labels",
+    "names",
+    "id2label",
+    "auditor.latent_dim",
+    "auditor.prior",
+    "k",
 ]
-OP_TYPES = ["Relu", "Softmax", "Identity", "MatMul", "Add", "Reshape", "Transpose", "Sigmoid", "Cast", "Loop", "Nope"]
+METADATA_VALUES = [
+    '["a", "b", "c"]',
+    "{0: 'x', 1: 'y', 2: 'z'}",
+    '{"0": "a", "1": "b"}',
+    "not json",
+    "[" * 500,
+    "",
+    "\x1b[31mred\x07",
+    "a,b,c",
+    "[1, 2]",
+    '{"a": 1}',
+    "uniform",
+    "-3",
+    "1e9",
+    "nan",
+    "x" * 20000,
+    "<script>alert(1)</script>",
+    "\udcff",
+]
+OP_TYPES = [
+    "Relu",
+    "Softmax",
+    "Identity",
+    "MatMul",
+    "Add",
+    "Reshape",
+    "Transpose",
+    "Sigmoid",
+    "Cast",
+    "Loop",
+    "Nope",
+]
 DOMAINS = ["", "ai.onnx", "ai.onnx.ml", "com.microsoft", "com.vendor.secret"]
 
 
@@ -168,7 +218,9 @@ def mutate_node(proto: onnx.ModelProto, rng: np.random.Generator) -> None:
     elif action == 4 and node.input:
         node.input[int(rng.integers(len(node.input)))] = _pick(rng, ["x", "W", "", "nowhere", node.output[0]])
     else:
-        node.attribute.append(helper.make_attribute(_pick(rng, ["axis", "perm", "to", "keepdims"]), int(rng.integers(-9, 9))))
+        node.attribute.append(
+            helper.make_attribute(_pick(rng, ["axis", "perm", "to", "keepdims"]), int(rng.integers(-9, 9)))
+        )
 
 
 def mutate_initializer(proto: onnx.ModelProto, rng: np.random.Generator) -> None:
@@ -180,7 +232,9 @@ def mutate_initializer(proto: onnx.ModelProto, rng: np.random.Generator) -> None
     action = int(rng.integers(4))
     if action == 0:
         del tensor.dims[:]
-        tensor.dims.extend(int(d) for d in rng.choice([0, 1, 2, 3, 5, 2**20, 2**40], size=int(rng.integers(0, 4))))
+        tensor.dims.extend(
+            int(d) for d in rng.choice([0, 1, 2, 3, 5, 2**20, 2**40], size=int(rng.integers(0, 4)))
+        )
     elif action == 1:
         tensor.raw_data = tensor.raw_data[: int(rng.integers(len(tensor.raw_data) + 1))]
     elif action == 2:
@@ -250,7 +304,10 @@ def write_mutant(folder: Path, seed_model: str, proto_ops: list[str], byte_op: s
     for name in proto_ops:
         try:
             PROTO_MUTATIONS[name](proto, rng)
-        except (ValueError, TypeError):  # protobuf refuses the edit itself (a lone surrogate, an out-of-range int)
+        except (
+            ValueError,
+            TypeError,
+        ):  # protobuf refuses the edit itself (a lone surrogate, an out-of-range int)
             continue
     data = proto.SerializeToString()
     if byte_op is not None and data:
@@ -280,7 +337,9 @@ def run_cli_in_process(folder: Path, *args: str) -> tuple[int, str, str]:
 
 def run_inspect_in_process(path: Path, *extra: str) -> tuple[int, str, str]:
     """`auditor inspect --json` on a mutant, from inside its folder."""
-    return run_cli_in_process(path.parent, "inspect", path.name, "--json", "--device", "cpu", "--call-timeout", "20", *extra)
+    return run_cli_in_process(
+        path.parent, "inspect", path.name, "--json", "--device", "cpu", "--call-timeout", "20", *extra
+    )
 
 
 def assert_clean_outcome(code: int, out: str, err: str) -> None:

@@ -116,7 +116,9 @@ def audit_with_absurd_number(folder: Path, case: tuple[str, str, object]) -> Non
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            code, _, err = run_cli_in_process(folder, "audit", "--config", path.name, "--out", "out", "--trust-model", "--quiet")
+            code, _, err = run_cli_in_process(
+                folder, "audit", "--config", path.name, "--out", "out", "--trust-model", "--quiet"
+            )
     finally:
         path.unlink()
         shutil.rmtree(folder / "out", ignore_errors=True)

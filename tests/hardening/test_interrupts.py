@@ -111,8 +111,17 @@ def test_sigterm_during_an_audit_leaves_out_untouched(tmp_path, digits_dir):
 
 def _tiny_report() -> AuditReport:
     check = CheckResult(
-        name="provenance", title="Provenance", status="passed", figure=None, figure_name="", threshold=None,
-        direction=None, reason=None, queries=0, generator_queries=0, seconds=0.0,
+        name="provenance",
+        title="Provenance",
+        status="passed",
+        figure=None,
+        figure_name="",
+        threshold=None,
+        direction=None,
+        reason=None,
+        queries=0,
+        generator_queries=0,
+        seconds=0.0,
         figures=(Figure("picture", "a picture", b"\x89PNG"),),
     )
     return AuditReport("0", 0, "pass", "m.onnx", ("a", "b"), {}, (check,), {}, 0, 0, 0.0, 0.0)
@@ -143,4 +152,6 @@ def test_an_interrupted_write_leaves_no_folder_it_created(tmp_path, monkeypatch,
 
 def test_a_finished_write_keeps_its_folder(tmp_path):
     written = write_report(_tiny_report(), tmp_path / "a" / "out", ["json"])
-    assert [p.name for p in written] == ["report.json"] and (tmp_path / "a" / "out" / "images" / "picture.png").is_file()
+    assert [p.name for p in written] == ["report.json"] and (
+        tmp_path / "a" / "out" / "images" / "picture.png"
+    ).is_file()

@@ -45,7 +45,9 @@ def test_nan_rows_come_back_as_nan_and_are_counted(tmp_path):
 
 
 def test_inspect_reads_a_model_that_gives_nan_on_probe_rows(tmp_path):
-    code, out, err = run_cli("inspect", str(save(nan_rows(), tmp_path / "nan.onnx")), "--device", "cpu", "--trust-model")
+    code, out, err = run_cli(
+        "inspect", str(save(nan_rows(), tmp_path / "nan.onnx")), "--device", "cpu", "--trust-model"
+    )
     assert code == 0 and "Traceback" not in err
     assert "convention   logits" in out
 
@@ -56,14 +58,24 @@ def test_audit_reports_nan_rows_as_a_finding(tmp_path):
     np.savez(tmp_path / "data.npz", X=x, y=y)
     out = tmp_path / "report"
     code, _, err = run_cli(
-        "audit", str(model), "--data", str(tmp_path / "data.npz"), "--out", str(out), "--device", "cpu", "--trust-model"
+        "audit",
+        str(model),
+        "--data",
+        str(tmp_path / "data.npz"),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--trust-model",
     )
     assert code in (0, 1) and "Traceback" not in err, err  # a finding, not bad input
     report = json.loads((out / "report.json").read_text())
     assert all(c["status"] != "not_run" for c in report["checks"]), err
     accuracy = next(c for c in report["checks"] if c["name"] == "accuracy")
     assert accuracy["details"]["nonfinite_rows"] == len(NAN_ROWS)
-    lists = [v for v in accuracy["details"].values() if isinstance(v, list) and all(isinstance(i, int) for i in v)]
+    lists = [
+        v for v in accuracy["details"].values() if isinstance(v, list) and all(isinstance(i, int) for i in v)
+    ]
     named = [v for v in lists if sorted(v) == NAN_ROWS]
     assert named, f"the accuracy check counts NaN rows but does not name them: {accuracy['details']}"
 
@@ -99,7 +111,9 @@ def test_every_check_names_the_rows_it_could_not_score(tmp_path):
     np.savez(tmp_path / "data.npz", X=x, y=y)
     (tmp_path / "audit.toml").write_text(CONFIG, encoding="utf-8")
     out = tmp_path / "report"
-    code, _, err = run_cli("audit", "--config", str(tmp_path / "audit.toml"), "--out", str(out), "--trust-model")
+    code, _, err = run_cli(
+        "audit", "--config", str(tmp_path / "audit.toml"), "--out", str(out), "--trust-model"
+    )
     assert code in (0, 1) and "Traceback" not in err, err
     checks = {c["name"]: c for c in json.loads((out / "report.json").read_text())["checks"]}
     for name in ("accuracy", "stability", "counterfactuals", "attributions"):

@@ -221,7 +221,9 @@ def test_a_swapped_external_data_file_is_refused(tmp_path):
     blackbox = BlackBox.open(path, CPU)
     sha256, _ = fingerprint(blackbox.model)
     contact = FirstContact(0.0, 0, sha256, (("weights.bin", "0" * 64),))
-    with pytest.raises(ModelError, match="an external data file of the model changed while it was being checked"):
+    with pytest.raises(
+        ModelError, match="an external data file of the model changed while it was being checked"
+    ):
         confirm_unchanged(contact, blackbox.model)
 
 

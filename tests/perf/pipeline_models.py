@@ -16,7 +16,10 @@ def generator(shape: tuple[int, ...] = (1, 8, 8), scale: float | None = None) ->
     """z (N, 4) -> sigmoid(z W) reshaped to shape (or z W * scale, unbounded, when scale is given)."""
     value = helper.make_tensor_value_info
     nodes = [helper.make_node("MatMul", ["z", "W"], ["h"])]
-    inits = [numpy_helper.from_array(W_IMAGE, "W"), numpy_helper.from_array(np.array([-1, *shape], np.int64), "S")]
+    inits = [
+        numpy_helper.from_array(W_IMAGE, "W"),
+        numpy_helper.from_array(np.array([-1, *shape], np.int64), "S"),
+    ]
     if scale is None:
         nodes.append(helper.make_node("Sigmoid", ["h"], ["a"]))
     else:

@@ -16,7 +16,9 @@ RNG = np.random.default_rng(7)
 def rowwise(x: np.ndarray) -> np.ndarray:
     """A per-row function that tells rows apart by every bit, including the sign of zero."""
     flat = x.reshape(len(x), -1).astype(np.float64)
-    return np.stack([flat.sum(axis=1), np.signbit(flat).sum(axis=1), (flat * np.arange(flat.shape[1])).sum(axis=1)], 1)
+    return np.stack(
+        [flat.sum(axis=1), np.signbit(flat).sum(axis=1), (flat * np.arange(flat.shape[1])).sum(axis=1)], 1
+    )
 
 
 class Spy:
@@ -92,7 +94,9 @@ def test_blackbox_cache_never_changes_predictions(tmp_path):
         np.testing.assert_array_equal(cached.predict(batch), plain.predict(batch))
     assert cached.cache_hits == 5 + 40
     assert cached.queries == 40 + 3 and plain.queries == 40 + 8 + 40
-    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # other layouts and dtypes reach the same cache entries
+    nhwc = np.ascontiguousarray(
+        x.transpose(0, 2, 3, 1)
+    )  # other layouts and dtypes reach the same cache entries
     np.testing.assert_array_equal(cached.predict(nhwc.astype(np.float64)), plain.predict(x))
     assert cached.cache_hits == 45 + 40
 
@@ -110,7 +114,9 @@ def test_models_that_draw_random_numbers_are_not_cached(tmp_path):
     assert deterministic_graph(conv_image())
     branch = helper.make_graph(list(proto.graph.node), "branch", [], list(proto.graph.output))
     cond = helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)
-    nested = helper.make_model(helper.make_graph([cond], "g", list(proto.graph.input), list(proto.graph.output)))
+    nested = helper.make_model(
+        helper.make_graph([cond], "g", list(proto.graph.input), list(proto.graph.output))
+    )
     assert not deterministic_graph(nested)  # a random node inside a subgraph counts too
     bb = BlackBox.open(save(proto, tmp_path / "r.onnx"), OpenOptions(device="cpu", scores="logits"))
     assert bb.cache is None
@@ -141,7 +147,9 @@ def test_auto_cache_is_dropped_when_it_costs_more_than_the_model(tmp_path):
 
 
 def test_runner_skips_rows_by_index_without_copying_contiguous_runs(tmp_path):
-    bb = BlackBox.open(save(conv_image((1, 6, 6), 3), tmp_path / "c.onnx"), OpenOptions(device="cpu", batch_size=8))
+    bb = BlackBox.open(
+        save(conv_image((1, 6, 6), 3), tmp_path / "c.onnx"), OpenOptions(device="cpu", batch_size=8)
+    )
     x = RNG.random((50, 1, 6, 6), dtype=np.float32)
     index = np.setdiff1d(np.arange(50), [3, 30])
     fed: list[np.ndarray] = []
@@ -161,7 +169,9 @@ def test_runner_skips_rows_by_index_without_copying_contiguous_runs(tmp_path):
 
 
 def test_predict_can_skip_the_cache_for_rows_known_to_be_new(tmp_path):
-    bb = BlackBox.open(save(conv_image((1, 6, 6), 3), tmp_path / "c.onnx"), OpenOptions(device="cpu", cache=True))
+    bb = BlackBox.open(
+        save(conv_image((1, 6, 6), 3), tmp_path / "c.onnx"), OpenOptions(device="cpu", cache=True)
+    )
     x = RNG.random((10, 1, 6, 6), dtype=np.float32)
     first = bb.predict(x, cache=False)
     np.testing.assert_array_equal(bb.predict(x), first)

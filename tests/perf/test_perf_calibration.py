@@ -47,7 +47,9 @@ class Recorder:
 def runs(monkeypatch) -> list[int]:
     log: list[int] = []
     create = blackbox_module.create_session
-    monkeypatch.setattr(blackbox_module, "create_session", lambda model, settings: Recorder(create(model, settings), log))
+    monkeypatch.setattr(
+        blackbox_module, "create_session", lambda model, settings: Recorder(create(model, settings), log)
+    )
     return log
 
 
@@ -92,7 +94,9 @@ def test_calibration_is_lazy_and_remembered(conv_path, runs):
 
 
 def test_batch_size_option_and_fixed_batches_win(tmp_path, runs):
-    bb = BlackBox.open(save(conv_image(SHAPE, 10), tmp_path / "c.onnx"), OpenOptions(device="cpu", batch_size=7))
+    bb = BlackBox.open(
+        save(conv_image(SHAPE, 10), tmp_path / "c.onnx"), OpenOptions(device="cpu", batch_size=7)
+    )
     bb.predict(RNG.random((100, *SHAPE), dtype=np.float32))
     assert bb.batch_size == 7 and max(runs[1:]) <= 7
     fixed = BlackBox.open(save(linear(RNG.normal(size=(6, 3)), np.zeros(3), batch=8), tmp_path / "f.onnx"))
@@ -165,14 +169,18 @@ class FakeMachine:
 def test_chooses_the_fastest_batch_within_the_time_budget():
     machine = FakeMachine(lambda t, n: 20e-6 if n <= 64 else 45e-6)
     rows = np.zeros((3, 4), np.float32)
-    cal = calibration.calibrate(machine.runners, rows, Plan(calibration.LADDER, (1,), False), clock=machine.clock)
+    cal = calibration.calibrate(
+        machine.runners, rows, Plan(calibration.LADDER, (1,), False), clock=machine.clock
+    )
     assert cal.batch_size == 64 and cal.threads == 1
     assert cal.seconds <= calibration.LADDER_SHARE * calibration.TIME_BUDGET
 
 
 def test_slow_models_stop_the_ladder_early():
     machine = FakeMachine(lambda t, n: 0.02)
-    cal = calibration.calibrate(machine.runners, np.zeros((2, 4)), Plan(calibration.LADDER, (1, 2), False), clock=machine.clock)
+    cal = calibration.calibrate(
+        machine.runners, np.zeros((2, 4)), Plan(calibration.LADDER, (1, 2), False), clock=machine.clock
+    )
     assert {n for _, n in machine.batches} <= {1, 4}
     assert cal.seconds < 2 * calibration.TIME_BUDGET
 
@@ -204,7 +212,9 @@ def test_a_load_spike_during_one_timing_does_not_decide():
         return 20e-6 if n < 64 else 45e-6
 
     machine = FakeMachine(per_row)
-    cal = calibration.calibrate(machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1,), False), clock=machine.clock)
+    cal = calibration.calibrate(
+        machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1,), False), clock=machine.clock
+    )
     assert cal.batch_size == 64
 
 
@@ -215,13 +225,17 @@ def test_batch_is_chosen_again_for_the_winning_thread_count():
         return 12e-6 if n <= 16 else (8e-6 if n <= 256 else 15e-6)
 
     machine = FakeMachine(per_row)
-    cal = calibration.calibrate(machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1, 2), False), clock=machine.clock)
+    cal = calibration.calibrate(
+        machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1, 2), False), clock=machine.clock
+    )
     assert (cal.batch_size, cal.threads) == (256, 2)
     assert cal.seconds <= calibration.TIME_BUDGET + 0.05
 
 
 def test_ladder_stops_two_sizes_past_the_peak():
     machine = FakeMachine(lambda t, n: 20e-6 if n <= 4 else 60e-6, overhead=1e-6)
-    cal = calibration.calibrate(machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1,), False), clock=machine.clock)
+    cal = calibration.calibrate(
+        machine.runners, np.zeros((3, 4)), Plan(calibration.LADDER, (1,), False), clock=machine.clock
+    )
     assert cal.batch_size == 4
     assert {n for _, n in machine.batches} == {1, 4, 16, 64}

@@ -15,7 +15,9 @@ from auditor.model.session import CUDA, SessionSettings, cuda_available
 
 pytestmark = [
     pytest.mark.cuda,
-    pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU with a working CUDA execution provider here"),
+    pytest.mark.skipif(
+        not cuda_available(), reason="no CUDA GPU with a working CUDA execution provider here"
+    ),
 ]
 RNG = np.random.default_rng(9)
 TOL = 1e-5

@@ -17,7 +17,9 @@ from auditor.model.session import SessionSettings, cuda_available
 RNG = np.random.default_rng(3)
 
 
-def open_pair(tmp_path, case: str, device: str = "cpu", cache: bool | None = None) -> tuple[Generator, BlackBox]:
+def open_pair(
+    tmp_path, case: str, device: str = "cpu", cache: bool | None = None
+) -> tuple[Generator, BlackBox]:
     gen_proto, clf_proto, _ = CASES[case]
     gen = Generator.open(save(gen_proto, tmp_path / f"{case}_g.onnx"), SessionSettings(device))
     bb = BlackBox.open(save(clf_proto, tmp_path / f"{case}_c.onnx"), OpenOptions(device=device, cache=cache))
@@ -60,7 +62,9 @@ def test_host_path_when_the_device_cannot_chain_the_models(tmp_path):
     assert not pipe.bound
     z = RNG.normal(size=(13, LATENT)).astype(np.float32)
     np.testing.assert_array_equal(pipe.predict(z), fixed.predict(gen.generate(z)))
-    default = Pipeline(gen, BlackBox.open(save(linear(RNG.normal(size=(64, 3)), np.zeros(3)), tmp_path / "l.onnx")))
+    default = Pipeline(
+        gen, BlackBox.open(save(linear(RNG.normal(size=(64, 3)), np.zeros(3)), tmp_path / "l.onnx"))
+    )
     assert not default.bound  # on the CPU the host path is already copy-free
 
 

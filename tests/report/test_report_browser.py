@@ -51,11 +51,20 @@ for (const id of ["good", "folder", "bad"]) {{
 def chromium(tmp_path: Path, *args: str) -> str:
     done = subprocess.run(
         [
-            str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
             *args,
         ],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -69,7 +78,11 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
         root / "ws",
         model_name=f"{ALERT_IMG}.onnx",
         output_name=MARK_IMG,
-        metadata={ALERT_SCRIPT: ALERT_IMG, "notes": MARK_SCRIPT + MARK_IMG, "class_names": json.dumps([ALERT_SCRIPT, MARK_IMG, MARK_SCRIPT])},
+        metadata={
+            ALERT_SCRIPT: ALERT_IMG,
+            "notes": MARK_SCRIPT + MARK_IMG,
+            "class_names": json.dumps([ALERT_SCRIPT, MARK_IMG, MARK_SCRIPT]),
+        },
         doc_string=MARK_SCRIPT,
     )
     config = load_config(config_path)
@@ -84,8 +97,16 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_page_renders_and_every_image_loads(reports: Path, tmp_path: Path) -> None:
     probe = reports / "probe.html"
-    probe.write_text(PROBE.format(good="inline/report.html", folder="folder/report.html", bad="broken.html"), "utf-8")
-    dom = chromium(tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    probe.write_text(
+        PROBE.format(good="inline/report.html", folder="folder/report.html", bad="broken.html"), "utf-8"
+    )
+    dom = chromium(
+        tmp_path,
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probe.as_uri(),
+    )
     assert 'data-done="1"' in dom
     found = {key: value.split("/") for key, value in re.findall(r'data-(good|folder|bad)="([^"]*)"', dom)}
     for mode in ("good", "folder"):
@@ -96,13 +117,16 @@ def test_the_page_renders_and_every_image_loads(reports: Path, tmp_path: Path) -
 
 
 def test_hostile_strings_show_as_text_and_run_no_script(reports: Path, tmp_path: Path) -> None:
-    dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", (reports / "inline" / "report.html").as_uri())
+    dom = chromium(
+        tmp_path, "--virtual-time-budget=5000", "--dump-dom", (reports / "inline" / "report.html").as_uri()
+    )
     assert "<title>pwned" not in dom and "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]
     # no element came out of the payloads: the only <img> elements are ours, with data: sources
-    assert re.findall(r"<img [^>]*>", dom) and all('src="data:image/png' in tag for tag in re.findall(r"<img [^>]*>", dom))
+    assert re.findall(r"<img [^>]*>", dom) and all(
+        'src="data:image/png' in tag for tag in re.findall(r"<img [^>]*>", dom)
+    )
     assert "<script" not in dom.lower()
     # ...and they are shown as text
     for payload in (ALERT_SCRIPT, ALERT_IMG, MARK_SCRIPT):
         escaped = payload.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         assert escaped in dom, payload
-

@@ -157,7 +157,9 @@ def test_rewrites_replace_old_images_and_interrupted_writes_keep_the_old_report(
 def test_markdown_names_each_threshold_beside_the_figure(report: AuditReport) -> None:
     """A check whose only criterion is not its headline figure must not show that threshold as the figure's."""
     other = C.Criterion("highest per-class flip rate", 0.3, "<=", 0.25)
-    check = dataclasses.replace(report.check("accuracy"), figure_name="flip rate", figure=0.01, criteria=(other,))
+    check = dataclasses.replace(
+        report.check("accuracy"), figure_name="flip rate", figure=0.01, criteria=(other,)
+    )
     text = markdown.render(dataclasses.replace(report, checks=(check,)))
     row = next(line for line in text.splitlines() if line.startswith("| accuracy |"))
     assert "highest per\\-class flip rate <= 0.25" in row

@@ -65,7 +65,9 @@ def expand_grid(masks: np.ndarray, cells: list[np.ndarray]) -> np.ndarray:
     out = masks.reshape(len(masks), *(len(c) for c in cells))
     for axis in reversed(range(len(cells))):  # the last axis first, while the array is smallest
         c = cells[axis]
-        out = np.repeat(out, int(c[0]) if c.min() == c.max() else c, axis=axis + 1)  # a scalar count: 2x faster
+        out = np.repeat(
+            out, int(c[0]) if c.min() == c.max() else c, axis=axis + 1
+        )  # a scalar count: 2x faster
     return out.reshape(len(masks), -1)
 
 

@@ -93,7 +93,9 @@ def lime(
     values = scorer(probs)
     ok = np.isfinite(values)
     penalty = alpha if alpha is not None else (1.0 if kernel == "lime" else 0.0)
-    fit = (on, values, weights) if ok.all() else (on[ok], values[ok], weights[ok])  # no copies when all finite
+    fit = (
+        (on, values, weights) if ok.all() else (on[ok], values[ok], weights[ok])
+    )  # no copies when all finite
     coef, intercept, r2 = weighted_ridge(fit[0].astype(np.float64), fit[1], fit[2], penalty)
     settings: dict[str, object] = {
         "samples": samples,

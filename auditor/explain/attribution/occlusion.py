@@ -86,7 +86,9 @@ def occlusion(
     counts = tuple(len(a) for a in axes)
     n_windows = int(np.prod(counts))
 
-    small = (n_windows + 2) * view.size <= CACHED_MASK_BYTES  # then built once for every input of this geometry
+    small = (
+        n_windows + 2
+    ) * view.size <= CACHED_MASK_BYTES  # then built once for every input of this geometry
     every = all_window_keep(view.map_shape, sizes, steps) if small else None
 
     def keep(start: int, stop: int) -> np.ndarray:
