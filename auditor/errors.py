@@ -25,6 +25,10 @@ class ConfigError(AuditorError):
     """An audit config is invalid."""
 
 
+class ArgumentError(AuditorError, ValueError):
+    """A library function was called with an argument it cannot use (Python callers, not files)."""
+
+
 class DeviceError(AuditorError):
     """The requested execution device is not available."""
 
