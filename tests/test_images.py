@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from auditor.images import to_hwc, to_uint8
+from auditor.pictures import to_hwc, to_uint8
 
 
 def test_to_uint8_uses_the_finite_range_and_stays_quiet():

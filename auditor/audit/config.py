@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
+from auditor.jsonable import jsonable
+from auditor.model.session import DEVICES
+from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
 
-DEVICES = ("auto", "cpu", "cuda")
 HTML_MODES = ("inline", "folder")
 FAIL_ON = ("failed", "any", "never")
 FORMATS = ("html", "json", "junit", "sarif", "markdown")
@@ -21,8 +23,6 @@ SEARCH_METHODS = ("momentum_es", "es", "cmaes", "random")
 CF_TARGETS = ("second", "any")
 ATTRIBUTION_METHODS = ("occlusion", "lime", "gaussian-lime")
 ATTRIBUTION_BASELINES = ("auto", "zero", "mean", "blur", "noise")
-SCORES = ("logits", "probabilities", "log-probabilities")
-LAYOUTS = ("NCHW", "NHWC", "HW", "flat", "tensor")
 
 # Upper bounds that keep a valid-looking number from exhausting memory or time before any limit can act.
 MAX_SEARCH_BUDGET = 10**8  # classifier queries per search
@@ -186,7 +186,7 @@ class AuditConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings (paths as given strings), for the report and the config hash."""
-        return _plain(self, skip={"source"})
+        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self) if f.name != "source"}
 
     def digest(self) -> str:
         """SHA-256 of the settings that decide the results (output options excluded)."""
@@ -194,16 +194,6 @@ class AuditConfig:
         for key in ("out", "html_mode", "fail_on", "formats"):
             data["run"].pop(key, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def _plain(obj: Any, skip: frozenset[str] | set[str] = frozenset()) -> Any:
-    if hasattr(obj, "__dataclass_fields__"):
-        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj) if f.name not in skip}
-    if isinstance(obj, Path):
-        return obj.as_posix()
-    if isinstance(obj, tuple | list):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 # --------------------------------------------------------------------------- reading
@@ -433,9 +423,9 @@ def _model(r: _Reader, m: dict[str, Any]) -> ModelConfig:
         r.file(m, "model.path"),  # type: ignore[arg-type]
         r.get(m, "model.class_names", "strs"),
         r.get(m, "model.output", "str"),
-        r.get(m, "model.scores", "str", None, SCORES),
+        r.get(m, "model.scores", "str", None, SCORE_KINDS),
         r.get(m, "model.input_shape", "shape", within=(1, MAX_DIM)),
-        r.get(m, "model.layout", "str", None, LAYOUTS),
+        r.get(m, "model.layout", "str", None, SETTABLE_LAYOUTS),
         r.get(m, "model.batch_size", "pos", within=(1, MAX_BATCH)),
     )
 

@@ -20,6 +20,7 @@ from auditor import __version__
 from auditor.audit import checks as C
 from auditor.audit.config import AuditConfig
 from auditor.errors import AuditorError, ConfigError
+from auditor.jsonable import jsonable
 from auditor.model.budget import Budget, BudgetExhausted
 
 SCHEMA_VERSION = 1
@@ -116,26 +117,6 @@ class AuditReport:
     @property
     def not_measured(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status == "not_run"]
-
-
-def jsonable(value: Any) -> Any:
-    """Numpy scalars and arrays to Python values; NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if np.isfinite(f) else None
-    if isinstance(value, Path):
-        return value.as_posix()
-    return value
 
 
 # --------------------------------------------------------------------------- execution

@@ -8,8 +8,8 @@ from typing import Any
 import click
 import numpy as np
 
-from auditor import images
 from auditor.cli.options import (
+    ModelFlags,
     budget_option,
     class_names_option,
     fit_images,
@@ -35,10 +35,12 @@ from auditor.explain.attribution import (
     randomisation_check,
     resolve_baseline,
 )
-from auditor.explain.attribution.core import Features, features_of, jsonable, sample_of
+from auditor.explain.attribution.core import Features, features_of, sample_of
 from auditor.explain.attribution.metrics import Method
 from auditor.explain.counterfactuals import DEFAULT_BUDGET, CounterfactualResult, counterfactual
+from auditor.jsonable import jsonable
 from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.pictures import Display, display_range, feature_strip, save_png
 
 CHOICES = (*METHODS, "counterfactual")
 
@@ -134,9 +136,10 @@ def command(
     **kw: Any,
 ) -> None:
     """Explain MODEL's score for one input, with deletion/insertion curves beside random orders."""
+    flags = ModelFlags.read(kw)
     names = parse_class_names(class_names)
     data = load_data(input_path)
-    bb = open_blackbox(model, kw, names, data.x.shape[1:])
+    bb = open_blackbox(model, flags, names, data.x.shape[1:])
     data = fit_images(input_path, data, bb)
     if index >= len(data):
         raise DataError(f"--index {index} is out of range: {input_path} holds {len(data)} rows")
@@ -158,8 +161,8 @@ def command(
         if other == chosen:
             raise ConfigError(f"--contrast {other} is the explained class itself; choose another class")
         if not isinstance(fill, np.ndarray):
-            generator = open_generator(generator_path, kw) if generator_path else None
-            encoder = open_encoder(encoder_path, kw) if encoder_path else None
+            generator = open_generator(generator_path, flags) if generator_path else None
+            encoder = open_encoder(encoder_path, flags) if encoder_path else None
             found = counterfactual(
                 bb,
                 x,
@@ -194,8 +197,9 @@ def command(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    display = Display(bb.layout, display_range(data.ref))
     pictures = draw(
-        result, x, features_of(bb), bb.layout, fill if method == "counterfactual" else None, out, index
+        result, x, features_of(bb), display, fill if method == "counterfactual" else None, out, index
     )
     report = {
         "method": result.method,
@@ -222,7 +226,7 @@ def command(
         "images": pictures,
     }
     path = write_json(out, "attribution.json", report)
-    if not kw["quiet"]:
+    if not flags.quiet:
         click.echo(summary(result, curves.to_dict(), check, bb.class_names), err=True)
         if found is not None and not found.found:
             click.echo(
@@ -282,7 +286,7 @@ def draw(
     result: Attribution,
     x: np.ndarray,
     view: Features,
-    layout: str,
+    display: Display,
     counterfactual: Any,
     out: Path,
     index: int,
@@ -294,26 +298,19 @@ def draw(
     folder = out / "images"
     folder.mkdir(exist_ok=True)
     paths: dict[str, str] = {}
-    if layout in IMAGE_LAYOUTS and view.image:
-        lo, hi = min(0.0, float(x.min())), max(1.0, float(x.max()))
-        picture = images.to_uint8(images.to_hwc(x, layout), (lo, hi))
-        big = images.upscale(picture)
-        factor = big.shape[0] // picture.shape[0]
-        heat_big = np.repeat(np.repeat(heat, factor, axis=0), factor, axis=1)
+    if display.layout in IMAGE_LAYOUTS and view.image:
         files = {
-            "overlay": images.overlay(big, heat_big),
-            "map": images.upscale(images.colorize(heat)),
-            "input": big,
+            "overlay": display.heat_tile(x, heat),
+            "map": display.map_tile(heat),
+            "input": display.tile(x),
         }
         if counterfactual is not None:
-            fill = resolve_baseline(np.asarray(counterfactual), x, view)
-            files["baseline"] = images.upscale(images.to_uint8(images.to_hwc(fill, layout), (lo, hi)))
+            files["baseline"] = display.tile(resolve_baseline(np.asarray(counterfactual), x, view))
     else:
-        strip = images.colorize(heat.reshape(1, -1))
-        files = {"map": np.repeat(np.repeat(strip, 24, axis=0), max(1, 480 // strip.shape[1]), axis=1)}
+        files = {"map": feature_strip(heat)}
     for name, rgb in files.items():
         relative = Path("images") / f"{name}_{index}.png"
-        images.save_png(rgb, out / relative)
+        save_png(rgb, out / relative)
         paths[name] = relative.as_posix()
     return paths
 

@@ -30,16 +30,12 @@ from auditor.audit.config import (
 from auditor.audit.runner import AuditReport, exit_code, problem, run_audit
 from auditor.cli.options import (
     Bounded,
-    _shape,
-    first_contact,
+    ModelFlags,
     model_options,
-    open_options,
+    parse_shape,
     printable,
-    sandbox_limits,
 )
 from auditor.errors import ConfigError
-from auditor.model.blackbox import OpenOptions
-from auditor.model.sandbox import FirstContact
 from auditor.report.interface import WriteOptions, fmt, status_word
 from auditor.report.writer import write_report
 
@@ -113,7 +109,7 @@ def build_config(model: str | None, config_path: str | None, kw: dict[str, Any])
         model__class_names=names,
         model__output=kw["output_name"],
         model__scores=kw["scores"],
-        model__input_shape=_shape(kw["input_shape"]),
+        model__input_shape=parse_shape(kw["input_shape"]),
         model__layout=kw["layout"],
         model__batch_size=kw["batch_size"],
         run__seed=kw["seed"],
@@ -210,11 +206,8 @@ def command(model: str | None, config_path: str | None, **kw: Any) -> int:
     Exit 0: every threshold met; 1: a threshold missed; 2: bad usage or input.
     """
     config = build_config(model, config_path, kw)
-
-    def vet(path: str, kind: str, options: OpenOptions) -> FirstContact | None:
-        return first_contact(path, kind, kw, options)
-
-    context = Context.open(config, open_options(kw), vet, sandbox_limits(kw))
+    flags = ModelFlags.read(kw)
+    context = Context.open(config, flags.open_options(), flags.sandbox())
     if kw["device"] == "auto" and config.run.device == "auto" and not kw["quiet"]:
         click.echo(
             f"auditor: running on {'CUDA' if context.blackbox.provider == 'cuda' else 'CPU'}", err=True

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
-from auditor import images
 from auditor.cli.options import (
+    ModelFlags,
     budget_option,
     class_names_option,
     fit_images,
@@ -29,12 +28,14 @@ from auditor.data import load_data
 from auditor.errors import ConfigError, DataError
 from auditor.explain.counterfactuals import (
     DEFAULT_BUDGET,
-    IMAGE_LAYOUTS,
     CounterfactualResult,
     FeatureConstraints,
     counterfactuals,
 )
+from auditor.jsonable import jsonable
 from auditor.model.blackbox import BlackBox
+from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.pictures import Display, display_range, grid, save_png
 
 METHOD_NAMES = {"es": "momentum_es", "cmaes": "cmaes"}
 
@@ -102,12 +103,13 @@ def command(
     """Find, for rows of --input, the smallest change that makes MODEL predict another class."""
     if encoder_path and not generator_path:
         raise click.UsageError("--encoder needs --generator")
+    flags = ModelFlags.read(kw)
     data = load_data(input_path)
     names = parse_class_names(class_names) or data.class_names
-    blackbox = open_blackbox(model, kw, names, data.x.shape[1:])
+    blackbox = open_blackbox(model, flags, names, data.x.shape[1:])
     data = fit_images(input_path, data, blackbox)
-    generator = open_generator(generator_path, kw) if generator_path else None
-    encoder = open_encoder(encoder_path, kw) if encoder_path else None
+    generator = open_generator(generator_path, flags) if generator_path else None
+    encoder = open_encoder(encoder_path, flags) if encoder_path else None
     reference = (
         fit_images(reference_path, load_data(reference_path), blackbox).ref if reference_path else data.ref
     )
@@ -133,12 +135,13 @@ def command(
         rng=np.random.default_rng(seed),
         distance=distance,  # type: ignore[arg-type]
     )
-    if not kw["quiet"]:
+    if not flags.quiet:
         for row, result in zip(rows, results):
             click.echo(summary(row, result, blackbox.class_names), err=True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    click.echo(write(results, rows, blackbox, METHOD_NAMES[method], seed, out, features))
+    display = Display(blackbox.layout, display_range(reference))
+    click.echo(write(results, rows, blackbox, METHOD_NAMES[method], seed, out, features, display))
     if not all(r.found for r in results):
         raise SystemExit(1)
 
@@ -217,18 +220,12 @@ def write(
     seed: int,
     out: Path,
     features: tuple[str, ...] | None,
+    display: Display,
 ) -> Path:
     """Write counterfactuals.json and, for images, one PNG (original | counterfactual | difference) each."""
     is_image = blackbox.layout in IMAGE_LAYOUTS
     if is_image:
         (out / "images").mkdir(exist_ok=True)
-        stacked = np.concatenate(
-            [
-                np.stack([r.x for r in results]).reshape(len(results), -1),
-                np.concatenate([r.counterfactuals.reshape(len(r.valid), -1) for r in results]),
-            ]
-        )
-        value_range = (min(0.0, float(np.nanmin(stacked))), max(1.0, float(np.nanmax(stacked))))
     entries = []
     for row, result in zip(rows, results):
         for j in range(len(result.valid)):
@@ -241,23 +238,23 @@ def write(
                 "target": target,
                 "target_name": blackbox.class_names[target],
                 "valid": bool(result.valid[j]),
-                "confidence": _number(result.confidence[j]),
-                "l1": _number(result.l1[j]),
-                "l2": _number(result.l2[j]),
-                "l1_scaled": _number(result.l1_scaled[j]),
+                "confidence": jsonable(result.confidence[j]),
+                "l1": jsonable(result.l1[j]),
+                "l2": jsonable(result.l2[j]),
+                "l1_scaled": jsonable(result.l1_scaled[j]),
                 "changed": int(result.changed[j]),
-                "realism": _number(result.realism[j]),
-                "reconstruction": _number(result.reconstruction[j]),
-                "z0_error": None if result.z0_error is None else _number(result.z0_error),
+                "realism": jsonable(result.realism[j]),
+                "reconstruction": jsonable(result.reconstruction[j]),
+                "z0_error": None if result.z0_error is None else jsonable(result.z0_error),
                 "queries": result.queries,
                 "generator_queries": result.generator_queries,
                 "stop_reason": result.stop_reasons[j],
-                "probabilities": [_number(p) for p in result.probabilities[j]],
+                "probabilities": [jsonable(p) for p in result.probabilities[j]],
                 "space": result.space,
             }
             if is_image:
                 path = Path("images") / f"counterfactual_{row}_{j}.png"
-                images.save_png(picture(result, j, blackbox.layout, value_range), out / path)
+                save_png(picture(result, j, display), out / path)
                 entry["image"] = path.as_posix()
             else:
                 entry["changes"] = changes(result, j, features)
@@ -274,20 +271,10 @@ def write(
     return path
 
 
-def picture(
-    result: CounterfactualResult, j: int, layout: str, value_range: tuple[float, float]
-) -> np.ndarray:
+def picture(result: CounterfactualResult, j: int, display: Display) -> np.ndarray:
     """original | counterfactual | difference (blue: darker, red: brighter), enlarged side by side."""
-    original = images.to_hwc(result.x, layout)
-    changed = images.to_hwc(result.counterfactuals[j], layout)
-    difference = (changed - original).mean(axis=2)
-    limit = float(np.abs(difference).max()) or 1.0
-    tiles = [
-        images.upscale(images.to_uint8(original, value_range)),
-        images.upscale(images.to_uint8(changed, value_range)),
-        images.upscale(images.colorize(difference, limit)),
-    ]
-    return images.grid(tiles, 3)
+    original, changed = result.x, result.counterfactuals[j]
+    return grid([display.tile(original), display.tile(changed), display.change_tile(original, changed)], 3)
 
 
 def changes(result: CounterfactualResult, j: int, features: tuple[str, ...] | None) -> list[dict[str, Any]]:
@@ -298,14 +285,8 @@ def changes(result: CounterfactualResult, j: int, features: tuple[str, ...] | No
         {
             "feature": int(i),
             "name": features[i] if features else f"x{i}",
-            "from": _number(before[i]),
-            "to": _number(after[i]),
+            "from": jsonable(before[i]),
+            "to": jsonable(after[i]),
         }
         for i in moved
     ]
-
-
-def _number(value: float) -> float | None:
-    """A JSON-safe number: NaN and infinities become null."""
-    value = float(value)
-    return value if math.isfinite(value) else None

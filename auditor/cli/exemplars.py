@@ -10,8 +10,8 @@ from typing import Any
 import click
 import numpy as np
 
-from auditor import images
 from auditor.cli.options import (
+    ModelFlags,
     budget_option,
     class_names_option,
     fit_images,
@@ -27,8 +27,10 @@ from auditor.cli.options import (
 from auditor.data import load_data
 from auditor.errors import ConfigError
 from auditor.explain.exemplars import DEFAULT_BUDGET, ClassExemplars, ExemplarSet, exemplars
+from auditor.jsonable import jsonable
 from auditor.model.blackbox import BlackBox
 from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.pictures import Display, display_range, grid, save_png
 
 METHOD_NAMES = {"es": "momentum_es", "cmaes": "cmaes", "random": "random"}
 
@@ -112,11 +114,12 @@ def command(
     """Find inputs that MODEL scores as each chosen class, by searching GEN's latent space."""
     if generator_path is None and data_path is None:
         raise click.UsageError("give --generator GEN, or --data FILE for an input-space search")
+    flags = ModelFlags.read(kw)
     names = parse_class_names(class_names)
     data = load_data(data_path) if data_path else None
-    blackbox = open_blackbox(model, kw, names, data.x.shape[1:] if data is not None else None)
+    blackbox = open_blackbox(model, flags, names, data.x.shape[1:] if data is not None else None)
     data = fit_images(data_path, data, blackbox) if data_path and data is not None else data
-    generator = open_generator(generator_path, kw) if generator_path else None
+    generator = open_generator(generator_path, flags) if generator_path else None
     result = exemplars(
         blackbox,
         generator,
@@ -131,13 +134,13 @@ def command(
         min_distance=min_distance,
         reference=None if generator is not None or data is None else data.ref,
     )
-    if not kw["quiet"]:
+    if not flags.quiet:
         for found in result.classes:
             click.echo(summary(found, threshold), err=True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     feature_names = data.feature_names if data is not None else None
-    click.echo(write(result, blackbox, seed, out, feature_names))
+    click.echo(write(result, blackbox, seed, out, feature_names, data.ref if data is not None else None))
     if not result.success:
         raise SystemExit(1)
 
@@ -170,14 +173,19 @@ def summary(found: ClassExemplars, threshold: float) -> str:
 
 
 def write(
-    result: ExemplarSet, blackbox: BlackBox, seed: int, out: Path, feature_names: tuple[str, ...] | None
+    result: ExemplarSet,
+    blackbox: BlackBox,
+    seed: int,
+    out: Path,
+    feature_names: tuple[str, ...] | None,
+    reference: np.ndarray | None,
 ) -> Path:
     """Write exemplars.json plus one PNG grid per class (images) or exemplars.csv (rows); return the JSON path."""
     is_image = blackbox.layout in IMAGE_LAYOUTS
     rows: list[dict[str, Any]] = []
     classes: list[dict[str, Any]] = []
-    everything = np.stack([e.input for found in result.classes for e in found.exemplars])
-    value_range = (min(0.0, float(np.nanmin(everything))), max(1.0, float(np.nanmax(everything))))
+    drawn = np.stack([e.input for found in result.classes for e in found.exemplars])
+    display = Display(blackbox.layout, display_range(reference if reference is not None else drawn))
     if is_image:
         (out / "images").mkdir(exist_ok=True)
     for found in result.classes:
@@ -185,41 +193,34 @@ def write(
             "target": found.target,
             "target_name": found.target_name,
             "queries": found.queries,
-            "mean_distance": _number(found.mean_distance),
-            "min_distance": _number(found.min_distance),
+            "mean_distance": jsonable(found.mean_distance),
+            "min_distance": jsonable(found.min_distance),
         }
-        tiles = (
-            [
-                images.upscale(images.to_uint8(images.to_hwc(e.input, blackbox.layout), value_range))
-                for e in found.exemplars
-            ]
-            if is_image
-            else []
-        )
+        tiles = [display.tile(e.input) for e in found.exemplars] if is_image else []
         if is_image:
             grid_path = Path("images") / f"exemplars_{found.target}.png"
-            images.save_png(images.grid(tiles, min(len(tiles), 8)), out / grid_path)
+            save_png(grid(tiles, min(len(tiles), 8)), out / grid_path)
             entry["image"] = grid_path.as_posix()
         classes.append(entry)
         for e in found.exemplars:
             row: dict[str, Any] = {
                 "target": e.target,
                 "target_name": found.target_name,
-                "confidence": _number(e.confidence),
+                "confidence": jsonable(e.confidence),
                 "queries": e.queries,
-                "latent": [_number(v) for v in e.latent],
+                "latent": [jsonable(v) for v in e.latent],
                 "restart": e.restart,
                 "success": e.success,
-                "probabilities": [_number(v) for v in e.probabilities],
+                "probabilities": [jsonable(v) for v in e.probabilities],
                 "stop_reason": e.stop_reason,
                 "first_success_queries": e.first_success_queries,
             }
             if is_image:
                 tile_path = Path("images") / f"exemplar_{e.target}_{e.restart}.png"
-                images.save_png(tiles[e.restart], out / tile_path)
+                save_png(tiles[e.restart], out / tile_path)
                 row["image"] = tile_path.as_posix()
             else:
-                row["input"] = [_number(v) for v in np.ravel(e.input)]
+                row["input"] = [jsonable(v) for v in np.ravel(e.input)]
             rows.append(row)
     if not is_image:
         _write_csv(rows, out / "exemplars.csv", feature_names)
@@ -241,11 +242,6 @@ def write(
     }
     path = write_json(out, "exemplars.json", summary_json)
     return path
-
-
-def _number(value: float) -> float | None:
-    """A JSON-safe number: NaN and infinities become null."""
-    return float(value) if math.isfinite(value) else None
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path, feature_names: tuple[str, ...] | None) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from auditor.cli.options import model_options, open_blackbox, parse_class_names, printable
+from auditor.cli.options import ModelFlags, model_options, open_blackbox, parse_class_names, printable
+from auditor.jsonable import jsonable
 from auditor.model.describe import describe
 
 
@@ -18,31 +19,30 @@ from auditor.model.describe import describe
     "--class-names", default=None, help="Comma-separated class names (else metadata, labels, 0..K-1)."
 )
 @model_options
-def command(model: str, as_json: bool, class_names: str | None, **kw: Any) -> None:
+def command(model: str, as_json: bool, class_names: str | None, **flags: Any) -> None:
     """Show what the classifier takes and returns, and how its scores are read."""
-    names = parse_class_names(class_names)
-    info = describe(open_blackbox(model, kw, names))
+    info = describe(open_blackbox(model, ModelFlags.read(flags), parse_class_names(class_names)))
     if as_json:
-        click.echo(json.dumps(info, indent=2, ensure_ascii=True))
+        click.echo(json.dumps(jsonable(info), indent=2, ensure_ascii=True))
         return
     for line in _lines(info):
         click.echo(line)
 
 
 def _lines(info: dict[str, Any]) -> list[str]:
-    inp = info["input"]
+    declared = info["input"]
     lines = [
         f"model        {printable(info['path'])}",
         f"sha256       {info['sha256']}",
         f"size         {info['size']:,} bytes, {info['parameters']:,} parameters",
         f"format       IR {info['ir_version']}, opsets {printable(info['opsets'])}",
         f"producer     {printable(info['producer']) or '-'}",
-        f"input        {printable(', '.join(inp['names']))}: {inp['dtype']} {inp['sample_shape']} "
-        f"{inp['layout']}, batch {inp['fixed_batch'] or 'dynamic'}",
+        f"input        {printable(', '.join(declared['names']))}: {declared['dtype']} "
+        f"{declared['sample_shape']} {declared['layout']}, batch {declared['fixed_batch'] or 'dynamic'}",
     ]
     lines += [
-        f"output       {printable(o['name'])}: {printable(o['type'])} {printable(o['shape'])}"
-        for o in info["outputs"]
+        f"output       {printable(output['name'])}: {printable(output['type'])} {printable(output['shape'])}"
+        for output in info["outputs"]
     ]
     lines += [
         f"convention   {info['convention']} (score output: {printable(info['score_output'])}) - {printable(info['convention_reason'])}",

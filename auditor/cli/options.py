@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import click
 
 from auditor.data import Dataset, Preprocess, is_images, load_data
+from auditor.jsonable import jsonable
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import GiB, Limits
-from auditor.model.sandbox import FirstContact, SandboxLimits, check_in_child, confirm_unchanged
-from auditor.model.session import DEVICES, SessionSettings
+from auditor.model.sandbox import SandboxLimits
+from auditor.model.session import DEVICES
+from auditor.model.signature import CHANNEL_LAYOUTS, SCORE_KINDS, SETTABLE_LAYOUTS
+from auditor.model.vetting import open_vetted
 
 
-def _shape(text: str | None) -> tuple[int, ...] | None:
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    """A per-sample shape like '3,224,224' (or 3x224x224); None when not given."""
     if text is None:
         return None
     try:
-        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+        shape = tuple(int(size) for size in text.replace("x", ",").split(",") if size.strip())
     except ValueError:
         raise click.BadParameter(f"'{text}' is not a shape like 3,224,224") from None
     if not shape or min(shape) <= 0:
@@ -63,7 +67,7 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--scores",
-            type=click.Choice(["logits", "probabilities", "log-probabilities"]),
+            type=click.Choice(SCORE_KINDS),
             default=None,
             help="What the score output holds, when detection cannot tell.",
         ),
@@ -72,7 +76,7 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--layout",
-            type=click.Choice(["NCHW", "NHWC", "HW", "flat", "tensor"]),
+            type=click.Choice(SETTABLE_LAYOUTS),
             default=None,
             help="Input layout, when detection cannot tell.",
         ),
@@ -132,109 +136,116 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--verbose", is_flag=True, help="Show ONNX Runtime's own log lines."),
         click.option("--quiet", is_flag=True, help="No progress lines on stderr."),
     ]
-    return functools.reduce(lambda f, d: d(f), reversed(decorators), func)
+    return functools.reduce(lambda decorated, option: option(decorated), reversed(decorators), func)
 
 
-def limits_from(kw: dict[str, Any]) -> Limits:
-    return Limits(
-        max_file_bytes=int(kw["max_model_bytes"] * GiB),
-        max_initializer_bytes=int(kw["max_initializer_bytes"] * GiB),
-        max_row_bytes=int(kw["max_row_bytes"] * 2**20),
-    )
+@dataclass(frozen=True)
+class ModelFlags:
+    """The flags `model_options` adds to a command, typed; `read` picks them out of click's keyword arguments."""
 
+    device: str
+    batch_size: int | None
+    threads: int | None
+    output_name: str | None
+    scores: str | None
+    input_shape: str | None
+    layout: str | None
+    max_model_bytes: float  # GiB
+    max_initializer_bytes: float  # GiB
+    max_row_bytes: float  # MiB
+    trust_model: bool
+    sandbox_memory: float  # GiB
+    load_timeout: float  # seconds
+    call_timeout: float  # seconds, 0: no limit
+    cache_dir: str | None
+    verbose: bool
+    quiet: bool
 
-def open_options(kw: dict[str, Any], class_names: tuple[str, ...] | None = None) -> OpenOptions:
-    return OpenOptions(
-        device=kw["device"],
-        batch_size=kw["batch_size"],
-        output=kw["output_name"],
-        scores=kw["scores"],
-        class_names=class_names,
-        input_shape=_shape(kw["input_shape"]),
-        layout=kw["layout"],
-        threads=kw["threads"],
-        verbose=kw["verbose"],
-        limits=limits_from(kw),
-        call_timeout=kw["call_timeout"] or None,
-        cache_dir=kw.get("cache_dir"),
-    )
+    @classmethod
+    def read(cls, arguments: dict[str, Any]) -> ModelFlags:
+        """The model flags among a command's keyword arguments."""
+        return cls(**{flag.name: arguments[flag.name] for flag in fields(cls)})
 
+    def limits(self) -> Limits:
+        return Limits(
+            max_file_bytes=int(self.max_model_bytes * GiB),
+            max_initializer_bytes=int(self.max_initializer_bytes * GiB),
+            max_row_bytes=int(self.max_row_bytes * 2**20),
+        )
 
-def session_settings(kw: dict[str, Any]) -> SessionSettings:
-    return SessionSettings(
-        device=kw["device"],
-        threads=kw["threads"],
-        verbose=kw["verbose"],
-        call_timeout=kw["call_timeout"] or None,
-    )
+    def open_options(
+        self, class_names: tuple[str, ...] | None = None, shape_hint: tuple[int, ...] | None = None
+    ) -> OpenOptions:
+        """How to open models; `shape_hint` (the data's row shape) settles dynamic per-sample dimensions."""
+        return OpenOptions(
+            device=self.device,
+            batch_size=self.batch_size,
+            output=self.output_name,
+            scores=self.scores,
+            class_names=class_names,
+            input_shape=parse_shape(self.input_shape),
+            shape_hint=shape_hint,
+            layout=self.layout,
+            threads=self.threads,
+            verbose=self.verbose,
+            limits=self.limits(),
+            call_timeout=self.call_timeout or None,
+            cache_dir=self.cache_dir,
+        )
 
-
-def sandbox_limits(kw: dict[str, Any]) -> SandboxLimits | None:
-    """The sandbox for first contact with each model, or None with --trust-model."""
-    if kw["trust_model"]:
-        return None
-    return SandboxLimits(memory_bytes=int(kw["sandbox_memory"] * GiB), timeout=kw["load_timeout"])
-
-
-def first_contact(path: str, kind: str, kw: dict[str, Any], options: OpenOptions) -> FirstContact | None:
-    """Load the model once in the sandbox before this process opens it (None with --trust-model)."""
-    sandbox = sandbox_limits(kw)
-    return check_in_child(path, kind, options, sandbox) if sandbox is not None else None
+    def sandbox(self) -> SandboxLimits | None:
+        """The limits of the first load of each model in a child process; None with --trust-model."""
+        if self.trust_model:
+            return None
+        return SandboxLimits(memory_bytes=int(self.sandbox_memory * GiB), timeout=self.load_timeout)
 
 
 def open_blackbox(
     path: str,
-    kw: dict[str, Any],
+    flags: ModelFlags,
     class_names: tuple[str, ...] | None = None,
     shape_hint: tuple[int, ...] | None = None,
 ) -> BlackBox:
-    """Open a classifier after its sandboxed first load; `shape_hint` (the data's row shape) settles dynamic dims."""
-    options = dataclasses.replace(open_options(kw, class_names), shape_hint=shape_hint)
-    contact = first_contact(path, "classifier", kw, options)
-    blackbox = BlackBox.open(path, options)
-    confirm_unchanged(contact, blackbox.model)
-    say_device(blackbox.provider, kw)
+    """Open a classifier after its sandboxed first load and say where it runs."""
+    blackbox = open_vetted(path, "classifier", flags.open_options(class_names, shape_hint), flags.sandbox())
+    say_device(blackbox.provider, flags)
     return blackbox
+
+
+def open_generator(path: str, flags: ModelFlags) -> Generator:
+    """Open a generator (latent z -> model input) after its sandboxed first load."""
+    return open_vetted(path, "generator", flags.open_options(), flags.sandbox())
+
+
+def open_encoder(path: str, flags: ModelFlags) -> Encoder:
+    """Open an encoder (model input -> latent z) after its sandboxed first load."""
+    return open_vetted(path, "encoder", flags.open_options(), flags.sandbox())
 
 
 def fit_images(path: str, data: Dataset, blackbox: BlackBox) -> Dataset:
     """Image files read again in the model's channels (grey or RGB) and size when the default read does not fit."""
-    if not is_images(path) or blackbox.layout not in ("NCHW", "NHWC"):
+    if not is_images(path) or blackbox.layout not in CHANNEL_LAYOUTS:
         return data
     shape = blackbox.input_shape
-    c, h, w = shape if blackbox.layout == "NCHW" else (shape[2], shape[0], shape[1])
-    if c not in (1, 3) or data.x.shape[1:] == (c, h, w):
+    channels, height, width = shape if blackbox.layout == "NCHW" else (shape[2], shape[0], shape[1])
+    if channels not in (1, 3) or data.x.shape[1:] == (channels, height, width):
         return data
-    return load_data(path, Preprocess(size=(h, w), mode="L" if c == 1 else "RGB"))
+    return load_data(path, Preprocess(size=(height, width), mode="L" if channels == 1 else "RGB"))
 
 
-def open_generator(path: str, kw: dict[str, Any]) -> Generator:
-    contact = first_contact(path, "generator", kw, open_options(kw))
-    generator = Generator.open(path, session_settings(kw), limits_from(kw))
-    confirm_unchanged(contact, generator.model)
-    return generator
-
-
-def open_encoder(path: str, kw: dict[str, Any]) -> Encoder:
-    contact = first_contact(path, "encoder", kw, open_options(kw))
-    encoder = Encoder.open(path, session_settings(kw), limits_from(kw))
-    confirm_unchanged(contact, encoder.model)
-    return encoder
-
-
-def say_device(provider: str, kw: dict[str, Any]) -> None:
+def say_device(provider: str, flags: ModelFlags) -> None:
     """One line on stderr saying where the model runs (auto only, and not with --quiet)."""
-    if kw["device"] == "auto" and not kw["quiet"]:
+    if flags.device == "auto" and not flags.quiet:
         click.echo(f"auditor: running on {'CUDA' if provider == 'cuda' else 'CPU'}", err=True)
 
 
 def printable(text: object, limit: int = 2000) -> str:
     """Untrusted text made safe for a terminal: control characters escaped, length capped."""
-    s = str(text)
-    s = "".join(
-        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in s
+    escaped = "".join(
+        char if char.isprintable() or char == " " else char.encode("unicode_escape").decode("ascii")
+        for char in str(text)
     )
-    return s if len(s) <= limit else s[: limit - 3] + "..."
+    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------- options shared by the explain commands
@@ -296,12 +307,13 @@ def generator_options(
 
 
 def parse_class_names(text: str | None) -> tuple[str, ...] | None:
-    return tuple(n.strip() for n in text.split(",")) if text else None
+    """Comma-separated class names; None when not given."""
+    return tuple(name.strip() for name in text.split(",")) if text else None
 
 
 def write_json(out: Path, name: str, document: dict[str, Any]) -> Path:
-    """Write one JSON document into the output folder (strict JSON: NaN must already be None)."""
+    """Write one document into the output folder as strict JSON (`auditor.jsonable`: NaN as null)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / name
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=True, allow_nan=False) + "\n")
+    path.write_text(json.dumps(jsonable(document), indent=2, ensure_ascii=True, allow_nan=False) + "\n")
     return path

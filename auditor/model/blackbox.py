@@ -16,6 +16,7 @@ from auditor.model.calibration import Calibration
 from auditor.model.loading import Limits, LoadedModel, load_model
 from auditor.model.session import BatchRunner, SessionSettings, create_session, default_threads, provider_of
 from auditor.model.signature import (
+    CHANNEL_LAYOUTS,
     InputSpec,
     Signature,
     TensorInfo,
@@ -51,6 +52,12 @@ class OpenOptions:
     cache_bytes: int = DEFAULT_CACHE_BYTES
     memory_budget: int | None = None
     cache_dir: str | None = None
+
+    def session_settings(self) -> SessionSettings:
+        """How a generator or encoder opened beside this classifier runs: same device, threads, verbosity, timeout."""
+        return SessionSettings(
+            device=self.device, threads=self.threads, verbose=self.verbose, call_timeout=self.call_timeout
+        )
 
 
 class BlackBox:
@@ -297,7 +304,7 @@ class BlackBox:
             x = x[None]
         if x.shape[1:] == shape:
             return x
-        if x.ndim == 4 and self.layout in ("NCHW", "NHWC"):
+        if x.ndim == 4 and self.layout in CHANNEL_LAYOUTS:
             swap = (0, 3, 1, 2) if self.layout == "NCHW" else (0, 2, 3, 1)
             if tuple(x.shape[i] for i in swap[1:]) == shape:
                 return np.ascontiguousarray(x.transpose(swap))

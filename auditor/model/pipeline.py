@@ -25,7 +25,7 @@ from auditor.model.cache import RowCache, deterministic_graph
 from auditor.model.generator import Generator
 from auditor.model.loading import LoadedModel
 from auditor.model.session import BatchRunner, SessionSettings, create_session
-from auditor.model.signature import ORT_DTYPES
+from auditor.model.signature import CHANNEL_LAYOUTS, ORT_DTYPES
 from auditor.model.watchdog import watch
 
 ELEM_TYPES = {
@@ -74,7 +74,7 @@ def link(generator: Generator, blackbox: BlackBox) -> Link | None:
         swap = (0, 3, 1, 2) if spec.layout == "NCHW" else (0, 2, 3, 1)
         if (
             len(source) == 3
-            and spec.layout in ("NCHW", "NHWC")
+            and spec.layout in CHANNEL_LAYOUTS
             and tuple(source[i - 1] for i in swap[1:]) == target
         ):
             perm = swap

@@ -25,13 +25,11 @@ from typing import Any
 
 import auditor
 from auditor import errors
-from auditor.errors import AuditorError, ModelError
-from auditor.model.blackbox import BlackBox, OpenOptions
-from auditor.model.generator import Encoder, Generator
+from auditor.errors import ArgumentError, AuditorError, ModelError
+from auditor.model.blackbox import OpenOptions
 from auditor.model.loading import GiB, Limits, LoadedModel
-from auditor.model.session import SessionSettings
+from auditor.model.opening import KINDS, ModelKind, open_model
 
-KINDS = ("classifier", "generator", "encoder")
 ALLOCATION_FAILURES = ("bad_alloc", "Failed to allocate memory", "MemoryError")
 
 
@@ -74,13 +72,13 @@ def confirm_unchanged(contact: FirstContact | None, model: LoadedModel) -> None:
 
 def check_in_child(
     path: str | os.PathLike[str],
-    kind: str = "classifier",
+    kind: ModelKind = "classifier",
     options: OpenOptions = OpenOptions(),
     sandbox: SandboxLimits = SandboxLimits(),
 ) -> FirstContact:
     """Load `path` as a classifier, generator or encoder in a limited child; raise what the load would raise."""
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        raise ArgumentError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     request = json.dumps(
         {"path": os.fspath(path), "kind": kind, "options": dataclasses.asdict(options)}, default=str
     )
@@ -207,21 +205,12 @@ def _options(data: dict[str, Any]) -> OpenOptions:
     return OpenOptions(**fields, limits=Limits(**data["limits"]))
 
 
-def _load(path: str, kind: str, options: OpenOptions) -> LoadedModel:
-    if kind == "classifier":
-        return BlackBox.open(path, options).model
-    settings = SessionSettings(
-        options.device, options.threads, verbose=options.verbose, call_timeout=options.call_timeout
-    )
-    return (Generator if kind == "generator" else Encoder).open(path, settings, options.limits).model
-
-
 def main() -> None:
     """Read one request on stdin, load the model, write one JSON line, exit without teardown."""
     reply: dict[str, Any]
     try:
         request = json.loads(sys.stdin.read())
-        loaded = _load(request["path"], request["kind"], _options(request["options"]))
+        loaded = open_model(request["path"], request["kind"], _options(request["options"])).model
     except MemoryError:
         reply = {"ok": False, "error": "MemoryError"}
     except AuditorError as exc:

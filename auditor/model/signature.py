@@ -33,9 +33,15 @@ PASS_THROUGH = {"Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze"
 ML_CLASSIFIERS = {"LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier", "TreeEnsemble"}
 SCORE_HINTS = ("prob", "logit", "score", "output")
 METADATA_KEYS = ("class_names", "classes", "labels", "names", "id2label")
-SCORES_CHOICES = ("logits", "probabilities", "log-probabilities")
-LAYOUTS = ("NCHW", "NHWC", "HW", "flat", "tensor", "columns")
+#: What a score output may be declared to hold (--scores, [model] scores), when detection cannot tell.
+SCORE_KINDS = ("logits", "probabilities", "log-probabilities")
+#: Input layouts one can declare (--layout, [model] layout) for a single-tensor input.
+SETTABLE_LAYOUTS = ("NCHW", "NHWC", "HW", "flat", "tensor")
+#: Every layout an input may have: the settable ones and "columns", detected for one input per feature.
+LAYOUTS = (*SETTABLE_LAYOUTS, "columns")
+#: Layouts whose samples are pictures, and those of them with a channel axis.
 IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
+CHANNEL_LAYOUTS = ("NCHW", "NHWC")
 CHANNEL_SIZES = (1, 2, 3, 4)
 
 #: How each convention turns the chosen output into probabilities.
@@ -234,8 +240,8 @@ def detect_input(
             f"input '{info.name}' has dynamic dimensions {list(info.shape)}; give the sample shape with "
             "--input-shape (e.g. 3,224,224) or data to infer it from"
         )
-    if layout is not None and layout not in LAYOUTS:
-        raise ConventionError(f"unknown layout '{layout}'; use one of {', '.join(LAYOUTS)}")
+    if layout is not None and layout not in SETTABLE_LAYOUTS:
+        raise ConventionError(f"unknown layout '{layout}'; use one of {', '.join(SETTABLE_LAYOUTS)}")
     return InputSpec(
         names=(info.name,),
         dtypes=(ORT_DTYPES[info.type],),
@@ -301,8 +307,8 @@ def detect_outputs(
     n_labels: int | None = None,
 ) -> tuple[str, str | None, str | None, int, tuple[str, ...], str]:
     """Choose the score output and its convention; returns (convention, score, label, K, labels, reason)."""
-    if scores is not None and scores not in SCORES_CHOICES:
-        raise ConventionError(f"unknown --scores '{scores}'; use one of {', '.join(SCORES_CHOICES)}")
+    if scores is not None and scores not in SCORE_KINDS:
+        raise ConventionError(f"unknown --scores '{scores}'; use one of {', '.join(SCORE_KINDS)}")
     by_name = {o.name: o for o in outputs}
     if output is not None and output not in by_name and output not in {s for s, _ in zipmaps.values()}:
         raise ConventionError(

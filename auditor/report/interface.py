@@ -1,7 +1,8 @@
 """The one interface every report format implements, and the helpers they share.
 
 A format is a module with `FILENAME` and `write(report, folder, options)`; it reads only the
-`AuditReport` and writes one file into `folder`. Adding a format touches one module and `FORMATS`.
+`AuditReport` and writes one file into `folder`. Formats import this module and nothing else of
+`report`; the registry of formats (`writer.FORMATS`) sits above them, beside its one user.
 """
 
 from __future__ import annotations
@@ -28,13 +29,6 @@ class Format(Protocol):
     FILENAME: str
 
     def write(self, report: AuditReport, folder: Path, options: WriteOptions) -> None: ...
-
-
-def formats() -> dict[str, Format]:
-    """Format name -> module; imported lazily so the audit package never depends on the writers."""
-    from auditor.report import html, json_report, junit, markdown, sarif
-
-    return {"html": html, "json": json_report, "junit": junit, "sarif": sarif, "markdown": markdown}
 
 
 def fmt(value: object, digits: int = 4) -> str:

@@ -14,12 +14,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.errors import ConfigError
-from auditor.report.interface import WriteOptions, formats
+from auditor.report import html, json_report, junit, markdown, sarif
+from auditor.report.interface import Format, WriteOptions
 
 if TYPE_CHECKING:
     from auditor.audit.runner import AuditReport
 
 TMP_PREFIX = ".auditor-tmp-"
+#: Every report format by the name `[run] formats` and --format use.
+FORMATS: dict[str, Format] = {
+    "html": html,
+    "json": json_report,
+    "junit": junit,
+    "sarif": sarif,
+    "markdown": markdown,
+}
 
 
 def write_report(
@@ -27,10 +36,9 @@ def write_report(
 ) -> list[Path]:
     """Write the formats `names` and the images into `out`; return the written files (report.html first)."""
     options = options or WriteOptions()
-    registry = formats()
-    unknown = [n for n in names if n not in registry]
+    unknown = [name for name in names if name not in FORMATS]
     if unknown:
-        raise ConfigError(f"unknown report format(s) {', '.join(unknown)}; choose from {', '.join(registry)}")
+        raise ConfigError(f"unknown report format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     out = Path(out)
     created = _missing_folders(out)
     try:
@@ -50,7 +58,7 @@ def write_report(
                     seen.add(figure.name)
                     (images / f"{figure.name}.png").write_bytes(figure.png)
             for name in names:
-                registry[name].write(report, staging, options)
+                FORMATS[name].write(report, staging, options)
             return _move_into(staging, out, options.images_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -74,7 +74,6 @@ def test_every_limit_is_listed_in_the_report(config_path: Path) -> None:
     context = C.Context.open(
         config,
         OpenOptions(limits=limits, call_timeout=7.0),
-        vet=lambda path, kind, options: None,
         sandbox=SandboxLimits(memory_bytes=3 * 2**30, timeout=45.0),
     )
     report = run_audit(config, context, checks=(C.PROVENANCE,))

@@ -19,7 +19,7 @@ from hostile_models import allocation_bomb, endless_loop, generator
 from onnx import TensorProto, helper
 from onnx_factory import linear, model, save
 
-import auditor.cli.options
+import auditor.model.vetting
 from auditor.audit.checks import Context
 from auditor.audit.config import quick_config
 from auditor.cli import main
@@ -145,7 +145,7 @@ def test_endless_loop_is_refused_within_the_load_timeout(tmp_path, monkeypatch, 
 
 def test_trust_model_skips_the_child(tmp_path, monkeypatch):
     calls: list[str] = []
-    monkeypatch.setattr(auditor.cli.options, "check_in_child", lambda path, *a: calls.append(str(path)))
+    monkeypatch.setattr(auditor.model.vetting, "check_in_child", lambda path, *a: calls.append(str(path)))
     path = save(linear(W, B), tmp_path / "ok.onnx")
     assert run_cli("inspect", str(path), "--device", "cpu", "--trust-model")[0] == 0
     assert calls == []
@@ -233,7 +233,7 @@ STALE = FirstContact(0.0, 0, "0" * 64)
 @pytest.mark.parametrize("command", COMMANDS, ids=["inspect", "audit"])
 def test_commands_refuse_a_model_that_differs_from_the_one_checked(tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(auditor.cli.options, "check_in_child", lambda *a: STALE)
+    monkeypatch.setattr(auditor.model.vetting, "check_in_child", lambda *a: STALE)
     path = save(linear(W, B), tmp_path / "m.onnx")
     code, out, err = run_cli(*command, path.name, "--device", "cpu")
     assert code == 2 and out == ""
@@ -241,12 +241,13 @@ def test_commands_refuse_a_model_that_differs_from_the_one_checked(tmp_path, mon
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
 
 
-def test_the_audit_compares_the_generator_too(tmp_path):
+def test_the_audit_compares_the_generator_too(tmp_path, monkeypatch):
     model = save(linear(W, B), tmp_path / "m.onnx")
     gen = save(generator(latent=2, features=4), tmp_path / "g.onnx")
 
-    def vet(path, kind, options):
-        return STALE if kind == "generator" else None
+    def vet(path, kind, *rest):
+        return STALE if kind == "generator" else check_in_child(path, kind, *rest)
 
+    monkeypatch.setattr(auditor.model.vetting, "check_in_child", vet)
     with pytest.raises(ModelError, match=r"g\.onnx: the model file changed while it was being checked"):
-        Context.open(quick_config(model, gen), OpenOptions(device="cpu"), vet)
+        Context.open(quick_config(model, gen), OpenOptions(device="cpu"), SandboxLimits())

@@ -18,8 +18,7 @@ from auditor.audit.checks.core import (
     chunks,
     criteria,
 )
-from auditor.images import png_bytes
-from auditor.report.charts import reliability_diagram
+from auditor.pictures import png_bytes, reliability_diagram
 
 
 def missing(ctx: Context, settings: Any) -> str | None:

@@ -19,9 +19,7 @@ from auditor.audit.checks.core import (
     nonfinite_facts,
 )
 from auditor.audit.checks.inputs import no_inputs, pick_rows, unit_rows
-from auditor.audit.checks.pictures import heat_tile, picture
-from auditor.images import png_bytes
-from auditor.report.charts import curves
+from auditor.pictures import curves, grid_png, png_bytes
 
 TOP_FEATURES = 8
 AUC_KEYS = ("deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc")
@@ -125,11 +123,11 @@ def merge(ctx: Context, s: Any, parts: list[AttrPart]) -> Outcome:
             rows.append(entry)
         label = ctx.class_name(maps[0][0].target) if maps else ""
         if ctx.is_image and maps:
-            tiles = [ctx.tile(x)] + [heat_tile(ctx, x, a.map) for a, _ in maps]
+            tiles = [ctx.display.tile(x)] + [ctx.display.heat_tile(x, a.map) for a, _ in maps]
             caption = f"Row {row}, explained class {label}: input, then " + ", ".join(
                 a.method for a, _ in maps
             )
-            figures.append(picture(f"attribution-{len(figures)}", caption, tiles, len(tiles)))
+            figures.append(Figure(f"attribution-{len(figures)}", caption, grid_png(tiles, len(tiles))))
         if maps:
             series = {}
             for a, f in maps:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
 
@@ -12,14 +11,15 @@ from auditor.audit.checks.core import unit_seed
 from auditor.audit.config import AuditConfig, config_error
 from auditor.data import Dataset, Preprocess, load_data
 from auditor.errors import DataError
-from auditor.images import to_hwc, to_uint8, upscale
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
-from auditor.model.sandbox import FirstContact, SandboxLimits, confirm_unchanged
-from auditor.model.session import SessionSettings
+from auditor.model.sandbox import SandboxLimits
 from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.model.vetting import open_vetted
+from auditor.pictures import Display, display_range
 
 REFERENCE_ROWS = 512  # generated rows standing in for data when only a generator is given
+REPORT_TILE = 84  # least side of an input's tile in the report, pixels
 
 
 class Context:
@@ -46,41 +46,25 @@ class Context:
         cls,
         config: AuditConfig,
         base: OpenOptions = OpenOptions(),
-        vet: Callable[[str, str, OpenOptions], FirstContact | None] | None = None,
         sandbox: SandboxLimits | None = None,
     ) -> Context:
         """Open the model files and the data a config names; the same config gives the same context.
 
-        `base` carries what the config does not decide (limits, timeouts, verbosity); `vet(path, kind,
-        options)` runs before each model is opened in this process (the CLI's sandboxed first load, with
-        the limits `sandbox`, recorded in the report) and each model then opened must be the file it vetted.
+        `base` carries what the config does not decide (limits, timeouts, verbosity); each model is
+        first loaded in a child process limited by `sandbox` (recorded in the report; None: trusted,
+        no child) and must then be the file the child checked.
         """
         options = open_options(config, base)
         raw = _read_data(config)
         if raw is not None and options.input_shape is None:
             options = replace(options, shape_hint=raw.x.shape[1:])
-        models = [(config.model.path, "classifier")]
-        if config.generator is not None:
-            models.append((config.generator.path, "generator"))
-            if config.generator.encoder is not None:
-                models.append((config.generator.encoder, "encoder"))
-        contacts = {kind: vet(str(path), kind, options) if vet is not None else None for path, kind in models}
-        blackbox = BlackBox.open(config.model.path, options)
-        confirm_unchanged(contacts["classifier"], blackbox.model)
+        blackbox = open_vetted(config.model.path, "classifier", options, sandbox)
         check_fits(config, blackbox)
-        settings = SessionSettings(
-            device=options.device,
-            threads=options.threads,
-            verbose=options.verbose,
-            call_timeout=options.call_timeout,
-        )
         generator = encoder = None
         if config.generator is not None:
-            generator = Generator.open(config.generator.path, settings, options.limits)
-            confirm_unchanged(contacts["generator"], generator.model)
+            generator = open_vetted(config.generator.path, "generator", options, sandbox)
             if config.generator.encoder is not None:
-                encoder = Encoder.open(config.generator.encoder, settings, options.limits)
-                confirm_unchanged(contacts["encoder"], encoder.model)
+                encoder = open_vetted(config.generator.encoder, "encoder", options, sandbox)
         data = None
         if raw is not None:
             data = _model_data(blackbox, config, raw)
@@ -93,7 +77,7 @@ class Context:
                 and len(names) == len(default_names)
             ):
                 blackbox.class_names = names
-        return cls(config, blackbox, generator, encoder, data, sandbox if vet is not None else None)
+        return cls(config, blackbox, generator, encoder, data, sandbox)
 
     @property
     def is_image(self) -> bool:
@@ -117,9 +101,13 @@ class Context:
             return (0.0, 1.0)
         return float(np.nanmin(ref)), float(np.nanmax(ref))
 
-    def tile(self, row: np.ndarray, min_side: int = 84) -> np.ndarray:
-        """One image input as an RGB tile in the data's value range."""
-        return upscale(to_uint8(to_hwc(row, self.blackbox.layout), self.value_range), min_side)
+    @cached_property
+    def display(self) -> Display:
+        """How the report draws this model's inputs (the value-range rule of `auditor.pictures`)."""
+        ref = self.reference
+        return Display(
+            self.blackbox.layout, display_range(ref) if ref is not None else (0.0, 1.0), REPORT_TILE
+        )
 
     def class_name(self, k: int) -> str:
         return self.blackbox.class_names[k] if 0 <= k < self.blackbox.n_classes else "none"

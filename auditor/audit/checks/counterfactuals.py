@@ -9,6 +9,7 @@ import numpy as np
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
     Check,
+    Figure,
     Outcome,
     Slice,
     Unit,
@@ -19,7 +20,8 @@ from auditor.audit.checks.core import (
     search_budget,
 )
 from auditor.audit.checks.inputs import pick_rows
-from auditor.audit.checks.pictures import diff_tile, picture
+from auditor.jsonable import jsonable
+from auditor.pictures import grid_png
 
 CF_ROWS_PER_UNIT = 10
 CF_PAIRS_PER_UNIT = 40
@@ -82,15 +84,11 @@ def _flip_matrix(ctx: Context, results: list[Any]) -> dict[str, Any]:
     distance, success, attempts = flip_table(results, ctx.blackbox.n_classes)
     reached = distance[np.isfinite(distance)]
     return {
-        "distance_l2": _nan_as_none(distance),
-        "success": _nan_as_none(success),
+        "distance_l2": jsonable(distance),
+        "success": jsonable(success),
         "attempts": attempts.tolist(),
         "max_distance": float(reached.max()) if reached.size else None,
     }
-
-
-def _nan_as_none(table: np.ndarray) -> list[list[float | None]]:
-    return [[float(v) if np.isfinite(v) else None for v in row] for row in table]
 
 
 def merge(ctx: Context, s: Any, parts: list[CfPart]) -> Outcome:
@@ -126,13 +124,13 @@ def merge(ctx: Context, s: Any, parts: list[CfPart]) -> Outcome:
         )
         if ctx.is_image:
             x, xc = r.x, r.counterfactuals[0]
-            tiles = [ctx.tile(x), ctx.tile(xc), diff_tile(ctx, x, xc)]
+            tiles = [ctx.display.tile(x), ctx.display.tile(xc), ctx.display.change_tile(x, xc)]
             verdict = "valid" if r.valid[0] else "not valid"
             caption = (
                 f"Row {row}: {ctx.class_name(r.source)} → {ctx.class_name(r.target)} ({verdict}, "
                 f"p = {float(r.confidence[0]):.3f}, L2 {float(r.l2[0]):.3g}); input, counterfactual, change"
             )
-            figures.append(picture(f"counterfactual-{len(figures)}", caption, tiles, 3))
+            figures.append(Figure(f"counterfactual-{len(figures)}", caption, grid_png(tiles, 3)))
     tests = criteria(("validity", validity, ">=", s.min_validity))
     space = samples[0][1].space if samples else ("latent" if ctx.generator is not None else "input")
     details: dict[str, Any] = {

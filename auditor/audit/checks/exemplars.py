@@ -9,6 +9,7 @@ import numpy as np
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
     Check,
+    Figure,
     Outcome,
     Slice,
     Unit,
@@ -17,7 +18,7 @@ from auditor.audit.checks.core import (
     criteria,
     search_budget,
 )
-from auditor.audit.checks.pictures import picture
+from auditor.pictures import grid_png
 
 EXEMPLAR_CLASSES_PER_UNIT = 5
 
@@ -89,9 +90,9 @@ def merge(ctx: Context, s: Any, parts: list[Any]) -> Outcome:
                 entry["input"] = [float(v) for v in np.asarray(e.input).reshape(-1)]
             listed.append(entry)
         if ctx.is_image:
-            tiles = [ctx.tile(e.input) for e in c.exemplars]
+            tiles = [ctx.display.tile(e.input) for e in c.exemplars]
             caption = f"Class {c.target_name}: confidence " + ", ".join(f"{v:.3f}" for v in conf)
-            figures.append(picture(f"exemplars-class-{c.target}", caption, tiles, len(tiles)))
+            figures.append(Figure(f"exemplars-class-{c.target}", caption, grid_png(tiles, len(tiles))))
     reached = [r for r in rows if r["found"] > 0]
     share = len(reached) / len(rows) if rows else 0.0
     tests = criteria(("classes reached", share, ">=", s.min_reached))

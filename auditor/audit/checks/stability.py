@@ -20,7 +20,7 @@ from auditor.audit.checks.core import (
     unit_seed,
 )
 from auditor.audit.checks.inputs import no_inputs, unit_rows
-from auditor.audit.checks.pictures import picture
+from auditor.pictures import grid_png
 
 FLIP_EXAMPLES = 8
 
@@ -125,11 +125,11 @@ def merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
     ]
     examples = examples[:FLIP_EXAMPLES]
     if ctx.is_image and examples:
-        tiles = [t for c, n, _ in examples for t in (ctx.tile(c), ctx.tile(n))]
+        tiles = [t for c, n, _ in examples for t in (ctx.display.tile(c), ctx.display.tile(n))]
         caption = "Pairs (clean, noisy) whose prediction flipped: " + "; ".join(
             f"{ctx.class_name(int(a))} → {ctx.class_name(int(b))}" for _, _, (a, b) in examples
         )
-        figures = (picture("stability-flips", caption, tiles, 4),)
+        figures = (Figure("stability-flips", caption, grid_png(tiles, 4)),)
     details["examples"] = [{"clean": int(a), "noisy": int(b)} for _, _, (a, b) in examples]
     return Outcome(rate, "flip rate", "lower", tests, details, figures)
 

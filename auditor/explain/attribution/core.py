@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from auditor.errors import ConfigError, DataError
+from auditor.jsonable import jsonable
 from auditor.model.blackbox import BlackBox
 
 #: Scalars an attribution can explain, read from the class probabilities.
@@ -178,21 +179,6 @@ class Attribution:
             out["stderr"] = jsonable(self.stderr)
         out.update({k: jsonable(v) for k, v in self.extra.items()})
         return out
-
-
-def jsonable(value: Any) -> Any:
-    """Arrays, numpy scalars, tuples and dicts as plain JSON values; NaN and infinities as None."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 class Tally:

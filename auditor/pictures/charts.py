@@ -31,21 +31,23 @@ class _Axes:
             ((self.left + self.right) // 2, self.bottom + 30), xlabel, fill=INK, font=font, anchor="mm"
         )
         self.draw.text((6, self.top - 18), ylabel, fill=INK, font=_font(12))
-        for v in np.linspace(0, 1, 6):
-            x, y = self.xy(v, v)
+        for tick in np.linspace(0, 1, 6):
+            x, y = self.xy(tick, tick)
             self.draw.line([(x, self.top), (x, self.bottom)], fill=GRID)
             self.draw.line([(self.left, y), (self.right, y)], fill=GRID)
-            self.draw.text((x, self.bottom + 12), f"{v:.1f}", fill=INK, font=_font(11), anchor="mm")
-            self.draw.text((self.left - 6, y), f"{v:.1f}", fill=INK, font=_font(11), anchor="rm")
+            self.draw.text((x, self.bottom + 12), f"{tick:.1f}", fill=INK, font=_font(11), anchor="mm")
+            self.draw.text((self.left - 6, y), f"{tick:.1f}", fill=INK, font=_font(11), anchor="rm")
         self.draw.rectangle([self.left, self.top, self.right, self.bottom], outline=INK)
 
     def xy(self, x: float, y: float) -> tuple[float, float]:
+        """Canvas pixel of a point of the unit square (clipped to it)."""
         return (
             self.left + float(np.clip(x, 0, 1)) * (self.right - self.left),
             self.bottom - float(np.clip(y, 0, 1)) * (self.bottom - self.top),
         )
 
     def pixels(self) -> np.ndarray:
+        """The chart as an RGB array (H, W, 3)."""
         return np.asarray(self.image)
 
 
@@ -55,11 +57,11 @@ def reliability_diagram(
     """Bars of accuracy per confidence bin against the diagonal; empty bins are left out."""
     axes = _Axes(360, 330, "confidence", "accuracy", "Accuracy per confidence bin; line: perfect calibration")
     draw = axes.draw
-    for lo, hi, acc, count in zip(edges[:-1], edges[1:], accuracy, counts):
-        if not count or acc is None:
+    for low, high, share, count in zip(edges[:-1], edges[1:], accuracy, counts):
+        if not count or share is None:
             continue
-        x0, y0 = axes.xy(lo, acc)
-        x1, y1 = axes.xy(hi, 0)
+        x0, y0 = axes.xy(low, share)
+        x1, y1 = axes.xy(high, 0)
         draw.rectangle([x0 + 1, y0, x1 - 1, y1], fill=(146, 197, 222), outline=PALETTE[0])
     draw.line([axes.xy(0, 0), axes.xy(1, 1)], fill=PALETTE[1], width=2)
     return axes.pixels()
@@ -77,7 +79,7 @@ def curves(
         points = [axes.xy(x, y) for x, y in zip(xs, ys) if np.isfinite(y)]
         if len(points) > 1:
             draw.line(points, fill=color, width=2)
-        lx, ly = axes.left, axes.bottom + 40 + 18 * i
-        draw.line([(lx, ly + 7), (lx + 18, ly + 7)], fill=color, width=3)
-        draw.text((lx + 24, ly), name, fill=INK, font=_font(12))
+        key_x, key_y = axes.left, axes.bottom + 40 + 18 * i
+        draw.line([(key_x, key_y + 7), (key_x + 18, key_y + 7)], fill=color, width=3)
+        draw.text((key_x + 24, key_y), name, fill=INK, font=_font(12))
     return axes.pixels()

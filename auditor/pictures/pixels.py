@@ -1,4 +1,4 @@
-"""Pictures from arrays: PNG encoding, grids, and heatmap overlays with a colormap lookup table."""
+"""Pixels from arrays: model inputs as RGB, signed maps through a colormap lookup table, grids and PNG bytes."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ _DIVERGING = np.array(
 
 def _lut(anchors: np.ndarray, size: int = 256) -> np.ndarray:
     positions = np.linspace(0, 1, len(anchors))
-    grid = np.linspace(0, 1, size)
-    return np.stack([np.interp(grid, positions, anchors[:, c]) for c in range(3)], axis=1).astype(np.uint8)
+    steps = np.linspace(0, 1, size)
+    channels = [np.interp(steps, positions, anchors[:, channel]) for channel in range(3)]
+    return np.stack(channels, axis=1).astype(np.uint8)
 
 
 DIVERGING_LUT = _lut(_DIVERGING)
@@ -40,8 +41,8 @@ def to_uint8(x_hwc: np.ndarray, value_range: tuple[float, float] | None = None) 
     if value_range is None:  # the finite values' range (an all-NaN sample is drawn black, without warnings)
         finite = x_hwc[np.isfinite(x_hwc)]
         value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    lo, hi = value_range
-    scaled = np.clip((np.nan_to_num(x_hwc, nan=lo) - lo) / max(hi - lo, 1e-12), 0, 1)
+    low, high = value_range
+    scaled = np.clip((np.nan_to_num(x_hwc, nan=low) - low) / max(high - low, 1e-12), 0, 1)
     if scaled.shape[2] not in (1, 3):
         scaled = scaled.mean(axis=2, keepdims=True)
     if scaled.shape[2] == 1:
@@ -50,7 +51,7 @@ def to_uint8(x_hwc: np.ndarray, value_range: tuple[float, float] | None = None) 
 
 
 def colorize(values: np.ndarray, limit: float | None = None) -> np.ndarray:
-    """A signed 2-D map -> RGB with the diverging LUT, symmetric around zero."""
+    """A signed 2-D map -> RGB with the diverging LUT, symmetric around zero (±limit, default the largest |value|)."""
     values = np.nan_to_num(np.asarray(values, dtype=np.float64))
     limit = limit or float(np.abs(values).max()) or 1.0
     index = np.clip((values / limit + 1) / 2 * 255, 0, 255).astype(np.uint8)
@@ -74,24 +75,30 @@ def grid(tiles: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
     """Lay equal-sized RGB tiles out in rows of `columns`, on white."""
     if not tiles:
         raise ValueError("grid needs at least one tile")
-    h, w = tiles[0].shape[:2]
+    height, width = tiles[0].shape[:2]
     rows = -(-len(tiles) // columns)
-    canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 255, np.uint8)
+    canvas = np.full((rows * (height + pad) + pad, columns * (width + pad) + pad, 3), 255, np.uint8)
     for i, tile in enumerate(tiles):
-        r, c = divmod(i, columns)
-        canvas[
-            pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w
-        ] = tile
+        row, column = divmod(i, columns)
+        top, left = pad + row * (height + pad), pad + column * (width + pad)
+        canvas[top : top + height, left : left + width] = tile
     return canvas
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
+    """An RGB array (H, W, 3) of uint8 as PNG file bytes."""
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
+def grid_png(tiles: list[np.ndarray], columns: int) -> bytes:
+    """Tiles laid out `columns` to a row, as PNG bytes."""
+    return png_bytes(grid(tiles, columns))
+
+
 def save_png(rgb: np.ndarray, path: str | Path) -> Path:
+    """Write an RGB array as a PNG file; return its path."""
     path = Path(path)
     path.write_bytes(png_bytes(rgb))
     return path
