@@ -8,8 +8,10 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+from numpy.lib.npyio import NpzFile
 from PIL import Image, UnidentifiedImageError
 
 from auditor.errors import DataError
@@ -17,6 +19,7 @@ from auditor.errors import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 LABEL_COLUMNS = ("label", "target", "y", "class")
 MAX_IMAGE_PIXELS = 64_000_000
+Loaded = TypeVar("Loaded", np.ndarray, NpzFile)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def load_data(path: str | os.PathLike[str], preprocess: Preprocess | None = None
     if suffix == ".npz":
         return _load_npz(path)
     if suffix == ".npy":
-        return Dataset(_float_array(path, _np_load(path)))
+        return Dataset(_float_array(path, _np_load(path, np.ndarray)))
     if suffix == ".csv":
         return _load_csv(path)
     raise DataError(f"{path}: unknown data format '{suffix}'; use .npz, .npy, .csv or image files")
@@ -67,11 +70,16 @@ def is_images(path: str | os.PathLike[str]) -> bool:
     return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _np_load(path: Path) -> np.ndarray:
+def _np_load(path: Path, kind: type[Loaded]) -> Loaded:
+    """The array of a .npy file, or the lazily read archive of a .npz file, as `kind` says the suffix promises."""
     try:
-        return np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: cannot read ({_brief(exc)}); save arrays without pickles") from None
+    if not isinstance(loaded, kind):
+        found = "an .npz archive" if isinstance(loaded, NpzFile) else "a single .npy array"
+        raise DataError(f"{path}: holds {found}, which its suffix does not say; rename the file")
+    return loaded
 
 
 def _brief(exc: BaseException) -> str:
@@ -79,7 +87,7 @@ def _brief(exc: BaseException) -> str:
 
 
 def _load_npz(path: Path) -> Dataset:
-    archive = _np_load(path)
+    archive = _np_load(path, NpzFile)
     try:  # members are read lazily: a damaged one fails here, not in _np_load
         with archive:
             if "X" not in archive.files:
@@ -102,7 +110,7 @@ def _load_npz(path: Path) -> Dataset:
     return Dataset(x, y, features, classes, ref)
 
 
-def _names(archive: np.lib.npyio.NpzFile, key: str) -> tuple[str, ...] | None:
+def _names(archive: NpzFile, key: str) -> tuple[str, ...] | None:
     return tuple(str(v) for v in np.ravel(archive[key]).tolist()) if key in archive.files else None
 
 
@@ -173,13 +181,13 @@ def _read_image(path: Path, pre: Preprocess) -> np.ndarray:
             warnings.simplefilter(
                 "error", Image.DecompressionBombWarning
             )  # over MAX_IMAGE_PIXELS: refused, not warned
-            with Image.open(path) as img:
-                img = img.convert(pre.mode)
+            with Image.open(path) as stored:
+                image = stored.convert(pre.mode)
                 if pre.size is not None:
-                    img = img.resize((pre.size[1], pre.size[0]), Image.Resampling.BILINEAR)
-                pixels = np.asarray(img, dtype=np.float32)
+                    image = image.resize((pre.size[1], pre.size[0]), Image.Resampling.BILINEAR)
+                pixels = np.asarray(image, dtype=np.float32)
     except (OSError, UnidentifiedImageError, ValueError, *bomb) as exc:
         raise DataError(f"{path}: cannot read the image ({_brief(exc)})") from None
-    lo, hi = pre.scale
-    pixels = lo + pixels / 255.0 * (hi - lo)
+    low, high = pre.scale
+    pixels = low + pixels / 255.0 * (high - low)
     return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)

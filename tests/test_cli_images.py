@@ -10,6 +10,7 @@ from onnx_factory import conv_image, save
 from PIL import Image
 
 from auditor.cli import main
+from auditor.data import Preprocess, load_data
 
 
 @pytest.mark.parametrize(("channels", "mode", "stored"), [(1, "RGB", (12, 9)), (3, "L", (10, 10))])
@@ -25,3 +26,10 @@ def test_attribute_reads_an_image_in_the_models_channels_and_size(tmp_path, chan
     assert stop.value.code == 0
     report = json.loads((tmp_path / "out" / "attribution.json").read_text())
     assert report["shape"] == [10, 10]  # one map over the model's 10x10 pixels
+    x = load_data(tmp_path / "x.png", Preprocess(size=(10, 10), mode="L" if channels == 1 else "RGB")).x[0]
+    drawn = np.asarray(Image.open(tmp_path / "out" / report["images"]["input"]).convert("RGB"))
+    factor = drawn.shape[0] // 10
+    expected = (np.repeat(x.mean(axis=0)[..., None], 3, 2) if channels == 1 else x.transpose(1, 2, 0)) * 255
+    assert (
+        np.abs(drawn[::factor, ::factor].astype(float) - expected).max() <= 0.5
+    )  # values 0..1 drawn as 0..255

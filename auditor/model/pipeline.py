@@ -142,7 +142,7 @@ class Pipeline:
         cacheable = blackbox.cache is not None and deterministic_graph(generator.model.proto)
         width = blackbox.n_classes
         self.cache = (
-            RowCache((generator.latent_dim,), np.float32, width, blackbox.options.cache_bytes)
+            RowCache((generator.latent_dim,), np.dtype(np.float32), width, blackbox.options.cache_bytes)
             if cacheable
             else None
         )

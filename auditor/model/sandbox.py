@@ -198,11 +198,15 @@ def _signal_name(number: int) -> str:
 
 def _options(data: dict[str, Any]) -> OpenOptions:
     """Rebuild OpenOptions from its JSON form; the child always runs on the CPU and quietly."""
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "limits"}
-    fields.update(device="cpu", verbose=False)
-    if "cache_dir" in fields:  # the child cannot write (RLIMIT_FSIZE 0): no calibration file
-        fields["cache_dir"] = None
-    return OpenOptions(**fields, limits=Limits(**data["limits"]))
+    given: dict[str, Any] = {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in data.items()
+        if key != "limits"
+    }
+    given.update(device="cpu", verbose=False)
+    if "cache_dir" in given:  # the child cannot write (RLIMIT_FSIZE 0): no calibration file
+        given["cache_dir"] = None
+    return OpenOptions(**given, limits=Limits(**data["limits"]))
 
 
 def main() -> None:

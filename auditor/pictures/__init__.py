@@ -9,6 +9,7 @@ from __future__ import annotations
 from auditor.pictures.charts import curves, reliability_diagram
 from auditor.pictures.display import Display, display_range, feature_strip
 from auditor.pictures.pixels import (
+    DIVERGING_LUT,
     colorize,
     grid,
     grid_png,
@@ -21,6 +22,7 @@ from auditor.pictures.pixels import (
 )
 
 __all__ = [
+    "DIVERGING_LUT",
     "Display",
     "colorize",
     "curves",

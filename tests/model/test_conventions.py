@@ -237,3 +237,11 @@ def test_dynamic_sample_dims_are_settled_by_the_data_shape(tmp_path):
     bb = open_model(proto, tmp_path, OpenOptions(device="cpu", shape_hint=(1, 6, 6)), "m2.onnx")
     assert bb.input_shape == (1, 6, 6) and bb.layout == "NCHW"
     assert bb.predict(np.zeros((2, 1, 6, 6))).shape == (2, 3)
+
+
+@pytest.mark.parametrize("layout", ["columns", "NCWH"])
+def test_a_declared_layout_must_be_one_a_single_tensor_can_have(tmp_path, layout):
+    path = save(conv_image((1, 6, 6), 3), tmp_path / "cnn.onnx")
+    with pytest.raises(ConventionError, match=r"use one of NCHW, NHWC, HW, flat, tensor$"):
+        BlackBox.open(path, OpenOptions(device="cpu", layout=layout))
+    assert BlackBox.open(path, OpenOptions(device="cpu", layout="NHWC")).layout == "NHWC"
