@@ -207,7 +207,7 @@ def command(model: str | None, config_path: str | None, **kw: Any) -> int:
     """
     config = build_config(model, config_path, kw)
     flags = ModelFlags.read(kw)
-    context = Context.open(config, flags.open_options(), flags.sandbox())
+    context = Context.open(config, flags.to_open_options(), flags.sandbox_limits())
     if kw["device"] == "auto" and config.run.device == "auto" and not kw["quiet"]:
         click.echo(
             f"auditor: running on {'CUDA' if context.blackbox.provider == 'cuda' else 'CPU'}", err=True

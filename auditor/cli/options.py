@@ -173,7 +173,7 @@ class ModelFlags:
             max_row_bytes=int(self.max_row_bytes * 2**20),
         )
 
-    def open_options(
+    def to_open_options(
         self, class_names: tuple[str, ...] | None = None, shape_hint: tuple[int, ...] | None = None
     ) -> OpenOptions:
         """How to open models; `shape_hint` (the data's row shape) settles dynamic per-sample dimensions."""
@@ -193,7 +193,7 @@ class ModelFlags:
             cache_dir=self.cache_dir,
         )
 
-    def sandbox(self) -> SandboxLimits | None:
+    def sandbox_limits(self) -> SandboxLimits | None:
         """The limits of the first load of each model in a child process; None with --trust-model."""
         if self.trust_model:
             return None
@@ -207,19 +207,21 @@ def open_blackbox(
     shape_hint: tuple[int, ...] | None = None,
 ) -> BlackBox:
     """Open a classifier after its sandboxed first load and say where it runs."""
-    blackbox = open_vetted(path, "classifier", flags.open_options(class_names, shape_hint), flags.sandbox())
+    blackbox = open_vetted(
+        path, "classifier", flags.to_open_options(class_names, shape_hint), flags.sandbox_limits()
+    )
     say_device(blackbox.provider, flags)
     return blackbox
 
 
 def open_generator(path: str, flags: ModelFlags) -> Generator:
     """Open a generator (latent z -> model input) after its sandboxed first load."""
-    return open_vetted(path, "generator", flags.open_options(), flags.sandbox())
+    return open_vetted(path, "generator", flags.to_open_options(), flags.sandbox_limits())
 
 
 def open_encoder(path: str, flags: ModelFlags) -> Encoder:
     """Open an encoder (model input -> latent z) after its sandboxed first load."""
-    return open_vetted(path, "encoder", flags.open_options(), flags.sandbox())
+    return open_vetted(path, "encoder", flags.to_open_options(), flags.sandbox_limits())
 
 
 def fit_images(path: str, data: Dataset, blackbox: BlackBox) -> Dataset:

@@ -322,23 +322,22 @@ class BlackBox:
         transform = self.signature.transform
         if transform == "onehot":
             return self._onehot(values)
-        v = values.reshape(len(values), -1).astype(np.float64)
+        scores = values.reshape(len(values), -1).astype(np.float64)
         if transform == "softmax":
-            v = v - v.max(axis=1, keepdims=True)
-            e = np.exp(v)
-            p = e / e.sum(axis=1, keepdims=True)
+            exps = np.exp(scores - scores.max(axis=1, keepdims=True))
+            probabilities = exps / exps.sum(axis=1, keepdims=True)
         elif transform == "exp":
-            p = np.exp(v)
+            probabilities = np.exp(scores)
         elif transform == "binary":
-            p = np.hstack([1.0 - v, v])
+            probabilities = np.hstack([1.0 - scores, scores])
         elif transform == "binary_sigmoid":
-            s = 1.0 / (1.0 + np.exp(-v))
-            p = np.hstack([1.0 - s, s])
+            positive = 1.0 / (1.0 + np.exp(-scores))
+            probabilities = np.hstack([1.0 - positive, positive])
         elif transform == "normalise":
-            p = v / v.sum(axis=1, keepdims=True)
+            probabilities = scores / scores.sum(axis=1, keepdims=True)
         else:
-            p = v
-        return p.astype(np.float32)
+            probabilities = scores
+        return probabilities.astype(np.float32)
 
     def _onehot(self, labels: np.ndarray) -> np.ndarray:
         flat = np.asarray(labels).reshape(-1)

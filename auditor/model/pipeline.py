@@ -173,39 +173,41 @@ class Pipeline:
 
     def _bound(self, z: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
         z = z if index is None else z[index]
-        bb, gen = self.blackbox, self.generator
-        if bb.calibration is None and len(z) >= calibration.MIN_ROWS and bb.calibrates:
+        blackbox, generator = self.blackbox, self.generator
+        if blackbox.calibration is None and len(z) >= calibration.MIN_ROWS and blackbox.calibrates:
             head = z[: calibration.MIN_ROWS]
-            (images,) = gen.session.run([gen.output_name], {gen.input_name: gen.runner.cast(head)})
-            bb.calibrate(np.asarray(images))
-        for runner in (gen.runner, bb.runner):
+            (images,) = generator.session.run(
+                [generator.output_name], {generator.input_name: generator.runner.cast(head)}
+            )
+            blackbox.calibrate(np.asarray(images))
+        for runner in (generator.runner, blackbox.runner):
             if runner.budget is not None:
                 runner.budget.charge(len(z))
-        z = gen.runner.cast(z)
-        step = bb.batch_size
+        z = generator.runner.cast(z)
+        step = blackbox.batch_size
         parts = [self._chunk(z[i : i + step]) for i in range(0, len(z), step)]
-        gen.runner.rows += len(z)
-        bb.runner.rows += len(z)
-        return bb.probabilities(parts[0] if len(parts) == 1 else np.concatenate(parts))
+        generator.runner.rows += len(z)
+        blackbox.runner.rows += len(z)
+        return blackbox.probabilities(parts[0] if len(parts) == 1 else np.concatenate(parts))
 
     def _chunk(self, z: np.ndarray) -> np.ndarray:
         """One generator call and one classifier call; only z goes to the device and scores come back."""
-        gen, bb = self.generator, self.blackbox
-        binding = gen.session.io_binding()
-        binding.bind_cpu_input(gen.input_name, z)
-        binding.bind_output(gen.output_name, self.device)
-        self._run(gen.session, binding, gen.runner)
+        generator, blackbox = self.generator, self.blackbox
+        binding = generator.session.io_binding()
+        binding.bind_cpu_input(generator.input_name, z)
+        binding.bind_output(generator.output_name, self.device)
+        self._run(generator.session, binding, generator.runner)
         images = binding.get_outputs()[0]
         if self.glue is not None:
             glued = self.glue.io_binding()
             glued.bind_ortvalue_input("x", images)
             glued.bind_output("y", self.device)
-            self._run(self.glue, glued, bb.runner, count=False)
+            self._run(self.glue, glued, blackbox.runner, count=False)
             images = glued.get_outputs()[0]
-        scored = bb.session.io_binding()
-        scored.bind_ortvalue_input(bb.signature.input.name, images)
-        scored.bind_output(bb.fetch, "cpu")
-        self._run(bb.session, scored, bb.runner)
+        scored = blackbox.session.io_binding()
+        scored.bind_ortvalue_input(blackbox.signature.input.name, images)
+        scored.bind_output(blackbox.fetch, "cpu")
+        self._run(blackbox.session, scored, blackbox.runner)
         return scored.copy_outputs_to_cpu()[0]
 
     @staticmethod

@@ -16,7 +16,9 @@ FILENAME = "junit.xml"
 
 def _summary(check: CheckResult) -> str:
     lines = [f"{check.figure_name or 'figure'}: {fmt(check.figure)}"]
-    lines += [f"{c.name}: {fmt(c.value)} (must be {c.op} {fmt(c.threshold)})" for c in check.criteria]
+    lines += [
+        f"{test.name}: {fmt(test.value)} (must be {test.op} {fmt(test.threshold)})" for test in check.criteria
+    ]
     lines.append(f"queries: {check.queries}")
     return "\n".join(lines)
 
@@ -25,9 +27,9 @@ def render(report: AuditReport) -> bytes:
     checks = report.checks
     counts = {
         "tests": str(len(checks)),
-        "failures": str(sum(c.status == "failed" for c in checks)),
-        "errors": str(sum(c.error for c in checks)),
-        "skipped": str(sum(c.status == "not_run" and not c.error for c in checks)),
+        "failures": str(sum(check.status == "failed" for check in checks)),
+        "errors": str(sum(check.error for check in checks)),
+        "skipped": str(sum(check.status == "not_run" and not check.error for check in checks)),
         "time": f"{report.seconds:.3f}",
     }
     root = ET.Element("testsuites", {"name": "onnx-auditor", **counts})

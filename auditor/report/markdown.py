@@ -35,25 +35,30 @@ def render(report: AuditReport) -> str:
         "| check | status | figure | threshold | queries |",
         "|---|---|---|---|---|",
     ]
-    for c in report.checks:
-        figure = f"{md(c.figure_name)} {fmt(c.figure)}" if c.figure is not None else "—"
-        threshold = "; ".join(f"{md(k.name)} {k.op} {fmt(k.threshold)}" for k in c.criteria) or "—"
-        lines.append(
-            f"| {c.name} | {icon[c.status]} {status_word(c.status)} | {figure} | {threshold} | {c.queries:,} |"
+    for check in report.checks:
+        figure = f"{md(check.figure_name)} {fmt(check.figure)}" if check.figure is not None else "—"
+        threshold = (
+            "; ".join(f"{md(test.name)} {test.op} {fmt(test.threshold)}" for test in check.criteria) or "—"
         )
-    missing = report.not_measured
-    if missing:
+        lines.append(
+            f"| {check.name} | {icon[check.status]} {status_word(check.status)} | {figure} | {threshold} | "
+            f"{check.queries:,} |"
+        )
+    not_measured = report.not_measured
+    if not_measured:
         lines += ["", "**Not measured**", ""]
-        lines += [f"- {c.name}: {md(c.reason or '')}" for c in missing]
-    for c in report.checks:
-        if not c.criteria and not c.reason:
+        lines += [f"- {check.name}: {md(check.reason or '')}" for check in not_measured]
+    for check in report.checks:
+        if not check.criteria and not check.reason:
             continue
-        lines += ["", f"<details><summary>{c.name}: {status_word(c.status)}</summary>", ""]
-        if c.reason:
-            lines += [md(c.reason, 1000), ""]
-        for k in c.criteria:
-            mark = "✅" if k.passed else "❌"
-            lines.append(f"- {mark} {md(k.name)}: {fmt(k.value)} (must be {k.op} {fmt(k.threshold)})")
+        lines += ["", f"<details><summary>{check.name}: {status_word(check.status)}</summary>", ""]
+        if check.reason:
+            lines += [md(check.reason, 1000), ""]
+        for test in check.criteria:
+            mark = "✅" if test.passed else "❌"
+            lines.append(
+                f"- {mark} {md(test.name)}: {fmt(test.value)} (must be {test.op} {fmt(test.threshold)})"
+            )
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 

@@ -57,13 +57,13 @@ def render(report: AuditReport) -> dict[str, Any]:
     sha256 = str(report.provenance.get("sha256", ""))
     rules = [
         {
-            "id": f"auditor/{c.name}",
-            "name": c.name,
-            "shortDescription": {"text": c.title},
+            "id": f"auditor/{check.name}",
+            "name": check.name,
+            "shortDescription": {"text": check.title},
             "helpUri": INFO_URI,
             "defaultConfiguration": {"level": "error"},
         }
-        for c in report.checks
+        for check in report.checks
     ]
     artifact: dict[str, Any] = {"location": location}
     if sha256:
@@ -84,8 +84,8 @@ def render(report: AuditReport) -> dict[str, Any]:
                     }
                 },
                 "artifacts": [artifact],
-                "invocations": [{"executionSuccessful": not any(c.error for c in report.checks)}],
-                "results": [_result(c, i, location, sha256) for i, c in enumerate(report.checks)],
+                "invocations": [{"executionSuccessful": not any(check.error for check in report.checks)}],
+                "results": [_result(check, i, location, sha256) for i, check in enumerate(report.checks)],
                 "properties": {"verdict": report.verdict, "seed": report.seed},
             }
         ],

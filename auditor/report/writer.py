@@ -69,12 +69,12 @@ def write_report(
 
 def _missing_folders(out: Path) -> list[Path]:
     """The folders `out.mkdir(parents=True)` would create, deepest first."""
-    missing = []
+    absent = []
     folder = out
     while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
-        missing.append(folder)
+        absent.append(folder)
         folder = folder.parent
-    return missing
+    return absent
 
 
 def _remove_empty(folders: list[Path]) -> None:
