@@ -9,6 +9,7 @@ import numpy as np
 
 from auditor.data import load_data
 from auditor.errors import AuditorError, DataError
+from generators.pca import save_pca
 
 
 @click.command("fit-generator")
@@ -49,8 +50,6 @@ def command(
     standardize: bool | None,
 ) -> None:
     """Fit a linear-Gaussian generator z ~ N(0, I) -> x and its encoder, written as ONNX graphs."""
-    from generators.pca import save_pca
-
     data = load_data(data_path)
     x = data.ref
     features = int(np.prod(x.shape[1:]))

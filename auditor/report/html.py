@@ -9,16 +9,14 @@ from __future__ import annotations
 import base64
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from auditor.audit.checks import Figure
+from auditor.audit.runner import AuditReport
 from auditor.report.interface import WriteOptions, fmt, status_word
-
-if TYPE_CHECKING:
-    from auditor.audit.checks import Figure
-    from auditor.audit.runner import AuditReport
 
 FILENAME = "report.html"
 CSS_NAME = "report.css"

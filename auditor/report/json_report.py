@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from auditor.audit.runner import AuditReport
 from auditor.report.interface import WriteOptions
-
-if TYPE_CHECKING:
-    from auditor.audit.runner import AuditReport
 
 FILENAME = "report.json"
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from auditor.audit.runner import AuditReport, CheckResult
 from auditor.report.interface import WriteOptions, fmt, xml_text
-
-if TYPE_CHECKING:
-    from auditor.audit.runner import AuditReport, CheckResult
 
 FILENAME = "junit.xml"
 

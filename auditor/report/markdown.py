@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from auditor.audit.runner import AuditReport
 from auditor.report.interface import WriteOptions, fmt, status_word
-
-if TYPE_CHECKING:
-    from auditor.audit.runner import AuditReport
 
 FILENAME = "summary.md"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from auditor.audit.runner import AuditReport, CheckResult
 from auditor.report.interface import WriteOptions, fmt
-
-if TYPE_CHECKING:
-    from auditor.audit.runner import AuditReport, CheckResult
 
 FILENAME = "report.sarif"
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -11,14 +11,11 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from auditor.audit.runner import AuditReport
 from auditor.errors import ConfigError
 from auditor.report import html, json_report, junit, markdown, sarif
 from auditor.report.interface import Format, WriteOptions
-
-if TYPE_CHECKING:
-    from auditor.audit.runner import AuditReport
 
 TMP_PREFIX = ".auditor-tmp-"
 #: Every report format by the name `[run] formats` and --format use.
