@@ -25,7 +25,7 @@ MAX_SHOWN = 40  # characters of one untrusted name or label in a message
 def shown(text: object) -> str:
     """Untrusted text for a one-line message: quoted, control characters escaped, length capped."""
     s = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
-    return repr(s if len(s) <= MAX_SHOWN else s[: MAX_SHOWN - 3] + "...")
+    return "'" + (s if len(s) <= MAX_SHOWN else s[: MAX_SHOWN - 3] + "...") + "'"
 
 
 def names_from_value(value: object) -> tuple[str, ...] | None:

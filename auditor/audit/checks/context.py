@@ -83,9 +83,8 @@ class Context:
                 confirm_unchanged(contacts["encoder"], encoder.model)
         data = None
         if raw is not None:
-            data = _model_data(blackbox, config, raw)
             default_names = tuple(str(i) for i in range(blackbox.n_classes))
-            names = data.class_names
+            names = raw.class_names
             if (
                 config.model.class_names is None
                 and blackbox.class_names == default_names
@@ -93,6 +92,8 @@ class Context:
                 and len(names) == len(default_names)
             ):
                 blackbox.class_names = names
+            named = raw.with_class_names(blackbox.class_names, str(config.data.path))  # labels as names
+            data = _model_data(blackbox, config, named)
         return cls(config, blackbox, generator, encoder, data, sandbox if vet is not None else None)
 
     @property
