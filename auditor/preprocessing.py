@@ -63,6 +63,18 @@ class PreprocessParams:
     dtype: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("size", "crop"):  # a config gives lists, or one number for a square
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, (value, value))
+            elif isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            values = value if isinstance(value, list | tuple) else [value]
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                raise ArgumentError(f"preprocess.{name} must be numbers, got {value!r}")
+            object.__setattr__(self, name, tuple(float(v) for v in values))
         _one_of("mode", self.mode, MODES)
         _one_of("resample", self.resample, tuple(RESAMPLING))
         _one_of("channels", self.channels, CHANNEL_ORDERS)

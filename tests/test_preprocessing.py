@@ -66,11 +66,18 @@ def test_legacy_size_mode_scale_is_the_same_mapping() -> None:
         ({"scale": float("nan")}, "finite, non-zero"),
         ({"layout": "NCWH"}, "layout must be one of NCHW, NHWC"),
         ({"resample": "cubic"}, "resample must be one of"),
+        ({"mean": ["0.5"]}, "mean must be numbers"),
     ],
 )
 def test_bad_contracts_are_one_line(changes: dict, message: str) -> None:
     with pytest.raises(ArgumentError, match=message):
         PreprocessParams(**changes)
+
+
+def test_config_shapes_are_normalised() -> None:
+    contract = PreprocessParams(crop=224, size=[256, 320], mean=[1, 2, 3], std=2)  # type: ignore[arg-type]
+    assert contract.crop == (224, 224) and contract.size == (256, 320)
+    assert contract.mean == (1.0, 2.0, 3.0) and contract.std == (2.0,)
 
 
 def test_presets_and_overrides_by_name() -> None:
