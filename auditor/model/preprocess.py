@@ -40,6 +40,8 @@ class PreprocessedBlackBox:
         return cls(BlackBox.open(path, options), params)
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("blackbox", "params"):  # not set yet (e.g. while unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.blackbox, name)
 
     @property
