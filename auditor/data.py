@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import csv
 import os
-import warnings
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 from numpy.lib.npyio import NpzFile
-from PIL import Image, UnidentifiedImageError
 
 from auditor.errors import DataError
+from auditor.image_folder import is_image_file, read_images
+from auditor.labels import LABEL_COLUMNS, label_indices
+from auditor.preprocessing import PreprocessParams
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-LABEL_COLUMNS = ("label", "target", "y", "class")
-MAX_IMAGE_PIXELS = 64_000_000
 Loaded = TypeVar("Loaded", np.ndarray, NpzFile)
 
 
@@ -38,6 +37,7 @@ class Dataset:
     feature_names: tuple[str, ...] | None = None
     class_names: tuple[str, ...] | None = None
     reference: np.ndarray | None = None  # reference rows (ranges, MAD, realism); defaults to x
+    label_text: np.ndarray | None = None  # labels written as text (names or indices), until mapped to y
 
     @property
     def ref(self) -> np.ndarray:
@@ -46,12 +46,36 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.x)
 
+    def with_class_names(self, class_names: Sequence[str], source: str) -> Dataset:
+        """Labels written as text mapped to class indices `y` through the model's class names (names, else indices).
 
-def load_data(path: str | os.PathLike[str], preprocess: Preprocess | None = None) -> Dataset:
-    """Read a data file or an image folder; raise DataError with one line when it cannot be used."""
+        A label that is not a class of the model raises one DataError line naming it.
+        """
+        if self.label_text is None:
+            return self
+        return replace(self, y=label_indices(self.label_text, class_names, source), label_text=None)
+
+
+def load_data(
+    path: str | os.PathLike[str],
+    preprocess: Preprocess | PreprocessParams | None = None,
+    class_names: Sequence[str] | None = None,
+) -> Dataset:
+    """Read a data file or image files; raise DataError with one line when it cannot be used.
+
+    Images (one file, a flat folder, class sub-folders, or a folder with a labels.csv) are read under
+    a contract's file part and stay in pixel space (0-255), or under a legacy `Preprocess`, scaled at
+    once. Labels written as names stay in `label_text` until mapped; with `class_names` they are
+    mapped here (see `Dataset.with_class_names`).
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such data file or folder; check the path")
+    data = _read(path, preprocess)
+    return data if class_names is None else data.with_class_names(class_names, str(path))
+
+
+def _read(path: Path, preprocess: Preprocess | PreprocessParams | None) -> Dataset:
     if is_images(path):
         return _load_images(path, preprocess or Preprocess())
     suffix = path.suffix.lower()
@@ -67,7 +91,7 @@ def load_data(path: str | os.PathLike[str], preprocess: Preprocess | None = None
 def is_images(path: str | os.PathLike[str]) -> bool:
     """Whether load_data reads this path as image files (a folder, or one image)."""
     path = Path(path)
-    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
+    return path.is_dir() or is_image_file(path)
 
 
 def _np_load(path: Path, kind: type[Loaded]) -> Loaded:
@@ -101,13 +125,17 @@ def _load_npz(path: Path) -> Dataset:
             classes = _names(archive, "class_names")
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: cannot read ({_brief(exc)}); save arrays without pickles") from None
-    if y is not None:
+    text = None
+    if y is not None and np.asarray(y).dtype.kind in "US":
+        text = _label_text(path, y, len(x))
+        y = None
+    elif y is not None:
         y = _labels(path, y, len(x))
     if ref is not None and ref.shape[1:] != x.shape[1:]:
         raise DataError(
             f"{path}: 'X_reference' rows {list(ref.shape[1:])} differ from 'X' rows {list(x.shape[1:])}"
         )
-    return Dataset(x, y, features, classes, ref)
+    return Dataset(x, y, features, classes, ref, text)
 
 
 def _names(archive: NpzFile, key: str) -> tuple[str, ...] | None:
@@ -127,8 +155,15 @@ def _float_array(path: Path, array: np.ndarray) -> np.ndarray:
 def _labels(path: Path, y: np.ndarray, n: int) -> np.ndarray:
     y = np.asarray(y).reshape(-1)
     if len(y) != n or (y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y)))):
-        raise DataError(f"{path}: labels 'y' must be {n} integer class indices")
+        raise DataError(f"{path}: labels 'y' must be {n} integer class indices or class names")
     return y.astype(np.int64)
+
+
+def _label_text(path: Path, y: np.ndarray, n: int) -> np.ndarray:
+    y = np.asarray(y).reshape(-1)
+    if len(y) != n:
+        raise DataError(f"{path}: {len(y)} labels 'y' for {n} rows of 'X'")
+    return y.astype(str)
 
 
 def _load_csv(path: Path) -> Dataset:
@@ -144,50 +179,31 @@ def _load_csv(path: Path) -> Dataset:
     label_col = next((i for i, h in enumerate(header) if h.lower() in LABEL_COLUMNS), None)
     if any(len(row) != len(header) for row in body):
         raise DataError(f"{path}: rows do not all have {len(header)} columns like the header")
-    try:
-        values = np.array([[float(v) for v in row] for row in body], dtype=np.float64)
-    except ValueError:
-        raise DataError(f"{path}: every CSV cell must be a number (encode categories as numbers)") from None
-    y = None
+    cells = np.array(body, dtype=str)
+    y = text = None
     if label_col is not None:
-        y = _labels(path, values[:, label_col], len(values))
-        values = np.delete(values, label_col, axis=1)
+        column = np.char.strip(cells[:, label_col])
+        try:
+            y = _labels(path, column.astype(np.float64), len(column))
+        except ValueError:  # names, not numbers
+            text = column
+        cells = np.delete(cells, label_col, axis=1)
         del header[label_col]
     if not header:
         raise DataError(f"{path}: the CSV has no feature columns besides the label")
-    return Dataset(values.astype(np.float32), y, tuple(header))
-
-
-def _load_images(path: Path, pre: Preprocess) -> Dataset:
-    files = (
-        sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
-    )
-    if not files:
-        raise DataError(f"{path}: no image files (.png, .jpg, ...) found")
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    arrays = [_read_image(p, pre) for p in files]
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        raise DataError(
-            f"{path}: images have different sizes {sorted(shapes)[:3]}; resize them to one size (in an audit: [preprocess] size)"
-        )
-    return Dataset(np.stack(arrays), feature_names=tuple(p.name for p in files))
-
-
-def _read_image(path: Path, pre: Preprocess) -> np.ndarray:
-    bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter(
-                "error", Image.DecompressionBombWarning
-            )  # over MAX_IMAGE_PIXELS: refused, not warned
-            with Image.open(path) as stored:
-                image = stored.convert(pre.mode)
-                if pre.size is not None:
-                    image = image.resize((pre.size[1], pre.size[0]), Image.Resampling.BILINEAR)
-                pixels = np.asarray(image, dtype=np.float32)
-    except (OSError, UnidentifiedImageError, ValueError, *bomb) as exc:
-        raise DataError(f"{path}: cannot read the image ({_brief(exc)})") from None
-    low, high = pre.scale
-    pixels = low + pixels / 255.0 * (high - low)
-    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+        values = cells.astype(np.float64)
+    except ValueError:
+        raise DataError(f"{path}: every CSV cell must be a number (encode categories as numbers)") from None
+    return Dataset(values.astype(np.float32), y, tuple(header), label_text=text)
+
+
+def _load_images(path: Path, pre: Preprocess | PreprocessParams) -> Dataset:
+    """Pixel space (0-255) under a contract; a legacy Preprocess also scales to its [low, high] at once."""
+    if isinstance(pre, PreprocessParams):
+        images = read_images(path, pre)
+        return Dataset(images.pixels, feature_names=images.files, label_text=images.labels)
+    images = read_images(path, PreprocessParams(mode=pre.mode, size=pre.size))
+    lo, hi = pre.scale
+    x = lo + images.pixels / 255.0 * (hi - lo)
+    return Dataset(x, feature_names=images.files, label_text=images.labels)

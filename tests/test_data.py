@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import auditor.data
+import auditor.preprocessing
 from auditor.data import load_data
 from auditor.errors import DataError
 
@@ -64,7 +64,7 @@ def test_an_image_over_the_pixel_cap_is_refused_not_warned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        auditor.data, "MAX_IMAGE_PIXELS", 300
+        auditor.preprocessing, "MAX_IMAGE_PIXELS", 300
     )  # 20x20 = 400: PIL's warning zone (cap..2 x cap)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
     Image.new("L", (20, 20)).save(tmp_path / "big.png")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from auditor.errors import ConventionError, DataError, ModelError
+from auditor.errors import ArgumentError, ConventionError, DataError, ModelError
 from auditor.model import calibration
 from auditor.model.cache import DEFAULT_CACHE_BYTES, RowCache, deterministic_graph
 from auditor.model.calibration import Calibration
@@ -39,6 +39,7 @@ class OpenOptions:
     device: str = "auto"
     batch_size: int | None = None
     output: str | None = None
+    output_batch_axis: int = 0  # the axis of the score output that holds the rows
     scores: str | None = None
     class_names: tuple[str, ...] | None = None
     input_shape: tuple[int, ...] | None = None
@@ -90,7 +91,9 @@ class BlackBox:
             )
         spec = signature.input
         batch = options.batch_size or default_batch(spec)
-        self.runner = BatchRunner(session, spec.names, spec.dtypes, spec.batch, batch, options.call_timeout)
+        self.runner = BatchRunner(
+            session, spec.names, spec.dtypes, spec.batch, batch, options.call_timeout, signature.batch_axis
+        )
         self.threads = options.threads or default_threads()
         self.memory_budget = options.memory_budget or calibration.MEMORY_BUDGETS[self.provider]
         self.calibration: Calibration | None = None
@@ -116,6 +119,8 @@ class BlackBox:
     @classmethod
     def from_loaded(cls, model: LoadedModel, options: OpenOptions = OpenOptions()) -> BlackBox:
         """A BlackBox over an already checked model (e.g. a copy with randomised weights)."""
+        if options.output_batch_axis < 0:
+            raise ArgumentError(f"output_batch_axis must be 0 or more, got {options.output_batch_axis}")
         declared = {o.name for o in model.proto.graph.output}
         zipmaps = expose_zipmap_inputs(model.proto)
         check_declared_inputs(model, options.limits)
@@ -126,7 +131,10 @@ class BlackBox:
         outputs = tuple(TensorInfo(o.name, o.type, dims_of(o.shape)) for o in session.get_outputs())
         spec = detect_input(inputs, options.input_shape, options.layout, options.shape_hint)
         check_row_bytes(model.path, spec, options.limits)
-        prober = BatchRunner(session, spec.names, spec.dtypes, spec.batch, PROBE_ROWS, options.call_timeout)
+        axis = options.output_batch_axis
+        prober = BatchRunner(
+            session, spec.names, spec.dtypes, spec.batch, PROBE_ROWS, options.call_timeout, axis
+        )
         probe_x = probe_rows(spec)
 
         def probe(names: list[str]) -> list[np.ndarray]:
@@ -134,10 +142,10 @@ class BlackBox:
 
         n_labels = len(options.class_names) if options.class_names else None
         convention, score, label, k, labels, reason = detect_outputs(
-            model.proto, outputs, zipmaps, probe, options.output, options.scores, n_labels
+            model.proto, outputs, zipmaps, probe, options.output, options.scores, n_labels, len(probe_x)
         )
         public = tuple(o for o in outputs if o.name in declared)  # not the tensors exposed from ZipMap
-        signature = Signature(spec, inputs, public, convention, score, label, k, labels, reason)
+        signature = Signature(spec, inputs, public, convention, score, label, k, labels, reason, axis)
         return cls(model, session, signature, options)
 
     # -------------------------------------------------------------- properties

@@ -24,6 +24,7 @@ from auditor.model.blackbox import BlackBox
 from auditor.model.cache import RowCache, deterministic_graph
 from auditor.model.generator import Generator
 from auditor.model.loading import LoadedModel
+from auditor.model.preprocess import PreprocessedBlackBox
 from auditor.model.session import BatchRunner, SessionSettings, create_session
 from auditor.model.signature import CHANNEL_LAYOUTS, ORT_DTYPES
 from auditor.model.watchdog import watch
@@ -63,6 +64,8 @@ def link(generator: Generator, blackbox: BlackBox) -> Link | None:
     spec = blackbox.signature.input
     if len(spec.names) != 1 or spec.batch or generator.runner.fixed_batch or blackbox.signature.hard_label:
         return None
+    if blackbox.signature.batch_axis or isinstance(blackbox, PreprocessedBlackBox):
+        return None  # the host path moves the batch axis and applies the contract
     source = tuple(generator.output_shape)
     target = tuple(spec.sample_shape)
     out_type = next(o.type for o in generator.session.get_outputs() if o.name == generator.output_name)

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from auditor.errors import DeviceError, ModelError
+from auditor.errors import ConventionError, DeviceError, ModelError
 from auditor.model.budget import Budget
 from auditor.model.loading import LoadedModel
 from auditor.model.watchdog import watch
@@ -149,8 +149,11 @@ class BatchRunner:
         fixed_batch: int | None,
         batch_size: int,
         call_timeout: float | None = None,
+        batch_axis: int = 0,
     ) -> None:
+        """batch_axis: where the outputs hold the rows (moved first; an EEG model's (time, N, K) has 1)."""
         self.session = session
+        self.batch_axis = batch_axis
         self.call_timeout = call_timeout
         self.names = names
         self.dtypes = tuple(np.dtype(d) for d in dtypes)
@@ -206,6 +209,13 @@ class BatchRunner:
         finally:
             self.seconds += time.perf_counter() - started
             self.calls += 1
+        if self.batch_axis:
+            ranks = [np.ndim(v) for v in values]
+            if min(ranks) <= self.batch_axis:
+                raise ConventionError(
+                    f"output batch axis {self.batch_axis}: the output has {min(ranks)} axes (0..{min(ranks) - 1})"
+                )
+            values = [np.moveaxis(np.asarray(v), self.batch_axis, 0) for v in values]
         return [_batched(np.asarray(v), len(chunk))[:n] for v in values]
 
     def cast(self, x: np.ndarray) -> np.ndarray:

@@ -7,8 +7,6 @@ ConventionError naming the flag that settles it.
 
 from __future__ import annotations
 
-import ast
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +15,7 @@ import onnx
 from onnx import ModelProto
 
 from auditor.errors import ConventionError
+from auditor.labels import parse_names
 
 ORT_DTYPES = {
     "tensor(float)": "float32",
@@ -32,7 +31,8 @@ LABEL_TYPES = ("tensor(int64)", "tensor(int32)", "tensor(string)")
 PASS_THROUGH = {"Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "CastLike"}
 ML_CLASSIFIERS = {"LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier", "TreeEnsemble"}
 SCORE_HINTS = ("prob", "logit", "score", "output")
-METADATA_KEYS = ("class_names", "classes", "labels", "names", "id2label")
+#: Metadata keys vendors put class names under (`character`: PaddleOCR-style exports, one name per line).
+METADATA_KEYS = ("class_names", "classes", "labels", "names", "id2label", "character", "categories")
 #: What a score output may be declared to hold (--scores, [model] scores), when detection cannot tell.
 SCORE_KINDS = ("logits", "probabilities", "log-probabilities")
 #: Input layouts one can declare (--layout, [model] layout) for a single-tensor input.
@@ -98,6 +98,7 @@ class Signature:
     n_classes: int
     class_labels: tuple[str, ...]
     reason: str
+    batch_axis: int = 0  # the score output's batch axis (moved first when it is not)
 
     @property
     def transform(self) -> str:
@@ -164,25 +165,14 @@ def _graph_labels(proto: ModelProto) -> tuple[str, ...]:
 
 
 def metadata_class_names(metadata: dict[str, str], n_classes: int) -> tuple[str, ...] | None:
-    """Class names from model metadata (a JSON list/dict or a Python literal dict), if they fit K."""
+    """Class names from model metadata (JSON, a Python literal, an id2label config, or one per line), if they fit K."""
     for key in METADATA_KEYS:
         text = metadata.get(key)
         if not text or len(text) > 100_000:
             continue
-        try:
-            value = json.loads(text)
-        except ValueError:
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                continue
-        if isinstance(value, dict):
-            try:
-                value = [value[k] for k in sorted(value, key=lambda k: int(k))]
-            except (ValueError, TypeError):
-                continue
-        if isinstance(value, list | tuple) and len(value) == n_classes:
-            return tuple(str(v) for v in value)
+        names = parse_names(text)
+        if names is not None and len(names) == n_classes:
+            return names
     return None
 
 
@@ -305,8 +295,12 @@ def detect_outputs(
     output: str | None = None,
     scores: str | None = None,
     n_labels: int | None = None,
+    rows: int | None = None,
 ) -> tuple[str, str | None, str | None, int, tuple[str, ...], str]:
-    """Choose the score output and its convention; returns (convention, score, label, K, labels, reason)."""
+    """Choose the score output and its convention; returns (convention, score, label, K, labels, reason).
+
+    `probe` answers `rows` probe rows with the batch axis first (see `check_batch_first`).
+    """
     if scores is not None and scores not in SCORE_KINDS:
         raise ConventionError(f"unknown --scores '{scores}'; use one of {', '.join(SCORE_KINDS)}")
     by_name = {o.name: o for o in outputs}
@@ -346,6 +340,8 @@ def detect_outputs(
             return _label_only(proto, label, probe, n_labels)
         name, reason = _choose_candidate(candidates, probe)
     (values,) = probe([name])
+    if rows is not None:
+        check_batch_first(name, values, rows)
     if values.dtype.kind not in "f":
         raise ConventionError(
             f"output '{name}' holds {values.dtype} values, not scores; choose another with --output"
@@ -359,6 +355,22 @@ def detect_outputs(
         class_labels = ()
     n_classes = 2 if k == 1 else k
     return convention, name, label, n_classes, class_labels, f"{reason}; {why}"
+
+
+def check_batch_first(name: str, values: np.ndarray, rows: int) -> None:
+    """Refuse, in one line, scores whose first axis does not hold the rows (e.g. an EEG model's (time, N, K))."""
+    shape = list(values.shape)
+    if shape and shape[0] == rows:
+        return
+    axes = [i for i, d in enumerate(shape) if d == rows]
+    hint = (
+        f"the rows seem to be on axis {axes[0]}: read them there with --output-batch-axis {axes[0]}"
+        if axes
+        else "no axis holds them: choose another output with --output"
+    )
+    raise ConventionError(
+        f"output '{name}' has shape {shape} for {rows} rows, so its first axis is not the batch; {hint}"
+    )
 
 
 def _width(values: np.ndarray) -> int:

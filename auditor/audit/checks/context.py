@@ -67,9 +67,8 @@ class Context:
                 encoder = open_vetted(config.generator.encoder, "encoder", options, sandbox)
         data = None
         if raw is not None:
-            data = _model_data(blackbox, config, raw)
             default_names = tuple(str(i) for i in range(blackbox.n_classes))
-            names = data.class_names
+            names = raw.class_names
             if (
                 config.model.class_names is None
                 and blackbox.class_names == default_names
@@ -77,6 +76,8 @@ class Context:
                 and len(names) == len(default_names)
             ):
                 blackbox.class_names = names
+            named = raw.with_class_names(blackbox.class_names, str(config.data.path))  # labels as names
+            data = _model_data(blackbox, config, named)
         return cls(config, blackbox, generator, encoder, data, sandbox)
 
     @property

@@ -1,4 +1,4 @@
-"""The stability check: how often Gaussian input noise flips the model's prediction, overall and per class."""
+"""The stability check: how often input noise (Gaussian, or replacement for discrete inputs) flips predictions."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from auditor.audit.checks.core import (
 )
 from auditor.audit.checks.inputs import no_inputs, unit_rows
 from auditor.pictures import grid_png
+from auditor.value_sets import ValueSet
 
 FLIP_EXAMPLES = 8
 
@@ -50,12 +51,19 @@ def noise_scale(ctx: Context, noise: float) -> tuple[np.ndarray, np.ndarray, np.
     return noise * np.nanstd(ref, axis=0), np.nanmin(ref, axis=0), np.nanmax(ref, axis=0)
 
 
+def input_values(ctx: Context) -> ValueSet:
+    """The values a one-tensor input takes: discrete (ids, bytes) when its dtype is an integer type."""
+    spec = ctx.blackbox.signature.input
+    discrete = len(spec.names) == 1 and np.dtype(spec.dtype).kind in "iu"
+    return ValueSet.infer(spec.dtype, ctx.reference, discrete=discrete)
+
+
 def run(ctx: Context, s: Any, unit: Unit) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(unit.seed)
     x = unit_rows(ctx, unit, rng).astype(np.float32)
     std, lo, hi = noise_scale(ctx, s.noise)
     noisy = np.repeat(x, s.repeats, axis=0)
-    noisy = np.clip(noisy + rng.standard_normal(noisy.shape) * std, lo, hi).astype(np.float32)
+    noisy = input_values(ctx).perturb(noisy, s.noise, rng, std, (lo, hi)).astype(np.float32)
     labels = ctx.blackbox.predict_labels(np.concatenate([x, noisy]))
     clean, perturbed = labels[: len(x)], labels[len(x) :].reshape(len(x), s.repeats)
     flipped = np.flatnonzero((perturbed != clean[:, None]).any(axis=1) & (clean >= 0))[:FLIP_EXAMPLES]
@@ -99,6 +107,7 @@ def merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
         ("highest per-class flip rate", max(rates) if rates else None, "<=", s.max_class_flip_rate),
     )
     std, _, _ = noise_scale(ctx, s.noise)
+    values = input_values(ctx)
     details = {
         "inputs": "data rows" if ctx.data is not None else "generator prior samples",
         "rows": len(clean),
@@ -110,12 +119,21 @@ def merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
         "nonfinite_noisy": int((noisy < 0).sum()),  # noisy copies of a scored row without a finite prediction
         **nonfinite_facts(skipped, "these inputs were left out of the flip rates"),
         "per_class": per_class,
-        "noise": {
-            "kind": "gaussian",
-            "relative_to": "value range" if ctx.is_image else "feature std",
-            "fraction": s.noise,
-            "mean_std": float(np.mean(std)),
-        },
+        "noise": (
+            {
+                "kind": "replacement",
+                "relative_to": "value set",
+                "fraction": s.noise,
+                "values": values.to_dict(),
+            }
+            if values.discrete
+            else {
+                "kind": "gaussian",
+                "relative_to": "value range" if ctx.is_image else "feature std",
+                "fraction": s.noise,
+                "mean_std": float(np.mean(std)),
+            }
+        ),
     }
     figures: tuple[Figure, ...] = ()
     examples = [
