@@ -29,12 +29,13 @@ from auditor.data import load_data
 from auditor.errors import ConfigError, DataError
 from auditor.explain.counterfactuals import (
     DEFAULT_BUDGET,
-    IMAGE_LAYOUTS,
+    CounterfactualParams,
     CounterfactualResult,
     FeatureConstraints,
     counterfactuals,
 )
 from auditor.model.blackbox import BlackBox
+from auditor.model.signature import IMAGE_LAYOUTS
 
 METHOD_NAMES = {"es": "momentum_es", "cmaes": "cmaes"}
 
@@ -127,11 +128,13 @@ def command(
         encoder=encoder,
         reference=reference,
         constraints=constraints,
-        method=METHOD_NAMES[method],
-        budget=budget,
-        k=count,
+        params=CounterfactualParams(
+            method=METHOD_NAMES[method],
+            budget=budget,
+            count=count,
+            distance=distance,  # type: ignore[arg-type]
+        ),
         rng=np.random.default_rng(seed),
-        distance=distance,  # type: ignore[arg-type]
     )
     if not kw["quiet"]:
         for row, result in zip(rows, results):

@@ -1,11 +1,12 @@
-"""Specification of the counterfactual metrics in `auditor.explain.metrics`."""
+"""Specification of the counterfactual measures (`auditor.explain.counterfactuals.measures`) and their summary."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from auditor.explain.metrics import (
+from auditor.explain.counterfactuals import summarize
+from auditor.explain.counterfactuals.measures import (
     NearestReference,
     changed_features,
     data_box,
@@ -14,7 +15,6 @@ from auditor.explain.metrics import (
     l2_distance,
     margin,
     reached,
-    summarize,
     validity,
 )
 

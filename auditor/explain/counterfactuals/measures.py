@@ -1,4 +1,4 @@
-"""Counterfactual metrics: validity, proximity, sparsity, realism, and their aggregates.
+"""What a counterfactual is measured by: validity, proximity, sparsity, realism, and the data's scale and box.
 
 Rows are flattened samples (n, D). Scales and boxes come from reference data: per-feature median
 absolute deviation and [min, max] for tables, one global range for images (pixels share units).
@@ -6,14 +6,11 @@ absolute deviation and [min, max] for tables, one global range for images (pixel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from auditor.explain.counterfactuals import CounterfactualResult
     from auditor.model.generator import Encoder, Generator
 
 MAD_TO_STD = 1.4826  # MAD of a normal distribution times this is its standard deviation
@@ -161,49 +158,3 @@ def reconstruction_error(
     if scale is not None:
         delta = delta / scale
     return np.sqrt((delta**2).mean(axis=1))
-
-
-@dataclass(frozen=True)
-class CounterfactualSummary:
-    """Aggregates over many inputs; distances, sparsity and realism are medians over valid counterfactuals."""
-
-    inputs: int
-    counterfactuals: int
-    validity_rate: float
-    median_l1: float
-    median_l2: float
-    median_l1_scaled: float
-    median_changed: float
-    median_realism: float
-    median_queries: float
-    median_seconds: float
-
-
-def _median(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else float("nan")
-
-
-def summarize(results: Sequence[CounterfactualResult]) -> CounterfactualSummary:
-    """Validity rate over every counterfactual; medians of the valid ones' figures; per-input cost medians."""
-    if not results:
-        nan = float("nan")
-        return CounterfactualSummary(0, 0, nan, nan, nan, nan, nan, nan, nan, nan)
-    valid = np.concatenate([r.valid for r in results])
-
-    def pooled(name: str) -> np.ndarray:
-        values = np.concatenate([np.asarray(getattr(r, name), dtype=np.float64) for r in results])
-        return values[valid]
-
-    return CounterfactualSummary(
-        inputs=len(results),
-        counterfactuals=int(valid.size),
-        validity_rate=float(valid.mean()) if valid.size else float("nan"),
-        median_l1=_median(pooled("l1")),
-        median_l2=_median(pooled("l2")),
-        median_l1_scaled=_median(pooled("l1_scaled")),
-        median_changed=_median(pooled("changed")),
-        median_realism=_median(pooled("realism")),
-        median_queries=float(np.median([r.queries for r in results])),
-        median_seconds=float(np.median([r.seconds for r in results])),
-    )
