@@ -40,9 +40,10 @@ def check_positive(name: str, value: float) -> None:
         raise ArgumentError(f"{name} must be a finite number > 0, got {value}")
 
 
-def check_told(z: np.ndarray, asked: np.ndarray | None) -> None:
-    """Raise ArgumentError unless z has the shape of the latest ask."""
+def check_told(z: np.ndarray, asked: np.ndarray | None) -> np.ndarray:
+    """The latest ask; ArgumentError unless there is one and z has its shape."""
     if asked is None:
         raise ArgumentError("tell() was called without a matching ask()")
     if np.shape(z) != asked.shape:
         raise ArgumentError(f"tell() got {np.shape(z)} rows, the latest ask() gave {asked.shape}")
+    return asked

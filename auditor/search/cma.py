@@ -113,10 +113,8 @@ class CMAES:
 
     def tell(self, z: np.ndarray, evaluation: Evaluation) -> None:
         """Update cma (non-finite losses become the worst); restart if cma terminated."""
-        check_told(z, self._asked)
-        solutions = (
-            self._solutions if np.array_equal(z, self._asked) else list(np.asarray(z, dtype=np.float64))
-        )
+        asked = check_told(z, self._asked)
+        solutions = self._solutions if np.array_equal(z, asked) else list(np.asarray(z, dtype=np.float64))
         self.es.tell(solutions, finite_fitness(evaluation.loss))
         self._asked = None
         termination = self.es.stop()

@@ -65,3 +65,6 @@ def test_summary_takes_validity_over_all_and_distances_over_valid_ones() -> None
     assert summary.validity_rate == pytest.approx(2 / 3)
     assert summary.median_l1 == 2.0 and summary.median_queries == 20.0
     assert np.isnan(summarize([]).validity_rate)
+    figures = summary.to_dict()
+    assert figures["validity"] == pytest.approx(2 / 3) and figures["median_l1"] == 2.0
+    assert summarize([]).to_dict()["validity"] is None  # NaN is not JSON

@@ -10,10 +10,12 @@ import pytest
 from auditor.errors import ArgumentError
 from auditor.search import (
     CMAES,
+    METHODS,
     Evaluation,
     MomentumES,
     RandomSearch,
     StopRule,
+    canonical_method,
     make_search,
     minimize,
 )
@@ -246,6 +248,15 @@ def test_make_search_names_and_errors() -> None:
     with pytest.raises(ArgumentError, match="Generator"):
         make_search("random", 3, 0)  # type: ignore[arg-type]
     assert issubclass(ArgumentError, ValueError)
+
+
+def test_the_registry_owns_the_method_names() -> None:
+    rng = np.random.default_rng(0)
+    assert canonical_method("es") == "momentum_es" and canonical_method("cmaes") == "cmaes"
+    for method in METHODS:  # every listed name builds the strategy its canonical name names
+        assert type(make_search(method, 2, rng)) is type(make_search(canonical_method(method), 2, rng))
+    with pytest.raises(ArgumentError, match="choose one of momentum_es, es, cmaes, random"):
+        canonical_method("adam")
 
 
 def test_tell_must_answer_the_latest_ask() -> None:

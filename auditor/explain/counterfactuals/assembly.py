@@ -82,7 +82,8 @@ def gather_results(
             rows.append(np.repeat(batch.flat[index][None], count, axis=0))
             probs.append(np.repeat(batch.probs[index][None], count, axis=0))
             valid.append(np.ones(count, dtype=bool))
-            reasons.append(("target_reached",) * count)
+            reached_already: StopReason = "target_reached"
+            reasons.append((reached_already,) * count)
             latent.append(None if z0 is None else np.repeat(z0[index][None], count, axis=0))
     everything = np.concatenate(rows)
     realism = np.full(len(everything), np.nan)

@@ -47,7 +47,7 @@ def data_box(reference: np.ndarray, per_feature: bool = True) -> tuple[np.ndarra
     return np.full(ref.shape[1], float(np.nanmin(ref))), np.full(ref.shape[1], float(np.nanmax(ref)))
 
 
-def margin(probs: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndarray:
+def margin(probs: np.ndarray, target: np.ndarray | int, source: np.ndarray | int) -> np.ndarray:
     """log p_t − max_{j≠t} log p_j per row; a target of −1 means "any class but the source"."""
     logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), LOG_FLOOR))
     rows = np.arange(len(logp))
@@ -62,7 +62,7 @@ def margin(probs: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndar
     return np.where(anyclass, best_other - own, own - best_other)
 
 
-def reached(probs: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndarray:
+def reached(probs: np.ndarray, target: np.ndarray | int, source: np.ndarray | int) -> np.ndarray:
     """The class each row aims at: the target, or for "any" (−1) the best class but the source."""
     probs = np.asarray(probs, dtype=np.float64)
     target = np.broadcast_to(np.asarray(target), (len(probs),))
@@ -72,7 +72,9 @@ def reached(probs: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.nda
     return np.where(target < 0, others.argmax(axis=1), target)
 
 
-def validity(probs: np.ndarray, target: np.ndarray, source: np.ndarray, tau: float = 0.0) -> np.ndarray:
+def validity(
+    probs: np.ndarray, target: np.ndarray | int, source: np.ndarray | int, tau: float = 0.0
+) -> np.ndarray:
     """True where the model's top class is the target (any class but the source for −1) and p_t ≥ tau."""
     probs = np.asarray(probs, dtype=np.float64)
     finite = np.isfinite(probs).all(axis=1)

@@ -67,12 +67,12 @@ class CounterfactualResult:
         before, after = np.ravel(self.x), np.ravel(self.counterfactuals[rank])
         return [
             {
-                "feature": int(feature),
+                "feature": feature,
                 "name": feature_names[feature] if feature_names else f"x{feature}",
                 "from": jsonable(before[feature]),
                 "to": jsonable(after[feature]),
             }
-            for feature in np.flatnonzero(before != after)
+            for feature in np.flatnonzero(before != after).tolist()
         ]
 
     def to_dict(self, feature_names: Sequence[str] | None = None) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def sparse_candidates(
     x = task.x
     delta = base - x
     lower, upper = space.domain.box
-    rows = []
+    rows: list[np.ndarray] = []
     for kept_units in (count for count in KEEP if count < len(order)):
         keep = np.concatenate([space.units[unit] for unit in order[:kept_units]])
         kept = np.zeros_like(delta)

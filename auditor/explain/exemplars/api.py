@@ -58,7 +58,8 @@ def exemplars(
                     streams[target * per_class + restart],
                     popsize=params.popsize,
                     bounds=space.bounds,
-                    **space.options(params.method, params.sigma),
+                    sigma=space.sigma_for(params.method, params.sigma),
+                    **space.prior_options(params.method),
                 )
             )
             repel = np.array([exemplar.latent for exemplar in found[target]]).reshape(-1, space.dim)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 import numpy as np
 
@@ -12,6 +12,13 @@ from auditor.model.blackbox import BlackBox
 from auditor.model.generator import Generator
 
 UNIFORM_STD = float(1 / np.sqrt(3))  # of U(-1, 1)
+
+
+class PriorOptions(TypedDict, total=False):
+    """Options of momentum ES and random search that set where their first population is drawn."""
+
+    init: Literal["normal", "uniform"]
+    init_box: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,17 +105,21 @@ class SearchSpace:
         assert self.box is not None
         return self.blackbox.prepare(self.box.decode(z))
 
-    def options(self, method: str, sigma: float | None) -> dict[str, object]:
-        """Search settings matched to the prior: start from its whole spread, CMA-ES at its centre.
+    @property
+    def uniform(self) -> bool:
+        return self.generator is not None and self.generator.prior == "uniform"
 
-        CMA-ES starts at the prior's centre with a step of one prior standard deviation (a prior
-        draw as x0 can sit where one class saturates, and the Brier loss is flat there).
-        """
-        uniform = self.generator is not None and self.generator.prior == "uniform"
-        if method == "cmaes":
-            return {"sigma": sigma if sigma is not None else (UNIFORM_STD if uniform else 1.0)}
-        options: dict[str, object] = {"init": "uniform", "init_box": 1.0} if uniform else {}
-        return options if sigma is None else {**options, "sigma": sigma}
+    def sigma_for(self, method: str, sigma: float | None) -> float | None:
+        """The step size: `sigma` when given; for CMA-ES (which starts at the prior's centre) one prior
+        standard deviation, since a prior draw as x0 can sit where one class saturates and the Brier
+        loss is flat there; None (the method's default) otherwise."""
+        if sigma is None and method == "cmaes":
+            return UNIFORM_STD if self.uniform else 1.0
+        return sigma
+
+    def prior_options(self, method: str) -> PriorOptions:
+        """Options that start the population-based searches from the prior's whole spread."""
+        return {"init": "uniform", "init_box": 1.0} if self.uniform and method != "cmaes" else {}
 
     @property
     def generated(self) -> int:
