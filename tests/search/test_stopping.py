@@ -15,8 +15,9 @@ from auditor.search import (
     minimize,
     minimize_lockstep,
 )
+from auditor.search.registry import STRATEGIES
 
-METHODS = ["momentum_es", "cmaes", "random"]
+METHODS = list(STRATEGIES)  # each strategy once, aliases aside
 
 
 def sphere(z: np.ndarray) -> np.ndarray:
