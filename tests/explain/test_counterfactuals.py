@@ -223,7 +223,7 @@ def test_bad_options_raise_one_actionable_error(logistic) -> None:
     with pytest.raises(ArgumentError, match="method"):
         CounterfactualParams(method="gradient")
     with pytest.raises(ArgumentError, match="target"):
-        counterfactuals(bb, X, "third")
+        counterfactuals(bb, X, "third")  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="immutable"):
         counterfactuals(bb, X, constraints=FeatureConstraints(immutable=(9,)))
     with pytest.raises(ArgumentError, match="budget"):

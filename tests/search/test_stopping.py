@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -177,7 +179,7 @@ def test_lockstep_equals_separate_runs_with_one_call_per_generation() -> None:
     calls: list[list[int]] = []
     owners_seen: list[list[int]] = []
 
-    def objective_many(asks: list[np.ndarray], owners: list[int]) -> list[Evaluation]:
+    def objective_many(asks: list[np.ndarray], owners: Sequence[int]) -> list[Evaluation]:
         calls.append([len(z) for z in asks])
         owners_seen.append(list(owners))
         scores = never(np.concatenate(asks))  # one model batch, split back
@@ -207,7 +209,7 @@ def test_lockstep_equals_separate_runs_with_one_call_per_generation() -> None:
 def test_owners_let_the_objective_score_each_search_its_own_way() -> None:
     centres = [np.full(3, -2.0), np.zeros(3), np.full(3, 2.0)]
 
-    def objective_many(asks: list[np.ndarray], owners: list[int]) -> list[Evaluation]:
+    def objective_many(asks: list[np.ndarray], owners: Sequence[int]) -> list[Evaluation]:
         return [
             Evaluation(sphere(z - centres[owner]), np.zeros(len(z), dtype=bool))
             for z, owner in zip(asks, owners, strict=True)
@@ -224,7 +226,7 @@ def test_row_cap_trims_the_last_generation_and_never_exceeds_the_cap(method: str
     cap = 101  # not a multiple of any population size
     seen: list[int] = []
 
-    def objective_many(asks: list[np.ndarray], owners: list[int]) -> list[Evaluation]:
+    def objective_many(asks: list[np.ndarray], owners: Sequence[int]) -> list[Evaluation]:
         seen.extend(len(z) for z in asks)
         return [never(z) for z in asks]
 

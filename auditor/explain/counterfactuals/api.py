@@ -62,7 +62,6 @@ def counterfactuals(
     image = blackbox.layout in IMAGE_LAYOUTS
     domain = Domain(blackbox.input_shape, image, reference, constraints)
     start: LatentStart | None = None
-    one_round: Round
     round_budget = (params.budget - 1) // params.count
     if generator is not None:
         latent_space = LatentSpace(
@@ -74,36 +73,39 @@ def counterfactuals(
             distance=params.distance,
             beta=params.beta,
         )
-        start = latent_start(
+        begin = latent_start(
             latent_space, encoder, batch.rows, params.inversion_budget, rng, params.method, params.patience
         )
         latent_run = Run(blackbox, latent_space, inputs, params)
-        run: Run[LatentSpace] | Run[InputSpace] = latent_run
-        latent_begin = start
-
-        def one_round(tasks: list[Task], rngs: list[np.random.Generator]) -> None:
-            latent_round(latent_run, tasks, rngs, round_budget, latent_begin, params.sigma)
-
-        generator_rows = latent_space.generator_rows
+        found = _rounds(
+            batch,
+            params,
+            domain,
+            lambda tasks, rngs: latent_round(latent_run, tasks, rngs, round_budget, begin, params.sigma),
+            rng,
+        )
+        start, queries, generator_rows = begin, latent_run.queries, latent_space.generator_rows
     else:
         input_space = InputSpace(
             domain, blackbox.layout, params.cell, params.distance, params.proximity_weight
         )
         input_run = Run(blackbox, input_space, inputs, params)
-        run = input_run
         neighbours = flat(reference) if reference is not None and not image else None
-
-        def one_round(tasks: list[Task], rngs: list[np.random.Generator]) -> None:
-            input_round(input_run, tasks, rngs, round_budget, neighbours, params.sigma, params.sparse)
-
-        generator_rows = np.zeros(inputs, dtype=np.int64)
-    run.queries += 1  # each input's own prediction
-    found = _rounds(batch, params, domain, one_round, rng)
+        found = _rounds(
+            batch,
+            params,
+            domain,
+            lambda tasks, rngs: input_round(
+                input_run, tasks, rngs, round_budget, neighbours, params.sigma, params.sparse
+            ),
+            rng,
+        )
+        queries, generator_rows = input_run.queries, np.zeros(inputs, dtype=np.int64)
     searched = Searched(
         space="latent" if generator is not None else "input",
         method=params.method,
         count=params.count,
-        queries=run.queries,
+        queries=queries + 1,  # each input's own prediction counts too
         generator_rows=generator_rows,
         start=start,
         seconds=(time.perf_counter() - start_time) / inputs,
