@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message="Could not import matplotlib")
 
 from auditor.data import load_data  # noqa: E402
-from auditor.explain.counterfactuals import counterfactual, counterfactuals  # noqa: E402
-from auditor.explain.metrics import feature_scale  # noqa: E402
+from auditor.explain.counterfactuals import CounterfactualParams, counterfactual, counterfactuals  # noqa: E402
+from auditor.explain.counterfactuals.measures import feature_scale  # noqa: E402
 from auditor.model.blackbox import BlackBox, OpenOptions  # noqa: E402
 
 TABULAR = ROOT / "sample_models" / "tabular"
@@ -79,12 +79,13 @@ def figures(
 
 def run_ours(bb: BlackBox, X: np.ndarray, ref: np.ndarray, method: str, seed: int, lockstep: bool):
     before = bb.queries
+    params = CounterfactualParams(method=method)
     start = time.perf_counter()
     if lockstep:
-        results = counterfactuals(bb, X, "second", reference=ref, method=method, rng=seed)
+        results = counterfactuals(bb, X, "second", reference=ref, params=params, rng=seed)
     else:
         results = [
-            counterfactual(bb, x, "second", reference=ref, method=method, rng=seed + i)
+            counterfactual(bb, x, "second", reference=ref, params=params, rng=seed + i)
             for i, x in enumerate(X)
         ]
     seconds = time.perf_counter() - start

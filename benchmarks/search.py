@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message="Could not import matplotlib")
 
-from auditor.explain.exemplars import exemplars  # noqa: E402
+from auditor.explain.exemplars import ExemplarParams, exemplars  # noqa: E402
 from auditor.model.blackbox import BlackBox, OpenOptions  # noqa: E402
 from auditor.model.generator import Generator  # noqa: E402
 from auditor.model.session import SessionSettings  # noqa: E402
@@ -83,11 +83,13 @@ def single_runs(
                             blackbox,
                             generator,
                             target,
-                            method=method,
-                            objective=objective,
-                            threshold=level,
-                            budget=budget,
-                            patience=budget,
+                            params=ExemplarParams(
+                                method=method,
+                                objective=objective,
+                                threshold=level,
+                                budget=budget,
+                                patience=budget,
+                            ),
                             rng=seed,
                         )
                         found = result.classes[0].exemplars[0]
@@ -146,11 +148,9 @@ def lockstep_runs(
                 model,
                 decoder,
                 None,
-                method=method,
-                objective=objective,
-                threshold=LEVELS[-1],
-                budget=budget,
-                patience=budget,
+                params=ExemplarParams(
+                    method=method, objective=objective, threshold=LEVELS[-1], budget=budget, patience=budget
+                ),
                 rng=seed,
             )
             runs.append(

@@ -37,7 +37,12 @@ from auditor.explain.attribution import (
 )
 from auditor.explain.attribution.core import Features, features_of, sample_of
 from auditor.explain.attribution.metrics import Method
-from auditor.explain.counterfactuals import DEFAULT_BUDGET, CounterfactualResult, counterfactual
+from auditor.explain.counterfactuals import (
+    DEFAULT_BUDGET,
+    CounterfactualParams,
+    CounterfactualResult,
+    counterfactual,
+)
 from auditor.jsonable import jsonable
 from auditor.model.signature import IMAGE_LAYOUTS
 from auditor.pictures import Display, display_range, feature_strip, save_png
@@ -170,7 +175,7 @@ def command(
                 generator=generator,
                 encoder=encoder,
                 reference=data.ref,
-                budget=budget,
+                params=CounterfactualParams(budget=budget),
                 rng=seed,
             )
             fill = found.counterfactuals[0].astype(np.float64)

@@ -28,6 +28,7 @@ from auditor.data import load_data
 from auditor.errors import ConfigError, DataError
 from auditor.explain.counterfactuals import (
     DEFAULT_BUDGET,
+    CounterfactualParams,
     CounterfactualResult,
     FeatureConstraints,
     counterfactuals,
@@ -129,11 +130,13 @@ def command(
         encoder=encoder,
         reference=reference,
         constraints=constraints,
-        method=METHOD_NAMES[method],
-        budget=budget,
-        k=count,
+        params=CounterfactualParams(
+            method=METHOD_NAMES[method],
+            budget=budget,
+            count=count,
+            distance=distance,  # type: ignore[arg-type]
+        ),
         rng=np.random.default_rng(seed),
-        distance=distance,  # type: ignore[arg-type]
     )
     if not flags.quiet:
         for row, result in zip(rows, results):

@@ -26,7 +26,7 @@ from auditor.cli.options import (
 )
 from auditor.data import load_data
 from auditor.errors import ConfigError
-from auditor.explain.exemplars import DEFAULT_BUDGET, ClassExemplars, ExemplarSet, exemplars
+from auditor.explain.exemplars import DEFAULT_BUDGET, ClassExemplars, ExemplarParams, ExemplarSet, exemplars
 from auditor.jsonable import jsonable
 from auditor.model.blackbox import BlackBox
 from auditor.model.signature import IMAGE_LAYOUTS
@@ -124,15 +124,17 @@ def command(
         blackbox,
         generator,
         parse_classes(classes, blackbox.class_names),
-        n=per_class,
-        method=METHOD_NAMES[method],
-        budget=budget,
-        rng=np.random.default_rng(seed),
-        objective=objective,
-        threshold=threshold,
-        prior_penalty=prior_penalty,
-        min_distance=min_distance,
         reference=None if generator is not None or data is None else data.ref,
+        params=ExemplarParams(
+            per_class=per_class,
+            method=METHOD_NAMES[method],
+            budget=budget,
+            objective=objective,
+            threshold=threshold,
+            prior_penalty=prior_penalty,
+            min_distance=min_distance,
+        ),
+        rng=np.random.default_rng(seed),
     )
     if not flags.quiet:
         for found in result.classes:

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from auditor.search.base import Evaluation, SearchError, box_bounds, centre_point, check_positive, check_told
+from auditor.errors import ArgumentError
+from auditor.search.arguments import Bounds, box_bounds, centre_point, check_positive, check_told
+from auditor.search.protocol import Evaluation
 
 if TYPE_CHECKING:
     import cma
@@ -60,12 +62,12 @@ class CMAES:
         popsize: int = 32,
         x0: np.ndarray | None = None,
         sigma: float = 0.5,
-        bounds: tuple[np.ndarray | float, np.ndarray | float] | None = None,
+        bounds: Bounds | None = None,
         diagonal: bool | None = None,
     ) -> None:
         check_positive("sigma", sigma)
         if popsize < 2:
-            raise SearchError(f"cmaes needs popsize >= 2, got {popsize}")
+            raise ArgumentError(f"cmaes needs popsize >= 2, got {popsize}")
         self.dim = dim
         self.rng = rng
         self.popsize = popsize
@@ -74,7 +76,7 @@ class CMAES:
         self.x0 = centre_point(x0, dim)
         if self.bounds is not None:
             if not (self.bounds[0] < self.bounds[1]).all():
-                raise SearchError(
+                raise ArgumentError(
                     "cmaes needs lower < upper in every coordinate; keep fixed coordinates out of the search"
                 )
             self.x0 = np.clip(self.x0, *self.bounds)  # cma needs a feasible start
@@ -111,10 +113,8 @@ class CMAES:
 
     def tell(self, z: np.ndarray, evaluation: Evaluation) -> None:
         """Update cma (non-finite losses become the worst); restart if cma terminated."""
-        check_told(z, self._asked)
-        solutions = (
-            self._solutions if np.array_equal(z, self._asked) else list(np.asarray(z, dtype=np.float64))
-        )
+        asked = check_told(z, self._asked)
+        solutions = self._solutions if np.array_equal(z, asked) else list(np.asarray(z, dtype=np.float64))
         self.es.tell(solutions, finite_fitness(evaluation.loss))
         self._asked = None
         termination = self.es.stop()

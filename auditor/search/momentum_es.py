@@ -6,7 +6,7 @@ Framework for Explainable AI" (ECML-PKDD 2020), as released in github.com/antoni
 losses cached so they are never re-queried); each elite makes m children
 `z = z_parent + v`, `v = μ·v_parent + (1 − μ)·N(0, σ²I)`, or `v = N(0, σ²I)` for a parent
 without velocity (the initial population). Unlike the released scripts, stopping, best-so-far
-tracking and the query budget are handled by `auditor.search.base.minimize`.
+tracking and the query budget are handled by `auditor.search.driver.minimize`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Literal
 
 import numpy as np
 
-from auditor.search.base import Evaluation, SearchError, box_bounds, centre_point, check_positive, check_told
+from auditor.errors import ArgumentError
+from auditor.search.arguments import Bounds, box_bounds, centre_point, check_positive, check_told
+from auditor.search.protocol import Evaluation
 
 
 class MomentumES:
@@ -33,7 +35,7 @@ class MomentumES:
         *,
         x0: np.ndarray | None = None,
         sigma: float = 0.5,
-        bounds: tuple[np.ndarray | float, np.ndarray | float] | None = None,
+        bounds: Bounds | None = None,
         init: Literal["normal", "uniform"] = "normal",
         init_size: int = 50,
         elites: int = 10,
@@ -44,12 +46,12 @@ class MomentumES:
         check_positive("sigma", sigma)
         check_positive("init_box", init_box)
         if init not in ("normal", "uniform"):
-            raise SearchError(f"init must be 'normal' or 'uniform', got {init!r}")
+            raise ArgumentError(f"init must be 'normal' or 'uniform', got {init!r}")
         for name, value in (("init_size", init_size), ("elites", elites), ("children", children)):
             if value < 1:
-                raise SearchError(f"{name} must be at least 1, got {value}")
+                raise ArgumentError(f"{name} must be at least 1, got {value}")
         if not 0 <= momentum < 1:
-            raise SearchError(f"momentum must be in [0, 1), got {momentum}")
+            raise ArgumentError(f"momentum must be in [0, 1), got {momentum}")
         self.dim = dim
         self.rng = rng
         self.centre = centre_point(x0, dim)

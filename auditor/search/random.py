@@ -10,7 +10,9 @@ from typing import Literal
 
 import numpy as np
 
-from auditor.search.base import Evaluation, SearchError, box_bounds, centre_point, check_positive, check_told
+from auditor.errors import ArgumentError
+from auditor.search.arguments import Bounds, box_bounds, centre_point, check_positive, check_told
+from auditor.search.protocol import Evaluation
 
 
 class RandomSearch:
@@ -24,16 +26,16 @@ class RandomSearch:
         popsize: int = 32,
         x0: np.ndarray | None = None,
         sigma: float = 1.0,
-        bounds: tuple[np.ndarray | float, np.ndarray | float] | None = None,
+        bounds: Bounds | None = None,
         init: Literal["normal", "uniform"] = "normal",
         init_box: float = 5.0,
     ) -> None:
         check_positive("sigma", sigma)
         check_positive("init_box", init_box)
         if popsize < 1:
-            raise SearchError(f"popsize must be at least 1, got {popsize}")
+            raise ArgumentError(f"popsize must be at least 1, got {popsize}")
         if init not in ("normal", "uniform"):
-            raise SearchError(f"init must be 'normal' or 'uniform', got {init!r}")
+            raise ArgumentError(f"init must be 'normal' or 'uniform', got {init!r}")
         self.dim = dim
         self.rng = rng
         self.popsize = popsize

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from onnx_factory import linear, save
 
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError
 from auditor.explain.counterfactuals import (
+    CounterfactualParams,
     FeatureConstraints,
     counterfactual,
     counterfactuals,
@@ -42,7 +43,9 @@ def test_l2_counterfactual_of_a_logistic_model_is_within_125_percent_of_the_anal
     logistic,
 ) -> None:
     bb, w, b, X = logistic
-    results = counterfactuals(bb, X[:4], "second", distance="l2", rng=0, budget=1500)
+    results = counterfactuals(
+        bb, X[:4], "second", params=CounterfactualParams(distance="l2", budget=1500), rng=0
+    )
     for x, r in zip(X[:4].astype(np.float64), results):
         dw, g = boundary(w, b, x)
         minimum = abs(g) / np.linalg.norm(dw)
@@ -58,7 +61,10 @@ def test_l1_with_sparsity_changes_only_the_dominant_feature(tmp_path) -> None:
     w[:, 1] = [4.0, 0.3, -0.2, 0.1, 0.25, -0.15]
     bb = open_linear(tmp_path, w, np.array([0.0, -1.0]))
     X = np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32)
-    for x, r in zip(X.astype(np.float64), counterfactuals(bb, X, "second", distance="l1", rng=3)):
+    for x, r in zip(
+        X.astype(np.float64),
+        counterfactuals(bb, X, "second", params=CounterfactualParams(distance="l1"), rng=3),
+    ):
         _, g = boundary(w, np.array([0.0, -1.0]), x)
         assert r.valid[0]
         assert r.changed[0] == 1
@@ -85,7 +91,15 @@ def test_immutable_integer_categorical_features_and_the_data_box_are_respected(t
     ).astype(np.float32)
     X = reference[bb.predict_labels(reference) == 0][:5]
     constraints = FeatureConstraints(immutable=(0, 1), integer=(2, 3), categorical=(4, (5, 6, 7)))
-    results = counterfactuals(bb, X, "second", reference=reference, constraints=constraints, k=2, rng=5)
+    results = counterfactuals(
+        bb,
+        X,
+        "second",
+        reference=reference,
+        constraints=constraints,
+        params=CounterfactualParams(count=2),
+        rng=5,
+    )
     lower, upper = reference.min(axis=0), reference.max(axis=0)
     assert sum(r.found for r in results) >= 4
     for x, r in zip(X, results):
@@ -101,7 +115,9 @@ def test_immutable_integer_categorical_features_and_the_data_box_are_respected(t
 def test_budget_is_never_exceeded_and_a_tiny_one_returns_an_invalid_result(logistic, budget) -> None:
     bb, _, _, X = logistic
     before = bb.queries
-    results = counterfactuals(bb, X[:3] * 40, "second", budget=budget, k=2, rng=0)
+    results = counterfactuals(
+        bb, X[:3] * 40, "second", params=CounterfactualParams(budget=budget, count=2), rng=0
+    )
     assert all(r.queries <= budget for r in results)
     assert bb.queries - before == sum(r.queries for r in results)
     if budget <= 2:
@@ -118,9 +134,11 @@ def test_targets_class_any_and_the_predicted_class(tmp_path) -> None:
     X = rng.normal(size=(5, 4)).astype(np.float32)
     labels = bb.predict_labels(X)
     goals = (labels + 1) % 3
-    for r, goal in zip(counterfactuals(bb, X, goals, rng=0, budget=1000), goals):
+    for r, goal in zip(counterfactuals(bb, X, goals, params=CounterfactualParams(budget=1000), rng=0), goals):
         assert r.valid[0] and r.target == goal and bb.predict_labels(r.counterfactuals)[0] == goal
-    for r, label in zip(counterfactuals(bb, X, "any", rng=0, budget=1000), labels):
+    for r, label in zip(
+        counterfactuals(bb, X, "any", params=CounterfactualParams(budget=1000), rng=0), labels
+    ):
         assert r.valid[0] and r.target != label and bb.predict_labels(r.counterfactuals)[0] == r.target
     same = counterfactual(bb, X[0], int(labels[0]))
     assert same.valid[0] and same.l1[0] == 0 and same.queries == 1
@@ -128,7 +146,7 @@ def test_targets_class_any_and_the_predicted_class(tmp_path) -> None:
 
 def test_several_counterfactuals_are_kept_apart(logistic) -> None:
     bb, _, _, X = logistic
-    for r in counterfactuals(bb, X[:3], "second", k=3, diversity=0.5, rng=1):
+    for r in counterfactuals(bb, X[:3], "second", params=CounterfactualParams(count=3, diversity=0.5), rng=1):
         assert r.valid.all()
         first = np.sqrt(np.mean((r.counterfactuals[0] - r.x) ** 2))
         for i in range(3):
@@ -139,19 +157,20 @@ def test_several_counterfactuals_are_kept_apart(logistic) -> None:
 
 def test_lockstep_sends_one_model_call_per_generation_for_all_inputs(logistic) -> None:
     bb, _, _, X = logistic
-    options = {"patience": 10_000, "budget": 600, "rng": 0}
+    params = CounterfactualParams(patience=10_000, budget=600)
     calls = bb.calls
-    counterfactuals(bb, X[:1], "second", **options)
+    counterfactuals(bb, X[:1], "second", params=params, rng=0)
     alone = bb.calls - calls
     calls = bb.calls
-    counterfactuals(bb, np.repeat(X, 4, axis=0), "second", **options)
+    counterfactuals(bb, np.repeat(X, 4, axis=0), "second", params=params, rng=0)
     assert bb.calls - calls <= 2 * alone  # 24 inputs, not 24 times the calls
 
 
 def test_seeded_runs_repeat_exactly(logistic) -> None:
     bb, _, _, X = logistic
-    first = counterfactuals(bb, X[:2], "second", rng=11, budget=500)
-    again = counterfactuals(bb, X[:2], "second", rng=np.random.default_rng(11), budget=500)
+    params = CounterfactualParams(budget=500)
+    first = counterfactuals(bb, X[:2], "second", params=params, rng=11)
+    again = counterfactuals(bb, X[:2], "second", params=params, rng=np.random.default_rng(11))
     for a, b in zip(first, again):
         assert np.array_equal(a.counterfactuals, b.counterfactuals) and a.queries == b.queries
 
@@ -170,7 +189,9 @@ def test_latent_search_through_a_linear_generator_with_and_without_encoder(tmp_p
     bb = open_linear(tmp_path, w, np.zeros(2))
     X = (rng.normal(size=(4, 3)) @ basis).astype(np.float32)  # on the generator's range
     encoded = counterfactuals(bb, X, "second", generator=generator, encoder=encoder, rng=0)
-    inverted = counterfactuals(bb, X, "second", generator=generator, rng=0, inversion_budget=1500)
+    inverted = counterfactuals(
+        bb, X, "second", generator=generator, params=CounterfactualParams(inversion_budget=1500), rng=0
+    )
     for a, b in zip(encoded, inverted):
         assert a.valid[0] and b.valid[0] and a.space == "latent"
         assert a.z0_error is not None and a.z0_error < 1e-4
@@ -185,7 +206,7 @@ def test_flip_matrix_maps_every_ordered_pair_of_classes(tmp_path) -> None:
     rng = np.random.default_rng(9)
     bb = open_linear(tmp_path, rng.normal(size=(4, 3)) * 2, np.zeros(3))
     X = rng.normal(size=(9, 4)).astype(np.float32)
-    matrix = flip_matrix(bb, X, budget=400, rng=0)
+    matrix = flip_matrix(bb, X, params=CounterfactualParams(budget=400), rng=0)
     labels = bb.predict_labels(X)
     assert matrix.distance.shape == matrix.success.shape == (3, 3)
     for a in range(3):
@@ -199,11 +220,17 @@ def test_flip_matrix_maps_every_ordered_pair_of_classes(tmp_path) -> None:
 
 def test_bad_options_raise_one_actionable_error(logistic) -> None:
     bb, _, _, X = logistic
-    with pytest.raises(ConfigError, match="method"):
-        counterfactuals(bb, X, method="gradient")
-    with pytest.raises(ConfigError, match="target"):
-        counterfactuals(bb, X, "third")
-    with pytest.raises(ConfigError, match="immutable"):
+    with pytest.raises(ArgumentError, match="method"):
+        CounterfactualParams(method="gradient")
+    with pytest.raises(ArgumentError, match="target"):
+        counterfactuals(bb, X, "third")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="immutable"):
         counterfactuals(bb, X, constraints=FeatureConstraints(immutable=(9,)))
-    with pytest.raises(ConfigError, match="budget"):
-        counterfactuals(bb, X, budget=0)
+    with pytest.raises(ArgumentError, match="budget"):
+        CounterfactualParams(budget=0)
+    with pytest.raises(ArgumentError, match="tau"):
+        CounterfactualParams(tau=1.0)
+    with pytest.raises(ArgumentError, match="encoder needs its generator"):
+        counterfactuals(bb, X, encoder=object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        CounterfactualParams("cmaes")  # type: ignore[misc]  # keyword-only

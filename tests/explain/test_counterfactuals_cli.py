@@ -10,6 +10,9 @@ from onnx_factory import conv_image, linear, save
 from PIL import Image
 
 from auditor.cli import main
+from auditor.data import load_data
+from auditor.explain.counterfactuals import CounterfactualParams, FeatureConstraints, counterfactuals
+from auditor.model.blackbox import BlackBox, OpenOptions
 
 STABLE_KEYS = {"method", "seed", "queries", "counterfactuals"}
 ENTRY_KEYS = {"index", "source", "target", "valid", "confidence", "l1", "l2", "changed", "realism", "queries"}
@@ -57,6 +60,21 @@ def test_tabular_counterfactuals_write_the_stable_json_with_the_changes(tmp_path
         assert set(entry) >= ENTRY_KEYS and entry["valid"] and entry["target"] != entry["source"]
         assert entry["changes"] and all(c["name"] != "a" for c in entry["changes"])
         assert entry["changed"] == len(entry["changes"])
+    # the library's own JSON form of the same search is what the command wrote, key for key
+    data = load_data(tmp_path / "rows.npz")
+    results = counterfactuals(
+        BlackBox.open(model, OpenOptions(device="cpu", threads=1)),
+        data.x[[0, 3]],
+        "second",
+        reference=data.ref,
+        constraints=FeatureConstraints(immutable=(0,)),
+        params=CounterfactualParams(method="cmaes", budget=600),
+        rng=np.random.default_rng(4),
+    )
+    own = [entry for result in results for entry in result.entries(("a", "b", "c", "d"))]
+    for written, entry in zip(entries, own, strict=True):
+        assert set(written) - {"index"} <= set(entry)
+        assert all(written[key] == entry[key] for key in written if key != "index"), written
 
 
 def test_image_counterfactuals_write_original_counterfactual_and_difference(tmp_path) -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from auditor.data import load_data
-from auditor.explain.counterfactuals import counterfactuals
-from auditor.explain.metrics import NearestReference, summarize
+from auditor.explain.counterfactuals import CounterfactualParams, counterfactuals, summarize
+from auditor.explain.counterfactuals.measures import NearestReference
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.session import SessionSettings
@@ -29,7 +29,14 @@ def digits(digits_dir):
 def test_latent_counterfactuals_flip_digits_into_digit_like_images(digits) -> None:
     bb, generator, encoder, X, reference = digits
     results = counterfactuals(
-        bb, X[:6], "second", generator=generator, encoder=encoder, reference=reference, budget=800, rng=0
+        bb,
+        X[:6],
+        "second",
+        generator=generator,
+        encoder=encoder,
+        reference=reference,
+        params=CounterfactualParams(budget=800),
+        rng=0,
     )
     assert sum(r.found for r in results) >= 5
     for r in results:

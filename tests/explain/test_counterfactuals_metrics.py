@@ -1,11 +1,12 @@
-"""Specification of the counterfactual metrics in `auditor.explain.metrics`."""
+"""Specification of the counterfactual measures (`auditor.explain.counterfactuals.measures`) and their summary."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from auditor.explain.metrics import (
+from auditor.explain.counterfactuals import summarize
+from auditor.explain.counterfactuals.measures import (
     NearestReference,
     changed_features,
     data_box,
@@ -14,7 +15,6 @@ from auditor.explain.metrics import (
     l2_distance,
     margin,
     reached,
-    summarize,
     validity,
 )
 
@@ -65,3 +65,6 @@ def test_summary_takes_validity_over_all_and_distances_over_valid_ones() -> None
     assert summary.validity_rate == pytest.approx(2 / 3)
     assert summary.median_l1 == 2.0 and summary.median_queries == 20.0
     assert np.isnan(summarize([]).validity_rate)
+    figures = summary.to_dict()
+    assert figures["validity"] == pytest.approx(2 / 3) and figures["median_l1"] == 2.0
+    assert summarize([]).to_dict()["validity"] is None  # NaN is not JSON

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from onnx_factory import linear, save
 
-from auditor.errors import ConfigError, DataError
-from auditor.explain.exemplars import DEFAULT_BUDGET, ExemplarSet, InputBox, exemplars
+from auditor.errors import ArgumentError, DataError
+from auditor.explain.exemplars import DEFAULT_BUDGET, ExemplarParams, ExemplarSet, InputBox, exemplars
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Generator
 from auditor.model.session import SessionSettings
@@ -56,7 +56,12 @@ def tiny_models(tmp_path, options: OpenOptions = UNCACHED) -> tuple[BlackBox, Ge
 )
 def test_every_digit_gets_a_confident_exemplar(digits, method: str, objective: str, threshold: float) -> None:
     blackbox, generator = digits
-    result = exemplars(blackbox, generator, rng=0, method=method, objective=objective, threshold=threshold)
+    result = exemplars(
+        blackbox,
+        generator,
+        params=ExemplarParams(method=method, objective=objective, threshold=threshold),
+        rng=0,
+    )
     assert [c.target for c in result.classes] == list(range(10))
     for found in result.classes:
         (e,) = found.exemplars
@@ -75,7 +80,13 @@ def test_every_digit_gets_a_confident_exemplar(digits, method: str, objective: s
 def test_same_seed_gives_the_same_exemplars_bit_for_bit(digits_dir, method: str) -> None:
     def run(seed: int) -> ExemplarSet:
         blackbox, generator = digits_models(digits_dir)  # fresh sessions, empty row cache
-        return exemplars(blackbox, generator, [2, 7], n=2, method=method, threshold=0.99, rng=seed)
+        return exemplars(
+            blackbox,
+            generator,
+            [2, 7],
+            params=ExemplarParams(per_class=2, method=method, threshold=0.99),
+            rng=seed,
+        )
 
     first, again, other = run(5), run(5), run(6)
     for a, b in zip(first.classes, again.classes, strict=True):
@@ -89,15 +100,19 @@ def test_same_seed_gives_the_same_exemplars_bit_for_bit(digits_dir, method: str)
 
 def test_a_targets_exemplar_does_not_depend_on_the_other_targets(digits) -> None:
     blackbox, generator = digits
-    alone = exemplars(blackbox, generator, 7, n=2, threshold=0.99, rng=11)
-    together = exemplars(blackbox, generator, [3, 7, 9], n=2, threshold=0.99, rng=11)
+    alone = exemplars(blackbox, generator, 7, params=ExemplarParams(per_class=2, threshold=0.99), rng=11)
+    together = exemplars(
+        blackbox, generator, [3, 7, 9], params=ExemplarParams(per_class=2, threshold=0.99), rng=11
+    )
     assert np.array_equal(alone.classes[0].latent, together.classes[1].latent)
 
 
 def test_restarts_keep_their_distance(digits) -> None:
     blackbox, generator = digits
-    spread = exemplars(blackbox, generator, [0, 8], n=3, min_distance=5.0, rng=4)
-    free = exemplars(blackbox, generator, [0, 8], n=3, min_distance=0.0, rng=4)
+    spread = exemplars(
+        blackbox, generator, [0, 8], params=ExemplarParams(per_class=3, min_distance=5.0), rng=4
+    )
+    free = exemplars(blackbox, generator, [0, 8], params=ExemplarParams(per_class=3, min_distance=0.0), rng=4)
     for found in spread.classes:
         distances = pairwise(found.latent)
         assert all(e.success for e in found.exemplars)
@@ -112,7 +127,9 @@ def test_prior_penalty_keeps_latents_typical(digits) -> None:
     blackbox, generator = digits
 
     def mean_square(penalty: float) -> float:
-        result = exemplars(blackbox, generator, threshold=0.99, prior_penalty=penalty, rng=0)
+        result = exemplars(
+            blackbox, generator, params=ExemplarParams(threshold=0.99, prior_penalty=penalty), rng=0
+        )
         assert result.success
         return float(np.mean([np.mean(c.latent**2) for c in result.classes]))
 
@@ -133,7 +150,9 @@ def test_generator_that_does_not_fit_the_classifier_is_refused(digits, tmp_path)
 def test_lockstep_sends_one_batch_per_generation(tmp_path, method: str) -> None:
     blackbox, generator = tiny_models(tmp_path)
     generator_calls = generator.runner.calls  # its output-shape probe
-    result = exemplars(blackbox, generator, n=2, method=method, threshold=0.999, rng=1)
+    result = exemplars(
+        blackbox, generator, params=ExemplarParams(per_class=2, method=method, threshold=0.999), rng=1
+    )
     rounds = [[c.exemplars[r] for c in result.classes] for r in range(2)]
     generations = sum(max(len(e.history) for e in searches) for searches in rounds)
     assert blackbox.calls == generations == generator.runner.calls - generator_calls
@@ -155,7 +174,13 @@ def box_case(tmp_path, weight: float = 1.0) -> tuple[BlackBox, np.ndarray]:
 
 def test_input_space_search_stays_inside_the_reference_box(tmp_path) -> None:
     blackbox, reference = box_case(tmp_path)
-    result = exemplars(blackbox, None, n=2, threshold=0.99, reference=reference, rng=0, method="cmaes")
+    result = exemplars(
+        blackbox,
+        None,
+        reference=reference,
+        params=ExemplarParams(per_class=2, threshold=0.99, method="cmaes"),
+        rng=0,
+    )
     box = InputBox.from_reference(reference)
     lower, upper = reference.min(axis=0), reference.max(axis=0)
     assert result.space == "input" and result.success
@@ -174,11 +199,8 @@ def test_unreachable_target_spends_the_budget_and_no_more(tmp_path) -> None:
             blackbox,
             None,
             0,
-            method=method,
-            threshold=0.99,
-            budget=500,
-            patience=10**6,
             reference=reference,
+            params=ExemplarParams(method=method, threshold=0.99, budget=500, patience=10**6),
             rng=0,
         )
         (e,) = result.classes[0].exemplars
@@ -191,8 +213,8 @@ def test_tabular_sample_with_and_without_its_generator(tabular_dir) -> None:
     blackbox = BlackBox.open(tabular_dir / "classifier.onnx", FAST)
     generator = Generator.open(tabular_dir / "generator.onnx", CPU)
     reference = np.load(tabular_dir / "samples.npz")["X_reference"]
-    boxed = exemplars(blackbox, None, reference=reference, threshold=0.99, rng=0)
-    latent = exemplars(blackbox, generator, threshold=0.99, rng=0)
+    boxed = exemplars(blackbox, None, reference=reference, params=ExemplarParams(threshold=0.99), rng=0)
+    latent = exemplars(blackbox, generator, params=ExemplarParams(threshold=0.99), rng=0)
     assert boxed.success and latent.success
     for found in boxed.classes:
         assert (found.inputs >= reference.min(axis=0)).all() and (found.inputs <= reference.max(axis=0)).all()
@@ -202,20 +224,31 @@ def test_tabular_sample_with_and_without_its_generator(tabular_dir) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("knobs", "message"),
     [
         ({"method": "adam"}, "unknown exemplar search method"),
         ({"objective": "hinge"}, "unknown objective"),
         ({"threshold": 1.0}, "threshold"),
-        ({"n": 0}, "at least 1"),
+        ({"per_class": 0}, "at least 1"),
+        ({"prior_penalty": -1.0}, "prior_penalty"),
+        ({"min_distance": float("nan")}, "min_distance"),
+    ],
+)
+def test_bad_params_raise_one_actionable_error(knobs: dict, message: str) -> None:
+    with pytest.raises(ArgumentError, match=message):
+        ExemplarParams(**knobs)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
         ({"targets": [3]}, "not a class index"),
         ({"targets": [1, 1]}, "only once"),
-        ({"prior_penalty": -1.0}, "prior_penalty"),
         ({"generator": None}, "reference rows"),
     ],
 )
-def test_bad_arguments_raise_one_actionable_error(tmp_path, kwargs: dict, message: str) -> None:
+def test_bad_arguments_raise_one_actionable_error(tmp_path, arguments: dict, message: str) -> None:
     blackbox, generator = tiny_models(tmp_path)
-    arguments = {"generator": generator, "targets": None, **kwargs}
-    with pytest.raises(ConfigError, match=message):
-        exemplars(blackbox, arguments.pop("generator"), arguments.pop("targets"), rng=0, **arguments)
+    chosen = {"generator": generator, "targets": None, **arguments}
+    with pytest.raises(ArgumentError, match=message):
+        exemplars(blackbox, chosen["generator"], chosen["targets"], rng=0)

@@ -10,6 +10,9 @@ import pytest
 from PIL import Image
 
 from auditor.cli import main
+from auditor.data import load_data
+from auditor.explain.exemplars import ExemplarParams, exemplars
+from auditor.model.blackbox import BlackBox, OpenOptions
 
 STABLE_KEYS = {"method", "seed", "queries", "exemplars"}
 EXEMPLAR_KEYS = {"target", "target_name", "confidence", "queries", "latent"}
@@ -81,6 +84,22 @@ def test_tabular_box_search_writes_csv_rows_inside_the_data_range(tabular_dir, t
     assert (values >= reference.min(axis=0)).all() and (values <= reference.max(axis=0)).all()
     report = json.loads((out / "exemplars.json").read_text())
     assert report["space"] == "input" and all("input" in e and "image" not in e for e in report["exemplars"])
+    # the library's own JSON form of the same search is what the command wrote, key for key
+    result = exemplars(
+        BlackBox.open(tabular_dir / "classifier.onnx", OpenOptions(device="cpu", batch_size=1024, threads=1)),
+        None,
+        reference=load_data(data).ref,
+        params=ExemplarParams(method="cmaes", threshold=0.99),
+        rng=np.random.default_rng(0),
+    )
+    own = result.to_dict()
+    timings = {"seconds", "ort_seconds"}
+    shared = set(report) & set(own) - timings - {"classes", "exemplars"}
+    assert {key: report[key] for key in shared} == {key: own[key] for key in shared}
+    for part in ("classes", "exemplars"):
+        for written, entry in zip(report[part], own[part], strict=True):
+            assert set(written) <= set(entry)
+            assert all(written[key] == entry[key] for key in set(written) - timings), written
 
 
 def test_missed_threshold_exits_1_and_bad_usage_exits_2(digits_dir, tmp_path, capsys) -> None:

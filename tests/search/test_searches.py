@@ -7,13 +7,15 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from auditor.errors import ArgumentError
 from auditor.search import (
     CMAES,
+    METHODS,
     Evaluation,
     MomentumES,
     RandomSearch,
-    SearchError,
     StopRule,
+    canonical_method,
     make_search,
     minimize,
 )
@@ -229,31 +231,40 @@ def test_make_search_names_and_errors() -> None:
     assert isinstance(make_search("random", 3, rng), RandomSearch)
     es = make_search("es", 3, rng, popsize=32)
     assert isinstance(es, MomentumES) and es.elites * es.children == 32
-    with pytest.raises(SearchError, match="unknown search method"):
+    with pytest.raises(ArgumentError, match="unknown search method"):
         make_search("nevergrad", 3, rng)
-    with pytest.raises(SearchError, match="unknown option"):
+    with pytest.raises(ArgumentError, match="unknown option"):
         make_search("cmaes", 3, rng, elites=4)
-    with pytest.raises(SearchError, match="multiple of children"):
+    with pytest.raises(ArgumentError, match="multiple of children"):
         make_search("es", 3, rng, popsize=31)
-    with pytest.raises(SearchError, match="x0"):
+    with pytest.raises(ArgumentError, match="x0"):
         make_search("random", 3, rng, x0=np.zeros(4))
-    with pytest.raises(SearchError, match="lower <= upper"):
+    with pytest.raises(ArgumentError, match="lower <= upper"):
         make_search("random", 3, rng, bounds=(1.0, 0.0))
-    with pytest.raises(SearchError, match="sigma"):
+    with pytest.raises(ArgumentError, match="sigma"):
         make_search("cmaes", 3, rng, sigma=0.0)
-    with pytest.raises(SearchError, match="lower < upper"):
+    with pytest.raises(ArgumentError, match="lower < upper"):
         make_search("cmaes", 3, rng, bounds=(0.0, np.array([1.0, 0.0, 1.0])))
-    with pytest.raises(SearchError, match="Generator"):
+    with pytest.raises(ArgumentError, match="Generator"):
         make_search("random", 3, 0)  # type: ignore[arg-type]
-    assert issubclass(SearchError, ValueError)
+    assert issubclass(ArgumentError, ValueError)
+
+
+def test_the_registry_owns_the_method_names() -> None:
+    rng = np.random.default_rng(0)
+    assert canonical_method("es") == "momentum_es" and canonical_method("cmaes") == "cmaes"
+    for method in METHODS:  # every listed name builds the strategy its canonical name names
+        assert type(make_search(method, 2, rng)) is type(make_search(canonical_method(method), 2, rng))
+    with pytest.raises(ArgumentError, match="choose one of momentum_es, es, cmaes, random"):
+        canonical_method("adam")
 
 
 def test_tell_must_answer_the_latest_ask() -> None:
     search = MomentumES(2, np.random.default_rng(0))
-    with pytest.raises(SearchError, match="without a matching ask"):
+    with pytest.raises(ArgumentError, match="without a matching ask"):
         search.tell(np.zeros((50, 2)), Evaluation(np.zeros(50), np.zeros(50, dtype=bool)))
     search.ask()
-    with pytest.raises(SearchError, match="latest ask"):
+    with pytest.raises(ArgumentError, match="latest ask"):
         search.tell(np.zeros((3, 2)), Evaluation(np.zeros(3), np.zeros(3, dtype=bool)))
 
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auditor.errors import ArgumentError
 from auditor.search import (
     Evaluation,
-    SearchError,
     StopRule,
     make_search,
     minimize,
     minimize_lockstep,
 )
+from auditor.search.registry import STRATEGIES
 
-METHODS = ["momentum_es", "cmaes", "random"]
+METHODS = list(STRATEGIES)  # each strategy once, aliases aside
 
 
 def sphere(z: np.ndarray) -> np.ndarray:
@@ -174,9 +177,11 @@ def test_lockstep_equals_separate_runs_with_one_call_per_generation() -> None:
 
     separate = [minimize(never, search, stop) for search in searches()]
     calls: list[list[int]] = []
+    owners_seen: list[list[int]] = []
 
-    def objective_many(asks: list[np.ndarray]) -> list[Evaluation]:
+    def objective_many(asks: list[np.ndarray], owners: Sequence[int]) -> list[Evaluation]:
         calls.append([len(z) for z in asks])
+        owners_seen.append(list(owners))
         scores = never(np.concatenate(asks))  # one model batch, split back
         cuts = np.cumsum([len(z) for z in asks])[:-1]
         return [
@@ -195,20 +200,62 @@ def test_lockstep_equals_separate_runs_with_one_call_per_generation() -> None:
         )
     assert len(calls) == max(result.generations for result in together)
     assert [len(c) for c in calls] == [sum(r.generations > g for r in together) for g in range(len(calls))]
+    # the owners name exactly the searches still running, in their order
+    assert owners_seen == [
+        [i for i, r in enumerate(together) if r.generations > g] for g in range(len(calls))
+    ]
+
+
+def test_owners_let_the_objective_score_each_search_its_own_way() -> None:
+    centres = [np.full(3, -2.0), np.zeros(3), np.full(3, 2.0)]
+
+    def objective_many(asks: list[np.ndarray], owners: Sequence[int]) -> list[Evaluation]:
+        return [
+            Evaluation(sphere(z - centres[owner]), np.zeros(len(z), dtype=bool))
+            for z, owner in zip(asks, owners, strict=True)
+        ]
+
+    searches = [make_search("cmaes", 3, np.random.default_rng(seed)) for seed in range(3)]
+    results = minimize_lockstep(objective_many, searches, StopRule(budget=3000, patience=10**6))
+    for centre, result in zip(centres, results, strict=True):
+        np.testing.assert_allclose(result.best_z, centre, atol=0.05)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_row_cap_trims_the_last_generation_and_never_exceeds_the_cap(method: str) -> None:
+    cap = 101  # not a multiple of any population size
+    seen: list[int] = []
+
+    def objective_many(asks: list[np.ndarray], owners: Sequence[int]) -> list[Evaluation]:
+        seen.extend(len(z) for z in asks)
+        return [never(z) for z in asks]
+
+    searches = [make_search(method, 4, np.random.default_rng(seed)) for seed in range(2)]
+    stop = StopRule(budget=cap, patience=10**6, min_delta=0.0)
+    for result in minimize_lockstep(objective_many, searches, stop, row_cap=cap):
+        assert result.queries == cap and result.stop_reason == "budget"
+        assert result.history[-1].queries == cap
+    assert sum(seen) == 2 * cap
+    uncapped = minimize(never, make_search(method, 4, np.random.default_rng(0)), stop)
+    assert uncapped.queries > cap  # without the cap the last generation overshoots
+    with pytest.raises(ArgumentError, match="row_cap"):
+        minimize_lockstep(objective_many, searches, stop, row_cap=0)
 
 
 def test_objective_shape_errors_are_reported() -> None:
     search = make_search("random", 2, np.random.default_rng(0))
-    with pytest.raises(SearchError, match="shape"):
+    with pytest.raises(ArgumentError, match="shape"):
         minimize(lambda z: Evaluation(np.zeros(len(z) + 1), np.zeros(len(z), dtype=bool)), search, StopRule())
-    with pytest.raises(SearchError, match="evaluations"):
-        minimize_lockstep(lambda asks: [], [make_search("random", 2, np.random.default_rng(0))], StopRule())
+    with pytest.raises(ArgumentError, match="evaluations"):
+        minimize_lockstep(
+            lambda asks, owners: [], [make_search("random", 2, np.random.default_rng(0))], StopRule()
+        )
 
 
 def test_stop_rule_is_validated() -> None:
-    with pytest.raises(SearchError, match="budget"):
+    with pytest.raises(ArgumentError, match="budget"):
         StopRule(budget=0)
-    with pytest.raises(SearchError, match="patience"):
+    with pytest.raises(ArgumentError, match="patience"):
         StopRule(patience=0)
-    with pytest.raises(SearchError, match="success_rule"):
+    with pytest.raises(ArgumentError, match="success_rule"):
         StopRule(success_rule="worst")  # type: ignore[arg-type]

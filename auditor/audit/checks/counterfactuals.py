@@ -49,16 +49,9 @@ CfPart = tuple[str, list[int], list[Any], list[int]]  # (part, explained rows, t
 
 
 def run(ctx: Context, s: Any, unit: Unit) -> CfPart:
-    from auditor.explain.counterfactuals import counterfactuals
+    from auditor.explain.counterfactuals import CounterfactualParams, counterfactuals
 
     assert ctx.data is not None
-    common: dict[str, Any] = {
-        "generator": ctx.generator,
-        "encoder": ctx.encoder,
-        "reference": ctx.reference,
-        "method": s.method,
-        "rng": unit.seed,
-    }
     x = ctx.data.x[list(unit.items)]
     # -1: the input's own scores are NaN or infinite; it cannot be explained
     labels = ctx.blackbox.predict_labels(x)
@@ -67,13 +60,31 @@ def run(ctx: Context, s: Any, unit: Unit) -> CfPart:
         keep = np.flatnonzero(labels >= 0)
         if not keep.size:
             return unit.part, [], [], skipped
-        results = counterfactuals(ctx.blackbox, x[keep], s.target, budget=search_budget(ctx, s), **common)
+        results = counterfactuals(
+            ctx.blackbox,
+            x[keep],
+            s.target,
+            generator=ctx.generator,
+            encoder=ctx.encoder,
+            reference=ctx.reference,
+            params=CounterfactualParams(method=s.method, budget=search_budget(ctx, s)),
+            rng=unit.seed,
+        )
         return unit.part, [unit.items[i] for i in keep], results, skipped
     pairs = [(i, b) for i, a in enumerate(labels) if a >= 0 for b in range(ctx.blackbox.n_classes) if b != a]
     if not pairs:
         return unit.part, [], [], skipped
     rows, goals = np.array([i for i, _ in pairs]), np.array([b for _, b in pairs])
-    results = counterfactuals(ctx.blackbox, x[rows], goals, budget=s.matrix_budget, **common)
+    results = counterfactuals(
+        ctx.blackbox,
+        x[rows],
+        goals,
+        generator=ctx.generator,
+        encoder=ctx.encoder,
+        reference=ctx.reference,
+        params=CounterfactualParams(method=s.method, budget=s.matrix_budget),
+        rng=unit.seed,
+    )
     return unit.part, [unit.items[i] for i in rows], results, skipped
 
 
@@ -92,7 +103,7 @@ def _flip_matrix(ctx: Context, results: list[Any]) -> dict[str, Any]:
 
 
 def merge(ctx: Context, s: Any, parts: list[CfPart]) -> Outcome:
-    from auditor.explain.metrics import summarize
+    from auditor.explain.counterfactuals import summarize
 
     samples = [
         (row, r) for part, rows, results, _ in parts if part == "samples" for row, r in zip(rows, results)

@@ -41,18 +41,17 @@ def plan(ctx: Context, s: Any, seed: int) -> list[Slice]:
 
 
 def run(ctx: Context, s: Any, unit: Unit) -> Any:
-    from auditor.explain.exemplars import exemplars
+    from auditor.explain.exemplars import ExemplarParams, exemplars
 
     return exemplars(
         ctx.blackbox,
         ctx.generator,
         list(unit.items),
-        n=s.per_class,
-        method=s.method,
-        budget=search_budget(ctx, s),
-        rng=unit.seed,
-        threshold=s.min_confidence,
         reference=ctx.reference if ctx.generator is None else None,
+        params=ExemplarParams(
+            per_class=s.per_class, method=s.method, budget=search_budget(ctx, s), threshold=s.min_confidence
+        ),
+        rng=unit.seed,
     )
 
 

@@ -16,32 +16,30 @@ doubles). So the search's best row is the closest valid one, and a search that n
 returns its closest attempt marked invalid. Every classifier query is batched: `counterfactuals`
 runs all inputs in lockstep, one model call per generation or phase. Budgets are hard: never exceeded.
 
-Modules: `api` (the public searches), `results`, `flip` (the flip matrix), `objective` (ranking),
-`engine` (budgeted lockstep searches), `domain`, `latent` (the generator path), `input_space`,
-`input_search` and `sparsity` (the input-space path).
+Modules, top to bottom: `api` (the public searches) and `flip` (the flip matrix); `assembly` (results
+from the searches' best rows) and `summary` (aggregates); the generator path `latent` and the
+input-space path `input_search` → `sparsity` → `input_space`; `engine` (budgeted lockstep searches
+over any `space.Space`); `objective` (ranking, one `Task` per search); `domain` (constraints, box,
+scale); `results`, `params`, `targets` and `measures` (validity, distances, realism) at the bottom.
+This file only re-exports.
 """
 
 from __future__ import annotations
 
-from auditor.explain.counterfactuals.api import (
-    DEFAULT_BUDGET,
-    DEFAULT_PATIENCE,
-    IMAGE_LAYOUTS,
-    METHODS,
-    Target,
-    counterfactual,
-    counterfactuals,
-)
+from auditor.explain.counterfactuals.api import counterfactual, counterfactuals
 from auditor.explain.counterfactuals.domain import FeatureConstraints
 from auditor.explain.counterfactuals.flip import FlipMatrix, flip_matrix, flip_table
+from auditor.explain.counterfactuals.params import DEFAULT_BUDGET, DEFAULT_PATIENCE, CounterfactualParams
 from auditor.explain.counterfactuals.results import CounterfactualResult
+from auditor.explain.counterfactuals.summary import CounterfactualSummary, summarize
+from auditor.explain.counterfactuals.targets import Target
 
 __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_PATIENCE",
-    "IMAGE_LAYOUTS",
-    "METHODS",
+    "CounterfactualParams",
     "CounterfactualResult",
+    "CounterfactualSummary",
     "FeatureConstraints",
     "FlipMatrix",
     "Target",
@@ -49,4 +47,5 @@ __all__ = [
     "counterfactuals",
     "flip_matrix",
     "flip_table",
+    "summarize",
 ]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditor.errors import ConfigError, DataError
-from auditor.explain.metrics import change_tolerance, data_box, feature_scale, flat
+from auditor.errors import ArgumentError, DataError
+from auditor.explain.counterfactuals.measures import change_tolerance, data_box, feature_scale, flat
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,15 @@ class Domain:
             else:
                 block = self._indices(tuple(entry), "categorical")
                 if len(block) < 2:
-                    raise ConfigError("a one-hot categorical block needs at least 2 columns")
+                    raise ArgumentError("a one-hot categorical block needs at least 2 columns")
                 self.onehot.append(block)
 
     def _indices(self, values: Sequence[int], what: str) -> np.ndarray:
         index = np.asarray(values, dtype=np.int64).reshape(-1)
         if index.size and (index.min() < 0 or index.max() >= self.size):
-            raise ConfigError(f"{what} feature indices must be in 0..{self.size - 1}, got {list(values)[:8]}")
+            raise ArgumentError(
+                f"{what} feature indices must be in 0..{self.size - 1}, got {list(values)[:8]}"
+            )
         return index
 
     def project(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:

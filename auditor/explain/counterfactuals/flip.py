@@ -5,12 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from auditor.explain.counterfactuals.api import counterfactuals
+from auditor.explain.counterfactuals.api import DEFAULT_PARAMS, NO_CONSTRAINTS, counterfactuals
+from auditor.explain.counterfactuals.domain import FeatureConstraints
+from auditor.explain.counterfactuals.params import CounterfactualParams
 from auditor.explain.counterfactuals.results import CounterfactualResult
+from auditor.explain.jsonable import jsonable
 from auditor.model.blackbox import BlackBox
+from auditor.model.generator import Encoder, Generator
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,24 +30,59 @@ class FlipMatrix:
     queries: int
     seconds: float
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (NaN, where no pair was valid or attempted, becomes None); `max_distance` is the
+        largest median distance of a reached pair."""
+        reached = self.distance[np.isfinite(self.distance)]
+        return {
+            "class_names": list(self.class_names),
+            "distance_l2": jsonable(self.distance),
+            "success": jsonable(self.success),
+            "attempts": self.attempts.tolist(),
+            "max_distance": float(reached.max()) if reached.size else None,
+            "queries": self.queries,
+            "seconds": self.seconds,
+        }
 
-def flip_matrix(blackbox: BlackBox, X: np.ndarray, **options: object) -> FlipMatrix:
+
+def flip_matrix(
+    blackbox: BlackBox,
+    X: np.ndarray,
+    *,
+    generator: Generator | None = None,
+    encoder: Encoder | None = None,
+    reference: np.ndarray | None = None,
+    constraints: FeatureConstraints = NO_CONSTRAINTS,
+    params: CounterfactualParams = DEFAULT_PARAMS,
+    rng: np.random.Generator | int = 0,
+) -> FlipMatrix:
     """One-vs-one: a counterfactual from each row's predicted class a to every other class b, all in
-    lockstep; per (a, b) the median L2 distance of the valid ones and the share that succeeded."""
+    lockstep (see `counterfactuals` for the keywords); per (a, b) the median L2 distance of the valid
+    ones and the share that succeeded."""
     start_time = time.perf_counter()
     X = blackbox.prepare(np.asarray(X))
-    k_classes = blackbox.n_classes
+    n_classes = blackbox.n_classes
     labels = blackbox.predict_labels(X)
     rows, goals = [], []
-    for i, a in enumerate(labels):
-        for b in range(k_classes):
-            if a >= 0 and b != a:
-                rows.append(i)
-                goals.append(b)
+    for row, predicted in enumerate(labels):
+        for goal in range(n_classes):
+            if predicted >= 0 and goal != predicted:
+                rows.append(row)
+                goals.append(goal)
     results: list[CounterfactualResult] = []
     if rows:
-        results = counterfactuals(blackbox, X[np.array(rows)], np.array(goals), **options)  # type: ignore[arg-type]
-    distance, success, attempts = flip_table(results, k_classes)
+        results = counterfactuals(
+            blackbox,
+            X[np.array(rows)],
+            np.array(goals),
+            generator=generator,
+            encoder=encoder,
+            reference=reference,
+            constraints=constraints,
+            params=params,
+            rng=rng,
+        )
+    distance, success, attempts = flip_table(results, n_classes)
     queries = len(X) + sum(r.queries for r in results)
     return FlipMatrix(
         blackbox.class_names, distance, success, attempts, queries, time.perf_counter() - start_time
@@ -50,21 +90,21 @@ def flip_matrix(blackbox: BlackBox, X: np.ndarray, **options: object) -> FlipMat
 
 
 def flip_table(
-    results: Sequence[CounterfactualResult], k_classes: int
+    results: Sequence[CounterfactualResult], n_classes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per predicted class a (row) and target b (column): the median L2 distance of the valid
     counterfactuals (NaN where none was valid), the share of attempts that succeeded (NaN where
     none was made), and the number of attempts."""
-    distance = np.full((k_classes, k_classes), np.nan)
-    success = np.full((k_classes, k_classes), np.nan)
-    attempts = np.zeros((k_classes, k_classes), dtype=np.int64)
+    distance = np.full((n_classes, n_classes), np.nan)
+    success = np.full((n_classes, n_classes), np.nan)
+    attempts = np.zeros((n_classes, n_classes), dtype=np.int64)
     pairs: dict[tuple[int, int], list[CounterfactualResult]] = {}
-    for r in results:
-        pairs.setdefault((r.source, r.target), []).append(r)
-    for (a, b), group in pairs.items():
-        attempts[a, b] = len(group)
-        ok = [float(r.l2[0]) for r in group if r.valid[0]]
-        success[a, b] = len(ok) / len(group)
-        if ok:
-            distance[a, b] = float(np.median(ok))
+    for result in results:
+        pairs.setdefault((result.source, result.target), []).append(result)
+    for (source, target), group in pairs.items():
+        attempts[source, target] = len(group)
+        reached = [float(result.l2[0]) for result in group if result.valid[0]]
+        success[source, target] = len(reached) / len(group)
+        if reached:
+            distance[source, target] = float(np.median(reached))
     return distance, success, attempts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from auditor.explain.counterfactuals.engine import Run
-from auditor.explain.counterfactuals.input_space import input_space_of
+from auditor.explain.counterfactuals.input_space import InputSpace
 from auditor.explain.counterfactuals.objective import Task
 from auditor.explain.counterfactuals.sparsity import polish
 
@@ -17,7 +17,7 @@ POLISH_SHARE = 0.4  # the sparse pass and the line search keep this share of it
 
 
 def input_round(
-    run: Run,
+    run: Run[InputSpace],
     tasks: list[Task],
     rngs: list[np.random.Generator],
     budget: int,
@@ -27,7 +27,7 @@ def input_round(
 ) -> None:
     """One input-space round within `budget` rows per task: starts (probes, nearest unlike
     neighbours; up to 1/START_SHARE), the search, then the polish (POLISH_SHARE kept for it)."""
-    space = input_space_of(run)
+    space = run.space
     spent = run.queries.copy()
     allowance = budget // START_SHARE
     probe_rows = 2 * len(PROBE_STEPS) * space.dim
@@ -36,37 +36,38 @@ def input_round(
         allowance -= probe_rows
     if neighbours is not None and allowance >= NEIGHBOURS + SEGMENT:
         unlike_neighbours(run, tasks, neighbours)
-    starts = [space.start(t) for t in tasks]
-    used = max(int(run.queries[t.index] - spent[t.index]) for t in tasks)
+    starts = [space.start(task) for task in tasks]
+    used = max(int(run.queries[task.index] - spent[task.index]) for task in tasks)
     search_budget = budget - used - int(budget * POLISH_SHARE)
     run.search(tasks, search_budget, [(u0, sigma or step) for u0, step in starts], rngs)
-    left = {t.index: budget - int(run.queries[t.index] - spent[t.index]) for t in tasks}
+    left = {task.index: budget - int(run.queries[task.index] - spent[task.index]) for task in tasks}
     polish(run, tasks, left, sparse)
 
 
-def probe(run: Run, tasks: list[Task]) -> None:
+def probe(run: Run[InputSpace], tasks: list[Task]) -> None:
     """Single-parameter steps (± PROBE_STEPS scale units), every task's in one call; each keeps its best."""
-    space = input_space_of(run)
+    space = run.space
     steps = np.concatenate([np.array(PROBE_STEPS), -np.array(PROBE_STEPS)])
     u = np.zeros((space.dim * steps.size, space.dim))
     u[np.arange(len(u)), np.repeat(np.arange(space.dim), steps.size)] = np.tile(steps, space.dim)
-    batches = [space.rows(t.x, u) for t in tasks]
-    keep = [np.flatnonzero(np.abs(b - t.x).max(axis=1) > 0) for b, t in zip(batches, tasks)]
-    scored = run.score(tasks, [b[k] for b, k in zip(batches, keep)])
-    for task, k, (_, _, _, m) in zip(tasks, keep, scored):
+    batches = [space.rows(task.x, u) for task in tasks]
+    moved = [np.flatnonzero(np.abs(batch - task.x).max(axis=1) > 0) for batch, task in zip(batches, tasks)]
+    scored = run.score(tasks, [batch[kept] for batch, kept in zip(batches, moved)])
+    for task, kept, figures in zip(tasks, moved, scored):
         # rank units by the best margin a probe along them reached; remember that probe's direction
-        units = space.unit_of_param[k // steps.size]
-        order = np.lexsort((-m, units))
+        units = space.unit_of_param[kept // steps.size]
+        order = np.lexsort((-figures.margin, units))
         first = np.unique(units[order], return_index=True)[1]
-        best_unit, best_margin = units[order][first], m[order][first]
+        best_unit, best_margin = units[order][first], figures.margin[order][first]
         task.probe_order = best_unit[np.argsort(-best_margin, kind="stable")]
-        task.probe_sign = dict(zip(best_unit.tolist(), np.sign(steps[k[order][first] % steps.size]).tolist()))
+        signs = np.sign(steps[kept[order][first] % steps.size])
+        task.probe_sign = dict(zip(best_unit.tolist(), signs.tolist()))
 
 
-def unlike_neighbours(run: Run, tasks: list[Task], reference: np.ndarray) -> None:
+def unlike_neighbours(run: Run[InputSpace], tasks: list[Task], reference: np.ndarray) -> None:
     """Nearest unlike neighbours: each task's NEIGHBOURS nearest reference rows (scaled distance, projected
     onto its constraints) in one call, then the segment from x to the nearest valid one in a second call."""
-    space = input_space_of(run)
+    space = run.space
     scale = space.domain.scale
     ref = reference / scale
     batches = []
@@ -81,6 +82,6 @@ def unlike_neighbours(run: Run, tasks: list[Task], reference: np.ndarray) -> Non
             segments.append(np.empty((0, task.x.size)))
             continue
         goal = rows[int(np.argmin(score))]
-        t = np.arange(1, SEGMENT + 1)[:, None] / (SEGMENT + 1)
-        segments.append(space.domain.project(task.x + t * (goal - task.x), task.x))
+        shares = np.arange(1, SEGMENT + 1)[:, None] / (SEGMENT + 1)
+        segments.append(space.domain.project(task.x + shares * (goal - task.x), task.x))
     run.score(tasks, segments)

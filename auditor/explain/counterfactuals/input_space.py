@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
 from auditor.explain.counterfactuals.domain import Domain
 from auditor.explain.counterfactuals.objective import Task, scaled_distance
 
-if TYPE_CHECKING:
-    from auditor.explain.counterfactuals.engine import Run
-
 GRID_CELLS = 8  # default image parameterisation: about 8 x 8 cells per channel
+# CMA-ES rows per generation in input space: half the generations (and cma's overhead) of 32
+INPUT_POPSIZE = 64
 
 
 class InputSpace:
@@ -23,7 +23,7 @@ class InputSpace:
     or an image cell) over D: the L1 + λ₀·L0 objective of METHODS.md.
     """
 
-    latent = False
+    kind: Literal["input", "latent"] = "input"
 
     def __init__(self, domain: Domain, layout: str, cell: int | None, distance: str, weight: float) -> None:
         self.domain = domain
@@ -56,10 +56,11 @@ class InputSpace:
         padded = np.concatenate([u, np.zeros((len(u), 1))], axis=1)
         return self.domain.project(x + padded[:, self.param_of] * self.domain.scale, x)
 
-    def decode(
-        self, tasks: list[Task], asks: list[np.ndarray], generator_rows: list[int]
-    ) -> list[np.ndarray]:
+    def decode(self, tasks: Sequence[Task], asks: Sequence[np.ndarray]) -> list[np.ndarray]:
         return [self.rows(task.x, u) for task, u in zip(tasks, asks)]
+
+    def popsize_for(self, method: str) -> int | None:
+        return INPUT_POPSIZE if method == "cmaes" else None
 
     def start(self, task: Task) -> tuple[np.ndarray, float]:
         """Search start: the task's best row so far as parameters (cell means for images), and a step
@@ -102,9 +103,3 @@ def cell_index(shape: tuple[int, ...], layout: str, cell: int | None) -> np.ndar
     if layout == "NHWC":
         index = index.transpose(1, 2, 0)
     return index.reshape(-1)
-
-
-def input_space_of(run: Run) -> InputSpace:
-    """The run's space, for the phases that only input-space searches have."""
-    assert isinstance(run.space, InputSpace)
-    return run.space

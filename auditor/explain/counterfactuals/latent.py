@@ -2,48 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from auditor.errors import DataError
 from auditor.explain.counterfactuals.domain import Domain
-from auditor.explain.counterfactuals.engine import Budgeted, Run, asking, lockstep
+from auditor.explain.counterfactuals.engine import Run, budgeted_lockstep
+from auditor.explain.counterfactuals.measures import flat
 from auditor.explain.counterfactuals.objective import Task, scaled_distance
-from auditor.explain.metrics import flat
 from auditor.model.generator import Encoder, Generator
-from auditor.search import Evaluation, make_search
+from auditor.search import Evaluation, Search, make_search
 
 LATENT_SIGMA = 0.5  # initial step of latent searches, in prior standard deviations
 
 
-@dataclass(frozen=True, eq=False)
 class LatentSpace:
-    """z -> x' = G(z) (or x + G(z) − G(z0) with `residual`), clipped to the box; beta·||z − z0||² added."""
+    """z -> x' = G(z) (or x + G(z) − G(z0) with `residual`), clipped to the box; beta·||z − z0||² added.
 
-    domain: Domain
-    generator: Generator
-    to_model: Callable[[np.ndarray], np.ndarray]
-    residual: bool
-    distance: str
-    beta: float
-    latent = True
+    `generator_rows` counts, per input, the rows the generator (and encoder) ran for it.
+    """
+
+    kind: Literal["input", "latent"] = "latent"
+
+    def __init__(
+        self,
+        domain: Domain,
+        generator: Generator,
+        to_model: Callable[[np.ndarray], np.ndarray],
+        inputs: int,
+        *,
+        residual: bool,
+        distance: str,
+        beta: float,
+    ) -> None:
+        self.domain = domain
+        self.generator = generator
+        self.to_model = to_model
+        self.residual = residual
+        self.distance = distance
+        self.beta = beta
+        self.generator_rows = np.zeros(inputs, dtype=np.int64)
 
     @property
     def dim(self) -> int:
         return self.generator.latent_dim
 
     def generate(self, z: np.ndarray) -> np.ndarray:
+        """G(z) as flattened model rows (not counted: callers count per input)."""
         return flat(self.to_model(self.generator.generate(z)))
 
-    def decode(
-        self, tasks: list[Task], asks: list[np.ndarray], generator_rows: list[int]
-    ) -> list[np.ndarray]:
+    def decode(self, tasks: Sequence[Task], asks: Sequence[np.ndarray]) -> list[np.ndarray]:
         images = np.split(self.generate(np.concatenate(asks)), np.cumsum([len(z) for z in asks])[:-1])
         out = []
         for task, z, rows in zip(tasks, asks, images):
-            generator_rows[task.index] += len(z)
+            self.generator_rows[task.index] += len(z)
             if self.residual:
                 assert task.g0 is not None
                 rows = task.x + rows - task.g0
@@ -56,6 +71,18 @@ class LatentSpace:
             (z - task.z0) ** 2
         ).sum(axis=1)
 
+    def popsize_for(self, method: str) -> int | None:
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class LatentStart:
+    """Each input's start z0, G(z0) (flattened model rows) and the RMS of G(z0) − x in scale units."""
+
+    z0: np.ndarray
+    g0: np.ndarray
+    z0_error: np.ndarray
+
 
 def latent_start(
     space: LatentSpace,
@@ -65,85 +92,76 @@ def latent_start(
     rng: np.random.Generator,
     method: str,
     patience: int,
-    generator_rows: list[int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each input's start z0 (encoded, else inverted within `inversion_budget`), G(z0), and the RMS of
-    G(z0) − x in scale units."""
-    n, xs, generator = len(X), flat(X), space.generator
+) -> LatentStart:
+    """Each input's start z0: encoded, else inverted within `inversion_budget` generator queries."""
+    inputs, xs, generator = len(X), flat(X), space.generator
     if encoder is not None:
         z0 = np.asarray(
             encoder.encode(to_shape(X, generator.output_shape).astype(np.float32)), dtype=np.float64
         )
-        if z0.shape != (n, generator.latent_dim):
+        if z0.shape != (inputs, generator.latent_dim):
             raise DataError(
                 f"the encoder returns {z0.shape[1]} values per row, the generator takes {generator.latent_dim}"
             )
-        for i in range(n):
-            generator_rows[i] += 1
+        space.generator_rows += 1
     else:
-        z0 = invert(space, xs, inversion_budget, list(rng.spawn(n)), method, patience, generator_rows)
+        z0 = invert(space, xs, inversion_budget, list(rng.spawn(inputs)), method, patience)
     g0 = space.generate(z0)
-    for i in range(n):
-        generator_rows[i] += 1
+    space.generator_rows += 1
     z0_error = np.sqrt((((g0 - xs) / space.domain.scale) ** 2).mean(axis=1))
-    return z0, g0, z0_error
+    return LatentStart(z0, g0, z0_error)
 
 
 def latent_round(
-    run: Run,
+    run: Run[LatentSpace],
     tasks: list[Task],
     rngs: list[np.random.Generator],
     budget: int,
-    z0: np.ndarray,
-    g0: np.ndarray,
+    start: LatentStart,
     sigma: float | None,
 ) -> None:
     """One latent round within `budget` rows per task: the search from each input's z0."""
+    starts = []
     for task in tasks:
-        task.z0, task.g0 = z0[task.index], g0[task.index]
-    run.search(tasks, budget, [(task.z0, sigma or LATENT_SIGMA) for task in tasks], rngs)
+        task.z0, task.g0 = start.z0[task.index], start.g0[task.index]
+        starts.append((start.z0[task.index], sigma or LATENT_SIGMA))
+    run.search(tasks, budget, starts, rngs)
 
 
 def invert(
-    generator_space: LatentSpace,
+    space: LatentSpace,
     x: np.ndarray,
     budget: int,
     rngs: list[np.random.Generator],
     method: str,
     patience: int,
-    generator_rows: list[int],
 ) -> np.ndarray:
     """Zero-order inversion: argmin_z mean(((G(z) − x)/scale)²), generator queries only, all inputs in lockstep."""
-    d, scale = generator_space.dim, generator_space.domain.scale
-    wrappers = [
-        Budgeted(make_search(method, d, rng, sigma=1.0), budget, index=i) for i, rng in enumerate(rngs)
-    ]
+    scale = space.domain.scale
+    searches: list[Search] = [make_search(method, space.dim, rng, sigma=1.0) for rng in rngs]
 
-    def evaluate_many(asks: list[np.ndarray]) -> list[Evaluation]:
-        active = asking(wrappers, asks)
-        images = generator_space.generate(np.concatenate(asks))
+    def evaluate_many(asks: list[np.ndarray], owners: Sequence[int]) -> list[Evaluation]:
+        images = np.split(space.generate(np.concatenate(asks)), np.cumsum([len(z) for z in asks])[:-1])
         out = []
-        start = 0
-        for wrapper, z in zip(active, asks):
-            i = wrapper.index
-            rows = images[start : start + len(z)]
-            start += len(z)
-            generator_rows[i] += len(z)
-            loss = (((rows - x[i]) / scale) ** 2).mean(axis=1)
+        for owner, z, rows in zip(owners, asks, images):
+            space.generator_rows[owner] += len(z)
+            loss = (((rows - x[owner]) / scale) ** 2).mean(axis=1)
             out.append(Evaluation(loss, np.zeros(len(z), dtype=bool)))
         return out
 
-    return np.array([r.best_z for r in lockstep(wrappers, evaluate_many, budget, patience)])
+    return np.array(
+        [result.best_z for result in budgeted_lockstep(evaluate_many, searches, budget, patience)]
+    )
 
 
-def to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def to_shape(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Rows in another sample shape: as is, NCHW<->NHWC transposed, or reshaped when the sizes agree."""
-    if x.shape[1:] == shape:
-        return x
-    if x.ndim == 4 and len(shape) == 3:
+    if rows.shape[1:] == shape:
+        return rows
+    if rows.ndim == 4 and len(shape) == 3:
         for perm in ((0, 2, 3, 1), (0, 3, 1, 2)):
-            if tuple(x.shape[p] for p in perm[1:]) == shape:
-                return np.ascontiguousarray(x.transpose(perm))
-    if int(np.prod(x.shape[1:])) == int(np.prod(shape)):
-        return x.reshape(len(x), *shape)
-    raise DataError(f"rows of shape {list(x.shape[1:])} do not fit the generator's {list(shape)}")
+            if tuple(rows.shape[axis] for axis in perm[1:]) == shape:
+                return np.ascontiguousarray(rows.transpose(perm))
+    if int(np.prod(rows.shape[1:])) == int(np.prod(shape)):
+        return rows.reshape(len(rows), *shape)
+    raise DataError(f"rows of shape {list(rows.shape[1:])} do not fit the generator's {list(shape)}")

@@ -1,27 +1,16 @@
-"""What `counterfactuals` returns per input, and its assembly from the searches' best rows."""
+"""What `counterfactuals` returns per input, and its JSON form."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from auditor.explain.counterfactuals.domain import Domain
-from auditor.explain.counterfactuals.engine import Run
-from auditor.explain.counterfactuals.latent import to_shape
-from auditor.explain.counterfactuals.objective import Task
-from auditor.explain.metrics import (
-    NearestReference,
-    changed_features,
-    flat,
-    l1_distance,
-    l2_distance,
-    reached,
-    reconstruction_error,
-)
-from auditor.model.blackbox import BlackBox
-from auditor.model.generator import Encoder, Generator
+from auditor.explain.jsonable import jsonable
+from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.search import StopReason
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +23,9 @@ class CounterfactualResult:
     nearest-reference distance over the data's typical one (NaN without reference rows);
     `reconstruction` the RMS of x' − G(E(x')) in scale units (NaN without generator and encoder);
     `z0_error` the RMS of G(z0) − x for latent searches. `queries` counts classifier rows for this
-    input (its own prediction included); `seconds` is its share of the batched call's wall time.
+    input (its own prediction included), `generator_queries` the generator and encoder rows;
+    `seconds` is its share of the batched call's wall time. `class_names` and `layout` are the
+    model's, so that the result can name its classes and say whether its rows are images.
     """
 
     x: np.ndarray
@@ -57,7 +48,9 @@ class CounterfactualResult:
     queries: int
     generator_queries: int
     seconds: float
-    stop_reasons: tuple[str, ...]
+    stop_reasons: tuple[StopReason, ...]
+    class_names: tuple[str, ...]
+    layout: str
 
     @property
     def target(self) -> int:
@@ -69,80 +62,62 @@ class CounterfactualResult:
         """True when at least one counterfactual is valid."""
         return bool(self.valid.any())
 
+    def changes(self, rank: int, feature_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The features counterfactual `rank` changed: index, name (x<i> without names), old and new value."""
+        before, after = np.ravel(self.x), np.ravel(self.counterfactuals[rank])
+        return [
+            {
+                "feature": feature,
+                "name": feature_names[feature] if feature_names else f"x{feature}",
+                "from": jsonable(before[feature]),
+                "to": jsonable(after[feature]),
+            }
+            for feature in np.flatnonzero(before != after).tolist()
+        ]
 
-def gather_results(
-    blackbox: BlackBox,
-    X: np.ndarray,
-    probs0: np.ndarray,
-    source: np.ndarray,
-    targets: np.ndarray,
-    found: list[list[Task]],
-    k: int,
-    domain: Domain,
-    reference: np.ndarray | None,
-    generator: Generator | None,
-    encoder: Encoder | None,
-    z0: np.ndarray | None,
-    z0_error: np.ndarray | None,
-    run: Run,
-    method: str,
-    seconds: float,
-) -> list[CounterfactualResult]:
-    """Gather each input's counterfactuals and their figures (realism and reconstruction in one batch)."""
-    n, shape, xs = len(X), blackbox.input_shape, flat(X)
-    rows, probs, valid, reasons, latent = [], [], [], [], []
-    for i in range(n):
-        if found[i]:
-            rows.append(np.array([t.best_x for t in found[i]]))
-            probs.append(np.array([probs0[i] if t.best_p is None else t.best_p for t in found[i]]))
-            valid.append(np.array([t.best_valid for t in found[i]]))
-            reasons.append(tuple(t.stop_reason for t in found[i]))
-            latent.append(
-                None if z0 is None else np.array([z0[i] if t.best_z is None else t.best_z for t in found[i]])
-            )
-        else:  # the target is the predicted class: x itself is the counterfactual
-            rows.append(np.repeat(xs[i][None], k, axis=0))
-            probs.append(np.repeat(probs0[i][None], k, axis=0))
-            valid.append(np.ones(k, dtype=bool))
-            reasons.append(("target_reached",) * k)
-            latent.append(None if z0 is None else np.repeat(z0[i][None], k, axis=0))
-    everything = np.concatenate(rows)
-    realism = np.full(len(everything), np.nan)
-    if reference is not None:
-        realism = NearestReference(reference, domain.scale).realism(everything)
-    recon = np.full(len(everything), np.nan)
-    if generator is not None and encoder is not None:
-        images = to_shape(everything.reshape(len(everything), *shape), generator.output_shape)
-        recon = reconstruction_error(generator, encoder, images, domain.scale)
-        for i in range(n):
-            run.generator_rows[i] += 2 * k
-    out = []
-    for i in range(n):
-        part = slice(i * k, (i + 1) * k)
-        aims = reached(probs[i], np.full(k, targets[i]), np.full(k, source[i]))
-        out.append(
-            CounterfactualResult(
-                x=X[i].copy(),
-                counterfactuals=rows[i].reshape(k, *shape).astype(np.float32),
-                valid=valid[i],
-                source=int(source[i]),
-                targets=aims.astype(np.int64),
-                confidence=probs[i][np.arange(k), aims],
-                probabilities=probs[i],
-                l1=l1_distance(xs[i][None], rows[i]),
-                l2=l2_distance(xs[i][None], rows[i]),
-                l1_scaled=l1_distance(xs[i][None], rows[i], domain.scale),
-                changed=changed_features(xs[i][None], rows[i], domain.tolerance),
-                realism=realism[part],
-                reconstruction=recon[part],
-                latent=latent[i],
-                z0_error=None if z0_error is None else float(z0_error[i]),
-                space="latent" if run.space.latent else "input",
-                method=method,
-                queries=int(run.queries[i]),
-                generator_queries=int(run.generator_rows[i]),
-                seconds=seconds,
-                stop_reasons=reasons[i],
-            )
-        )
-    return out
+    def to_dict(self, feature_names: Sequence[str] | None = None) -> dict[str, Any]:
+        """JSON-ready (NaN becomes None): the input's figures and one entry per counterfactual under
+        "counterfactuals" (with "changes" when the rows are not images)."""
+        return {
+            **self._input_fields(),
+            "counterfactuals": [self._own_fields(rank, feature_names) for rank in range(len(self.valid))],
+        }
+
+    def entries(self, feature_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One flat JSON entry per counterfactual, the input's figures repeated in each: the entries of
+        `auditor counterfactual`'s counterfactuals.json (the caller adds "index" and, for images, "image")."""
+        shared = self._input_fields()
+        return [{**shared, **self._own_fields(rank, feature_names)} for rank in range(len(self.valid))]
+
+    def _input_fields(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "source_name": self.class_names[self.source],
+            "queries": self.queries,
+            "generator_queries": self.generator_queries,
+            "z0_error": jsonable(self.z0_error),
+            "space": self.space,
+            "method": self.method,
+            "seconds": jsonable(self.seconds),
+        }
+
+    def _own_fields(self, rank: int, feature_names: Sequence[str] | None) -> dict[str, Any]:
+        target = int(self.targets[rank])
+        fields: dict[str, Any] = {
+            "rank": rank,
+            "target": target,
+            "target_name": self.class_names[target],
+            "valid": bool(self.valid[rank]),
+            "confidence": jsonable(self.confidence[rank]),
+            "l1": jsonable(self.l1[rank]),
+            "l2": jsonable(self.l2[rank]),
+            "l1_scaled": jsonable(self.l1_scaled[rank]),
+            "changed": int(self.changed[rank]),
+            "realism": jsonable(self.realism[rank]),
+            "reconstruction": jsonable(self.reconstruction[rank]),
+            "stop_reason": self.stop_reasons[rank],
+            "probabilities": jsonable(self.probabilities[rank]),
+        }
+        if self.layout not in IMAGE_LAYOUTS:
+            fields["changes"] = self.changes(rank, feature_names)
+        return fields

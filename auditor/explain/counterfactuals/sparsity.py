@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from auditor.explain.counterfactuals.engine import Run
-from auditor.explain.counterfactuals.input_space import InputSpace, input_space_of
+from auditor.explain.counterfactuals.input_space import InputSpace
 from auditor.explain.counterfactuals.objective import Task
 
 SHRINK = 8  # points per level of the final line search
@@ -17,7 +17,7 @@ REFINE = (0.3, 0.45, 0.6, 0.75, 0.9, 1.0)  # factors tried per unit of the spars
 REFINE_UNITS = 2
 
 
-def polish(run: Run, tasks: list[Task], left: dict[int, int], sparse: bool) -> None:
+def polish(run: Run[InputSpace], tasks: list[Task], left: dict[int, int], sparse: bool) -> None:
     """Make valid input-space counterfactuals sparse and tight, in a few batched calls within `left` rows.
 
     With `sparse`, starting from the search's best valid row:
@@ -30,22 +30,26 @@ def polish(run: Run, tasks: list[Task], left: dict[int, int], sparse: bool) -> N
     Always: 5. a two-level line search from x toward the best row (two calls).
     Each task keeps whichever row scores best (proximity plus the per-unit weight).
     """
-    space = input_space_of(run)
+    space = run.space
     if sparse:
-        dense = {t.index: t.search_best for t in tasks if t.search_best is not None}
-        sparse_step(run, [t for t in tasks if t.index in dense], dense, left, partners=False)
-        revert_passes(run, [t for t in tasks if t.best_valid and left[t.index] > 0], left)
+        dense = {task.index: task.search_best for task in tasks if task.search_best is not None}
+        sparse_step(run, [task for task in tasks if task.index in dense], dense, left, partners=False)
+        revert_passes(run, [task for task in tasks if task.best_valid and left[task.index] > 0], left)
         # once more from the sparse result: its own units re-ranked and re-paired
-        current = {t.index: t.best_x.copy() for t in tasks if t.best_valid and left[t.index] > 0}
-        sparse_step(run, [t for t in tasks if t.index in current], current, left, partners=True)
-    lower = {t.index: 0.0 for t in tasks}
+        current = {
+            task.index: task.best_x.copy() for task in tasks if task.best_valid and left[task.index] > 0
+        }
+        sparse_step(run, [task for task in tasks if task.index in current], current, left, partners=True)
+    lower = {task.index: 0.0 for task in tasks}
     grid = np.arange(1, SHRINK + 1) / (SHRINK + 1)
     for _ in range(2):
-        shrink = [t for t in tasks if t.best_valid and left[t.index] > 0]
-        steps_of = [(lower[t.index] + (1 - lower[t.index]) * grid)[: left[t.index]] for t in shrink]
+        shrink = [task for task in tasks if task.best_valid and left[task.index] > 0]
+        steps_of = [
+            (lower[task.index] + (1 - lower[task.index]) * grid)[: left[task.index]] for task in shrink
+        ]
         batches = [
-            space.domain.project(t.x + steps[:, None] * (t.best_x - t.x), t.x)
-            for t, steps in zip(shrink, steps_of)
+            space.domain.project(task.x + steps[:, None] * (task.best_x - task.x), task.x)
+            for task, steps in zip(shrink, steps_of)
         ]
         scored = run.score(shrink, batches)
         for task, steps, (_, valid, _, _) in zip(shrink, steps_of, scored):
@@ -58,12 +62,16 @@ def polish(run: Run, tasks: list[Task], left: dict[int, int], sparse: bool) -> N
 
 
 def sparse_step(
-    run: Run, tasks: list[Task], bases: dict[int, np.ndarray], left: dict[int, int], partners: bool
+    run: Run[InputSpace],
+    tasks: list[Task],
+    bases: dict[int, np.ndarray],
+    left: dict[int, int],
+    partners: bool,
 ) -> None:
     """Rank the units each base changed by the margin their single revert costs (one call), try the
     sparse candidates built from that ranking (one call), then refine the sparsest valid one on a
     per-unit grid toward x (one call), so that it competes at its best with denser rows."""
-    space = input_space_of(run)
+    space = run.space
     singles, ids_of = [], []
     for task in tasks:
         ids, rows = single_reverts(space, task, bases[task.index], left[task.index])
@@ -71,9 +79,9 @@ def sparse_step(
         ids_of.append(ids)
     scored = run.score(tasks, singles)
     candidates = []
-    for task, ids, (_, _, _, m) in zip(tasks, ids_of, scored):
+    for task, ids, figures in zip(tasks, ids_of, scored):
         left[task.index] -= len(ids)
-        order = ids[np.argsort(m, kind="stable")]  # lowest margin after reverting = most needed
+        order = ids[np.argsort(figures.margin, kind="stable")]  # lowest margin after reverting = most needed
         rows = sparse_candidates(space, task, bases[task.index], order, partners)[: max(left[task.index], 0)]
         candidates.append(space.domain.project(rows, task.x))
         left[task.index] -= len(rows)
@@ -115,9 +123,9 @@ def sparse_candidates(
     x = task.x
     delta = base - x
     lower, upper = space.domain.box
-    rows = []
-    for q in (q for q in KEEP if q < len(order)):
-        keep = np.concatenate([space.units[u] for u in order[:q]])
+    rows: list[np.ndarray] = []
+    for kept_units in (count for count in KEEP if count < len(order)):
+        keep = np.concatenate([space.units[unit] for unit in order[:kept_units]])
         kept = np.zeros_like(delta)
         kept[keep] = delta[keep]
         rows.extend(x + factor * kept for factor in RESCALE)
@@ -131,7 +139,7 @@ def sparse_candidates(
             edge = np.where(moved > 0, upper[features], lower[features]) - x[features]
             return [np.where(np.isfinite(edge), edge, 4 * moved * space.domain.scale[features])]
         ends = (upper[features] - x[features], lower[features] - x[features])
-        return [e for e in ends if np.isfinite(e).all() and (e != 0).any()]
+        return [end for end in ends if np.isfinite(end).all() and (end != 0).any()]
 
     pool = list(
         dict.fromkeys([int(u) for u in order[:PAIR_UNITS]] + [int(u) for u in task.probe_order[:PAIR_UNITS]])
@@ -153,10 +161,10 @@ def sparse_candidates(
     return np.concatenate(blocks) if blocks else np.empty((0, x.size))
 
 
-def revert_passes(run: Run, tasks: list[Task], left: dict[int, int]) -> None:
+def revert_passes(run: Run[InputSpace], tasks: list[Task], left: dict[int, int]) -> None:
     """Greedy reverts: each pass tries every single-unit revert in one call, then the longest valid prefix
     of the valid ones (most margin kept first) in a second call; repeats while any revert stays valid."""
-    space = input_space_of(run)
+    space = run.space
     active = tasks
     while active:
         tries, units_tried = [], []
@@ -166,22 +174,24 @@ def revert_passes(run: Run, tasks: list[Task], left: dict[int, int]) -> None:
             units_tried.append(ids)
         scored = run.score(active, tries)
         prefixes = []
-        for task, base, ids, (_, valid, _, m) in zip(
-            active, [t.best_x.copy() for t in active], units_tried, scored
+        for task, base, ids, figures in zip(
+            active, [task.best_x.copy() for task in active], units_tried, scored
         ):
             left[task.index] -= len(ids)
-            order = [int(i) for i in np.argsort(-m, kind="stable") if valid[i]]
-            rows = []
-            for j in range(2, min(len(order), left[task.index] + 1) + 1):
+            order = [int(i) for i in np.argsort(-figures.margin, kind="stable") if figures.valid[i]]
+            prefix = []
+            for length in range(2, min(len(order), left[task.index] + 1) + 1):
                 row = base.copy()
-                for i in order[:j]:
+                for i in order[:length]:
                     row[space.units[ids[i]]] = task.x[space.units[ids[i]]]
-                rows.append(row)
-            prefixes.append(np.array(rows) if rows else np.empty((0, base.size)))
+                prefix.append(row)
+            prefixes.append(np.array(prefix) if prefix else np.empty((0, base.size)))
         run.score(active, prefixes)
-        for task, rows in zip(active, prefixes):
-            left[task.index] -= len(rows)
-        active = [t for t, (_, valid, _, _) in zip(active, scored) if valid.any() and left[t.index] > 0]
+        for task, tried in zip(active, prefixes):
+            left[task.index] -= len(tried)
+        active = [
+            task for task, figures in zip(active, scored) if figures.valid.any() and left[task.index] > 0
+        ]
 
 
 def single_reverts(
@@ -190,6 +200,6 @@ def single_reverts(
     """The units `base` changes (the first `limit`) and, for each, `base` with that unit set back to x."""
     ids = np.flatnonzero(space.changed_units(task.x, base[None], tolerance=False)[0])[: max(limit, 0)]
     rows = np.repeat(base[None], len(ids), axis=0)
-    for r, unit in enumerate(ids):
-        rows[r, space.units[unit]] = task.x[space.units[unit]]
+    for row, unit in enumerate(ids):
+        rows[row, space.units[unit]] = task.x[space.units[unit]]
     return ids, rows

@@ -1,4 +1,4 @@
-"""Counterfactual metrics: validity, proximity, sparsity, realism, and their aggregates.
+"""What a counterfactual is measured by: validity, proximity, sparsity, realism, and the data's scale and box.
 
 Rows are flattened samples (n, D). Scales and boxes come from reference data: per-feature median
 absolute deviation and [min, max] for tables, one global range for images (pixels share units).
@@ -6,14 +6,11 @@ absolute deviation and [min, max] for tables, one global range for images (pixel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from auditor.explain.counterfactuals import CounterfactualResult
     from auditor.model.generator import Encoder, Generator
 
 MAD_TO_STD = 1.4826  # MAD of a normal distribution times this is its standard deviation
@@ -50,7 +47,7 @@ def data_box(reference: np.ndarray, per_feature: bool = True) -> tuple[np.ndarra
     return np.full(ref.shape[1], float(np.nanmin(ref))), np.full(ref.shape[1], float(np.nanmax(ref)))
 
 
-def margin(probs: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndarray:
+def margin(probs: np.ndarray, target: np.ndarray | int, source: np.ndarray | int) -> np.ndarray:
     """log p_t − max_{j≠t} log p_j per row; a target of −1 means "any class but the source"."""
     logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), LOG_FLOOR))
     rows = np.arange(len(logp))
@@ -65,7 +62,7 @@ def margin(probs: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndar
     return np.where(anyclass, best_other - own, own - best_other)
 
 
-def reached(probs: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndarray:
+def reached(probs: np.ndarray, target: np.ndarray | int, source: np.ndarray | int) -> np.ndarray:
     """The class each row aims at: the target, or for "any" (−1) the best class but the source."""
     probs = np.asarray(probs, dtype=np.float64)
     target = np.broadcast_to(np.asarray(target), (len(probs),))
@@ -75,7 +72,9 @@ def reached(probs: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.nda
     return np.where(target < 0, others.argmax(axis=1), target)
 
 
-def validity(probs: np.ndarray, target: np.ndarray, source: np.ndarray, tau: float = 0.0) -> np.ndarray:
+def validity(
+    probs: np.ndarray, target: np.ndarray | int, source: np.ndarray | int, tau: float = 0.0
+) -> np.ndarray:
     """True where the model's top class is the target (any class but the source for −1) and p_t ≥ tau."""
     probs = np.asarray(probs, dtype=np.float64)
     finite = np.isfinite(probs).all(axis=1)
@@ -161,49 +160,3 @@ def reconstruction_error(
     if scale is not None:
         delta = delta / scale
     return np.sqrt((delta**2).mean(axis=1))
-
-
-@dataclass(frozen=True)
-class CounterfactualSummary:
-    """Aggregates over many inputs; distances, sparsity and realism are medians over valid counterfactuals."""
-
-    inputs: int
-    counterfactuals: int
-    validity_rate: float
-    median_l1: float
-    median_l2: float
-    median_l1_scaled: float
-    median_changed: float
-    median_realism: float
-    median_queries: float
-    median_seconds: float
-
-
-def _median(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else float("nan")
-
-
-def summarize(results: Sequence[CounterfactualResult]) -> CounterfactualSummary:
-    """Validity rate over every counterfactual; medians of the valid ones' figures; per-input cost medians."""
-    if not results:
-        nan = float("nan")
-        return CounterfactualSummary(0, 0, nan, nan, nan, nan, nan, nan, nan, nan)
-    valid = np.concatenate([r.valid for r in results])
-
-    def pooled(name: str) -> np.ndarray:
-        values = np.concatenate([np.asarray(getattr(r, name), dtype=np.float64) for r in results])
-        return values[valid]
-
-    return CounterfactualSummary(
-        inputs=len(results),
-        counterfactuals=int(valid.size),
-        validity_rate=float(valid.mean()) if valid.size else float("nan"),
-        median_l1=_median(pooled("l1")),
-        median_l2=_median(pooled("l2")),
-        median_l1_scaled=_median(pooled("l1_scaled")),
-        median_changed=_median(pooled("changed")),
-        median_realism=_median(pooled("realism")),
-        median_queries=float(np.median([r.queries for r in results])),
-        median_seconds=float(np.median([r.seconds for r in results])),
-    )

@@ -1,0 +1,130 @@
+"""Where an exemplar search runs: a generator's latent space, or a box over tabular input rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypedDict
+
+import numpy as np
+
+from auditor.errors import ArgumentError, DataError
+from auditor.model.blackbox import BlackBox
+from auditor.model.generator import Generator
+
+UNIFORM_STD = float(1 / np.sqrt(3))  # of U(-1, 1)
+
+
+class PriorOptions(TypedDict, total=False):
+    """Options of momentum ES and random search that set where their first population is drawn."""
+
+    init: Literal["normal", "uniform"]
+    init_box: float
+
+
+@dataclass(frozen=True, eq=False)
+class InputBox:
+    """Input-space search without a generator: standardized coordinates inside the data's ranges.
+
+    Features that never vary in the reference data stay fixed at their value.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    free: np.ndarray  # indices of the searched features
+
+    @classmethod
+    def from_reference(cls, reference: np.ndarray) -> InputBox:
+        rows = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+        if len(rows) < 2 or not np.isfinite(rows).all():
+            raise DataError(
+                "the reference data needs at least two rows of finite values to set the search box"
+            )
+        lower, upper = rows.min(axis=0), rows.max(axis=0)
+        free = np.flatnonzero(upper > lower)
+        if free.size == 0:
+            raise DataError("every feature is constant in the reference data; there is nothing to search")
+        return cls(rows.mean(axis=0), rows.std(axis=0), lower, upper, free)
+
+    @property
+    def dim(self) -> int:
+        return int(self.free.size)
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The box in standardized coordinates."""
+        return self.standardize(self.lower), self.standardize(self.upper)
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        free = self.free
+        return (np.asarray(x, dtype=np.float64)[..., free] - self.mean[free]) / self.scale[free]
+
+    def decode(self, u: np.ndarray) -> np.ndarray:
+        """Standardized coordinates (n, dim) -> rows (n, features), clipped to the box."""
+        x = np.repeat(self.mean[None], len(u), axis=0)
+        x[:, self.free] = self.mean[self.free] + u * self.scale[self.free]
+        return np.clip(x, self.lower, self.upper).astype(np.float32)
+
+
+class SearchSpace:
+    """Where the search runs: a generator's latent space, or an InputBox over tabular rows."""
+
+    def __init__(self, blackbox: BlackBox, generator: Generator | None, reference: np.ndarray | None) -> None:
+        self.blackbox = blackbox
+        self.generator = generator
+        self.box: InputBox | None = None
+        self.bounds: tuple[np.ndarray | float, np.ndarray | float] | None
+        if generator is not None:
+            self.kind: Literal["latent", "input"] = "latent"
+            self.dim = generator.latent_dim
+            self.bounds = (-1.0, 1.0) if generator.prior == "uniform" else None
+            what = f"the generator's output {list(generator.output_shape)}"
+            probe = np.zeros((1, *generator.output_shape), np.float32)
+        else:
+            if reference is None:
+                raise ArgumentError("without a generator, give reference rows (--data) to set the search box")
+            self.kind = "input"
+            self.box = InputBox.from_reference(reference)
+            self.dim = self.box.dim
+            self.bounds = self.box.bounds
+            what = f"reference rows of {self.box.mean.size} features"
+            probe = self.box.decode(np.zeros((1, self.dim)))
+        try:
+            blackbox.prepare(probe)
+        except DataError:
+            raise DataError(
+                f"{what} do not fit the classifier's input {list(blackbox.input_shape)} ({blackbox.layout}); "
+                "use a generator or data made for this model"
+            ) from None
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Search vectors (n, dim) -> classifier rows in the model's own layout."""
+        if self.generator is not None:
+            return self.blackbox.prepare(self.generator.generate(z))
+        assert self.box is not None
+        return self.blackbox.prepare(self.box.decode(z))
+
+    @property
+    def uniform(self) -> bool:
+        return self.generator is not None and self.generator.prior == "uniform"
+
+    def sigma_for(self, method: str, sigma: float | None) -> float | None:
+        """The step size: `sigma` when given; for CMA-ES (which starts at the prior's centre) one prior
+        standard deviation, since a prior draw as x0 can sit where one class saturates and the Brier
+        loss is flat there; None (the method's default) otherwise."""
+        if sigma is None and method == "cmaes":
+            return UNIFORM_STD if self.uniform else 1.0
+        return sigma
+
+    def prior_options(self, method: str) -> PriorOptions:
+        """Options that start the population-based searches from the prior's whole spread."""
+        return {"init": "uniform", "init_box": 1.0} if self.uniform and method != "cmaes" else {}
+
+    @property
+    def generated(self) -> int:
+        return self.generator.queries if self.generator is not None else 0
+
+    @property
+    def ort_seconds(self) -> float:
+        return self.blackbox.ort_seconds + (self.generator.ort_seconds if self.generator is not None else 0.0)
