@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -12,22 +13,19 @@ import click
 
 from auditor.audit.checks import Context
 from auditor.audit.config import (
-    DEFAULT_CHECK_TIMEOUT,
-    DEFAULT_MAX_QUERIES,
-    FAIL_ON,
-    FORMATS,
-    HTML_MODES,
-    MAX_SEARCH_BUDGET,
-    MAX_SECONDS,
-    MAX_TOTAL_QUERIES,
     AuditConfig,
+    BaselineConfig,
     DataConfig,
     GeneratorConfig,
+    RunConfig,
     load_config,
+    override,
     quick_config,
-    with_overrides,
 )
-from auditor.audit.runner import AuditReport, exit_code, problem, run_audit
+from auditor.audit.results import AuditReport
+from auditor.audit.runner import run_audit
+from auditor.audit.schema import Knob
+from auditor.audit.verdict import exit_code, problem
 from auditor.cli.options import (
     Bounded,
     _shape,
@@ -46,7 +44,7 @@ from auditor.report.writer import write_report
 PROGRESS_EVERY_S = 5.0
 
 
-class Progress:
+class TerminalProgress:
     """A bar on a terminal; on anything else, plain lines on stderr at most every few seconds."""
 
     def __init__(self, stream: TextIO, quiet: bool) -> None:
@@ -72,63 +70,53 @@ class Progress:
             self.last = now
 
 
+def setting_option(flag: str, section: type[Any], name: str) -> Callable[[Any], Any]:
+    """A flag that overrides the config setting `name` of `section`: its type, bounds and help come from the knob."""
+    spec = next(f for f in fields(section) if f.name == name)
+    knob: Knob = spec.metadata["knob"]
+    kind: click.ParamType | None = None
+    if knob.choices:
+        kind = click.Choice(knob.choices)
+    elif knob.kind in ("int", "pos") and knob.within is not None:
+        kind = click.IntRange(int(knob.within[0]), int(knob.within[1]))
+    elif knob.kind == "float" and knob.within is not None:
+        kind = Bounded(*knob.within)
+    shown = fmt(spec.default) if isinstance(spec.default, int | float) else spec.default
+    return click.option(
+        flag, name, type=kind, default=None, help=f"{knob.help[0].upper()}{knob.help[1:]} [default: {shown}]."
+    )
+
+
 def _given(name: str) -> bool:
     """Whether an option was set on the command line (not left at its default)."""
     source = click.get_current_context().get_parameter_source(name)
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
-def build_config(model: str | None, config_path: str | None, kw: dict[str, Any]) -> AuditConfig:
-    """The config file (or the quick form's defaults) with the command-line flags applied on top."""
-    if (model is None) == (config_path is None):
+def read_config(
+    model: str | None, config_path: str | None, generator: str | None, encoder: str | None, data: str | None
+) -> AuditConfig:
+    """The config file (or the quick form's defaults) with the model files and data of the command line."""
+    if model is not None and config_path is None:
+        return quick_config(model, generator, encoder, data)
+    if model is not None or config_path is None:
         raise click.UsageError(
             "give either MODEL (quick form) or --config AUDIT.toml, not both and not neither"
         )
-    if config_path is None:
-        assert model is not None
-        config = quick_config(model, kw["generator"], kw["encoder"], kw["data"])
-    else:
-        config = load_config(config_path)
-        for flag, path in (
-            ("--generator", kw["generator"]),
-            ("--encoder", kw["encoder"]),
-            ("--data", kw["data"]),
-        ):
-            if path is not None and not Path(path).exists():
-                raise ConfigError(f"{flag} {path}: no such file; check the path")
-        if kw["generator"]:
-            encoder = config.generator.encoder if config.generator else None
-            config = replace(config, generator=GeneratorConfig(Path(kw["generator"]), encoder))
-        if kw["encoder"]:
-            if config.generator is None:
-                raise ConfigError("--encoder needs a generator (--generator or [generator] in the config)")
-            config = replace(config, generator=replace(config.generator, encoder=Path(kw["encoder"])))
-        if kw["data"]:
-            config = replace(
-                config, data=DataConfig(Path(kw["data"]), config.data.limit if config.data else None)
-            )
-    names = tuple(n.strip() for n in kw["class_names"].split(",")) if kw["class_names"] else None
-    return with_overrides(
-        config,
-        model__class_names=names,
-        model__output=kw["output_name"],
-        model__scores=kw["scores"],
-        model__input_shape=_shape(kw["input_shape"]),
-        model__layout=kw["layout"],
-        model__batch_size=kw["batch_size"],
-        run__seed=kw["seed"],
-        run__device=kw["device"] if _given("device") else None,
-        run__threads=kw["threads"],
-        run__budget=kw["budget"],
-        run__max_queries=kw["max_queries"],
-        run__check_timeout=kw["check_timeout"],
-        run__out=Path(kw["out"]) if kw["out"] else None,
-        run__html_mode=kw["html_mode"],
-        run__fail_on=kw["fail_on"],
-        run__formats=tuple(f.strip() for f in kw["formats"].split(",")) if kw["formats"] else None,
-        baseline__path=Path(kw["baseline"]) if kw["baseline"] else None,
-        baseline__max_regression=kw["max_regression"],
-    )
+    config = load_config(config_path)
+    for flag, path in (("--generator", generator), ("--encoder", encoder), ("--data", data)):
+        if path is not None and not Path(path).exists():
+            raise ConfigError(f"{flag} {path}: no such file; check the path")
+    if generator:
+        encoder_path = config.generator.encoder if config.generator else None
+        config = replace(config, generator=GeneratorConfig(Path(generator), encoder_path))
+    if encoder:
+        if config.generator is None:
+            raise ConfigError("--encoder needs a generator (--generator or [generator] in the config)")
+        config = replace(config, generator=replace(config.generator, encoder=Path(encoder)))
+    if data:
+        config = replace(config, data=DataConfig(Path(data), config.data.limit if config.data else None))
+    return config
 
 
 def _summary_lines(report: AuditReport) -> list[str]:
@@ -151,79 +139,85 @@ def _summary_lines(report: AuditReport) -> list[str]:
 @click.option("--generator", type=click.Path(dir_okay=False), help="Generator .onnx (z -> x).")
 @click.option("--encoder", type=click.Path(dir_okay=False), help="Encoder .onnx (x -> z), with --generator.")
 @click.option("--data", type=click.Path(), help="Samples (.npz/.npy/.csv or images) with optional labels y.")
-@click.option(
-    "--out", type=click.Path(file_okay=False), default=None, help="Report folder [default: audit-out]."
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(0, 2**63 - 1),
-    default=None,
-    help="Seed of every randomized step [default: 0].",
-)
-@click.option(
-    "--budget", type=click.IntRange(1, MAX_SEARCH_BUDGET), default=None, help="Classifier queries per search."
-)
-@click.option(
-    "--max-queries",
-    type=click.IntRange(1, MAX_TOTAL_QUERIES),
-    default=None,
-    help=f"Classifier queries for the whole audit [default: {DEFAULT_MAX_QUERIES:,}].",
-)
-@click.option(
-    "--check-timeout",
-    type=Bounded(0, MAX_SECONDS),
-    default=None,
-    help=f"Seconds per check, 0: no limit [default: {DEFAULT_CHECK_TIMEOUT:g}]; a check past it is not finished.",
-)
+@click.option("--out", type=click.Path(file_okay=False), help="Report folder [default: audit-out].")
+@setting_option("--seed", RunConfig, "seed")
+@setting_option("--budget", RunConfig, "budget")
+@setting_option("--max-queries", RunConfig, "max_queries")
+@setting_option("--check-timeout", RunConfig, "check_timeout")
 @click.option("--class-names", default=None, help="Comma-separated class names.")
-@click.option(
-    "--html-mode",
-    type=click.Choice(HTML_MODES),
-    default=None,
-    help="inline: one self-contained report.html; folder: CSS and PNGs as separate files.",
-)
-@click.option(
-    "--format", "formats", default=None, help=f"Comma-separated formats [default: {','.join(FORMATS)}]."
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON),
-    default=None,
-    help="failed: exit 1 when a threshold is missed; any: also when a check did not run; never: report only.",
-)
-@click.option(
-    "--baseline",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="An earlier report.json to compare with.",
-)
-@click.option(
-    "--max-regression",
-    type=Bounded(0, 1e12),
-    default=None,
-    help="Largest allowed worsening of a figure [0.02].",
-)
+@setting_option("--html-mode", RunConfig, "html_mode")
+@click.option("--format", "formats", default=None, help="Comma-separated report formats [default: all].")
+@setting_option("--fail-on", RunConfig, "fail_on")
+@click.option("--baseline", type=click.Path(dir_okay=False), help="An earlier report.json to compare with.")
+@setting_option("--max-regression", BaselineConfig, "max_regression")
 @model_options
-def command(model: str | None, config_path: str | None, **kw: Any) -> int:
+def command(
+    model: str | None,
+    config_path: str | None,
+    generator: str | None,
+    encoder: str | None,
+    data: str | None,
+    out: str | None,
+    seed: int | None,
+    budget: int | None,
+    max_queries: int | None,
+    check_timeout: float | None,
+    class_names: str | None,
+    html_mode: str | None,
+    formats: str | None,
+    fail_on: str | None,
+    baseline: str | None,
+    max_regression: float | None,
+    **model_flags: Any,
+) -> int:
     """Audit a classifier: `auditor audit --config audit.toml` or `auditor audit MODEL [--generator G] [--data F]`.
 
     Exit 0: every threshold met; 1: a threshold missed; 2: bad usage or input.
     """
-    config = build_config(model, config_path, kw)
+    config = read_config(model, config_path, generator, encoder, data)
+    config = replace(
+        config,
+        model=override(
+            config.model,
+            class_names=tuple(n.strip() for n in class_names.split(",")) if class_names else None,
+            output=model_flags["output_name"],
+            scores=model_flags["scores"],
+            input_shape=_shape(model_flags["input_shape"]),
+            layout=model_flags["layout"],
+            batch_size=model_flags["batch_size"],
+        ),
+        run=override(
+            config.run,
+            seed=seed,
+            device=model_flags["device"] if _given("device") else None,
+            threads=model_flags["threads"],
+            budget=budget,
+            max_queries=max_queries,
+            check_timeout=check_timeout,
+            out=Path(out) if out else None,
+            html_mode=html_mode,
+            fail_on=fail_on,
+            formats=tuple(f.strip() for f in formats.split(",")) if formats else None,
+        ),
+        baseline=override(
+            config.baseline, path=Path(baseline) if baseline else None, max_regression=max_regression
+        ),
+    )
 
     def vet(path: str, kind: str, options: OpenOptions) -> FirstContact | None:
-        return first_contact(path, kind, kw, options)
+        return first_contact(path, kind, model_flags, options)
 
-    context = Context.open(config, open_options(kw), vet, sandbox_limits(kw))
-    if kw["device"] == "auto" and config.run.device == "auto" and not kw["quiet"]:
+    context = Context.open(config, open_options(model_flags), vet, sandbox_limits(model_flags))
+    quiet = model_flags["quiet"]
+    if model_flags["device"] == "auto" and config.run.device == "auto" and not quiet:
         click.echo(
             f"auditor: running on {'CUDA' if context.blackbox.provider == 'cuda' else 'CPU'}", err=True
         )
-    report = run_audit(config, context, Progress(sys.stderr, kw["quiet"]))
+    report = run_audit(config, context, TerminalProgress(sys.stderr, quiet))
     files = write_report(
         report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode)
     )
-    if not kw["quiet"]:
+    if not quiet:
         for line in _summary_lines(report):
             click.echo(line, err=True)
     for path in files:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.audit.config import AuditConfig, load_config, quick_config, with_overrides
+from auditor.audit.config import AuditConfig, load_config, override, quick_config
 from auditor.errors import ConfigError
 
 
@@ -110,17 +110,24 @@ def test_choices_are_enforced(tmp_path: Path) -> None:
 
 def test_overrides_replace_only_given_values(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n[run]\nseed = 3\nbudget = 10\n'))
-    changed = with_overrides(config, run__seed=5, run__budget=None, baseline__max_regression=0.1)
+    changed = dataclasses.replace(
+        config,
+        run=override(config.run, seed=5, budget=None),
+        baseline=override(config.baseline, max_regression=0.1),
+    )
     assert (changed.run.seed, changed.run.budget, changed.baseline.max_regression) == (5, 10, 0.1)
     assert config.run.seed == 3
+    with pytest.raises(TypeError):
+        override(config.run, sed=1)  # a misspelt setting is refused, not dropped
 
 
 def test_config_hash_ignores_output_options_but_not_settings(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n'))
-    assert (
-        with_overrides(config, run__out=Path("elsewhere"), run__fail_on="never").digest() == config.digest()
+    outputs = override(
+        config.run, out=Path("elsewhere"), fail_on="never", html_mode="folder", formats=("json",)
     )
-    assert with_overrides(config, run__seed=1).digest() != config.digest()
+    assert dataclasses.replace(config, run=outputs).digest() == config.digest()
+    assert dataclasses.replace(config, run=override(config.run, seed=1)).digest() != config.digest()
 
 
 def test_quick_form_checks_its_paths(tmp_path: Path) -> None:
@@ -196,4 +203,5 @@ def test_limits_and_timeouts_are_read(tmp_path: Path) -> None:
     assert config.checks.accuracy.timeout is None  # falls back to [run] check_timeout
     defaults = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n'))
     assert (defaults.run.max_queries, defaults.run.check_timeout) == (10_000_000, 600.0)
-    assert with_overrides(defaults, run__max_queries=5).digest() != defaults.digest()  # limits change results
+    fewer = dataclasses.replace(defaults, run=override(defaults.run, max_queries=5))
+    assert fewer.digest() != defaults.digest()  # limits change results

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
     Check,
-    Outcome,
     Slice,
     Unit,
     build_lacks,
@@ -20,12 +20,27 @@ from auditor.audit.checks.core import (
 )
 from auditor.audit.checks.inputs import pick_rows
 from auditor.audit.checks.pictures import diff_tile, picture
+from auditor.audit.config import CounterfactualSettings
+from auditor.audit.results import Figure, Outcome
+
+if TYPE_CHECKING:
+    from auditor.explain.counterfactuals import CounterfactualResult
 
 CF_ROWS_PER_UNIT = 10
 CF_PAIRS_PER_UNIT = 40
 
 
-def missing(ctx: Context, s: Any) -> str | None:
+@dataclass(frozen=True)
+class Searches:
+    """One unit's counterfactual searches: the explained rows, their results, and rows with non-finite scores."""
+
+    part: str  # "samples" or "matrix"
+    rows: list[int]
+    results: list[CounterfactualResult]
+    skipped: list[int]
+
+
+def unmet(ctx: Context, settings: CounterfactualSettings) -> str | None:
     lacks = build_lacks(
         "auditor.explain.counterfactuals", "the counterfactual search (auditor.explain.counterfactuals)"
     )
@@ -34,50 +49,54 @@ def missing(ctx: Context, s: Any) -> str | None:
     return lacks
 
 
-def plan(ctx: Context, s: Any, seed: int) -> list[Slice]:
-    slices = chunks(pick_rows(ctx, s.samples, seed, "counterfactual-rows"), CF_ROWS_PER_UNIT, "samples")
+def plan(ctx: Context, settings: CounterfactualSettings, seed: int) -> list[Slice]:
+    rows = pick_rows(ctx, settings.samples, seed, "counterfactual-rows")
+    slices = chunks(rows, CF_ROWS_PER_UNIT, "samples")
     k = ctx.blackbox.n_classes
-    if s.matrix and k >= 2:
-        rows = pick_rows(ctx, s.matrix_per_class * k, seed, "matrix-rows")
+    if settings.matrix and k >= 2:
+        rows = pick_rows(ctx, settings.matrix_per_class * k, seed, "matrix-rows")
         slices += chunks(rows, max(1, CF_PAIRS_PER_UNIT // (k - 1)), "matrix")
     return slices
 
 
-CfPart = tuple[str, list[int], list[Any], list[int]]  # (part, explained rows, their results, non-finite rows)
+def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
+    from auditor.explain.counterfactuals import counterfactuals  # optional in a build: see unmet()
 
-
-def run(ctx: Context, s: Any, unit: Unit) -> CfPart:
-    from auditor.explain.counterfactuals import counterfactuals
-
-    assert ctx.data is not None
-    common: dict[str, Any] = {
-        "generator": ctx.generator,
-        "encoder": ctx.encoder,
-        "reference": ctx.reference,
-        "method": s.method,
-        "rng": unit.seed,
-    }
+    assert ctx.data is not None  # unmet() said so
     x = ctx.data.x[list(unit.items)]
     # -1: the input's own scores are NaN or infinite; it cannot be explained
     labels = ctx.blackbox.predict_labels(x)
     skipped = [unit.items[i] for i in np.flatnonzero(labels < 0)]
     if unit.part == "samples":
-        keep = np.flatnonzero(labels >= 0)
-        if not keep.size:
-            return unit.part, [], [], skipped
-        results = counterfactuals(ctx.blackbox, x[keep], s.target, budget=search_budget(ctx, s), **common)
-        return unit.part, [unit.items[i] for i in keep], results, skipped
-    pairs = [(i, b) for i, a in enumerate(labels) if a >= 0 for b in range(ctx.blackbox.n_classes) if b != a]
-    if not pairs:
-        return unit.part, [], [], skipped
-    rows, goals = np.array([i for i, _ in pairs]), np.array([b for _, b in pairs])
-    results = counterfactuals(ctx.blackbox, x[rows], goals, budget=s.matrix_budget, **common)
-    return unit.part, [unit.items[i] for i in rows], results, skipped
+        rows = np.flatnonzero(labels >= 0)
+        target: str | int | np.ndarray = settings.target
+        budget = search_budget(ctx, settings.budget)
+    else:
+        pairs = [
+            (i, b) for i, a in enumerate(labels) if a >= 0 for b in range(ctx.blackbox.n_classes) if b != a
+        ]
+        rows = np.array([i for i, _ in pairs], dtype=np.int64)
+        target = np.array([b for _, b in pairs], dtype=np.int64)
+        budget = settings.matrix_budget
+    if not rows.size:
+        return Searches(unit.part, [], [], skipped)
+    results = counterfactuals(
+        ctx.blackbox,
+        x[rows],
+        target,
+        generator=ctx.generator,
+        encoder=ctx.encoder,
+        reference=ctx.reference,
+        method=settings.method,
+        budget=budget,
+        rng=unit.seed,
+    )
+    return Searches(unit.part, [unit.items[i] for i in rows], results, skipped)
 
 
-def _flip_matrix(ctx: Context, results: list[Any]) -> dict[str, Any]:
+def _flip_matrix(ctx: Context, results: list[CounterfactualResult]) -> dict[str, Any]:
     """The one-vs-one flip table of the matrix part, JSON-ready (None where no pair was attempted)."""
-    from auditor.explain.counterfactuals import flip_table
+    from auditor.explain.counterfactuals import flip_table  # optional in a build: see unmet()
 
     distance, success, attempts = flip_table(results, ctx.blackbox.n_classes)
     reached = distance[np.isfinite(distance)]
@@ -93,17 +112,16 @@ def _nan_as_none(table: np.ndarray) -> list[list[float | None]]:
     return [[float(v) if np.isfinite(v) else None for v in row] for row in table]
 
 
-def merge(ctx: Context, s: Any, parts: list[CfPart]) -> Outcome:
-    from auditor.explain.metrics import summarize
+def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches]) -> Outcome:
+    from auditor.explain.metrics import summarize  # optional in a build: see unmet()
 
-    samples = [
-        (row, r) for part, rows, results, _ in parts if part == "samples" for row, r in zip(rows, results)
-    ]
-    matrix = [r for part, _, results, _ in parts if part == "matrix" for r in results]
-    skipped = [row for _, _, _, rows in parts for row in rows]
+    samples = [(row, r) for p in parts if p.part == "samples" for row, r in zip(p.rows, p.results)]
+    matrix = [r for p in parts if p.part == "matrix" for r in p.results]
+    skipped = [row for p in parts for row in p.skipped]
     summary = summarize([r for _, r in samples])
     validity = summary.validity_rate if np.isfinite(summary.validity_rate) else None
-    listed, figures = [], []
+    listed: list[dict[str, Any]] = []
+    figures: list[Figure] = []
     for row, r in samples:
         listed.append(
             {
@@ -133,12 +151,12 @@ def merge(ctx: Context, s: Any, parts: list[CfPart]) -> Outcome:
                 f"p = {float(r.confidence[0]):.3f}, L2 {float(r.l2[0]):.3g}); input, counterfactual, change"
             )
             figures.append(picture(f"counterfactual-{len(figures)}", caption, tiles, 3))
-    tests = criteria(("validity", validity, ">=", s.min_validity))
+    tests = criteria(("validity", validity, ">=", settings.min_validity))
     space = samples[0][1].space if samples else ("latent" if ctx.generator is not None else "input")
     details: dict[str, Any] = {
         "space": space,
-        "method": s.method,
-        "target": s.target,
+        "method": settings.method,
+        "target": settings.target,
         "inputs": summary.inputs,
         "validity": validity,
         "median_l1": summary.median_l1,
@@ -151,8 +169,16 @@ def merge(ctx: Context, s: Any, parts: list[CfPart]) -> Outcome:
         "flip_matrix": _flip_matrix(ctx, matrix) if matrix else None,
         **nonfinite_facts(skipped, "these inputs were not explained and are left out of the figures"),
     }
-    derived = {"budget": search_budget(ctx, s), "space": space}
+    derived = {"budget": search_budget(ctx, settings.budget), "space": space}
     return Outcome(validity, "validity", "higher", tests, details, tuple(figures), derived)
 
 
-COUNTERFACTUALS = Check("counterfactuals", "Counterfactuals and flip distances", missing, plan, run, merge)
+COUNTERFACTUALS = Check(
+    "counterfactuals",
+    "Counterfactuals and flip distances",
+    settings=lambda config: config.checks.counterfactuals,
+    unmet=unmet,
+    plan=plan,
+    run=run,
+    merge=merge,
+)

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import (
-    Check,
-    Outcome,
-    Slice,
-    Unit,
-    build_lacks,
-    chunks,
-    criteria,
-    search_budget,
-)
+from auditor.audit.checks.core import Check, Slice, Unit, build_lacks, chunks, criteria, search_budget
 from auditor.audit.checks.pictures import picture
+from auditor.audit.config import ExemplarSettings
+from auditor.audit.results import Figure, Outcome
+
+if TYPE_CHECKING:
+    from auditor.explain.exemplars import ExemplarSet
 
 EXEMPLAR_CLASSES_PER_UNIT = 5
 
 
-def missing(ctx: Context, s: Any) -> str | None:
+def unmet(ctx: Context, settings: ExemplarSettings) -> str | None:
     lacks = build_lacks("auditor.explain.exemplars", "the exemplar search (auditor.explain.exemplars)")
     if lacks is None and ctx.generator is None and (ctx.is_image or ctx.data is None):
         return (
@@ -31,33 +27,32 @@ def missing(ctx: Context, s: Any) -> str | None:
     return lacks
 
 
-def _exemplar_classes(ctx: Context, s: Any) -> list[int]:
-    return list(range(ctx.blackbox.n_classes)) if s.classes == "all" else list(s.classes)
+def plan(ctx: Context, settings: ExemplarSettings, seed: int) -> list[Slice]:
+    classes = settings.classes if isinstance(settings.classes, tuple) else range(ctx.blackbox.n_classes)
+    return chunks(list(classes), EXEMPLAR_CLASSES_PER_UNIT, "classes")
 
 
-def plan(ctx: Context, s: Any, seed: int) -> list[Slice]:
-    return chunks(_exemplar_classes(ctx, s), EXEMPLAR_CLASSES_PER_UNIT, "classes")
-
-
-def run(ctx: Context, s: Any, unit: Unit) -> Any:
-    from auditor.explain.exemplars import exemplars
+def run(ctx: Context, settings: ExemplarSettings, unit: Unit) -> ExemplarSet:
+    from auditor.explain.exemplars import exemplars  # optional in a build: see unmet()
 
     return exemplars(
         ctx.blackbox,
         ctx.generator,
         list(unit.items),
-        n=s.per_class,
-        method=s.method,
-        budget=search_budget(ctx, s),
+        n=settings.per_class,
+        method=settings.method,
+        budget=search_budget(ctx, settings.budget),
         rng=unit.seed,
-        threshold=s.min_confidence,
+        threshold=settings.min_confidence,
         reference=ctx.reference if ctx.generator is None else None,
     )
 
 
-def merge(ctx: Context, s: Any, parts: list[Any]) -> Outcome:
+def merge(ctx: Context, settings: ExemplarSettings, parts: list[ExemplarSet]) -> Outcome:
     classes = [c for part in parts for c in part.classes]
-    rows, figures, listed = [], [], []
+    rows: list[dict[str, Any]] = []
+    figures: list[Figure] = []
+    listed: list[dict[str, Any]] = []
     for c in classes:
         conf = [e.confidence for e in c.exemplars]
         firsts = [
@@ -94,21 +89,28 @@ def merge(ctx: Context, s: Any, parts: list[Any]) -> Outcome:
             figures.append(picture(f"exemplars-class-{c.target}", caption, tiles, len(tiles)))
     reached = [r for r in rows if r["found"] > 0]
     share = len(reached) / len(rows) if rows else 0.0
-    tests = criteria(("classes reached", share, ">=", s.min_reached))
+    tests = criteria(("classes reached", share, ">=", settings.min_reached))
     space = parts[0].space if parts else "latent"
     details = {
         "space": space,
-        "method": s.method,
-        "threshold": s.min_confidence,
+        "method": settings.method,
+        "threshold": settings.min_confidence,
         "classes_reached": share,
         "unreached": [r["name"] for r in rows if r["found"] == 0],
         "per_class": rows,
         "exemplars": listed,
     }
-    derived = {"budget": search_budget(ctx, s), "space": space}
+    derived = {"budget": search_budget(ctx, settings.budget), "space": space}
     return Outcome(share, "classes reached", "higher", tests, details, tuple(figures), derived)
 
 
 EXEMPLARS = Check(
-    "exemplars", "Class exemplars through the generator", missing, plan, run, merge, shared_seed=True
+    "exemplars",
+    "Class exemplars through the generator",
+    settings=lambda config: config.checks.exemplars,
+    unmet=unmet,
+    plan=plan,
+    run=run,
+    merge=merge,
+    shared_seed=True,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import Figure
+from auditor.audit.results import Figure
 from auditor.images import colorize, grid, overlay, png_bytes, to_hwc, to_uint8, upscale
 
 
