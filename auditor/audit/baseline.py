@@ -43,7 +43,7 @@ def compare_baseline(
     """Per check, the change of the headline figure since the baseline; fails when one worsened by more than allowed."""
     started = time.perf_counter()
     old = {c["name"]: c for c in baseline["checks"] if isinstance(c, dict) and isinstance(c.get("name"), str)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for result in results:
         before = old.get(result.name, {})
         figure_before = _finite(before.get("figure"))
@@ -73,8 +73,8 @@ def compare_baseline(
         "baseline_tool_version": baseline.get("tool_version"),
         "changes": rows,
     }
-    criteria = (Criterion("worst regression", worst, "<=", max_regression),) if worst is not None else ()
-    failed = bool(criteria) and not criteria[0].passed
+    criteria = () if worst is None else (Criterion("worst regression", worst, "<=", max_regression),)
+    failed = any(not c.passed for c in criteria)
     if failed:
         reason: str | None = f"worst regression {figure_text(worst)} is over {figure_text(max_regression)}"
     else:

@@ -7,7 +7,7 @@ import json
 import tomllib
 from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from auditor.audit.schema import Source, knob, plain, read_table, table
 from auditor.audit.verdict import FAIL_ON
@@ -26,7 +26,7 @@ Section = TypeVar("Section", bound="DataclassInstance")
 HTML_MODES = ("inline", "folder")
 FORMATS = ("html", "json", "junit", "sarif", "markdown")
 COLOUR_MODES = ("L", "RGB")
-CF_TARGETS = ("second", "any")
+CfTarget = Literal["second", "any"]  # a class index, each input's runner-up, or any class but its own
 LAYOUTS = tuple(layout for layout in signature.LAYOUTS if layout != "columns")  # detected, never forced
 
 # Upper bounds that keep a valid-looking number from exhausting memory or time before any limit can act.
@@ -139,7 +139,7 @@ class StabilitySettings:
 @dataclass(frozen=True)
 class ExemplarSettings:
     enabled: bool = knob(True, "bool", "run this check")
-    classes: str | tuple[int, ...] = knob(
+    classes: Literal["all"] | tuple[int, ...] = knob(
         "all", "ints", '"all" or class indices', choices=("all",), rule=_classes
     )
     per_class: int = knob(3, "pos", "exemplar searches per class", within=(1, 100))
@@ -154,8 +154,8 @@ class ExemplarSettings:
 class CounterfactualSettings:
     enabled: bool = knob(True, "bool", "run this check")
     samples: int = knob(10, "pos", "data rows explained", within=EXPLAINED)
-    target: str | int = knob(
-        "second", "int", "a class index, second or any", within=(0, MAX_CLASSES), choices=CF_TARGETS
+    target: CfTarget | int = knob(
+        "second", "int", "a class index, second or any", within=(0, MAX_CLASSES), choices=get_args(CfTarget)
     )
     method: str = knob("cmaes", "str", "search method", choices=SEARCH_METHODS)
     budget: int | None = knob(None, "pos", "queries per search; unset: [run] budget", within=SEARCH_BUDGET)

@@ -75,8 +75,8 @@ def run_check(
         stage=check.stage,
     )
     if not check.enabled(ctx.config):
-        reason = f"disabled in the config ([checks.{check.name}] enabled = false)"
-        return replace(head, reason=reason, enabled=False, seconds=time.perf_counter() - started)
+        disabled = f"disabled in the config ([checks.{check.name}] enabled = false)"
+        return replace(head, reason=disabled, enabled=False, seconds=time.perf_counter() - started)
     queries = generator_queries = 0
     queries_before, generator_before = ctx.blackbox.queries, _generator_queries(ctx)
     try:
@@ -114,7 +114,7 @@ def run_check(
         return replace(spent, reason=f"could not run: {exc}", error=True)
     failed = [c for c in outcome.criteria if not c.passed]
     first = outcome.criteria[0] if outcome.criteria else None
-    reason = None
+    reason: str | None = None
     if failed:
         reason = "; ".join(
             f"{c.name} {figure_text(c.value)} is not {c.op} {figure_text(c.threshold)}" for c in failed

@@ -135,7 +135,9 @@ def _read_value(source: Source, spec: Knob, raw: Any, dotted: str, default: Any)
     words, accepts = KINDS[kind]
     if not accepts(raw):
         raise source.fail(dotted, f"must be {words}, got {_describe(raw)}")
-    value = float(raw) if kind in ("float", "frac") else tuple(map(float, raw)) if kind == "pair" else raw
+    value: Any = (
+        float(raw) if kind in ("float", "frac") else tuple(map(float, raw)) if kind == "pair" else raw
+    )
     value = tuple(value) if isinstance(value, list) else value
     problem = _problem(spec, kind, value, dotted.rpartition(".")[2])
     if problem:

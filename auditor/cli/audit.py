@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
@@ -17,74 +15,22 @@ from auditor.audit.config import (
     BaselineConfig,
     DataConfig,
     GeneratorConfig,
+    ModelConfig,
     RunConfig,
     load_config,
     override,
     quick_config,
 )
-from auditor.audit.results import AuditReport
 from auditor.audit.runner import run_audit
-from auditor.audit.schema import Knob
 from auditor.audit.verdict import exit_code, problem
-from auditor.cli.options import (
-    Bounded,
-    _shape,
-    first_contact,
-    model_options,
-    open_options,
-    printable,
-    sandbox_limits,
-)
+from auditor.cli.options import _shape, first_contact, model_options, open_options, printable, sandbox_limits
+from auditor.cli.progress import TerminalProgress, summary_lines
+from auditor.cli.setting_flags import setting_flag
 from auditor.errors import ConfigError
 from auditor.model.blackbox import OpenOptions
 from auditor.model.sandbox import FirstContact
-from auditor.report.interface import WriteOptions, fmt, status_word
+from auditor.report.interface import WriteOptions
 from auditor.report.writer import write_report
-
-PROGRESS_EVERY_S = 5.0
-
-
-class TerminalProgress:
-    """A bar on a terminal; on anything else, plain lines on stderr at most every few seconds."""
-
-    def __init__(self, stream: TextIO, quiet: bool) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.tty = stream.isatty()
-        self.last = 0.0
-
-    def __call__(self, check: str, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        now = time.monotonic()
-        if self.tty:
-            width = 24
-            filled = width * done // max(total, 1)
-            end = "\n" if done == total else ""
-            self.stream.write(f"\r{check:<16} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
-            self.stream.flush()
-        elif done == 0 or done == total or now - self.last >= PROGRESS_EVERY_S:
-            state = "started" if done == 0 else "done" if done == total else "running"
-            self.stream.write(f"auditor: {check}: {state} ({done}/{total} units)\n")
-            self.stream.flush()
-            self.last = now
-
-
-def setting_option(flag: str, section: type[Any], name: str) -> Callable[[Any], Any]:
-    """A flag that overrides the config setting `name` of `section`: its type, bounds and help come from the knob."""
-    spec = next(f for f in fields(section) if f.name == name)
-    knob: Knob = spec.metadata["knob"]
-    kind: click.ParamType | None = None
-    if knob.choices:
-        kind = click.Choice(knob.choices)
-    elif knob.kind in ("int", "pos") and knob.within is not None:
-        kind = click.IntRange(int(knob.within[0]), int(knob.within[1]))
-    elif knob.kind == "float" and knob.within is not None:
-        kind = Bounded(*knob.within)
-    shown = fmt(spec.default) if isinstance(spec.default, int | float) else spec.default
-    return click.option(
-        flag, name, type=kind, default=None, help=f"{knob.help[0].upper()}{knob.help[1:]} [default: {shown}]."
-    )
 
 
 def _given(name: str) -> bool:
@@ -119,18 +65,6 @@ def read_config(
     return config
 
 
-def _summary_lines(report: AuditReport) -> list[str]:
-    lines = []
-    for c in report.checks:
-        figure = f" {c.figure_name} {fmt(c.figure)}" if c.figure is not None else ""
-        why = f" ({printable(c.reason, 300)})" if c.reason and c.status != "passed" else ""
-        lines.append(f"auditor: {c.name:<16} {status_word(c.status):<8}{printable(figure, 200)}{why}")
-    lines.append(
-        f"auditor: verdict {report.verdict.upper()} ({report.queries:,} queries, {report.seconds:.1f} s)"
-    )
-    return lines
-
-
 @click.command("audit")
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 @click.option(
@@ -140,16 +74,16 @@ def _summary_lines(report: AuditReport) -> list[str]:
 @click.option("--encoder", type=click.Path(dir_okay=False), help="Encoder .onnx (x -> z), with --generator.")
 @click.option("--data", type=click.Path(), help="Samples (.npz/.npy/.csv or images) with optional labels y.")
 @click.option("--out", type=click.Path(file_okay=False), help="Report folder [default: audit-out].")
-@setting_option("--seed", RunConfig, "seed")
-@setting_option("--budget", RunConfig, "budget")
-@setting_option("--max-queries", RunConfig, "max_queries")
-@setting_option("--check-timeout", RunConfig, "check_timeout")
-@click.option("--class-names", default=None, help="Comma-separated class names.")
-@setting_option("--html-mode", RunConfig, "html_mode")
-@click.option("--format", "formats", default=None, help="Comma-separated report formats [default: all].")
-@setting_option("--fail-on", RunConfig, "fail_on")
+@setting_flag("--seed", RunConfig, "seed")
+@setting_flag("--budget", RunConfig, "budget")
+@setting_flag("--max-queries", RunConfig, "max_queries")
+@setting_flag("--check-timeout", RunConfig, "check_timeout")
+@setting_flag("--class-names", ModelConfig, "class_names")
+@setting_flag("--html-mode", RunConfig, "html_mode")
+@setting_flag("--format", RunConfig, "formats")
+@setting_flag("--fail-on", RunConfig, "fail_on")
 @click.option("--baseline", type=click.Path(dir_okay=False), help="An earlier report.json to compare with.")
-@setting_option("--max-regression", BaselineConfig, "max_regression")
+@setting_flag("--max-regression", BaselineConfig, "max_regression")
 @model_options
 def command(
     model: str | None,
@@ -162,9 +96,9 @@ def command(
     budget: int | None,
     max_queries: int | None,
     check_timeout: float | None,
-    class_names: str | None,
+    class_names: tuple[str, ...] | None,
     html_mode: str | None,
-    formats: str | None,
+    formats: tuple[str, ...] | None,
     fail_on: str | None,
     baseline: str | None,
     max_regression: float | None,
@@ -179,7 +113,7 @@ def command(
         config,
         model=override(
             config.model,
-            class_names=tuple(n.strip() for n in class_names.split(",")) if class_names else None,
+            class_names=class_names,
             output=model_flags["output_name"],
             scores=model_flags["scores"],
             input_shape=_shape(model_flags["input_shape"]),
@@ -197,7 +131,7 @@ def command(
             out=Path(out) if out else None,
             html_mode=html_mode,
             fail_on=fail_on,
-            formats=tuple(f.strip() for f in formats.split(",")) if formats else None,
+            formats=formats,
         ),
         baseline=override(
             config.baseline, path=Path(baseline) if baseline else None, max_regression=max_regression
@@ -218,7 +152,7 @@ def command(
         report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode)
     )
     if not quiet:
-        for line in _summary_lines(report):
+        for line in summary_lines(report):
             click.echo(line, err=True)
     for path in files:
         click.echo(str(path))

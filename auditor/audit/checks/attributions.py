@@ -109,26 +109,29 @@ def merge(ctx: Context, settings: AttributionSettings, parts: list[Maps]) -> Out
     names = ctx.data.feature_names if ctx.data is not None else None
     for part in parts:
         row, x, maps = part.row, part.x, part.maps
-        for a, f in maps:
-            faithful = f.deletion_auc < f.random_deletion_auc and f.insertion_auc > f.random_insertion_auc
+        for attribution, faith in maps:
+            faithful = (
+                faith.deletion_auc < faith.random_deletion_auc
+                and faith.insertion_auc > faith.random_insertion_auc
+            )
             entry: dict[str, Any] = {
                 "index": row,
-                "method": a.method,
-                "target": a.target,
-                "target_name": ctx.class_name(a.target),
-                "score": a.score,
-                "score_input": a.score_input,
-                "deletion_auc": f.deletion_auc,
-                "insertion_auc": f.insertion_auc,
-                "random_deletion_auc": f.random_deletion_auc,
-                "random_insertion_auc": f.random_insertion_auc,
+                "method": attribution.method,
+                "target": attribution.target,
+                "target_name": ctx.class_name(attribution.target),
+                "score": attribution.score,
+                "score_input": attribution.score_input,
+                "deletion_auc": faith.deletion_auc,
+                "insertion_auc": faith.insertion_auc,
+                "random_deletion_auc": faith.random_deletion_auc,
+                "random_insertion_auc": faith.random_insertion_auc,
                 "faithful": bool(faithful),
-                "fidelity": a.fidelity,
-                "queries": int(a.queries + f.queries),
-                "shape": list(a.shape),
+                "fidelity": attribution.fidelity,
+                "queries": int(attribution.queries + faith.queries),
+                "shape": list(attribution.shape),
             }
             if not ctx.is_image:
-                flat_map = np.asarray(a.map, np.float64).reshape(-1)
+                flat_map = np.asarray(attribution.map, np.float64).reshape(-1)
                 top = np.argsort(-np.abs(flat_map), kind="stable")[:TOP_FEATURES]
                 entry["top_features"] = [
                     {
@@ -142,15 +145,18 @@ def merge(ctx: Context, settings: AttributionSettings, parts: list[Maps]) -> Out
             rows.append(entry)
         label = ctx.class_name(maps[0][0].target) if maps else ""
         if ctx.is_image and maps:
-            tiles = [ctx.tile(x)] + [heat_tile(ctx, x, a.map) for a, _ in maps]
+            tiles = [ctx.tile(x)] + [heat_tile(ctx, x, attribution.map) for attribution, _ in maps]
             caption = f"Row {row}, explained class {label}: input, then " + ", ".join(
-                a.method for a, _ in maps
+                attribution.method for attribution, _ in maps
             )
             figures.append(picture(f"attribution-{len(figures)}", caption, tiles, len(tiles)))
         if maps:
             series: dict[str, tuple[Any, Any]] = {}  # (fractions, scores), arrays
-            for a, f in maps:
-                series[f"{a.method} deletion"] = (f.fractions, _unit_curve(f.deletion, f.deletion[0]))
+            for attribution, faith in maps:
+                series[f"{attribution.method} deletion"] = (
+                    faith.fractions,
+                    _unit_curve(faith.deletion, faith.deletion[0]),
+                )
             first = maps[0][1]
             series["random deletion"] = (
                 first.fractions,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
+
+import numpy as np
 
 from auditor.audit.checks.context import Context
 from auditor.audit.config import AuditConfig
@@ -67,7 +69,7 @@ class Check(Generic[SettingsT, PartT]):
         return settings is None or settings.enabled
 
 
-def chunks(items: Sequence[int], size: int, part: str = "rows") -> list[Slice]:
+def chunks(items: Sequence[int] | np.ndarray, size: int, part: str = "rows") -> list[Slice]:
     return [(part, tuple(int(i) for i in items[s : s + size])) for s in range(0, len(items), size)]
 
 
@@ -95,7 +97,7 @@ def search_budget(ctx: Context, own: int | None) -> int:
     return own or ctx.config.run.budget
 
 
-def nonfinite_facts(rows: Sequence[int], handling: str) -> dict[str, Any]:
+def nonfinite_facts(rows: Iterable[int], handling: str) -> dict[str, Any]:
     """The inputs whose own (unperturbed) scores were NaN or infinite: a finding, listed with what was done."""
     listed = sorted({int(r) for r in rows})
     return {

@@ -20,7 +20,7 @@ from auditor.audit.checks.core import (
 )
 from auditor.audit.checks.inputs import pick_rows
 from auditor.audit.checks.pictures import diff_tile, picture
-from auditor.audit.config import CounterfactualSettings
+from auditor.audit.config import CfTarget, CounterfactualSettings
 from auditor.audit.results import Figure, Outcome
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
     skipped = [unit.items[i] for i in np.flatnonzero(labels < 0)]
     if unit.part == "samples":
         rows = np.flatnonzero(labels >= 0)
-        target: str | int | np.ndarray = settings.target
+        target: CfTarget | int | np.ndarray = settings.target
         budget = search_budget(ctx, settings.budget)
     else:
         pairs = [
@@ -115,40 +115,40 @@ def _nan_as_none(table: np.ndarray) -> list[list[float | None]]:
 def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches]) -> Outcome:
     from auditor.explain.metrics import summarize  # optional in a build: see unmet()
 
-    samples = [(row, r) for p in parts if p.part == "samples" for row, r in zip(p.rows, p.results)]
-    matrix = [r for p in parts if p.part == "matrix" for r in p.results]
+    samples = [(row, result) for p in parts if p.part == "samples" for row, result in zip(p.rows, p.results)]
+    matrix = [result for p in parts if p.part == "matrix" for result in p.results]
     skipped = [row for p in parts for row in p.skipped]
-    summary = summarize([r for _, r in samples])
+    summary = summarize([result for _, result in samples])
     validity = summary.validity_rate if np.isfinite(summary.validity_rate) else None
     listed: list[dict[str, Any]] = []
     figures: list[Figure] = []
-    for row, r in samples:
+    for row, result in samples:
         listed.append(
             {
                 "index": row,
-                "source": r.source,
-                "source_name": ctx.class_name(r.source),
-                "target": r.target,
-                "target_name": ctx.class_name(r.target),
-                "valid": bool(r.valid[0]),
-                "confidence": float(r.confidence[0]),
-                "l1": float(r.l1[0]),
-                "l2": float(r.l2[0]),
-                "l1_scaled": float(r.l1_scaled[0]),
-                "changed": int(r.changed[0]),
-                "realism": float(r.realism[0]),
-                "reconstruction": float(r.reconstruction[0]),
-                "queries": int(r.queries),
-                "stop_reason": r.stop_reasons[0] if r.stop_reasons else None,
+                "source": result.source,
+                "source_name": ctx.class_name(result.source),
+                "target": result.target,
+                "target_name": ctx.class_name(result.target),
+                "valid": bool(result.valid[0]),
+                "confidence": float(result.confidence[0]),
+                "l1": float(result.l1[0]),
+                "l2": float(result.l2[0]),
+                "l1_scaled": float(result.l1_scaled[0]),
+                "changed": int(result.changed[0]),
+                "realism": float(result.realism[0]),
+                "reconstruction": float(result.reconstruction[0]),
+                "queries": int(result.queries),
+                "stop_reason": result.stop_reasons[0] if result.stop_reasons else None,
             }
         )
         if ctx.is_image:
-            x, xc = r.x, r.counterfactuals[0]
-            tiles = [ctx.tile(x), ctx.tile(xc), diff_tile(ctx, x, xc)]
-            verdict = "valid" if r.valid[0] else "not valid"
+            x, counterfactual = result.x, result.counterfactuals[0]
+            tiles = [ctx.tile(x), ctx.tile(counterfactual), diff_tile(ctx, x, counterfactual)]
+            verdict = "valid" if result.valid[0] else "not valid"
             caption = (
-                f"Row {row}: {ctx.class_name(r.source)} → {ctx.class_name(r.target)} ({verdict}, "
-                f"p = {float(r.confidence[0]):.3f}, L2 {float(r.l2[0]):.3g}); input, counterfactual, change"
+                f"Row {row}: {ctx.class_name(result.source)} → {ctx.class_name(result.target)} ({verdict}, "
+                f"p = {float(result.confidence[0]):.3f}, L2 {float(result.l2[0]):.3g}); input, counterfactual, change"
             )
             figures.append(picture(f"counterfactual-{len(figures)}", caption, tiles, 3))
     tests = criteria(("validity", validity, ">=", settings.min_validity))

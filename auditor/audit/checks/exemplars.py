@@ -49,44 +49,46 @@ def run(ctx: Context, settings: ExemplarSettings, unit: Unit) -> ExemplarSet:
 
 
 def merge(ctx: Context, settings: ExemplarSettings, parts: list[ExemplarSet]) -> Outcome:
-    classes = [c for part in parts for c in part.classes]
+    classes = [group for part in parts for group in part.classes]
     rows: list[dict[str, Any]] = []
     figures: list[Figure] = []
     listed: list[dict[str, Any]] = []
-    for c in classes:
-        conf = [e.confidence for e in c.exemplars]
+    for group in classes:
+        confidences = [exemplar.confidence for exemplar in group.exemplars]
         firsts = [
-            e.first_success_queries for e in c.exemplars if e.success and e.first_success_queries is not None
+            exemplar.first_success_queries
+            for exemplar in group.exemplars
+            if exemplar.success and exemplar.first_success_queries is not None
         ]
         rows.append(
             {
-                "class": c.target,
-                "name": c.target_name,
-                "best_confidence": float(max(conf)),
-                "found": int(sum(e.success for e in c.exemplars)),
-                "searches": len(c.exemplars),
-                "queries": int(c.queries),
+                "class": group.target,
+                "name": group.target_name,
+                "best_confidence": float(max(confidences)),
+                "found": int(sum(exemplar.success for exemplar in group.exemplars)),
+                "searches": len(group.exemplars),
+                "queries": int(group.queries),
                 "median_queries_to_reach": float(np.median(firsts)) if firsts else None,
-                "mean_latent_distance": c.mean_distance,
-                "stop_reasons": sorted({e.stop_reason for e in c.exemplars}),
+                "mean_latent_distance": group.mean_distance,
+                "stop_reasons": sorted({exemplar.stop_reason for exemplar in group.exemplars}),
             }
         )
-        for e in c.exemplars:
+        for exemplar in group.exemplars:
             entry: dict[str, Any] = {
-                "target": c.target,
-                "target_name": c.target_name,
-                "confidence": e.confidence,
-                "success": e.success,
-                "queries": e.queries,
-                "latent": [float(v) for v in e.latent],
+                "target": group.target,
+                "target_name": group.target_name,
+                "confidence": exemplar.confidence,
+                "success": exemplar.success,
+                "queries": exemplar.queries,
+                "latent": [float(v) for v in exemplar.latent],
             }
             if not ctx.is_image:
-                entry["input"] = [float(v) for v in np.asarray(e.input).reshape(-1)]
+                entry["input"] = [float(v) for v in np.asarray(exemplar.input).reshape(-1)]
             listed.append(entry)
         if ctx.is_image:
-            tiles = [ctx.tile(e.input) for e in c.exemplars]
-            caption = f"Class {c.target_name}: confidence " + ", ".join(f"{v:.3f}" for v in conf)
-            figures.append(picture(f"exemplars-class-{c.target}", caption, tiles, len(tiles)))
+            tiles = [ctx.tile(exemplar.input) for exemplar in group.exemplars]
+            caption = f"Class {group.target_name}: confidence " + ", ".join(f"{v:.3f}" for v in confidences)
+            figures.append(picture(f"exemplars-class-{group.target}", caption, tiles, len(tiles)))
     reached = [r for r in rows if r["found"] > 0]
     share = len(reached) / len(rows) if rows else 0.0
     tests = criteria(("classes reached", share, ">=", settings.min_reached))
