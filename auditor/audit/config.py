@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 from auditor.audit.schema import Source, knob, plain, read_table, table
 from auditor.audit.verdict import FAIL_ON
 from auditor.errors import ConfigError
-from auditor.explain.attribution import BASELINES as ATTRIBUTION_BASELINES
-from auditor.explain.attribution import METHODS as ATTRIBUTION_METHODS
+from auditor.explain import attribution
 from auditor.model import signature
 from auditor.model.session import DEVICES
 from auditor.search import METHODS as SEARCH_METHODS
@@ -26,7 +25,11 @@ Section = TypeVar("Section", bound="DataclassInstance")
 HTML_MODES = ("inline", "folder")
 FORMATS = ("html", "json", "junit", "sarif", "markdown")
 COLOUR_MODES = ("L", "RGB")
-CfTarget = Literal["second", "any"]  # a class index, each input's runner-up, or any class but its own
+CfTarget = Literal["second", "any"]  # besides a class index: each input's runner-up, or any class but its own
+CF_TARGETS = get_args(CfTarget)
+Classes = Literal["all"] | tuple[int, ...]
+ATTRIBUTIONS = tuple(attribution.METHODS)
+BASELINES = ("auto", *attribution.BASELINES)  # auto: zero for images, the reference mean for tables
 LAYOUTS = tuple(layout for layout in signature.LAYOUTS if layout != "columns")  # detected, never forced
 
 # Upper bounds that keep a valid-looking number from exhausting memory or time before any limit can act.
@@ -34,10 +37,13 @@ MAX_SEARCH_BUDGET = 10**8  # classifier queries per search
 MAX_TOTAL_QUERIES = 10**12  # classifier queries per audit
 MAX_SECONDS = 7 * 86400.0  # a check's wall-clock limit
 MAX_CLASSES = 10**5  # class indices in a list
+CLASS = (0, MAX_CLASSES)
 SEARCH_BUDGET = (1, MAX_SEARCH_BUDGET)
 SECONDS = (0.0, MAX_SECONDS)
 EXPLAINED = (1, 10**5)  # inputs a counterfactual or attribution check explains
 WINDOW = (1, 2**16)
+NOISE = (0.0, 10.0)  # noise std over the value range or the feature std
+FLOAT32 = (-1e38, 1e38)
 TIMEOUT_HELP = "seconds for this check; unset: [run] check_timeout, 0: no limit"
 
 
@@ -84,9 +90,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    size: tuple[int, int] | None = knob(
-        None, "size", "image files resized to [width, height]", within=(1, 8192)
-    )
+    size: tuple[int, int] | None = knob(None, "size", "images resized to [width, height]", within=(1, 8192))
     mode: str = knob("RGB", "str", "colour mode of image files", choices=COLOUR_MODES)
     scale: tuple[float, float] = knob((0.0, 1.0), "pair", "pixel 0 and 255 map to [low, high]", rule=_ordered)
 
@@ -97,9 +101,7 @@ class RunConfig:
     device: str = knob("auto", "str", "where the models run", choices=DEVICES)
     budget: int = knob(1000, "pos", "classifier queries per search", within=SEARCH_BUDGET)
     threads: int | None = knob(None, "pos", "threads per model session", within=(1, 1024))
-    max_queries: int = knob(
-        10**7, "pos", "classifier queries for the whole audit", within=(1, MAX_TOTAL_QUERIES)
-    )
+    max_queries: int = knob(10**7, "pos", "classifier queries per audit", within=(1, MAX_TOTAL_QUERIES))
     check_timeout: float = knob(600.0, "float", "seconds per check, 0: no limit", within=SECONDS)
     out: Path = knob(Path("audit-out"), "out", "report folder", output=True)
     html_mode: str = knob("inline", "str", "one report.html, or a folder", choices=HTML_MODES, output=True)
@@ -126,9 +128,7 @@ class AccuracySettings:
 @dataclass(frozen=True)
 class StabilitySettings:
     enabled: bool = knob(True, "bool", "run this check")
-    noise: float = knob(
-        0.05, "float", "noise std over the value range or feature std", within=(0.0, 10.0), rule=_positive
-    )
+    noise: float = knob(0.05, "float", "std over value range or feature std", within=NOISE, rule=_positive)
     samples: int = knob(500, "pos", "rows tested", within=(1, 10**6))
     repeats: int = knob(4, "pos", "noisy copies per row", within=(1, 1000))
     max_flip_rate: float | None = knob(0.05, "frac", "highest share of noisy copies that flip")
@@ -139,9 +139,7 @@ class StabilitySettings:
 @dataclass(frozen=True)
 class ExemplarSettings:
     enabled: bool = knob(True, "bool", "run this check")
-    classes: Literal["all"] | tuple[int, ...] = knob(
-        "all", "ints", '"all" or class indices', choices=("all",), rule=_classes
-    )
+    classes: Classes = knob("all", "ints", '"all" or class indices', choices=("all",), rule=_classes)
     per_class: int = knob(3, "pos", "exemplar searches per class", within=(1, 100))
     min_confidence: float = knob(0.9, "frac", "confidence an exemplar must reach", rule=_probability)
     method: str = knob("momentum_es", "str", "search method", choices=SEARCH_METHODS)
@@ -154,9 +152,7 @@ class ExemplarSettings:
 class CounterfactualSettings:
     enabled: bool = knob(True, "bool", "run this check")
     samples: int = knob(10, "pos", "data rows explained", within=EXPLAINED)
-    target: CfTarget | int = knob(
-        "second", "int", "a class index, second or any", within=(0, MAX_CLASSES), choices=get_args(CfTarget)
-    )
+    target: CfTarget | int = knob("second", "int", "a class, second or any", within=CLASS, choices=CF_TARGETS)
     method: str = knob("cmaes", "str", "search method", choices=SEARCH_METHODS)
     budget: int | None = knob(None, "pos", "queries per search; unset: [run] budget", within=SEARCH_BUDGET)
     min_validity: float | None = knob(0.8, "frac", "share of searches that must flip the prediction")
@@ -169,14 +165,9 @@ class CounterfactualSettings:
 @dataclass(frozen=True)
 class AttributionSettings:
     enabled: bool = knob(True, "bool", "run this check")
-    methods: tuple[str, ...] = knob(
-        ("occlusion",), "strs", "attribution methods", choices=tuple(ATTRIBUTION_METHODS)
-    )
+    methods: tuple[str, ...] = knob(("occlusion",), "strs", "attribution methods", choices=ATTRIBUTIONS)
     samples: int = knob(4, "pos", "inputs explained", within=EXPLAINED)
-    baseline: str | float = knob(
-        "auto", "float", "what a removed feature becomes; auto: zero (images), mean (tables)",
-        within=(-1e38, 1e38), choices=("auto", *ATTRIBUTION_BASELINES),
-    )  # fmt: skip
+    baseline: str | float = knob("auto", "float", "fill of removed inputs", within=FLOAT32, choices=BASELINES)
     window: int | None = knob(None, "pos", "occlusion and LIME patch side", within=WINDOW)
     stride: int | None = knob(None, "pos", "occlusion step", within=WINDOW)
     lime_samples: int = knob(500, "pos", "perturbed inputs per LIME map", within=(4, 10**5))
