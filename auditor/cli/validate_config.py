@@ -14,5 +14,5 @@ from auditor.cli.options import printable
 def command(config_path: str) -> None:
     """Validate an audit config: exit 0 when it is usable, 2 with the key, file and line when not."""
     config = load_config(config_path)
-    enabled = ["provenance"] + [c.name for c in CHECKS[1:] if getattr(config.checks, c.name).enabled]
+    enabled = [check.name for check in CHECKS if check.enabled(config)]
     click.echo(f"{printable(config_path)}: valid; checks: {', '.join(enabled)}; seed {config.run.seed}")

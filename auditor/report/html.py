@@ -14,8 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from auditor.audit.checks import Figure
-from auditor.audit.runner import AuditReport
+from auditor.audit.results import AuditReport, Figure, Stage
 from auditor.report.interface import WriteOptions, fmt, status_word
 
 FILENAME = "report.html"
@@ -59,10 +58,8 @@ def render(report: AuditReport, options: WriteOptions) -> str:
 
     doc = report.to_dict()
     pairs = list(zip(report.checks, doc["checks"]))
-    # Findings first; the long provenance table closes the page (the summary table still lists it first).
-    sections = [p for p in pairs if p[0].name != "provenance"] + [
-        p for p in pairs if p[0].name == "provenance"
-    ]
+    # Findings first; the long facts table (provenance) closes the page (the summary table still lists it first).
+    sections = sorted(pairs, key=lambda pair: pair[0].stage is Stage.FACTS)
     context: dict[str, Any] = {
         "report": report,
         "sections": sections,

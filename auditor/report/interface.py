@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from auditor.audit.runner import AuditReport
+from auditor.audit.results import AuditReport
 
 #: Characters XML 1.0 cannot hold, even escaped.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

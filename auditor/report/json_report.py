@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from auditor.audit.runner import AuditReport
+from auditor.audit.results import AuditReport
 from auditor.report.interface import WriteOptions
 
 FILENAME = "report.json"

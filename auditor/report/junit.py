@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from auditor.audit.runner import AuditReport, CheckResult
+from auditor.audit.results import AuditReport, CheckResult
 from auditor.report.interface import WriteOptions, fmt, xml_text
 
 FILENAME = "junit.xml"

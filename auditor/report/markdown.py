@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from auditor.audit.runner import AuditReport
+from auditor.audit.results import AuditReport
 from auditor.report.interface import WriteOptions, fmt, status_word
 
 FILENAME = "summary.md"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from auditor.audit.runner import AuditReport, CheckResult
+from auditor.audit.results import AuditReport, CheckResult
 from auditor.report.interface import WriteOptions, fmt
 
 FILENAME = "report.sarif"

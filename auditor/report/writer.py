@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from auditor.audit.runner import AuditReport
+from auditor.audit.results import AuditReport
 from auditor.errors import ConfigError
 from auditor.report import html, json_report, junit, markdown, sarif
 from auditor.report.interface import Format, WriteOptions

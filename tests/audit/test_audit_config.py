@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
-from auditor.audit.config import AuditConfig, load_config, quick_config, with_overrides
+from auditor.audit.config import AuditConfig, RunConfig, load_config, override, quick_config
+from auditor.audit.schema import Source, knob, plain, read_table
+from auditor.cli.setting_flags import setting_flag
 from auditor.errors import ConfigError
 
 
@@ -110,17 +115,24 @@ def test_choices_are_enforced(tmp_path: Path) -> None:
 
 def test_overrides_replace_only_given_values(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n[run]\nseed = 3\nbudget = 10\n'))
-    changed = with_overrides(config, run__seed=5, run__budget=None, baseline__max_regression=0.1)
+    changed = dataclasses.replace(
+        config,
+        run=override(config.run, seed=5, budget=None),
+        baseline=override(config.baseline, max_regression=0.1),
+    )
     assert (changed.run.seed, changed.run.budget, changed.baseline.max_regression) == (5, 10, 0.1)
     assert config.run.seed == 3
+    with pytest.raises(TypeError):
+        override(config.run, sed=1)  # a misspelt setting is refused, not dropped
 
 
 def test_config_hash_ignores_output_options_but_not_settings(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n'))
-    assert (
-        with_overrides(config, run__out=Path("elsewhere"), run__fail_on="never").digest() == config.digest()
+    outputs = override(
+        config.run, out=Path("elsewhere"), fail_on="never", html_mode="folder", formats=("json",)
     )
-    assert with_overrides(config, run__seed=1).digest() != config.digest()
+    assert dataclasses.replace(config, run=outputs).digest() == config.digest()
+    assert dataclasses.replace(config, run=override(config.run, seed=1)).digest() != config.digest()
 
 
 def test_quick_form_checks_its_paths(tmp_path: Path) -> None:
@@ -196,4 +208,69 @@ def test_limits_and_timeouts_are_read(tmp_path: Path) -> None:
     assert config.checks.accuracy.timeout is None  # falls back to [run] check_timeout
     defaults = load_config(write(tmp_path, '[model]\npath = "m.onnx"\n'))
     assert (defaults.run.max_queries, defaults.run.check_timeout) == (10_000_000, 600.0)
-    assert with_overrides(defaults, run__max_queries=5).digest() != defaults.digest()  # limits change results
+    fewer = dataclasses.replace(defaults, run=override(defaults.run, max_queries=5))
+    assert fewer.digest() != defaults.digest()  # limits change results
+
+
+@dataclasses.dataclass(frozen=True)
+class Toy:
+    """A settings table declared the way every config table is: one `knob()` line per setting."""
+
+    steps: int = knob(5, "pos", "steps to take", within=(1, 9))
+    mode: str = knob("fast", "str", "how to go", choices=("fast", "slow"))
+    goal: str | int = knob("best", "int", "a class index or best", within=(0, 3), choices=("best",))
+    names: tuple[str, ...] = knob(("a",), "strs", "names to use", choices=("a", "b"))
+    output: Path = knob(Path("out"), "out", "where to write", output=True)
+
+
+def read_toy(tmp_path: Path, text: str) -> Toy:
+    path = tmp_path / "toy.toml"
+    path.write_text(text, encoding="utf-8")
+    return read_table(Source(path, text), Toy, tomllib.loads(text))
+
+
+def test_a_new_knob_is_one_line_read_checked_and_reported_by_the_generic_reader(tmp_path: Path) -> None:
+    assert read_toy(tmp_path, "") == Toy()  # every default comes from the declaration
+    toy = read_toy(tmp_path, 'steps = 9\nmode = "slow"\ngoal = 2\nnames = ["b", "a"]\noutput = "x"\n')
+    assert toy == Toy(
+        9, "slow", 2, ("b", "a"), tmp_path / "x"
+    )  # lists as tuples, paths from the file's folder
+    assert read_toy(tmp_path, 'goal = "best"\n').goal == "best"  # a word in place of a number
+    wrong = {
+        "\n\nsteps = 10\n": "3: 'steps' is out of range: the value must be from 1 to 9, got 10",
+        'mode = "fastest"\n': "1: 'mode' must be one of fast, slow, got 'fastest'",
+        'goal = "worst"\n': "1: 'goal' must be one of best, got 'worst'",
+        "goal = 1.5\n": "1: 'goal' must be a string, got a number (1.5)",
+        'names = ["a", "c"]\n': "1: 'names' holds unknown name 'c' (known: a, b)",
+        "stepz = 1\n": "1: 'stepz' is not a known key (known: steps, mode, goal, names, output)",
+    }
+    for text, message in wrong.items():
+        with pytest.raises(ConfigError) as info:
+            read_toy(tmp_path, text)
+        assert str(info.value) == f"{tmp_path / 'toy.toml'}:{message}"
+    assert plain(toy) == {
+        "steps": 9,
+        "mode": "slow",
+        "goal": 2,
+        "names": ["b", "a"],
+        "output": f"{tmp_path}/x",
+    }
+    assert "output" not in plain(toy, digest=True)  # output options stay out of the config digest
+
+
+def test_flags_take_their_bounds_choices_and_help_from_the_knob() -> None:
+    @click.command()
+    @setting_flag("--budget", RunConfig, "budget")
+    @setting_flag("--fail-on", RunConfig, "fail_on")
+    @setting_flag("--format", RunConfig, "formats")
+    def probe(budget: int | None, fail_on: str | None, formats: tuple[str, ...] | None) -> None:
+        click.echo(f"{budget} {fail_on} {formats}")
+
+    runner = CliRunner()
+    assert (
+        runner.invoke(probe, ["--budget", "7", "--format", "json, html"]).output
+        == "7 None ('json', 'html')\n"
+    )
+    assert runner.invoke(probe, ["--budget", str(10**8 + 1)]).exit_code == 2  # the knob's upper bound
+    assert runner.invoke(probe, ["--fail-on", "sometimes"]).exit_code == 2  # the knob's choices
+    assert "Classifier queries per search [default: 1,000]" in runner.invoke(probe, ["--help"]).output

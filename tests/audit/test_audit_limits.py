@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from workspace import build
 
-from auditor.audit import checks as C
-from auditor.audit.config import load_config, with_overrides
-from auditor.audit.runner import exit_code, problem, run_audit
+from auditor.audit import checks
+from auditor.audit.config import load_config, override
+from auditor.audit.runner import run_audit
+from auditor.audit.verdict import exit_code, problem
 from auditor.cli import main
 from auditor.errors import ConfigError
 from auditor.model.blackbox import OpenOptions
@@ -36,7 +37,7 @@ def test_a_check_past_its_time_limit_is_not_finished_and_the_rest_goes_on(config
         config.checks.stability, timeout=1e-9
     )  # any first batch is past the deadline
     config = dataclasses.replace(config, checks=dataclasses.replace(config.checks, stability=stalled))
-    context = C.Context.open(config)
+    context = checks.Context.open(config)
     report = run_audit(config, context)
     stability = report.check("stability")
     assert stability.status == "not_run" and stability.limit_reached and not stability.error
@@ -53,8 +54,9 @@ def test_a_check_past_its_time_limit_is_not_finished_and_the_rest_goes_on(config
 
 
 def test_the_audit_query_budget_is_never_exceeded(config_path: Path) -> None:
-    config = with_overrides(load_config(config_path), run__max_queries=100)
-    context = C.Context.open(config)
+    config = load_config(config_path)
+    config = dataclasses.replace(config, run=override(config.run, max_queries=100))
+    context = checks.Context.open(config)
     report = run_audit(config, context)
     statuses = {c.name: c.status for c in report.checks}
     assert statuses["accuracy"] == "passed"  # 60 rows fit; stability's 40 rows x 3 do not
@@ -69,14 +71,15 @@ def test_the_audit_query_budget_is_never_exceeded(config_path: Path) -> None:
 
 
 def test_every_limit_is_listed_in_the_report(config_path: Path) -> None:
-    config = with_overrides(load_config(config_path), run__check_timeout=30.0)
+    config = load_config(config_path)
+    config = dataclasses.replace(config, run=override(config.run, check_timeout=30.0))
     limits = Limits(max_file_bytes=2**30, max_initializer_bytes=2**29, max_row_bytes=2**21)
-    context = C.Context.open(
+    context = checks.Context.open(
         config,
         OpenOptions(limits=limits, call_timeout=7.0),
         sandbox=SandboxLimits(memory_bytes=3 * 2**30, timeout=45.0),
     )
-    report = run_audit(config, context, checks=(C.PROVENANCE,))
+    report = run_audit(config, context, checks=(checks.PROVENANCE,))
     assert report.to_dict()["provenance"]["limits"] == {
         "max_model_bytes": 2**30,
         "max_initializer_bytes": 2**29,
@@ -170,7 +173,7 @@ def test_settings_the_model_rules_out_are_refused_before_any_check(
     number = path.read_text(encoding="utf-8").splitlines().index(line) + 1
     try:
         with pytest.raises(ConfigError) as info:
-            C.Context.open(load_config(path))
+            checks.Context.open(load_config(path))
     finally:
         path.unlink()
     assert str(info.value).startswith(f"{path}:{number}: {message}")

@@ -10,16 +10,12 @@ from typing import Any
 import pytest
 from workspace import build
 
-from auditor.audit import checks as C
-from auditor.audit.config import load_config, with_overrides
-from auditor.audit.runner import (
-    AuditReport,
-    compare_baseline,
-    exit_code,
-    load_baseline,
-    problem,
-    run_audit,
-)
+from auditor.audit import checks
+from auditor.audit.baseline import compare_baseline, load_baseline
+from auditor.audit.config import load_config, override
+from auditor.audit.results import AuditReport
+from auditor.audit.runner import run_audit
+from auditor.audit.verdict import exit_code, problem
 from auditor.errors import ConfigError
 
 TIMINGS = ("seconds", "ort_seconds")
@@ -38,9 +34,14 @@ def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build(tmp_path_factory.mktemp("ws"), wrong_labels=6)
 
 
-def audit(config_path: Path, **overrides: Any) -> tuple[AuditReport, C.Context]:
-    config = with_overrides(load_config(config_path), **overrides)
-    ctx = C.Context.open(config)
+def audit(
+    config_path: Path, seed: int | None = None, baseline: Path | None = None
+) -> tuple[AuditReport, checks.Context]:
+    config = load_config(config_path)
+    config = dataclasses.replace(
+        config, run=override(config.run, seed=seed), baseline=override(config.baseline, path=baseline)
+    )
+    ctx = checks.Context.open(config)
     return run_audit(config, ctx), ctx
 
 
@@ -54,7 +55,7 @@ def test_same_seed_model_and_config_give_the_same_report(config_path: Path, repo
     first, second = without_timings(report.to_dict()), without_timings(again.to_dict())
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
     assert [c.status for c in report.checks] == ["passed"] * 6  # every check really ran
-    other, _ = audit(config_path, run__seed=1)
+    other, _ = audit(config_path, seed=1)
     assert without_timings(other.to_dict())["checks"] != first["checks"]  # the seed matters
 
 
@@ -94,7 +95,7 @@ def test_exit_codes_follow_the_policy(report: AuditReport) -> None:
 def test_an_audit_where_no_check_could_run_is_bad_input(config_path: Path) -> None:
     config = load_config(config_path)
     bare = dataclasses.replace(config, data=None, generator=None)
-    report = run_audit(bare, C.Context.open(bare))
+    report = run_audit(bare, checks.Context.open(bare))
     assert report.check("provenance").status == "passed"
     assert exit_code(report, "failed") == 2 and (problem(report) or "").startswith("no check could run")
     assert exit_code(report, "never") == 0
@@ -121,7 +122,7 @@ def test_baseline_reports_changes_and_fails_on_regressions(report: AuditReport, 
 def test_baseline_runs_inside_the_audit(config_path: Path, report: AuditReport, tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report.to_dict()), encoding="utf-8")
-    again, _ = audit(config_path, baseline__path=path)
+    again, _ = audit(config_path, baseline=path)
     baseline = again.check("baseline")
     assert baseline.status == "passed" and baseline.figure == pytest.approx(0.0)
 
@@ -157,15 +158,21 @@ def test_a_check_that_fails_midway_still_counts_the_queries_it_made(config_path:
     from auditor.errors import DataError
 
     config = load_config(config_path)
-    ctx = C.Context.open(config)
+    ctx = checks.Context.open(config)
 
-    def run(ctx: C.Context, settings: Any, unit: C.Unit) -> None:
+    def run(ctx: checks.Context, settings: Any, unit: checks.Unit) -> None:
         assert ctx.data is not None
         ctx.blackbox.predict(ctx.data.x[:5])
         raise DataError("bad rows")
 
-    check = C.Check(
-        "broken", "Broken", lambda c, s: None, lambda c, s, seed: [("rows", (0,))], run, lambda *a: None
+    check = checks.Check(
+        "broken",
+        "Broken",
+        settings=lambda config: None,
+        unmet=lambda ctx, settings: None,
+        plan=lambda ctx, settings, seed: [("rows", (0,))],
+        run=run,
+        merge=lambda ctx, settings, parts: checks.Outcome(None, "", "higher"),
     )
     result = run_check(check, ctx)
     assert result.error and result.status == "not_run" and "bad rows" in (result.reason or "")

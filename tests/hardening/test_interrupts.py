@@ -19,7 +19,7 @@ from onnx_factory import linear, save
 import auditor.cli.inspect
 import auditor.report.json_report
 from auditor.audit.checks import Figure
-from auditor.audit.runner import AuditReport, CheckResult
+from auditor.audit.results import AuditReport, CheckResult
 from auditor.cli import main
 from auditor.interrupts import Terminated, sigterm_unwinds
 from auditor.report.writer import write_report

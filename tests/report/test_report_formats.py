@@ -17,7 +17,8 @@ from workspace import build
 
 from auditor.audit import checks as C
 from auditor.audit.config import load_config
-from auditor.audit.runner import AuditReport, run_audit
+from auditor.audit.results import AuditReport
+from auditor.audit.runner import run_audit
 from auditor.report import json_report, junit, markdown, sarif
 from auditor.report.interface import WriteOptions
 from auditor.report.writer import write_report

@@ -9,28 +9,29 @@ knows how its units were executed. One module per check; `core` holds what they 
 
 from __future__ import annotations
 
+from typing import Any
+
 from auditor.audit.checks.accuracy import ACCURACY, calibration
 from auditor.audit.checks.attributions import ATTRIBUTIONS
-from auditor.audit.checks.context import IMAGE_LAYOUTS, Context, open_options
-from auditor.audit.checks.core import (
-    Check,
-    Criterion,
-    Figure,
-    Outcome,
-    Slice,
-    Unit,
-    settings_dict,
-    time_limit,
-    unit_seed,
-)
+from auditor.audit.checks.context import IMAGE_LAYOUTS, Context, configured_options
+from auditor.audit.checks.core import Check, Slice, Unit, settings_dict, time_limit
 from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
 from auditor.audit.checks.exemplars import EXEMPLARS
 from auditor.audit.checks.inputs import pick_rows
 from auditor.audit.checks.provenance import PROVENANCE
 from auditor.audit.checks.stability import STABILITY
+from auditor.audit.results import Criterion, Figure, Outcome, Stage
+from auditor.audit.seeds import unit_seed
 
 #: Every check, in report order.
-CHECKS = (PROVENANCE, ACCURACY, STABILITY, EXEMPLARS, COUNTERFACTUALS, ATTRIBUTIONS)
+CHECKS: tuple[Check[Any, Any], ...] = (
+    PROVENANCE,
+    ACCURACY,
+    STABILITY,
+    EXEMPLARS,
+    COUNTERFACTUALS,
+    ATTRIBUTIONS,
+)
 
 __all__ = [
     "ACCURACY",
@@ -47,9 +48,10 @@ __all__ = [
     "Figure",
     "Outcome",
     "Slice",
+    "Stage",
     "Unit",
     "calibration",
-    "open_options",
+    "configured_options",
     "pick_rows",
     "settings_dict",
     "time_limit",

@@ -7,21 +7,13 @@ from typing import Any
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import (
-    NAMED_ROWS,
-    ROWS_PER_UNIT,
-    Check,
-    Figure,
-    Outcome,
-    Slice,
-    Unit,
-    chunks,
-    criteria,
-)
+from auditor.audit.checks.core import NAMED_ROWS, ROWS_PER_UNIT, Check, Slice, Unit, chunks, criteria
+from auditor.audit.config import AccuracySettings
+from auditor.audit.results import Figure, Outcome
 from auditor.pictures import png_bytes, reliability_diagram
 
 
-def missing(ctx: Context, settings: Any) -> str | None:
+def unmet(ctx: Context, settings: AccuracySettings) -> str | None:
     if ctx.data is None:
         return "no data given (add [data] path to the config or pass --data FILE with labels y)"
     if ctx.data.y is None:
@@ -29,12 +21,12 @@ def missing(ctx: Context, settings: Any) -> str | None:
     return None
 
 
-def plan(ctx: Context, settings: Any, seed: int) -> list[Slice]:
-    assert ctx.data is not None
+def plan(ctx: Context, settings: AccuracySettings, seed: int) -> list[Slice]:
+    assert ctx.data is not None  # unmet() said so
     return chunks(range(len(ctx.data)), ROWS_PER_UNIT)
 
 
-def run(ctx: Context, settings: Any, unit: Unit) -> np.ndarray:
+def run(ctx: Context, settings: AccuracySettings, unit: Unit) -> np.ndarray:
     assert ctx.data is not None
     return ctx.blackbox.predict(ctx.data.x[list(unit.items)])
 
@@ -64,7 +56,13 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> list[float | None]:
     return [float(a / b) if b else None for a, b in zip(num, den)]
 
 
-def merge(ctx: Context, s: Any, parts: list[np.ndarray]) -> Outcome:
+def _f1(recall: float | None, precision: float | None) -> float | None:
+    if recall is None or precision is None or recall + precision <= 0:
+        return None
+    return 2 * recall * precision / (recall + precision)
+
+
+def merge(ctx: Context, settings: AccuracySettings, parts: list[np.ndarray]) -> Outcome:
     assert ctx.data is not None and ctx.data.y is not None
     probs = np.concatenate(parts)
     y = ctx.data.y
@@ -79,15 +77,15 @@ def merge(ctx: Context, s: Any, parts: list[np.ndarray]) -> Outcome:
     true_pos = np.diag(confusion[:, :k])
     recall, precision = _ratio(true_pos, support), _ratio(true_pos, predicted)
     confidence = np.where(finite, np.nan_to_num(probs).max(axis=1), 0.0)
-    cal = calibration(confidence, correct, s.bins)
+    cal = calibration(confidence, correct, settings.bins)
     accuracy = float(correct.mean())
     p_true = np.where(finite, np.nan_to_num(probs)[np.arange(len(y)), y], 0.0)
     present = [r for r in recall if r is not None]
     worst_recall = min(present) if present else None
     tests = criteria(
-        ("accuracy", accuracy, ">=", s.min),
-        ("expected calibration error", cal["ece"], "<=", s.max_ece),
-        ("lowest per-class recall", worst_recall, ">=", s.min_class_recall),
+        ("accuracy", accuracy, ">=", settings.min),
+        ("expected calibration error", cal["ece"], "<=", settings.max_ece),
+        ("lowest per-class recall", worst_recall, ">=", settings.min_class_recall),
     )
     classes = [
         {
@@ -96,9 +94,7 @@ def merge(ctx: Context, s: Any, parts: list[np.ndarray]) -> Outcome:
             "support": int(support[i]),
             "recall": recall[i],
             "precision": precision[i],
-            "f1": (2 * recall[i] * precision[i] / (recall[i] + precision[i]))
-            if recall[i] is not None and precision[i] is not None and (recall[i] + precision[i]) > 0
-            else None,
+            "f1": _f1(recall[i], precision[i]),
         }
         for i in range(k)
     ]
@@ -123,4 +119,12 @@ def merge(ctx: Context, s: Any, parts: list[np.ndarray]) -> Outcome:
     return Outcome(accuracy, "accuracy", "higher", tests, details, figures)
 
 
-ACCURACY = Check("accuracy", "Accuracy and calibration", missing, plan, run, merge)
+ACCURACY = Check(
+    "accuracy",
+    "Accuracy and calibration",
+    settings=lambda config: config.checks.accuracy,
+    unmet=unmet,
+    plan=plan,
+    run=run,
+    merge=merge,
+)

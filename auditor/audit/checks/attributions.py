@@ -2,114 +2,134 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import (
-    Check,
-    Figure,
-    Outcome,
-    Slice,
-    Unit,
-    build_lacks,
-    chunks,
-    criteria,
-    nonfinite_facts,
-)
+from auditor.audit.checks.core import Check, Slice, Unit, build_lacks, chunks, criteria, nonfinite_facts
 from auditor.audit.checks.inputs import no_inputs, pick_rows, unit_rows
+from auditor.audit.config import AttributionSettings
+from auditor.audit.results import Figure, Outcome
 from auditor.pictures import curves, grid_png, png_bytes
+
+if TYPE_CHECKING:
+    from auditor.explain.attribution import Attribution, Faithfulness
 
 TOP_FEATURES = 8
 AUC_KEYS = ("deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc")
 
 
-def missing(ctx: Context, s: Any) -> str | None:
+@dataclass(frozen=True)
+class Maps:
+    """One input's attribution maps, each with its faithfulness; `scored` is False for non-finite scores."""
+
+    row: int
+    x: np.ndarray
+    maps: list[tuple[Attribution, Faithfulness]]
+    scored: bool
+
+
+def unmet(ctx: Context, settings: AttributionSettings) -> str | None:
     lacks = build_lacks(
         "auditor.explain.attribution.metrics", "the attribution methods (auditor.explain.attribution)"
     )
     return lacks or no_inputs(ctx, "to explain")
 
 
-def plan(ctx: Context, s: Any, seed: int) -> list[Slice]:
-    rows = (
-        pick_rows(ctx, s.samples, seed, "attribution-rows")
-        if ctx.data is not None
-        else list(range(s.samples))
-    )
-    return chunks(rows, 1, "samples")
+def plan(ctx: Context, settings: AttributionSettings, seed: int) -> list[Slice]:
+    if ctx.data is None:
+        return chunks(range(settings.samples), 1, "samples")
+    return chunks(pick_rows(ctx, settings.samples, seed, "attribution-rows"), 1, "samples")
 
 
-def attribution_baseline(ctx: Context, s: Any) -> str | float:
-    if s.baseline != "auto":
-        return s.baseline
+def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | float:
+    if settings.baseline != "auto":
+        return settings.baseline
     return "zero" if ctx.is_image or ctx.reference is None else "mean"
 
 
-# (row, input, (map, faithfulness) per method, scored)
-AttrPart = tuple[int, np.ndarray, list[tuple[Any, Any]], bool]
-
-
-def run(ctx: Context, s: Any, unit: Unit) -> AttrPart:
-    from auditor.explain.attribution import faithfulness, gaussian_lime, lime, occlusion
+def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
+    from auditor.explain.attribution import (
+        faithfulness,
+        gaussian_lime,
+        lime,
+        occlusion,
+    )  # optional: see unmet()
 
     rng = np.random.default_rng(unit.seed)
     x = unit_rows(ctx, unit, rng)[0]
-    bb, ref = ctx.blackbox, ctx.reference
-    if bb.predict_labels(x[None])[0] < 0:  # NaN or infinite scores for the input itself: nothing to explain
-        return unit.items[0], x, [], False
-    baseline = attribution_baseline(ctx, s)
+    blackbox, reference = ctx.blackbox, ctx.reference
+    if (
+        blackbox.predict_labels(x[None])[0] < 0
+    ):  # NaN or infinite scores for the input itself: nothing to explain
+        return Maps(unit.items[0], x, [], False)
+    baseline = attribution_baseline(ctx, settings)
+    window, samples = settings.window, settings.lime_samples
     maps = []
-    for method in s.methods:
+    for method in settings.methods:
         seed = int(rng.integers(2**31))
         if method == "occlusion":
-            a = occlusion(bb, x, baseline=baseline, window=s.window, stride=s.stride, reference=ref, rng=seed)
+            attribution = occlusion(
+                blackbox,
+                x,
+                baseline=baseline,
+                window=window,
+                stride=settings.stride,
+                reference=reference,
+                rng=seed,
+            )
         elif method == "lime":
-            a = lime(
-                bb, x, baseline=baseline, samples=s.lime_samples, window=s.window, reference=ref, rng=seed
+            attribution = lime(
+                blackbox, x, baseline=baseline, samples=samples, window=window, reference=reference, rng=seed
             )
         else:
-            a = gaussian_lime(bb, x, samples=s.lime_samples, reference=ref, rng=seed)
-        f = faithfulness(
-            bb,
+            attribution = gaussian_lime(blackbox, x, samples=samples, reference=reference, rng=seed)
+        faithful = faithfulness(
+            blackbox,
             x,
-            a.map,
-            target=a.target,
+            attribution.map,
+            target=attribution.target,
             baseline=baseline,
-            steps=s.steps,
-            orders=s.orders,
-            reference=ref,
+            steps=settings.steps,
+            orders=settings.orders,
+            reference=reference,
             rng=seed,
         )
-        maps.append((a, f))
-    return unit.items[0], x, maps, True
+        maps.append((attribution, faithful))
+    return Maps(unit.items[0], x, maps, True)
 
 
-def merge(ctx: Context, s: Any, parts: list[AttrPart]) -> Outcome:
-    rows, figures = [], []
+def merge(ctx: Context, settings: AttributionSettings, parts: list[Maps]) -> Outcome:
+    rows: list[dict[str, Any]] = []
+    figures: list[Figure] = []
     names = ctx.data.feature_names if ctx.data is not None else None
-    for row, x, maps, _ in parts:
-        for a, f in maps:
-            faithful = f.deletion_auc < f.random_deletion_auc and f.insertion_auc > f.random_insertion_auc
+    for part in parts:
+        row, x, maps = part.row, part.x, part.maps
+        for attribution, faith in maps:
+            faithful = (
+                faith.deletion_auc < faith.random_deletion_auc
+                and faith.insertion_auc > faith.random_insertion_auc
+            )
             entry: dict[str, Any] = {
                 "index": row,
-                "method": a.method,
-                "target": a.target,
-                "target_name": ctx.class_name(a.target),
-                "score": a.score,
-                "score_input": a.score_input,
-                "deletion_auc": f.deletion_auc,
-                "insertion_auc": f.insertion_auc,
-                "random_deletion_auc": f.random_deletion_auc,
-                "random_insertion_auc": f.random_insertion_auc,
+                "method": attribution.method,
+                "target": attribution.target,
+                "target_name": ctx.class_name(attribution.target),
+                "score": attribution.score,
+                "score_input": attribution.score_input,
+                "deletion_auc": faith.deletion_auc,
+                "insertion_auc": faith.insertion_auc,
+                "random_deletion_auc": faith.random_deletion_auc,
+                "random_insertion_auc": faith.random_insertion_auc,
                 "faithful": bool(faithful),
-                "fidelity": a.fidelity,
-                "queries": int(a.queries + f.queries),
-                "shape": list(a.shape),
+                "fidelity": attribution.fidelity,
+                "queries": int(attribution.queries + faith.queries),
+                "shape": list(attribution.shape),
             }
             if not ctx.is_image:
-                flat_map = np.asarray(a.map, np.float64).reshape(-1)
+                flat_map = np.asarray(attribution.map, np.float64).reshape(-1)
                 top = np.argsort(-np.abs(flat_map), kind="stable")[:TOP_FEATURES]
                 entry["top_features"] = [
                     {
@@ -123,15 +143,20 @@ def merge(ctx: Context, s: Any, parts: list[AttrPart]) -> Outcome:
             rows.append(entry)
         label = ctx.class_name(maps[0][0].target) if maps else ""
         if ctx.is_image and maps:
-            tiles = [ctx.display.tile(x)] + [ctx.display.heat_tile(x, a.map) for a, _ in maps]
+            tiles = [ctx.display.tile(x)] + [
+                ctx.display.heat_tile(x, attribution.map) for attribution, _ in maps
+            ]
             caption = f"Row {row}, explained class {label}: input, then " + ", ".join(
-                a.method for a, _ in maps
+                attribution.method for attribution, _ in maps
             )
             figures.append(Figure(f"attribution-{len(figures)}", caption, grid_png(tiles, len(tiles))))
         if maps:
-            series = {}
-            for a, f in maps:
-                series[f"{a.method} deletion"] = (f.fractions, _unit_curve(f.deletion, f.deletion[0]))
+            series: dict[str, tuple[Any, Any]] = {}  # (fractions, scores), arrays
+            for attribution, faith in maps:
+                series[f"{attribution.method} deletion"] = (
+                    faith.fractions,
+                    _unit_curve(faith.deletion, faith.deletion[0]),
+                )
             first = maps[0][1]
             series["random deletion"] = (
                 first.fractions,
@@ -146,16 +171,14 @@ def merge(ctx: Context, s: Any, parts: list[AttrPart]) -> Outcome:
                 )
             )
     share = float(np.mean([r["faithful"] for r in rows])) if rows else None
-    tests = criteria(("faithful maps", share, ">=", s.min_faithful))
+    tests = criteria(("faithful maps", share, ">=", settings.min_faithful))
     details = {
-        "baseline": attribution_baseline(ctx, s),
-        "methods": list(s.methods),
+        "baseline": attribution_baseline(ctx, settings),
+        "methods": list(settings.methods),
         "faithful_share": share,
         **{f"median_{key}": float(np.median([r[key] for r in rows])) if rows else None for key in AUC_KEYS},
         "maps": rows,
-        **nonfinite_facts(
-            [row for row, _, _, scored in parts if not scored], "these inputs were not explained"
-        ),
+        **nonfinite_facts([part.row for part in parts if not part.scored], "these inputs were not explained"),
     }
     return Outcome(
         share, "faithful maps", "higher", tests, details, tuple(figures), {"baseline": details["baseline"]}
@@ -167,4 +190,12 @@ def _unit_curve(values: np.ndarray, start: float) -> np.ndarray:
     return np.asarray(values, np.float64) / start if start else np.asarray(values, np.float64)
 
 
-ATTRIBUTIONS = Check("attributions", "Attribution maps and their faithfulness", missing, plan, run, merge)
+ATTRIBUTIONS = Check(
+    "attributions",
+    "Attribution maps and their faithfulness",
+    settings=lambda config: config.checks.attributions,
+    unmet=unmet,
+    plan=plan,
+    run=run,
+    merge=merge,
+)

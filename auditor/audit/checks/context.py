@@ -7,10 +7,11 @@ from functools import cached_property
 
 import numpy as np
 
-from auditor.audit.checks.core import unit_seed
 from auditor.audit.config import AuditConfig, config_error
+from auditor.audit.seeds import unit_seed
 from auditor.data import Dataset, Preprocess, load_data
 from auditor.errors import DataError
+from auditor.explain.attribution.core import Features
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.sandbox import SandboxLimits
@@ -54,7 +55,7 @@ class Context:
         first loaded in a child process limited by `sandbox` (recorded in the report; None: trusted,
         no child) and must then be the file the child checked.
         """
-        options = open_options(config, base)
+        options = configured_options(config, base)
         raw = _read_data(config)
         if raw is not None and options.input_shape is None:
             options = replace(options, shape_hint=raw.x.shape[1:])
@@ -114,7 +115,7 @@ class Context:
         return self.blackbox.class_names[k] if 0 <= k < self.blackbox.n_classes else "none"
 
 
-def open_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> OpenOptions:
+def configured_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> OpenOptions:
     """The classifier's open options: what the config says, on top of `base` for everything else."""
     m, run = config.model, config.run
     return replace(
@@ -133,27 +134,26 @@ def open_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> Open
 def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
     """Refuse, before any check runs, settings that only the model shows to be wrong (class indices, window sizes)."""
     k = blackbox.n_classes
-    checks = config.checks
-    e, f, t = checks.exemplars, checks.counterfactuals, checks.attributions
-    if e.enabled and e.classes != "all" and max(e.classes) >= k:
+    exemplars, counterfactuals = config.checks.exemplars, config.checks.counterfactuals
+    if exemplars.enabled and isinstance(exemplars.classes, tuple) and max(exemplars.classes) >= k:
         raise config_error(
             config,
             "checks.exemplars.classes",
-            f"holds class {max(e.classes)}, but the model has {k} classes (0..{k - 1})",
+            f"holds class {max(exemplars.classes)}, but the model has {k} classes (0..{k - 1})",
         )
-    if f.enabled and isinstance(f.target, int) and f.target >= k:
+    if counterfactuals.enabled and isinstance(counterfactuals.target, int) and counterfactuals.target >= k:
         raise config_error(
             config,
             "checks.counterfactuals.target",
-            f"is class {f.target}, but the model has {k} classes (0..{k - 1})",
+            f"is class {counterfactuals.target}, but the model has {k} classes (0..{k - 1})",
         )
-    if not t.enabled:
+    attributions = config.checks.attributions
+    if not attributions.enabled:
         return
-    from auditor.explain.attribution.core import Features
-
     view = Features(blackbox.input_shape, blackbox.layout)
-    used = {"window": {"occlusion", "lime"} & set(t.methods), "stride": {"occlusion"} & set(t.methods)}
-    for key, value in (("window", t.window), ("stride", t.stride)):
+    methods = set(attributions.methods)
+    used = {"window": {"occlusion", "lime"} & methods, "stride": {"occlusion"} & methods}
+    for key, value in (("window", attributions.window), ("stride", attributions.stride)):
         if value is not None and used[key] and value > min(view.map_shape):
             raise config_error(
                 config,
@@ -161,7 +161,7 @@ def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
                 f"is {value}, larger than the model's input map {' x '.join(map(str, view.map_shape))}; choose at most "
                 f"{min(view.map_shape)}",
             )
-    if t.baseline == "blur" and not view.image:
+    if attributions.baseline == "blur" and not view.image:
         raise config_error(
             config, "checks.attributions.baseline", "is 'blur', which needs an image input; use zero or mean"
         )

@@ -1,69 +1,34 @@
-"""What every check shares: its declaration, its units of work, its results, and small helpers over them."""
+"""What every check shares: its declaration, its units of work, and small helpers over them."""
 
 from __future__ import annotations
 
 import importlib.util
-import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
+from auditor.audit.checks.context import Context
 from auditor.audit.config import AuditConfig
-
-if TYPE_CHECKING:
-    from auditor.audit.checks.context import Context
+from auditor.audit.results import Criterion, Outcome, Stage
+from auditor.audit.schema import plain
 
 ROWS_PER_UNIT = 4096
 NAMED_ROWS = 100  # at most this many row indices are listed for a finding
 
 
-@dataclass(frozen=True)
-class Figure:
-    """A picture for the report. `name` is ours (a safe file stem); `caption` may hold untrusted text."""
-
-    name: str
-    caption: str
-    png: bytes
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """One threshold test: `value op threshold`, with op '>=' (higher is better) or '<=' (lower is better)."""
-
-    name: str
-    value: float | None
-    op: str
-    threshold: float
+class CheckSettings(Protocol):
+    """What the runner reads of every check's settings ([checks.<name>] in the config)."""
 
     @property
-    def passed(self) -> bool:
-        if self.value is None or not np.isfinite(self.value):
-            return False
-        return self.value >= self.threshold if self.op == ">=" else self.value <= self.threshold
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "value": self.value,
-            "op": self.op,
-            "threshold": self.threshold,
-            "passed": self.passed,
-        }
+    def enabled(self) -> bool: ...
+    @property
+    def timeout(self) -> float | None: ...
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a check's merge returns: its headline figure, criteria, details and pictures."""
-
-    figure: float | None
-    figure_name: str
-    direction: str  # "higher" or "lower": which way the figure improves
-    criteria: tuple[Criterion, ...] = ()
-    details: dict[str, Any] = field(default_factory=dict)
-    figures: tuple[Figure, ...] = ()
-    settings: dict[str, Any] = field(default_factory=dict)  # derived settings worth recording
+SettingsT = TypeVar("SettingsT", bound="CheckSettings | None")
+PartT = TypeVar("PartT")
 
 
 @dataclass(frozen=True)
@@ -81,29 +46,30 @@ Slice = tuple[str, tuple[int, ...]]  # (part of the check, row or class indices)
 
 
 @dataclass(frozen=True)
-class Check:
-    """A check: why it cannot run (or None), its plan of slices, one slice's run, and the merge of their parts."""
+class Check(Generic[SettingsT, PartT]):
+    """A check: its settings, why it cannot run (or None), its plan of slices, one slice's run, the merge of parts.
+
+    `settings(config)` is the check's [checks.<name>] table (None for a check without one); `run` returns
+    one unit's part, and `merge` turns all parts into the `Outcome`.
+    """
 
     name: str
     title: str
-    missing: Callable[[Context, Any], str | None]
-    plan: Callable[[Context, Any, int], list[Slice]]
-    run: Callable[[Context, Any, Unit], Any]
-    merge: Callable[[Context, Any, list[Any]], Outcome]
+    settings: Callable[[AuditConfig], SettingsT]
+    unmet: Callable[[Context, SettingsT], str | None]
+    plan: Callable[[Context, SettingsT, int], list[Slice]]
+    run: Callable[[Context, SettingsT, Unit], PartT]
+    merge: Callable[[Context, SettingsT, list[PartT]], Outcome]
+    stage: Stage = Stage.MEASURE
     shared_seed: bool = False  # every unit gets the check's seed (the function splits streams itself)
 
-    def settings(self, config: AuditConfig) -> Any:
-        """The config's section named after this check ([checks.<name>]); None for a check without one."""
-        return getattr(config.checks, self.name, None)
+    def enabled(self, config: AuditConfig) -> bool:
+        """Whether the config runs this check (a check without settings always runs)."""
+        settings = self.settings(config)
+        return settings is None or settings.enabled
 
 
-def unit_seed(seed: int, check: str, index: int) -> int:
-    """A seed for one unit that depends only on the run's seed, the check and the unit's position."""
-    sequence = np.random.SeedSequence([seed, zlib.crc32(check.encode()), index])
-    return int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1))
-
-
-def chunks(items: Sequence[int], size: int, part: str = "rows") -> list[Slice]:
+def chunks(items: Sequence[int] | np.ndarray, size: int, part: str = "rows") -> list[Slice]:
     return [(part, tuple(int(i) for i in items[s : s + size])) for s in range(0, len(items), size)]
 
 
@@ -126,31 +92,28 @@ def criteria(*tests: tuple[str, float | None, str, float | None]) -> tuple[Crite
     )
 
 
-def search_budget(ctx: Context, s: Any) -> int:
+def search_budget(ctx: Context, own: int | None) -> int:
     """A search check's query budget: its own `budget`, else [run] budget."""
-    return s.budget or ctx.config.run.budget
+    return own or ctx.config.run.budget
 
 
-def nonfinite_facts(rows: Sequence[int], handling: str) -> dict[str, Any]:
+def nonfinite_facts(rows: Iterable[int], handling: str) -> dict[str, Any]:
     """The inputs whose own (unperturbed) scores were NaN or infinite: a finding, listed with what was done."""
-    rows = sorted({int(r) for r in rows})
+    listed = sorted({int(r) for r in rows})
     return {
-        "nonfinite_rows": len(rows),
-        "nonfinite_row_indices": rows[:NAMED_ROWS],
+        "nonfinite_rows": len(listed),
+        "nonfinite_row_indices": listed[:NAMED_ROWS],
         "nonfinite_handling": handling,
     }
 
 
-def time_limit(config: AuditConfig, settings: Any) -> float | None:
+def time_limit(config: AuditConfig, settings: CheckSettings | None) -> float | None:
     """A check's wall-clock limit in seconds: its own `timeout`, else [run] check_timeout; None when 0 (no limit)."""
-    own = getattr(settings, "timeout", None)
+    own = settings.timeout if settings is not None else None
     seconds = own if own is not None else config.run.check_timeout
     return float(seconds) if seconds else None
 
 
-def settings_dict(settings: Any) -> dict[str, Any]:
+def settings_dict(settings: CheckSettings | None) -> dict[str, Any]:
     """A check's settings as JSON-ready values."""
-    if settings is None:
-        return {}
-    out = asdict(settings)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+    return {} if settings is None else dict(plain(settings))

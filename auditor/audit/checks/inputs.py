@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import Unit, unit_seed
+from auditor.audit.checks.core import Unit
+from auditor.audit.seeds import unit_seed
 
 
 def pick_rows(ctx: Context, n: int, seed: int, tag: str) -> list[int]:
     """n data rows spread over the classes: round robin over the labels after a seeded shuffle."""
-    assert ctx.data is not None
+    assert ctx.data is not None  # the caller's unmet() said so
     order = np.random.default_rng(unit_seed(seed, tag, 0)).permutation(len(ctx.data))
     if ctx.data.y is None:
         return [int(i) for i in order[:n]]

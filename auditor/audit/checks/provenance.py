@@ -5,14 +5,20 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
+import onnx
+import onnxruntime
 
 from auditor import __version__
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import Check, Outcome, time_limit
+from auditor.audit.checks.core import Check, Slice, Unit, time_limit
+from auditor.audit.results import Outcome, Stage
 from auditor.model.describe import describe
+
+NAME = "provenance"
 
 
 def _file_facts(path: os.PathLike[str] | str | None) -> dict[str, Any] | None:
@@ -28,9 +34,6 @@ def _file_facts(path: os.PathLike[str] | str | None) -> dict[str, Any] | None:
 
 
 def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-
     return {
         "auditor": __version__,
         "onnx": onnx.__version__,
@@ -91,8 +94,6 @@ def provenance_facts(ctx: Context) -> dict[str, Any]:
 
 def limits_facts(ctx: Context) -> dict[str, Any]:
     """Every limit this audit ran under (all configurable): model and row sizes, queries, time, the sandbox."""
-    from auditor.audit.checks import CHECKS  # the registry imports this module
-
     options, config = ctx.blackbox.options, ctx.config
     sandbox = ctx.sandbox
     return {
@@ -100,10 +101,21 @@ def limits_facts(ctx: Context) -> dict[str, Any]:
         "max_initializer_bytes": options.limits.max_initializer_bytes,
         "max_row_bytes": options.limits.max_row_bytes,
         "max_queries": config.run.max_queries,
-        "check_timeout_s": {check.name: time_limit(config, check.settings(config)) for check in CHECKS},
+        "check_timeout_s": {
+            NAME: time_limit(config, None),  # this check has no settings of its own
+            **{f.name: time_limit(config, getattr(config.checks, f.name)) for f in fields(config.checks)},
+        },
         "call_timeout_s": options.call_timeout,
         "sandbox": {"memory_bytes": sandbox.memory_bytes, "timeout_s": sandbox.timeout} if sandbox else None,
     }
+
+
+def plan(ctx: Context, settings: None, seed: int) -> list[Slice]:
+    return [("facts", ())]
+
+
+def run(ctx: Context, settings: None, unit: Unit) -> dict[str, Any]:
+    return provenance_facts(ctx)
 
 
 def merge(ctx: Context, settings: None, parts: list[dict[str, Any]]) -> Outcome:
@@ -111,10 +123,12 @@ def merge(ctx: Context, settings: None, parts: list[dict[str, Any]]) -> Outcome:
 
 
 PROVENANCE = Check(
-    "provenance",
+    NAME,
     "Provenance",
-    missing=lambda ctx, s: None,
-    plan=lambda ctx, s, seed: [("facts", ())],
-    run=lambda ctx, s, unit: provenance_facts(ctx),
+    settings=lambda config: None,
+    unmet=lambda ctx, settings: None,
+    plan=plan,
+    run=run,
     merge=merge,
+    stage=Stage.FACTS,
 )

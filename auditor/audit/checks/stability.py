@@ -2,41 +2,46 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import (
-    ROWS_PER_UNIT,
-    Check,
-    Figure,
-    Outcome,
-    Slice,
-    Unit,
-    chunks,
-    criteria,
-    nonfinite_facts,
-    unit_seed,
-)
+from auditor.audit.checks.core import ROWS_PER_UNIT, Check, Slice, Unit, chunks, criteria, nonfinite_facts
 from auditor.audit.checks.inputs import no_inputs, unit_rows
+from auditor.audit.config import StabilitySettings
+from auditor.audit.results import Figure, Outcome
+from auditor.audit.seeds import unit_seed
 from auditor.pictures import grid_png
 from auditor.value_sets import ValueSet
 
 FLIP_EXAMPLES = 8
 
 
-def missing(ctx: Context, s: Any) -> str | None:
+@dataclass(frozen=True)
+class Flips:
+    """One unit's labels: clean and noisy predictions of its rows (-1: non-finite), and a few flipped pairs."""
+
+    items: np.ndarray  # the unit's row indices
+    clean: np.ndarray  # (rows,)
+    noisy: np.ndarray  # (rows, repeats)
+    example_clean: np.ndarray  # inputs whose prediction flipped ...
+    example_noisy: np.ndarray  # ... their first noisy copy that flipped
+    example_labels: np.ndarray  # (examples, 2): clean and noisy label
+
+
+def unmet(ctx: Context, settings: StabilitySettings) -> str | None:
     return no_inputs(ctx, "to perturb")
 
 
-def plan(ctx: Context, s: Any, seed: int) -> list[Slice]:
-    per_unit = max(1, ROWS_PER_UNIT // s.repeats)  # a unit's noisy rows stay near ROWS_PER_UNIT
+def plan(ctx: Context, settings: StabilitySettings, seed: int) -> list[Slice]:
+    per_unit = max(1, ROWS_PER_UNIT // settings.repeats)  # a unit's noisy rows stay near ROWS_PER_UNIT
     if ctx.data is None:
-        return chunks(range(s.samples), per_unit)
+        return chunks(range(settings.samples), per_unit)
     rng = np.random.default_rng(unit_seed(seed, "stability-rows", 0))
     n = len(ctx.data)
-    rows = np.sort(rng.permutation(n)[: min(s.samples, n)])
+    rows = np.sort(rng.permutation(n)[: min(settings.samples, n)])
     return chunks(rows, per_unit)
 
 
@@ -58,37 +63,38 @@ def input_values(ctx: Context) -> ValueSet:
     return ValueSet.infer(spec.dtype, ctx.reference, discrete=discrete)
 
 
-def run(ctx: Context, s: Any, unit: Unit) -> dict[str, np.ndarray]:
+def run(ctx: Context, settings: StabilitySettings, unit: Unit) -> Flips:
     rng = np.random.default_rng(unit.seed)
     x = unit_rows(ctx, unit, rng).astype(np.float32)
-    std, lo, hi = noise_scale(ctx, s.noise)
-    noisy = np.repeat(x, s.repeats, axis=0)
-    noisy = input_values(ctx).perturb(noisy, s.noise, rng, std, (lo, hi)).astype(np.float32)
+    repeats = settings.repeats
+    std, lo, hi = noise_scale(ctx, settings.noise)
+    noisy = np.repeat(x, repeats, axis=0)
+    noisy = input_values(ctx).perturb(noisy, settings.noise, rng, std, (lo, hi)).astype(np.float32)
     labels = ctx.blackbox.predict_labels(np.concatenate([x, noisy]))
-    clean, perturbed = labels[: len(x)], labels[len(x) :].reshape(len(x), s.repeats)
+    clean, perturbed = labels[: len(x)], labels[len(x) :].reshape(len(x), repeats)
     flipped = np.flatnonzero((perturbed != clean[:, None]).any(axis=1) & (clean >= 0))[:FLIP_EXAMPLES]
     first = [int(np.flatnonzero(perturbed[i] != clean[i])[0]) for i in flipped]
     example_labels = [[clean[i], perturbed[i, j]] for i, j in zip(flipped, first)]
-    return {
-        "items": np.asarray(unit.items, dtype=np.int64),
-        "clean": clean,
-        "noisy": perturbed,
-        "example_clean": x[flipped],
-        "example_noisy": noisy.reshape(len(x), s.repeats, *x.shape[1:])[flipped, first],
-        "example_labels": np.array(example_labels).reshape(-1, 2),
-    }
+    return Flips(
+        items=np.asarray(unit.items, dtype=np.int64),
+        clean=clean,
+        noisy=perturbed,
+        example_clean=x[flipped],
+        example_noisy=noisy.reshape(len(x), repeats, *x.shape[1:])[flipped, first],
+        example_labels=np.array(example_labels).reshape(-1, 2),
+    )
 
 
-def merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
-    clean_all = np.concatenate([p["clean"] for p in parts])
-    noisy_all = np.concatenate([p["noisy"] for p in parts])
+def merge(ctx: Context, settings: StabilitySettings, parts: list[Flips]) -> Outcome:
+    clean_all = np.concatenate([p.clean for p in parts])
+    noisy_all = np.concatenate([p.noisy for p in parts])
     scored = clean_all >= 0  # rows whose own prediction is finite; the others cannot flip and are left out
-    skipped = np.concatenate([p["items"] for p in parts])[~scored]
+    skipped = np.concatenate([p.items for p in parts])[~scored]
     clean, noisy = clean_all[scored], noisy_all[scored]
     flips = noisy != clean[:, None]
     k = ctx.blackbox.n_classes
     rate = float(flips.mean()) if flips.size else None
-    per_class = []
+    per_class: list[dict[str, Any]] = []
     for c in range(k):
         rows = clean == c
         targets = np.bincount(noisy[rows][flips[rows]].clip(-1) + 1, minlength=k + 1)[1:]
@@ -103,10 +109,10 @@ def merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
         )
     rates = [c["flip_rate"] for c in per_class if c["flip_rate"] is not None]
     tests = criteria(
-        ("flip rate", rate, "<=", s.max_flip_rate),
-        ("highest per-class flip rate", max(rates) if rates else None, "<=", s.max_class_flip_rate),
+        ("flip rate", rate, "<=", settings.max_flip_rate),
+        ("highest per-class flip rate", max(rates) if rates else None, "<=", settings.max_class_flip_rate),
     )
-    std, _, _ = noise_scale(ctx, s.noise)
+    std, _, _ = noise_scale(ctx, settings.noise)
     values = input_values(ctx)
     details = {
         "inputs": "data rows" if ctx.data is not None else "generator prior samples",
@@ -123,23 +129,21 @@ def merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
             {
                 "kind": "replacement",
                 "relative_to": "value set",
-                "fraction": s.noise,
+                "fraction": settings.noise,
                 "values": values.to_dict(),
             }
             if values.discrete
             else {
                 "kind": "gaussian",
                 "relative_to": "value range" if ctx.is_image else "feature std",
-                "fraction": s.noise,
+                "fraction": settings.noise,
                 "mean_std": float(np.mean(std)),
             }
         ),
     }
     figures: tuple[Figure, ...] = ()
     examples = [
-        (c, n, lab)
-        for p in parts
-        for c, n, lab in zip(p["example_clean"], p["example_noisy"], p["example_labels"])
+        (c, n, lab) for p in parts for c, n, lab in zip(p.example_clean, p.example_noisy, p.example_labels)
     ]
     examples = examples[:FLIP_EXAMPLES]
     if ctx.is_image and examples:
@@ -152,4 +156,12 @@ def merge(ctx: Context, s: Any, parts: list[dict[str, np.ndarray]]) -> Outcome:
     return Outcome(rate, "flip rate", "lower", tests, details, figures)
 
 
-STABILITY = Check("stability", "Stability under input noise", missing, plan, run, merge)
+STABILITY = Check(
+    "stability",
+    "Stability under input noise",
+    settings=lambda config: config.checks.stability,
+    unmet=unmet,
+    plan=plan,
+    run=run,
+    merge=merge,
+)

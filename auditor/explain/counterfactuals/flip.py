@@ -13,7 +13,7 @@ from auditor.explain.counterfactuals.api import DEFAULT_PARAMS, NO_CONSTRAINTS, 
 from auditor.explain.counterfactuals.domain import FeatureConstraints
 from auditor.explain.counterfactuals.params import CounterfactualParams
 from auditor.explain.counterfactuals.results import CounterfactualResult
-from auditor.explain.jsonable import jsonable
+from auditor.jsonable import jsonable
 from auditor.model.blackbox import BlackBox
 from auditor.model.generator import Encoder, Generator
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from auditor.explain.jsonable import jsonable
+from auditor.jsonable import jsonable
 from auditor.model.signature import IMAGE_LAYOUTS
 from auditor.search import StopReason
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from auditor.explain.counterfactuals.results import CounterfactualResult
-from auditor.explain.jsonable import jsonable
+from auditor.jsonable import jsonable
 
 
 @dataclass(frozen=True)
