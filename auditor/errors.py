@@ -33,6 +33,11 @@ class DeviceError(AuditorError):
     """The requested execution device is not available."""
 
 
+class NotFinished(AuditorError):
+    """A check's work stopped before its end (a spent budget or time limit, a unit whose worker died twice);
+    the audit reports the check as not finished, with this line as the reason, and goes on."""
+
+
 class Interrupted(AuditorError):
     """The run was stopped by a signal; nothing partial was written."""
 

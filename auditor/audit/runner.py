@@ -1,40 +1,29 @@
 """The audit loop: run each check's units on one context, merge them, then compare with a baseline if asked.
 
-The runner knows nothing of report formats. Units are executed by a `UnitMapper` (in this process
-today); the checks stay pure functions of (context, settings, unit), so another mapper can ship
-units to other processes or machines without touching them.
+The runner knows nothing of report formats. Units are executed by a `UnitMapper`
+(`executors.local`: in this process; `executors.ray`: on Ray actors); the checks stay pure functions
+of (context, settings, unit), so a mapper ships units to other processes or machines without touching them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from auditor import __version__
 from auditor.audit.baseline import compare_baseline, load_baseline
 from auditor.audit.checks import CHECKS, Check, Context, Unit, settings_dict, time_limit
-from auditor.audit.checks.core import PartT, SettingsT
+from auditor.audit.checks.core import SettingsT
 from auditor.audit.config import AuditConfig
+from auditor.audit.executors.local import UnitMapper, local_mapper
 from auditor.audit.results import AuditReport, CheckResult, Stage, figure_text
 from auditor.audit.seeds import unit_seed
-from auditor.errors import ArgumentError, AuditorError, ConfigError
-from auditor.model.budget import Budget, BudgetExhausted
+from auditor.errors import ArgumentError, AuditorError, ConfigError, NotFinished
+from auditor.model.budget import Budget
 
 Progress = Callable[[str, int, int], None]  # (check name, units done, units total)
-# (check, context, settings, units) -> (part, classifier queries, generator queries) per unit
-UnitMapper = Callable[[Check[Any, Any], Context, Any, list[Unit]], Iterator[tuple[Any, int, int]]]
-
-
-def local_mapper(
-    check: Check[SettingsT, PartT], ctx: Context, settings: SettingsT, units: list[Unit]
-) -> Iterator[tuple[PartT, int, int]]:
-    """Run units one after another in this process; yield (part, classifier queries, generator queries)."""
-    for unit in units:
-        queries, generator_queries = ctx.blackbox.queries, _generator_queries(ctx)
-        part = check.run(ctx, settings, unit)
-        yield part, ctx.blackbox.queries - queries, _generator_queries(ctx) - generator_queries
 
 
 def _generator_queries(ctx: Context) -> int:
@@ -56,7 +45,8 @@ def run_check(
     mapper: UnitMapper = local_mapper,
 ) -> CheckResult:
     """Plan, map and merge one check; a prerequisite missing or a user-facing error makes it 'not_run', and so
-    does a spent query budget or time limit (reason 'not finished: ...'; not an input error)."""
+    does a spent query budget or time limit or a unit that could not finish (reason 'not finished: ...'; not
+    an input error)."""
     started = time.perf_counter()
     settings = check.settings(ctx.config)
     head = CheckResult(
@@ -101,14 +91,14 @@ def run_check(
     except (ConfigError, ArgumentError):
         raise  # a setting the config reader or the library refuses is bad input (exit 2), not a check's fault
     except AuditorError as exc:
-        # BudgetExhausted included: a unit may have queried the model before it stopped
+        # NotFinished included (a spent budget, a unit whose worker died twice): units may have queried first
         spent = replace(
             head,
             queries=max(queries, ctx.blackbox.queries - queries_before),
             generator_queries=max(generator_queries, _generator_queries(ctx) - generator_before),
             seconds=time.perf_counter() - started,
         )
-        if isinstance(exc, BudgetExhausted):
+        if isinstance(exc, NotFinished):
             return replace(spent, reason=str(exc), limit_reached=True)
         return replace(spent, reason=f"could not run: {exc}", error=True)
     failed = [c for c in outcome.criteria if not c.passed]

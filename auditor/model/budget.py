@@ -2,17 +2,18 @@
 
 Attach one to a runner (`blackbox.runner.budget = Budget(queries=50_000)`); every batch is charged
 before it is sent, so the total is never exceeded, and a batch asked for after the deadline is refused.
-The refusal is an AuditorError, which the audit runner reports as the check not finished.
+The refusal is a NotFinished error, which the audit runner reports as the check not finished.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from auditor.errors import AuditorError
+from auditor.errors import NotFinished
 
 
-class BudgetExhausted(AuditorError):
+class BudgetExhausted(NotFinished):
     """The audit's query budget or the running check's time limit is spent."""
 
 
@@ -43,3 +44,30 @@ class Budget:
                 "raise [run] max_queries)"
             )
         self.spent += rows
+
+    def record(self, rows: int) -> None:
+        """Count `rows` that another process sent on this budget's behalf (checked there against what was left)."""
+        self.spent += rows
+
+    def allowance(self) -> Allowance:
+        """What is left of this budget now, to carry to another process (whose monotonic clock is its own)."""
+        left = self.deadline - time.monotonic() if self.deadline is not None else None
+        return Allowance(self.queries, self.spent, self.seconds, left)
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A budget carried to another process: the audit's cap, rows spent so far, the check's limit and its seconds left."""
+
+    queries: int | None
+    spent: int
+    seconds: float | None
+    left: float | None
+
+    def budget(self) -> Budget:
+        """A budget in this process that refuses what the original would (its deadline on this clock)."""
+        budget = Budget(self.queries)
+        budget.spent = self.spent
+        budget.seconds = self.seconds
+        budget.deadline = time.monotonic() + self.left if self.left is not None else None
+        return budget

@@ -73,6 +73,11 @@ class RowCache:
         """Rows held now."""
         return 0 if self._keys is None else int(min(self._head, self.capacity))
 
+    def clear(self) -> None:
+        """Forget every row (the memory stays allocated for the next ones)."""
+        self._slot_of.clear()
+        self._head = 0
+
     def fits(self, x: np.ndarray) -> bool:
         return self.capacity > 0 and x.dtype == self.dtype and x.shape[1:] == self.row_shape
 

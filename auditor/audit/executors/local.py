@@ -1,0 +1,42 @@
+"""The in-process executor: units run one after another on the one context the audit opened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from auditor.audit.checks import Check, Context, Unit
+from auditor.audit.checks.core import PartT, SettingsT
+
+# (check, context, settings, units) -> (part, classifier queries, generator queries) per unit, in unit order
+UnitMapper = Callable[[Check[Any, Any], Context, Any, list[Unit]], Iterator[tuple[Any, int, int]]]
+
+
+def local_mapper(
+    check: Check[SettingsT, PartT], ctx: Context, settings: SettingsT, units: list[Unit]
+) -> Iterator[tuple[PartT, int, int]]:
+    """Run units one after another in this process; yield (part, classifier queries, generator queries)."""
+    for unit in units:
+        queries, generator_queries = _sent(ctx)
+        part = check.run(ctx, settings, unit)
+        queries_after, generator_after = _sent(ctx)
+        yield part, queries_after - queries, generator_after - generator_queries
+
+
+def _sent(ctx: Context) -> tuple[int, int]:
+    """Rows sent so far to the classifier and to the generator."""
+    return ctx.blackbox.queries, ctx.generator.queries if ctx.generator is not None else 0
+
+
+class LocalExecutor:
+    """Units in this process; one audit at a time."""
+
+    workers = 1
+
+    def __call__(
+        self, check: Check[SettingsT, PartT], ctx: Context, settings: SettingsT, units: list[Unit]
+    ) -> Iterator[tuple[PartT, int, int]]:
+        return local_mapper(check, ctx, settings, units)
+
+    def release(self, ctx: Context) -> None:
+        """Nothing is held for a context here."""
