@@ -105,7 +105,9 @@ class RunConfig:
     threads: int | None = knob(None, "pos", "threads per model session", within=(1, 1024))
     max_queries: int = knob(10**7, "pos", "classifier queries per audit", within=(1, MAX_TOTAL_QUERIES))
     check_timeout: float = knob(600.0, "float", "seconds per check, 0: no limit", within=SECONDS)
-    executor: str = knob("local", "str", "where units run: local, ray or ray:ADDRESS", rule=executor_problem, output=True)
+    executor: str = knob(
+        "local", "str", "where units run: local, ray or ray:ADDRESS", rule=executor_problem, output=True
+    )
     out: Path = knob(Path("audit-out"), "out", "report folder", output=True)
     html_mode: str = knob("inline", "str", "one report.html, or a folder", choices=HTML_MODES, output=True)
     fail_on: str = knob("failed", "str", "what makes the exit code 1", choices=FAIL_ON, output=True)
