@@ -20,6 +20,10 @@ class Terminated(BaseException):
     """Raised in the main thread when SIGTERM arrives."""
 
 
+class Cancelled(BaseException):
+    """Raised in a worker thread whose run was interrupted in the main thread, so that it stops there too."""
+
+
 @contextmanager
 def sigterm_unwinds() -> Iterator[None]:
     """Within the block SIGTERM raises Terminated in the main thread; the previous handler comes back after."""

@@ -19,6 +19,7 @@ COMMANDS = (
     "fit_generator",
     "exemplars",
     "audit",
+    "audit_many",
     "validate_config",
     "attribute",
     "counterfactual",

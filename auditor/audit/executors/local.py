@@ -29,8 +29,9 @@ def _sent(ctx: Context) -> tuple[int, int]:
 
 
 class LocalExecutor:
-    """Units in this process; one audit at a time."""
+    """Units in this process, one audit at a time (in the thread that runs it)."""
 
+    slots = 1
     workers = 1
 
     def __call__(
@@ -40,3 +41,6 @@ class LocalExecutor:
 
     def release(self, ctx: Context) -> None:
         """Nothing is held for a context here."""
+
+    def cancel(self) -> None:
+        """Nothing runs elsewhere: an interrupt stops the one audit where it runs."""

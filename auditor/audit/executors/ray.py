@@ -32,6 +32,7 @@ from auditor.audit.executors.replica import Replica
 from auditor.audit.executors.spec import RAY_EXTRA
 from auditor.audit.results import Stage
 from auditor.errors import ArgumentError, DeviceError, NotFinished
+from auditor.interrupts import Cancelled
 from auditor.model.budget import Allowance, Budget
 
 UNIT_TRIES = 2  # a unit whose worker dies runs once more, on another actor; a second death: not finished
@@ -118,6 +119,7 @@ class RayExecutor:
         self.share = share
         self.keeper: threading.Thread | None = None  # started or joined the cluster; None: it was up already
         self.stopping = threading.Event()
+        self.cancelled = threading.Event()
         self.pools: dict[int, tuple[Context, Pool]] = {}
         self.lock = threading.Lock()
         self.cpus = self.gpus = 0
@@ -183,10 +185,19 @@ class RayExecutor:
         self.stop()
 
     @property
+    def slots(self) -> int:
+        """Actors at once: one per GPU where there are GPUs, else one per CPU; at most `workers` if given."""
+        cluster = self.gpus or self.cpus or 1
+        return min(self.wanted or cluster, cluster)
+
+    @property
     def workers(self) -> int:
-        """Actors an audit gets: one per GPU where there are GPUs, else one per CPU (or as asked), shared."""
-        slots = self.gpus or self.cpus or 1
-        return max(1, min(self.wanted or slots, slots) // self.share)
+        """Actors each audit gets when `share` audits run at once."""
+        return max(1, self.slots // min(self.share, self.slots))
+
+    def cancel(self) -> None:
+        """Stop every audit on this executor (the run was interrupted): their threads raise Cancelled."""
+        self.cancelled.set()
 
     def __call__(
         self, check: Check[SettingsT, PartT], ctx: Context, settings: SettingsT, units: list[Unit]
@@ -208,7 +219,8 @@ class RayExecutor:
         if device == "cuda" and not self.gpus:
             raise DeviceError("device cuda: the Ray cluster has no GPU; use device cpu or auto")
         cpus = max(1, self.cpus // self.gpus) if gpus else 1
-        return Pool(self.ray, Replica.of(ctx), self.workers, cpus, gpus, os.environ.get(FAULT_ENV))
+        fault = os.environ.get(FAULT_ENV)
+        return Pool(self.ray, Replica.of(ctx), self.workers, cpus, gpus, fault, self.cancelled)
 
     def release(self, ctx: Context) -> None:
         """Kill the actors of `ctx` (its audit is over), freeing their CPUs and GPUs for other audits."""
@@ -222,9 +234,17 @@ class Pool:
     """The actors of one context: units go only to actors that are up, one at a time each."""
 
     def __init__(
-        self, ray: ModuleType, replica: Replica, size: int, cpus: int, gpus: int, fault: str | None
+        self,
+        ray: ModuleType,
+        replica: Replica,
+        size: int,
+        cpus: int,
+        gpus: int,
+        fault: str | None,
+        cancelled: threading.Event,
     ) -> None:
         self.ray = ray
+        self.cancelled = cancelled
         self.actor = ray.remote(UnitWorker).options(num_cpus=cpus, num_gpus=gpus, max_restarts=0)
         self.replica = ray.put(replica)
         self.cpus = cpus
@@ -271,6 +291,8 @@ class Pool:
         position = 0
         try:
             while position < len(units):
+                if self.cancelled.is_set():
+                    raise Cancelled()
                 while waiting and self.idle:
                     unit, actor = waiting.popleft(), self.idle.popleft()
                     tries[unit.index] += 1

@@ -13,16 +13,22 @@ from auditor.audit.executors.spec import ExecutorSpec, parse_executor
 
 
 class Executor(Protocol):
-    """A `UnitMapper` that also says how many units it runs at once and frees what it holds for a context."""
+    """A `UnitMapper` that says how many units it runs at once, frees what it holds for a context (its
+    audit is over) and stops every audit on it (`cancel`, when the run is interrupted)."""
 
     def __call__(
         self, check: Check[Any, Any], ctx: Context, settings: Any, units: list[Unit]
     ) -> Iterator[tuple[Any, int, int]]: ...
 
     @property
-    def workers(self) -> int: ...
+    def slots(self) -> int: ...  # units it runs at once, over all audits
+
+    @property
+    def workers(self) -> int: ...  # units one audit runs at once
 
     def release(self, ctx: Context) -> None: ...
+
+    def cancel(self) -> None: ...
 
 
 @contextmanager
