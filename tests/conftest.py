@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -26,3 +28,12 @@ def tabular_dir() -> Path:
     if not (path / "classifier.onnx").exists():
         pytest.skip("sample_models/tabular is not built")
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[ModuleType]:
+    """One local Ray cluster for the whole session (2 CPUs, no dashboard); the executor joins it."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()

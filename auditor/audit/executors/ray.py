@@ -55,9 +55,8 @@ def import_ray() -> ModuleType:
 class UnitWorker:
     """A Ray actor's state: the audit's context with its own sessions, and the units it runs on it."""
 
-    def __init__(self, replica: Replica, threads: int, fault: str | None) -> None:
+    def __init__(self, replica: Replica, threads: int) -> None:
         self.context = replica.open(threads)
-        self.fault = fault
 
     def ready(self) -> int:
         """The worker's process id, once the sessions are built."""
@@ -69,9 +68,13 @@ class UnitWorker:
         unit: Unit,
         allowance: Allowance,
         generator_allowance: Allowance,
+        fault: str | None = None,
     ) -> tuple[Any, int, int]:
-        """One unit under what is left of the audit's budget and the check's time: (part, queries, generator queries)."""
-        exit_if_due(self.fault, unit)
+        """One unit under what is left of the audit's budget and the check's time: (part, queries, generator queries).
+
+        `fault` is the test hook's value (see the module's docstring), read where the units are sent.
+        """
+        exit_if_due(fault, unit)
         check, settings = job
         ctx = self.context
         if ctx.blackbox.cache is not None:  # rows cached by earlier units here: counted alike on every worker
@@ -219,8 +222,7 @@ class RayExecutor:
         if device == "cuda" and not self.gpus:
             raise DeviceError("device cuda: the Ray cluster has no GPU; use device cpu or auto")
         cpus = max(1, self.cpus // self.gpus) if gpus else 1
-        fault = os.environ.get(FAULT_ENV)
-        return Pool(self.ray, Replica.of(ctx), self.workers, cpus, gpus, fault, self.cancelled)
+        return Pool(self.ray, Replica.of(ctx), self.workers, cpus, gpus, self.cancelled)
 
     def release(self, ctx: Context) -> None:
         """Kill the actors of `ctx` (its audit is over), freeing their CPUs and GPUs for other audits."""
@@ -240,7 +242,6 @@ class Pool:
         size: int,
         cpus: int,
         gpus: int,
-        fault: str | None,
         cancelled: threading.Event,
     ) -> None:
         self.ray = ray
@@ -248,7 +249,6 @@ class Pool:
         self.actor = ray.remote(UnitWorker).options(num_cpus=cpus, num_gpus=gpus, max_restarts=0)
         self.replica = ray.put(replica)
         self.cpus = cpus
-        self.fault = fault
         self.starting: dict[Any, Any] = {}  # ready() call -> actor
         self.idle: deque[Any] = deque()
         self.actors: set[Any] = set()
@@ -257,7 +257,7 @@ class Pool:
             self.add()
 
     def add(self) -> None:
-        actor = self.actor.remote(self.replica, self.cpus, self.fault)
+        actor = self.actor.remote(self.replica, self.cpus)
         self.actors.add(actor)
         self.starting[actor.ready.remote()] = actor
 
@@ -282,6 +282,7 @@ class Pool:
         """
         ray = self.ray
         job = ray.put((check, settings))
+        fault = os.environ.get(FAULT_ENV)
         budget = ctx.blackbox.runner.budget or Budget()
         generator = ctx.generator.runner.budget if ctx.generator is not None else None
         waiting = deque(units)
@@ -297,7 +298,7 @@ class Pool:
                     unit, actor = waiting.popleft(), self.idle.popleft()
                     tries[unit.index] += 1
                     limits = (budget.allowance(), (generator or Budget()).allowance())
-                    running[actor.run.remote(job, unit, *limits)] = (unit, actor)
+                    running[actor.run.remote(job, unit, *limits, fault)] = (unit, actor)
                 if not running and not self.starting:
                     raise NotFinished(
                         f"not finished: no Ray worker could start ({'; '.join(self.failures[-2:])})"
