@@ -4,12 +4,18 @@ Each actor rebuilds the audit's context in its constructor from the verified mod
 sessions cannot be pickled), with ONNX Runtime's intra-op threads set to the actor's CPUs (ONNX
 Runtime would size its pool from the machine's cores); where the cluster has GPUs, one actor per GPU.
 Units keep the seeds the plan gave them, from (seed, check, unit), so which actor runs a unit changes
-no figure, and parts come back in unit order for the merge.
+no figure, and parts come back in unit order for the merge. A worker forgets its cached rows before
+each unit, so a unit's query count does not depend on what that worker ran before (in process, one
+row cache serves the whole audit: a check that re-asks rows an earlier one asked may count fewer).
+Facts about the run (`Stage.FACTS`) are gathered in this process.
 
-Faults: an actor whose process dies is replaced by a fresh one and its unit retried once (on the
-first actor free; counted here rather than by Ray's `max_task_retries`, so "twice" means two deaths
-of this unit's worker); a unit whose worker dies twice ends its check as not finished. Facts about the run (`Stage.FACTS`) are gathered in this process. Ctrl-C or SIGTERM kills
-the actors this executor made, and the cluster when it started it.
+Budgets: each unit gets what is left of the audit's query cap and of its check's time when it is
+sent; units running at once can pass the cap together by what they send (never one unit alone).
+
+Faults: an actor whose process dies is replaced by a fresh one and its unit retried once, on the
+first actor free (counted here rather than by Ray's `max_restarts` / `max_task_retries`, so that
+"twice" means two deaths of this unit's worker); a unit whose worker dies twice ends its check as
+not finished. Ctrl-C or SIGTERM kills the actors this executor made, and the cluster it started.
 
 `AUDITOR_TEST_UNIT_EXIT=CHECK:INDEX` makes the worker running that unit exit on every try;
 `CHECK:INDEX@FILE` only on the try that creates FILE (the first). Tests use it to kill workers.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -37,6 +44,8 @@ from auditor.model.budget import Allowance, Budget
 
 UNIT_TRIES = 2  # a unit whose worker dies runs once more, on another actor; a second death: not finished
 WAIT_S = 0.5  # longest wait for a result before this process looks at signals again
+STOP_WAIT_S = 60.0  # longest wait for a cluster's start-up to end, then its shutdown, when stopping
+JOIN_WAIT_S = 10.0  # longest wait for a TCP connection to ray:HOST:PORT before joining it
 FAULT_ENV = "AUDITOR_TEST_UNIT_EXIT"
 
 
@@ -130,10 +139,24 @@ class RayExecutor:
     def __enter__(self) -> RayExecutor:
         ray = self.ray
         if not ray.is_initialized():
+            self.reachable()
             self.start()
         resources = ray.cluster_resources()
         self.cpus, self.gpus = int(resources.get("CPU", 0)), int(resources.get("GPU", 0))
         return self
+
+    def reachable(self) -> None:
+        """Refuse at once a ray:HOST:PORT where nothing answers (Ray itself would retry for minutes)."""
+        host, colon, port = (self.address or "").rpartition(":")
+        if not colon or not port.isdigit() or "://" in host:
+            return  # "auto", ray://, or no address: Ray decides
+        try:
+            socket.create_connection((host, int(port)), timeout=JOIN_WAIT_S).close()
+        except OSError as exc:
+            raise DeviceError(
+                f"executor ray:{self.address}: nothing answers there ({exc.strerror or exc}); start the "
+                "cluster (ray start --head) or check the address"
+            ) from None
 
     def start(self) -> None:
         """Join the cluster at `address`, or start one here, from a keeper thread that stops it on `__exit__`.
@@ -169,14 +192,22 @@ class RayExecutor:
         except BaseException:
             self.stop()
             raise
+        if failed and isinstance(failed[0], Exception):  # no cluster at the address, a start that failed
+            where = f"join the Ray cluster at {self.address}" if self.address else "start a Ray cluster here"
+            raise DeviceError(f"executor ray: cannot {where} ({_short(failed[0])})") from None
         if failed:
             raise failed[0]
 
     def stop(self) -> None:
-        """Stop (or leave) the cluster this executor started or joined, once it is up."""
+        """Stop (or leave) the cluster this executor started or joined, waiting a while for a start-up to end.
+
+        After STOP_WAIT_S this process goes on without the keeper: a start-up that hangs (an address
+        where no cluster answers) must not hold an interrupted run, and the processes Ray started
+        from the keeper end with this process.
+        """
         if self.keeper is not None:
             self.stopping.set()
-            self.keeper.join()
+            self.keeper.join(STOP_WAIT_S)
             self.keeper = None
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,337 @@
+"""Scaling one audit out on Ray: local vs Ray with 1 and 2 workers, Ray's cost per unit, a projection to N workers.
+
+Two audits: the digits sample's own audit.toml (13 units) and a synthetic 100-class tabular MLP
+(32 -> 64 -> K, data labelled by the model) whose exemplar and counterfactual-matrix checks make
+many units. Each runs in this process (every unit timed), then on a local Ray cluster with 1 and
+2 workers (actors started and ready before the clock starts; their start-up is reported apart).
+Ray's cost per unit is measured on 300 one-row units sent to one actor, less the same units run
+here; the whole audits' wall difference per unit (1 worker - local) is shown beside it. The
+projection to N workers schedules the measured unit times on N workers (longest first), each unit
+plus that cost, after the serial part (provenance, plans, merges); for a 1,000-class model of the same recipe it plans the audit (unit counts) and times the
+first units of each check. Run: `.venv/bin/python benchmarks/scale.py [--json results.json]`
+(needs the `ray` extra; about 20 minutes on 2 cores with 3 repeats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from auditor.audit.checks import CHECKS, Check, Context, Unit  # noqa: E402
+from auditor.audit.config import AuditConfig, load_config  # noqa: E402
+from auditor.audit.executors.local import UnitMapper, local_mapper  # noqa: E402
+from auditor.audit.executors.ray import RayExecutor  # noqa: E402
+from auditor.audit.results import Stage  # noqa: E402
+from auditor.audit.runner import plan_units, run_audit  # noqa: E402
+from auditor.model.blackbox import OpenOptions  # noqa: E402
+
+DIGITS = ROOT / "sample_models" / "digits" / "audit.toml"
+FEATURES, HIDDEN, ROWS = 32, 64, 2000
+OPTIONS = OpenOptions(device="cpu", threads=1)  # one ORT thread here, as each 1-CPU actor has
+SYNTHETIC = """\
+[model]
+path = "classifier.onnx"
+
+[data]
+path = "data.npz"
+
+[run]
+device = "cpu"
+threads = 1
+budget = 300
+
+[checks.stability]
+samples = 2000
+repeats = 4
+
+[checks.exemplars]
+per_class = 1
+min_reached = 0.0
+
+[checks.counterfactuals]
+samples = 40
+method = "es"
+min_validity = 0.0
+matrix_budget = 100
+
+[checks.attributions]
+samples = 8
+min_faithful = 0.0
+"""
+
+
+def synthetic(folder: Path, classes: int, seed: int = 0) -> Path:
+    """A K-class MLP on 32 features with data it labels itself; returns its audit.toml."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0, 1 / np.sqrt(FEATURES), (FEATURES, HIDDEN)).astype(np.float32)
+    w2 = rng.normal(0, 3 / np.sqrt(HIDDEN), (HIDDEN, classes)).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["x", "W1"], ["h"]),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("MatMul", ["r", "W2"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        f"mlp{classes}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", FEATURES])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
+        [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(w2, "W2")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, folder / "classifier.onnx")
+    x = rng.normal(0, 1, (ROWS, FEATURES)).astype(np.float32)
+    y = (np.maximum(x @ w1, 0) @ w2).argmax(axis=1)
+    np.savez(folder / "data.npz", X=x, y=y)
+    (folder / "audit.toml").write_text(SYNTHETIC, encoding="utf-8")
+    return folder / "audit.toml"
+
+
+def timed(mapper: UnitMapper, times: dict[str, list[float]]) -> UnitMapper:
+    """`mapper`, recording the seconds between yields (one unit each, run in order) by check."""
+
+    def mapped(
+        check: Check[Any, Any], ctx: Context, settings: Any, units: list[Unit]
+    ) -> Iterator[tuple[Any, int, int]]:
+        started = time.perf_counter()
+        for result in mapper(check, ctx, settings, units):
+            times[check.name].append(time.perf_counter() - started)
+            yield result
+            started = time.perf_counter()
+
+    return mapped
+
+
+def figures(doc: dict[str, Any]) -> str:
+    """The report without timings and query counts (a Ray worker's row cache holds only its own unit's rows)."""
+    volatile = {"seconds", "ort_seconds", "queries", "generator_queries"}
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in volatile}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps(strip(doc), sort_keys=True)
+
+
+def schedule(times: list[float], workers: int, overhead: float) -> float:
+    """Makespan of `times` on `workers` (longest first to the least loaded), each unit costing `overhead` more."""
+    loads = [0.0] * workers
+    for seconds in sorted(times, reverse=True):
+        heapq.heappush(loads, heapq.heappop(loads) + seconds + overhead)
+    return max(loads)
+
+
+def ready(executor: RayExecutor, ctx: Context, workers: int) -> float:
+    """Seconds until `workers` actors of `ctx` are up (each has built its sessions)."""
+    executor.wanted = workers
+    started = time.perf_counter()
+    pool = executor.pool(ctx)
+    while pool.starting:
+        done, _ = executor.ray.wait(list(pool.starting), num_returns=1)
+        pool.admit(done[0])
+    return time.perf_counter() - started
+
+
+def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int) -> dict[str, Any]:
+    """Median walls of `repeats` runs here and on 1 and 2 workers (actors up before the clock starts)."""
+    local_walls: list[float] = []
+    runs: list[dict[str, list[float]]] = []
+    reference = ""
+    for _ in range(repeats):
+        times: dict[str, list[float]] = defaultdict(list)
+        ctx = Context.open(config, OPTIONS, None)
+        started = time.perf_counter()
+        local = run_audit(config, ctx, mapper=timed(local_mapper, times))
+        local_walls.append(time.perf_counter() - started)
+        runs.append(times)
+        reference = figures(local.to_dict())
+        queries = local.queries
+    remote: dict[int, dict[str, Any]] = {}
+    for workers in (1, 2):
+        walls, startups, same = [], [], True
+        for _ in range(repeats):
+            ctx = Context.open(config, OPTIONS, None)
+            startups.append(ready(executor, ctx, workers))
+            started = time.perf_counter()
+            report = run_audit(config, ctx, mapper=executor)
+            walls.append(time.perf_counter() - started)
+            same = same and figures(report.to_dict()) == reference
+            executor.release(ctx)
+        remote[workers] = {
+            "wall": median(walls),
+            "walls": walls,
+            "startup": median(startups),
+            "same_figures": same,
+        }
+    times = {
+        check: [median([run[check][i] for run in runs]) for i in range(len(runs[0][check]))]
+        for check in runs[0]
+    }
+    local_wall = median(local_walls)
+    units = sum(len(t) for t in times.values())
+    return {
+        "name": name,
+        "units": {check: len(t) for check, t in times.items()},
+        "unit_seconds": {check: sum(t) for check, t in times.items()},
+        "times": times,
+        "local": local_wall,
+        "locals": local_walls,
+        "serial": local_wall - sum(sum(t) for t in times.values()),  # provenance, plans, merges: here
+        "ray": remote,
+        "difference": (remote[1]["wall"] - local_wall) / units,
+        "queries": queries,
+    }
+
+
+def round_trip(config: AuditConfig, executor: RayExecutor, units: int = 300) -> dict[str, float]:
+    """Ray's cost per unit: `units` one-row accuracy units on one actor, less the same units run here."""
+    check = next(c for c in CHECKS if c.name == "accuracy")
+    settings = check.settings(config)
+    ctx = Context.open(config, OPTIONS, None)
+    assert ctx.data is not None
+    listed = [Unit(check.name, i, "rows", (i % len(ctx.data),), 0) for i in range(units)]
+    started = time.perf_counter()
+    for _ in local_mapper(check, ctx, settings, listed):
+        pass
+    here = time.perf_counter() - started
+    ready(executor, ctx, 1)
+    started = time.perf_counter()
+    for _ in executor(check, ctx, settings, listed):
+        pass
+    there = time.perf_counter() - started
+    executor.release(ctx)
+    return {"units": units, "local": here, "ray": there, "per_unit": (there - here) / units}
+
+
+def plan_1000(folder: Path, sample_units: int = 2) -> dict[str, Any]:
+    """Unit counts of the synthetic recipe at 1,000 classes, and the first units of each check timed."""
+    config = load_config(synthetic(folder, 1000))
+    ctx = Context.open(config, OPTIONS, None)
+    counts, per_unit = {}, {}
+    for check in CHECKS:
+        if check.stage is Stage.FACTS:
+            continue
+        settings = check.settings(config)
+        units = plan_units(check, ctx, settings, config.run.seed)
+        kinds = defaultdict(list)
+        for unit in units:
+            kinds[unit.part].append(unit)
+        for part, listed in kinds.items():
+            key = f"{check.name}/{part}"
+            counts[key] = len(listed)
+            started = time.perf_counter()
+            for _ in local_mapper(check, ctx, settings, listed[:sample_units]):
+                pass
+            per_unit[key] = (time.perf_counter() - started) / min(sample_units, len(listed))
+    return {"counts": counts, "per_unit": per_unit}
+
+
+def projection(times: list[float], serial: float, overhead: float, workers: int) -> float:
+    """Wall time on `workers`: the serial part, then the units scheduled with Ray's overhead (never below 0)."""
+    return serial + schedule(times, workers, max(overhead, 0.0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each audit per executor (median)")
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"load_start": os.getloadavg()[0], "repeats": args.repeats}
+    with tempfile.TemporaryDirectory() as tmp, RayExecutor() as executor:
+        digits = load_config(DIGITS)
+        results["round_trip"] = round_trip(digits, executor)
+        cases = [("digits (sample audit.toml)", digits)]
+        cases.append(("synthetic 100 classes", load_config(synthetic(Path(tmp) / "k100", 100))))
+        results["cases"] = [measure(name, config, executor, args.repeats) for name, config in cases]
+        results["k1000"] = plan_1000(Path(tmp) / "k1000")
+    results["load_end"] = os.getloadavg()[0]
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+def report(results: dict[str, Any]) -> None:
+    say: Callable[[str], None] = print
+    cpus = os.cpu_count()
+    say(
+        f"Machine: {cpus} CPUs; load average {results['load_start']:.2f} at start, {results['load_end']:.2f} "
+        f"at the end; median of {results['repeats']} runs each"
+    )
+    trip = results["round_trip"]
+    say(
+        f"Ray's cost per unit: {1000 * trip['per_unit']:.1f} ms ({trip['units']} one-row units on one actor: "
+        f"{trip['ray']:.2f} s, here {trip['local']:.2f} s)"
+    )
+    say("")
+    say(
+        "| audit | units | queries | local s | Ray 1 worker s | Ray 2 workers s | speed-up 1 / 2 workers "
+        "| wall difference per unit, 1 worker | actors up (1 / 2) | same figures |"
+    )
+    say("|---|---|---|---|---|---|---|---|---|---|")
+    for case in results["cases"]:
+        ray1, ray2 = case["ray"][1], case["ray"][2]
+        units = sum(case["units"].values())
+        say(
+            f"| {case['name']} | {units} | {case['queries']:,} | {case['local']:.1f} | {ray1['wall']:.1f} | "
+            f"{ray2['wall']:.1f} | {case['local'] / ray1['wall']:.2f}x / {case['local'] / ray2['wall']:.2f}x | "
+            f"{1000 * case['difference']:+.0f} ms | {ray1['startup']:.1f} s / {ray2['startup']:.1f} s | "
+            f"{ray1['same_figures'] and ray2['same_figures']} |"
+        )
+    say("")
+    for case in results["cases"]:
+        say(
+            f"{case['name']}: units by check "
+            + ", ".join(
+                f"{check} {n} ({case['unit_seconds'][check]:.2f} s)" for check, n in case["units"].items()
+            )
+            + f"; serial part {case['serial']:.2f} s"
+        )
+    say("")
+    say(
+        "Projection to N workers (measured unit times, longest first, each plus Ray's cost per unit; serial part kept):"
+    )
+    say("")
+    say("| audit | N=1 | 2 | 4 | 8 | 16 | 64 |")
+    say("|---|---|---|---|---|---|---|")
+    for case in results["cases"]:
+        times = [t for listed in case["times"].values() for t in listed]
+        cells = [projection(times, case["serial"], trip["per_unit"], n) for n in (1, 2, 4, 8, 16, 64)]
+        say(f"| {case['name']} | " + " | ".join(f"{c:.1f} s" for c in cells) + " |")
+    k1000 = results["k1000"]
+    times = [k1000["per_unit"][key] for key, n in k1000["counts"].items() for _ in range(n)]
+    cells = [schedule(times, n, max(trip["per_unit"], 0.0)) for n in (1, 2, 4, 8, 16, 64)]
+    say("| synthetic 1,000 classes (units only) | " + " | ".join(f"{c / 60:.1f} min" for c in cells) + " |")
+    say("")
+    say(
+        "1,000 classes, same recipe: "
+        + ", ".join(f"{key} {n} units x {k1000['per_unit'][key]:.2f} s" for key, n in k1000["counts"].items())
+        + f"; {sum(k1000['counts'].values())} units, {sum(times) / 60:.1f} min of unit time in all"
+    )
+
+
+if __name__ == "__main__":
+    main()
