@@ -157,10 +157,12 @@ def ready(executor: RayExecutor, ctx: Context, workers: int) -> float:
 
 
 def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int) -> dict[str, Any]:
-    """Median walls of `repeats` runs here and on 1 and 2 workers (actors up before the clock starts)."""
+    """Median walls of `repeats` rounds, each a run here, then on 1, then on 2 workers (interleaved, so that
+    the load of a shared machine falls alike on all three); actors are up before the clock starts."""
     local_walls: list[float] = []
     runs: list[dict[str, list[float]]] = []
-    reference = ""
+    remote: dict[int, dict[str, list[Any]]] = {w: defaultdict(list) for w in (1, 2)}
+    queries = 0
     for _ in range(repeats):
         times: dict[str, list[float]] = defaultdict(list)
         ctx = Context.open(config, OPTIONS, None)
@@ -168,31 +170,30 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
         local = run_audit(config, ctx, mapper=timed(local_mapper, times))
         local_walls.append(time.perf_counter() - started)
         runs.append(times)
-        reference = figures(local.to_dict())
-        queries = local.queries
-    remote: dict[int, dict[str, Any]] = {}
-    for workers in (1, 2):
-        walls, startups, same = [], [], True
-        for _ in range(repeats):
+        reference, queries = figures(local.to_dict()), local.queries
+        for workers in (1, 2):
             ctx = Context.open(config, OPTIONS, None)
-            startups.append(ready(executor, ctx, workers))
+            remote[workers]["startup"].append(ready(executor, ctx, workers))
             started = time.perf_counter()
             report = run_audit(config, ctx, mapper=executor)
-            walls.append(time.perf_counter() - started)
-            same = same and figures(report.to_dict()) == reference
+            remote[workers]["wall"].append(time.perf_counter() - started)
+            remote[workers]["same"].append(figures(report.to_dict()) == reference)
             executor.release(ctx)
-        remote[workers] = {
-            "wall": median(walls),
-            "walls": walls,
-            "startup": median(startups),
-            "same_figures": same,
-        }
     times = {
         check: [median([run[check][i] for run in runs]) for i in range(len(runs[0][check]))]
         for check in runs[0]
     }
     local_wall = median(local_walls)
     units = sum(len(t) for t in times.values())
+    ray = {
+        workers: {
+            "wall": median(got["wall"]),
+            "walls": got["wall"],
+            "startup": median(got["startup"]),
+            "same_figures": all(got["same"]),
+        }
+        for workers, got in remote.items()
+    }
     return {
         "name": name,
         "units": {check: len(t) for check, t in times.items()},
@@ -201,8 +202,8 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
         "local": local_wall,
         "locals": local_walls,
         "serial": local_wall - sum(sum(t) for t in times.values()),  # provenance, plans, merges: here
-        "ray": remote,
-        "difference": (remote[1]["wall"] - local_wall) / units,
+        "ray": ray,
+        "difference": (ray[1]["wall"] - local_wall) / units,
         "queries": queries,
     }
 

@@ -20,7 +20,7 @@ from auditor.audit.fleet import FleetAudit, FleetResult
 from auditor.errors import ConfigError
 from auditor.report import junit
 from auditor.report.html import css, environment
-from auditor.report.interface import WriteOptions, fmt, xml_text
+from auditor.report.interface import WriteOptions, fmt, status_word, xml_text
 from auditor.report.markdown import md
 from auditor.report.writer import TMP_PREFIX, write_report
 
@@ -66,10 +66,21 @@ def report_link(audit: FleetAudit) -> str | None:
     return f"{audit.name}/report.json" if "json" in formats else None
 
 
+def others(checks: dict[str, int]) -> str:
+    """The checks neither passed nor failed, by status: '2 not run, 1 reported'."""
+    return ", ".join(
+        f"{count} {status_word(status)}"
+        for status, count in checks.items()
+        if status not in ("passed", "failed")
+    )
+
+
 def render_html(result: FleetResult) -> str:
+    doc = result.to_dict()
     context = {
-        "fleet": result.to_dict(),
+        "fleet": doc,
         "links": {audit.name: report_link(audit) for audit in result.audits},
+        "others": {audit.name: others(row["checks"]) for audit, row in zip(result.audits, doc["models"])},
         "inline_css": Markup(css()),  # our own packaged file, not user input
     }
     return environment().get_template("index.html.j2").render(context)
@@ -107,7 +118,7 @@ def render_markdown(result: FleetResult) -> str:
     lines = [
         f"## onnx-auditor fleet: exit code {result.exit_code} — {len(result.audits)} models",
         "",
-        "| model | verdict | exit | passed | failed | not run | queries | time |",
+        "| model | verdict | exit | passed | failed | other | queries | time |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for audit in result.audits:
@@ -118,7 +129,7 @@ def render_markdown(result: FleetResult) -> str:
         )
         lines.append(
             f"| {md(audit.name)} | {icon.get(audit.exit_code, '')} {md(row['verdict'])} | {audit.exit_code} "
-            f"| {checks['passed']} | {failed} | {checks['not_run']} | {fmt(row['queries'])} | {row['seconds']:.1f} s |"
+            f"| {checks['passed']} | {failed} | {md(others(checks)) or '—'} | {fmt(row['queries'])} | {row['seconds']:.1f} s |"
         )
     errors = [audit for audit in result.audits if audit.error]
     if errors:
