@@ -4,10 +4,11 @@ Two audits: the digits sample's own audit.toml (13 units) and a synthetic 100-cl
 (32 -> 64 -> K, data labelled by the model) whose exemplar and counterfactual-matrix checks make
 many units. Each runs in this process (every unit timed), then on a local Ray cluster with 1 and
 2 workers (actors started and ready before the clock starts; their start-up is reported apart).
-Ray's cost per unit is measured on 300 one-row units sent to one actor, less the same units run
-here; the whole audits' wall difference per unit (1 worker - local) is shown beside it. The
-projection to N workers schedules the measured unit times on N workers (longest first), each unit
-plus that cost, after the serial part (provenance, plans, merges); for a 1,000-class model of the same recipe it plans the audit (unit counts) and times the
+Ray's cost per unit is the wall of units sent one after another to one actor less their time inside
+it, for one-row accuracy units (the least a unit carries) and for the 100-class model's
+counterfactual-matrix units (99 searches and results each). The projection to N workers schedules
+the measured unit times on N workers (longest first), each unit plus the larger cost, after the
+serial part (provenance, plans, merges); for a 1,000-class model of the same recipe it plans the audit (unit counts) and times the
 first units of each check. Run: `.venv/bin/python benchmarks/scale.py [--json results.json]`
 (needs the `ray` extra; about 20 minutes on 2 cores with 3 repeats).
 """
@@ -18,6 +19,7 @@ import argparse
 import heapq
 import json
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -40,10 +42,12 @@ sys.path.insert(0, str(ROOT))
 from auditor.audit.checks import CHECKS, Check, Context, Unit  # noqa: E402
 from auditor.audit.config import AuditConfig, load_config  # noqa: E402
 from auditor.audit.executors.local import UnitMapper, local_mapper  # noqa: E402
-from auditor.audit.executors.ray import RayExecutor  # noqa: E402
+from auditor.audit.executors.ray import RayExecutor, UnitWorker  # noqa: E402
+from auditor.audit.executors.replica import Replica  # noqa: E402
 from auditor.audit.results import Stage  # noqa: E402
 from auditor.audit.runner import plan_units, run_audit  # noqa: E402
 from auditor.model.blackbox import OpenOptions  # noqa: E402
+from auditor.model.budget import Budget  # noqa: E402
 
 DIGITS = ROOT / "sample_models" / "digits" / "audit.toml"
 FEATURES, HIDDEN, ROWS = 32, 64, 2000
@@ -157,9 +161,10 @@ def ready(executor: RayExecutor, ctx: Context, workers: int) -> float:
 
 
 def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int) -> dict[str, Any]:
-    """Median walls of `repeats` rounds, each a run here, then on 1, then on 2 workers (interleaved, so that
+    """Best walls of `repeats` rounds, each a run here, then on 1, then on 2 workers (interleaved, so that
     the load of a shared machine falls alike on all three); actors are up before the clock starts."""
     local_walls: list[float] = []
+    serials: list[float] = []  # provenance, plans, merges: in this process whatever runs the units
     runs: list[dict[str, list[float]]] = []
     remote: dict[int, dict[str, list[Any]]] = {w: defaultdict(list) for w in (1, 2)}
     queries = 0
@@ -170,6 +175,7 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
         local = run_audit(config, ctx, mapper=timed(local_mapper, times))
         local_walls.append(time.perf_counter() - started)
         runs.append(times)
+        serials.append(local_walls[-1] - sum(sum(t) for t in times.values()))
         reference, queries = figures(local.to_dict()), local.queries
         for workers in (1, 2):
             ctx = Context.open(config, OPTIONS, None)
@@ -183,11 +189,11 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
         check: [median([run[check][i] for run in runs]) for i in range(len(runs[0][check]))]
         for check in runs[0]
     }
-    local_wall = median(local_walls)
-    units = sum(len(t) for t in times.values())
+    local_wall = min(local_walls)
     ray = {
         workers: {
-            "wall": median(got["wall"]),
+            "wall": min(got["wall"]),
+            "median": median(got["wall"]),
             "walls": got["wall"],
             "startup": median(got["startup"]),
             "same_figures": all(got["same"]),
@@ -201,31 +207,57 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
         "times": times,
         "local": local_wall,
         "locals": local_walls,
-        "serial": local_wall - sum(sum(t) for t in times.values()),  # provenance, plans, merges: here
+        "local_median": median(local_walls),
+        "serial": median(serials),
         "ray": ray,
-        "difference": (ray[1]["wall"] - local_wall) / units,
         "queries": queries,
     }
 
 
-def round_trip(config: AuditConfig, executor: RayExecutor, units: int = 300) -> dict[str, float]:
-    """Ray's cost per unit: `units` one-row accuracy units on one actor, less the same units run here."""
-    check = next(c for c in CHECKS if c.name == "accuracy")
-    settings = check.settings(config)
+class TimedWorker(UnitWorker):
+    """A worker that also says how long each unit took inside it (Ray pickles this class by value)."""
+
+    def timed(self, *arguments: Any) -> tuple[tuple[Any, int, int], float]:
+        started = time.perf_counter()
+        result = self.run(*arguments)
+        return result, time.perf_counter() - started
+
+
+def cost_per_unit(
+    config: AuditConfig, executor: RayExecutor, check_name: str, part: str, count: int
+) -> dict[str, Any]:
+    """Ray's cost per unit on one actor: the wall of `count` units sent one after another, less their time inside
+    the actor (sending the unit and its budget, running it, the part's trip back, pickling both ways)."""
     ctx = Context.open(config, OPTIONS, None)
-    assert ctx.data is not None
-    listed = [Unit(check.name, i, "rows", (i % len(ctx.data),), 0) for i in range(units)]
+    check = next(c for c in CHECKS if c.name == check_name)
+    settings = check.settings(config)
+    units = [u for u in plan_units(check, ctx, settings, config.run.seed) if u.part == part]
+    if check_name == "accuracy":  # one row each: the least a unit can carry
+        assert ctx.data is not None
+        units = [Unit(check.name, i, "rows", (i % len(ctx.data),), 0) for i in range(count)]
+    units = (units * (count // len(units) + 1))[:count]
+    ray = executor.ray
+    actor = ray.remote(TimedWorker).options(num_cpus=1).remote(Replica.of(ctx), 1)
+    ray.get(actor.ready.remote())
+    job = ray.put((check, settings))
+    free = Budget().allowance()
+    ray.get(actor.timed.remote(job, units[0], free, free))  # the first unit calibrates the batch size
+    inside, sizes = 0.0, []
     started = time.perf_counter()
-    for _ in local_mapper(check, ctx, settings, listed):
-        pass
-    here = time.perf_counter() - started
-    ready(executor, ctx, 1)
-    started = time.perf_counter()
-    for _ in executor(check, ctx, settings, listed):
-        pass
-    there = time.perf_counter() - started
-    executor.release(ctx)
-    return {"units": units, "local": here, "ray": there, "per_unit": (there - here) / units}
+    for unit in units:
+        (part_value, _, _), seconds = ray.get(actor.timed.remote(job, unit, free, free))
+        inside += seconds
+        sizes.append(len(pickle.dumps(part_value)))
+    wall = time.perf_counter() - started
+    ray.kill(actor)
+    return {
+        "units": f"{check_name}/{part}",
+        "count": count,
+        "wall": wall,
+        "inside": inside,
+        "per_unit": (wall - inside) / count,
+        "part_bytes": int(median(sizes)),
+    }
 
 
 def plan_1000(folder: Path, sample_units: int = 2) -> dict[str, Any]:
@@ -264,9 +296,12 @@ def main() -> None:
     results: dict[str, Any] = {"load_start": os.getloadavg()[0], "repeats": args.repeats}
     with tempfile.TemporaryDirectory() as tmp, RayExecutor() as executor:
         digits = load_config(DIGITS)
-        results["round_trip"] = round_trip(digits, executor)
-        cases = [("digits (sample audit.toml)", digits)]
-        cases.append(("synthetic 100 classes", load_config(synthetic(Path(tmp) / "k100", 100))))
+        k100 = load_config(synthetic(Path(tmp) / "k100", 100))
+        results["costs"] = [
+            cost_per_unit(digits, executor, "accuracy", "rows", 300),
+            cost_per_unit(k100, executor, "counterfactuals", "matrix", 40),
+        ]
+        cases = [("digits (sample audit.toml)", digits), ("synthetic 100 classes", k100)]
         results["cases"] = [measure(name, config, executor, args.repeats) for name, config in cases]
         results["k1000"] = plan_1000(Path(tmp) / "k1000")
     results["load_end"] = os.getloadavg()[0]
@@ -280,17 +315,19 @@ def report(results: dict[str, Any]) -> None:
     cpus = os.cpu_count()
     say(
         f"Machine: {cpus} CPUs; load average {results['load_start']:.2f} at start, {results['load_end']:.2f} "
-        f"at the end; median of {results['repeats']} runs each"
+        f"at the end; best of {results['repeats']} interleaved rounds (medians in the JSON)"
     )
-    trip = results["round_trip"]
-    say(
-        f"Ray's cost per unit: {1000 * trip['per_unit']:.1f} ms ({trip['units']} one-row units on one actor: "
-        f"{trip['ray']:.2f} s, here {trip['local']:.2f} s)"
-    )
+    for cost in results["costs"]:
+        say(
+            f"Ray's cost per unit, {cost['units']}: {1000 * cost['per_unit']:.1f} ms ({cost['count']} units sent "
+            f"one after another to one actor: {cost['wall']:.2f} s, {cost['inside']:.2f} s of it inside the actor; "
+            f"a part pickles to {cost['part_bytes']:,} bytes)"
+        )
+    overhead = max(cost["per_unit"] for cost in results["costs"])
     say("")
     say(
-        "| audit | units | queries | local s | Ray 1 worker s | Ray 2 workers s | speed-up 1 / 2 workers "
-        "| wall difference per unit, 1 worker | actors up (1 / 2) | same figures |"
+        "| audit | units | queries | local s | Ray 1 worker s | Ray 2 workers s | speed-up over local 1 / 2 workers "
+        "| 2 workers over 1 | actors up (1 / 2) | same figures |"
     )
     say("|---|---|---|---|---|---|---|---|---|---|")
     for case in results["cases"]:
@@ -299,7 +336,7 @@ def report(results: dict[str, Any]) -> None:
         say(
             f"| {case['name']} | {units} | {case['queries']:,} | {case['local']:.1f} | {ray1['wall']:.1f} | "
             f"{ray2['wall']:.1f} | {case['local'] / ray1['wall']:.2f}x / {case['local'] / ray2['wall']:.2f}x | "
-            f"{1000 * case['difference']:+.0f} ms | {ray1['startup']:.1f} s / {ray2['startup']:.1f} s | "
+            f"{ray1['wall'] / ray2['wall']:.2f}x | {ray1['startup']:.1f} s / {ray2['startup']:.1f} s | "
             f"{ray1['same_figures'] and ray2['same_figures']} |"
         )
     say("")
@@ -320,11 +357,11 @@ def report(results: dict[str, Any]) -> None:
     say("|---|---|---|---|---|---|---|")
     for case in results["cases"]:
         times = [t for listed in case["times"].values() for t in listed]
-        cells = [projection(times, case["serial"], trip["per_unit"], n) for n in (1, 2, 4, 8, 16, 64)]
+        cells = [projection(times, case["serial"], overhead, n) for n in (1, 2, 4, 8, 16, 64)]
         say(f"| {case['name']} | " + " | ".join(f"{c:.1f} s" for c in cells) + " |")
     k1000 = results["k1000"]
     times = [k1000["per_unit"][key] for key, n in k1000["counts"].items() for _ in range(n)]
-    cells = [schedule(times, n, max(trip["per_unit"], 0.0)) for n in (1, 2, 4, 8, 16, 64)]
+    cells = [schedule(times, n, max(overhead, 0.0)) for n in (1, 2, 4, 8, 16, 64)]
     say("| synthetic 1,000 classes (units only) | " + " | ".join(f"{c / 60:.1f} min" for c in cells) + " |")
     say("")
     say(
