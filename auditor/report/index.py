@@ -110,7 +110,8 @@ def render_junit(result: FleetResult) -> bytes:
         root.set(key, str(value))
     root.set("time", f"{result.seconds:.3f}")
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def render_markdown(result: FleetResult) -> str:
