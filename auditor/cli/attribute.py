@@ -8,22 +8,17 @@ from typing import Any
 import click
 import numpy as np
 
+from auditor.cli.models import ModelFlags, fit_images, open_blackbox, open_encoder, open_generator
 from auditor.cli.options import (
-    ModelFlags,
     budget_option,
     class_names_option,
-    fit_images,
     generator_options,
     model_options,
-    open_blackbox,
-    open_encoder,
-    open_generator,
     out_option,
-    parse_class_names,
-    printable,
     seed_option,
-    write_json,
 )
+from auditor.cli.output import printable, write_json
+from auditor.cli.parsing import parse_class_names
 from auditor.data import load_data
 from auditor.errors import ConfigError, DataError
 from auditor.explain.attribution import (

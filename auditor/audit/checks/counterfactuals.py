@@ -21,8 +21,7 @@ from auditor.audit.checks.core import (
 from auditor.audit.checks.inputs import pick_rows
 from auditor.audit.config import CfTarget, CounterfactualSettings
 from auditor.audit.results import Figure, Outcome
-from auditor.jsonable import jsonable
-from auditor.pictures import grid_png
+from auditor.pictures import png_bytes
 
 if TYPE_CHECKING:
     from auditor.explain.counterfactuals import CounterfactualResult
@@ -97,79 +96,35 @@ def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
     return Searches(unit.part, [unit.items[i] for i in rows], results, skipped)
 
 
-def _flip_matrix(ctx: Context, results: list[CounterfactualResult]) -> dict[str, Any]:
-    """The one-vs-one flip table of the matrix part, JSON-ready (None where no pair was attempted)."""
-    from auditor.explain.counterfactuals import flip_table  # optional in a build: see unmet()
-
-    distance, success, attempts = flip_table(results, ctx.blackbox.n_classes)
-    reached = distance[np.isfinite(distance)]
-    return {
-        "distance_l2": jsonable(distance),
-        "success": jsonable(success),
-        "attempts": attempts.tolist(),
-        "max_distance": float(reached.max()) if reached.size else None,
-    }
-
-
 def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches]) -> Outcome:
-    from auditor.explain.counterfactuals import summarize  # optional in a build: see unmet()
+    from auditor.explain.counterfactuals import FlipMatrix, summarize  # optional in a build: see unmet()
 
     samples = [(row, result) for p in parts if p.part == "samples" for row, result in zip(p.rows, p.results)]
     matrix = [result for p in parts if p.part == "matrix" for result in p.results]
     skipped = [row for p in parts for row in p.skipped]
     summary = summarize([result for _, result in samples])
-    validity = summary.validity_rate if np.isfinite(summary.validity_rate) else None
-    listed: list[dict[str, Any]] = []
+    names = ctx.data.feature_names if ctx.data is not None else None
+    listed = [{"index": row, **result.entries(names)[0]} for row, result in samples]
     figures: list[Figure] = []
-    for row, result in samples:
-        listed.append(
-            {
-                "index": row,
-                "source": result.source,
-                "source_name": ctx.class_name(result.source),
-                "target": result.target,
-                "target_name": ctx.class_name(result.target),
-                "valid": bool(result.valid[0]),
-                "confidence": float(result.confidence[0]),
-                "l1": float(result.l1[0]),
-                "l2": float(result.l2[0]),
-                "l1_scaled": float(result.l1_scaled[0]),
-                "changed": int(result.changed[0]),
-                "realism": float(result.realism[0]),
-                "reconstruction": float(result.reconstruction[0]),
-                "queries": int(result.queries),
-                "stop_reason": result.stop_reasons[0] if result.stop_reasons else None,
-            }
-        )
-        if ctx.is_image:
-            x, counterfactual = result.x, result.counterfactuals[0]
-            tiles = [
-                ctx.display.tile(x),
-                ctx.display.tile(counterfactual),
-                ctx.display.change_tile(x, counterfactual),
-            ]
+    if ctx.is_image:
+        for row, result in samples:
             verdict = "valid" if result.valid[0] else "not valid"
             caption = (
                 f"Row {row}: {ctx.class_name(result.source)} → {ctx.class_name(result.target)} ({verdict}, "
                 f"p = {float(result.confidence[0]):.3f}, L2 {float(result.l2[0]):.3g}); input, counterfactual, change"
             )
-            figures.append(Figure(f"counterfactual-{len(figures)}", caption, grid_png(tiles, 3)))
+            picture = ctx.display.comparison(result.x, result.counterfactuals[0])
+            figures.append(Figure(f"counterfactual-{len(figures)}", caption, png_bytes(picture)))
+    validity = summary.to_dict()["validity"]
     tests = criteria(("validity", validity, ">=", settings.min_validity))
     space = samples[0][1].space if samples else ("latent" if ctx.generator is not None else "input")
     details: dict[str, Any] = {
+        **summary.to_dict(),
         "space": space,
         "method": settings.method,
         "target": settings.target,
-        "inputs": summary.inputs,
-        "validity": validity,
-        "median_l1": summary.median_l1,
-        "median_l2": summary.median_l2,
-        "median_l1_scaled": summary.median_l1_scaled,
-        "median_changed": summary.median_changed,
-        "median_realism": summary.median_realism,
-        "median_queries": summary.median_queries,
         "counterfactuals": listed,
-        "flip_matrix": _flip_matrix(ctx, matrix) if matrix else None,
+        "flip_matrix": FlipMatrix.of(matrix, ctx.blackbox.class_names).to_dict() if matrix else None,
         **nonfinite_facts(skipped, "these inputs were not explained and are left out of the figures"),
     }
     derived = {"budget": search_budget(ctx, settings.budget), "space": space}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import Check, Slice, Unit, build_lacks, chunks, criteria, search_budget
 from auditor.audit.config import ExemplarSettings
@@ -13,7 +11,7 @@ from auditor.audit.results import Figure, Outcome
 from auditor.pictures import grid_png
 
 if TYPE_CHECKING:
-    from auditor.explain.exemplars import ExemplarSet
+    from auditor.explain.exemplars import ClassExemplars, ExemplarSet
 
 EXEMPLAR_CLASSES_PER_UNIT = 5
 
@@ -50,48 +48,32 @@ def run(ctx: Context, settings: ExemplarSettings, unit: Unit) -> ExemplarSet:
     )
 
 
+def class_row(group: ClassExemplars) -> dict[str, Any]:
+    """A class's figures (`ClassExemplars.to_dict`) under the report's names too: class, name, mean_latent_distance."""
+    figures = group.to_dict()
+    return {
+        "class": figures["target"],
+        "name": figures["target_name"],
+        "mean_latent_distance": figures["mean_distance"],
+        **figures,
+    }
+
+
 def merge(ctx: Context, settings: ExemplarSettings, parts: list[ExemplarSet]) -> Outcome:
     classes = [group for part in parts for group in part.classes]
-    rows: list[dict[str, Any]] = []
+    rows = [class_row(group) for group in classes]
+    listed = [
+        exemplar.to_dict(with_input=not ctx.is_image) for group in classes for exemplar in group.exemplars
+    ]
     figures: list[Figure] = []
-    listed: list[dict[str, Any]] = []
-    for group in classes:
-        confidences = [exemplar.confidence for exemplar in group.exemplars]
-        firsts = [
-            exemplar.first_success_queries
-            for exemplar in group.exemplars
-            if exemplar.success and exemplar.first_success_queries is not None
-        ]
-        rows.append(
-            {
-                "class": group.target,
-                "name": group.target_name,
-                "best_confidence": float(max(confidences)),
-                "found": int(sum(exemplar.success for exemplar in group.exemplars)),
-                "searches": len(group.exemplars),
-                "queries": int(group.queries),
-                "median_queries_to_reach": float(np.median(firsts)) if firsts else None,
-                "mean_latent_distance": group.mean_distance,
-                "stop_reasons": sorted({exemplar.stop_reason for exemplar in group.exemplars}),
-            }
-        )
-        for exemplar in group.exemplars:
-            entry: dict[str, Any] = {
-                "target": group.target,
-                "target_name": group.target_name,
-                "confidence": exemplar.confidence,
-                "success": exemplar.success,
-                "queries": exemplar.queries,
-                "latent": [float(v) for v in exemplar.latent],
-            }
-            if not ctx.is_image:
-                entry["input"] = [float(v) for v in np.asarray(exemplar.input).reshape(-1)]
-            listed.append(entry)
-        if ctx.is_image:
+    if ctx.is_image:
+        for group in classes:
             tiles = [ctx.display.tile(exemplar.input) for exemplar in group.exemplars]
-            caption = f"Class {group.target_name}: confidence " + ", ".join(f"{v:.3f}" for v in confidences)
+            caption = f"Class {group.target_name}: confidence " + ", ".join(
+                f"{exemplar.confidence:.3f}" for exemplar in group.exemplars
+            )
             figures.append(Figure(f"exemplars-class-{group.target}", caption, grid_png(tiles, len(tiles))))
-    reached = [r for r in rows if r["found"] > 0]
+    reached = [row for row in rows if row["found"] > 0]
     share = len(reached) / len(rows) if rows else 0.0
     tests = criteria(("classes reached", share, ">=", settings.min_reached))
     space = parts[0].space if parts else "latent"
@@ -100,7 +82,7 @@ def merge(ctx: Context, settings: ExemplarSettings, parts: list[ExemplarSet]) ->
         "method": settings.method,
         "threshold": settings.min_confidence,
         "classes_reached": share,
-        "unreached": [r["name"] for r in rows if r["found"] == 0],
+        "unreached": [row["name"] for row in rows if row["found"] == 0],
         "per_class": rows,
         "exemplars": listed,
     }

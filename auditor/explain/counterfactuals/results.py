@@ -63,12 +63,14 @@ class CounterfactualResult:
         return bool(self.valid.any())
 
     def changes(self, rank: int, feature_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """The features counterfactual `rank` changed: index, name (x<i> without names), old and new value."""
+        """The features counterfactual `rank` changed: index, name (x<i> without one name per feature), old
+        and new value."""
         before, after = np.ravel(self.x), np.ravel(self.counterfactuals[rank])
+        names = feature_names if feature_names is not None and len(feature_names) == before.size else None
         return [
             {
                 "feature": feature,
-                "name": feature_names[feature] if feature_names else f"x{feature}",
+                "name": names[feature] if names else f"x{feature}",
                 "from": jsonable(before[feature]),
                 "to": jsonable(after[feature]),
             }
