@@ -8,28 +8,32 @@ from typing import Any
 import click
 import numpy as np
 
+from auditor.cli.drawing import draw_counterfactuals
+from auditor.cli.lines import counterfactual_line
 from auditor.cli.models import ModelFlags, fit_images, open_blackbox, open_encoder, open_generator
 from auditor.cli.options import (
     budget_option,
     class_names_option,
     generator_options,
+    method_option,
     model_options,
     out_option,
     seed_option,
 )
-from auditor.cli.output import printable, save_picture, write_json
+from auditor.cli.output import write_json
 from auditor.cli.parsing import parse_class_names, parse_features, parse_rows, parse_target
 from auditor.data import load_data
 from auditor.explain.counterfactuals import (
     DEFAULT_BUDGET,
+    DISTANCES,
     CounterfactualParams,
-    CounterfactualResult,
+    Distance,
     FeatureConstraints,
     counterfactuals,
 )
 from auditor.model.signature import IMAGE_LAYOUTS
 from auditor.pictures import Display, display_range
-from auditor.search.registry import METHODS, canonical_method
+from auditor.search.registry import canonical_method
 
 
 @click.command("counterfactual")
@@ -57,12 +61,12 @@ from auditor.search.registry import METHODS, canonical_method
     type=click.Path(),
     help="Reference rows for scales, box and realism (default: X_reference or all rows of --input).",
 )
-@click.option("--method", type=click.Choice(METHODS), default="cmaes", show_default=True)
+@method_option("cmaes", "The search: cmaes; es (momentum evolution strategy); random (baseline).")
 @budget_option(DEFAULT_BUDGET, "per input, all its counterfactuals included")
 @click.option(
     "--k", "count", type=click.IntRange(1), default=1, show_default=True, help="Counterfactuals per input."
 )
-@click.option("--distance", type=click.Choice(["l1", "l2"]), default="l1", show_default=True)
+@click.option("--distance", type=click.Choice(DISTANCES), default="l1", show_default=True)
 @click.option(
     "--immutable", default=None, help="Features that must not change: indices or names, comma-separated."
 )
@@ -84,7 +88,7 @@ def command(
     method: str,
     budget: int,
     count: int,
-    distance: str,
+    distance: Distance,
     immutable: str | None,
     integer: str | None,
     class_names: str | None,
@@ -108,10 +112,7 @@ def command(
     size = data.x[0].size
     features = data.feature_names if data.feature_names and len(data.feature_names) == size else None
     params = CounterfactualParams(
-        method=canonical_method(method),
-        budget=budget,
-        count=count,
-        distance=distance,  # type: ignore[arg-type]
+        method=canonical_method(method), budget=budget, count=count, distance=distance
     )
     results = counterfactuals(
         blackbox,
@@ -129,50 +130,23 @@ def command(
     )
     if not flags.quiet:
         for row, result in zip(rows, results):
-            click.echo(summary(row, result), err=True)
+            click.echo(counterfactual_line(row, result), err=True)
     out = Path(out_dir)
     display = Display(blackbox.layout, display_range(reference))
+    listed: list[dict[str, Any]] = []
+    for row, result in zip(rows, results):
+        entries = [{"index": row, **entry} for entry in result.entries(features)]
+        if result.layout in IMAGE_LAYOUTS:
+            draw_counterfactuals(row, result, entries, display, out)
+        listed += entries
     document = {
         "method": params.method,
         "seed": seed,
         "queries": sum(result.queries for result in results),
         "generator_queries": sum(result.generator_queries for result in results),
         "model_sha256": blackbox.model.sha256,
-        "counterfactuals": [
-            entry
-            for row, result in zip(rows, results)
-            for entry in entries(row, result, features, display, out)
-        ],
+        "counterfactuals": listed,
     }
     click.echo(write_json(out, "counterfactuals.json", document))
     if not all(result.found for result in results):
         raise SystemExit(1)
-
-
-def entries(
-    row: int, result: CounterfactualResult, features: tuple[str, ...] | None, display: Display, out: Path
-) -> list[dict[str, Any]]:
-    """The result's entries with the row index and, for images, one PNG each (input | counterfactual | change)."""
-    listed = result.entries(features)
-    for entry in listed:
-        entry["index"] = row
-        if result.layout in IMAGE_LAYOUTS:
-            rank = entry["rank"]
-            picture = display.comparison(result.x, result.counterfactuals[rank])
-            entry["image"] = save_picture(out, f"counterfactual_{row}_{rank}", picture)
-    return listed
-
-
-def summary(row: int, result: CounterfactualResult) -> str:
-    names = result.class_names
-    best = int(np.argmax(result.valid)) if result.found else 0
-    state = (
-        f"valid, p={result.confidence[best]:.3f}, scaled L1 {result.l1_scaled[best]:.3g}, "
-        f"{int(result.changed[best])} changed"
-        if result.found
-        else "no valid counterfactual within the budget"
-    )
-    return (
-        f"row {row}: {printable(names[result.source], 40)} -> {printable(names[int(result.targets[best])], 40)}: "
-        f"{int(result.valid.sum())}/{len(result.valid)} {state}; {result.queries} queries"
-    )

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
+from auditor.cli.drawing import draw_exemplars
+from auditor.cli.lines import exemplars_line
 from auditor.cli.models import ModelFlags, fit_images, open_blackbox, open_generator
-from auditor.cli.options import budget_option, class_names_option, model_options, out_option, seed_option
-from auditor.cli.output import printable, save_picture, write_json
+from auditor.cli.options import (
+    budget_option,
+    class_names_option,
+    method_option,
+    model_options,
+    out_option,
+    seed_option,
+)
+from auditor.cli.output import write_csv, write_json
 from auditor.cli.parsing import parse_class_names, parse_classes
 from auditor.data import load_data
-from auditor.explain.exemplars import DEFAULT_BUDGET, ClassExemplars, ExemplarParams, ExemplarSet, exemplars
+from auditor.explain.exemplars import (
+    DEFAULT_BUDGET,
+    OBJECTIVES,
+    ExemplarParams,
+    exemplars,
+)
 from auditor.model.signature import IMAGE_LAYOUTS
-from auditor.pictures import Display, display_range, grid
-from auditor.search.registry import METHODS, canonical_method
+from auditor.search.registry import canonical_method
 
 
 @click.command("exemplars")
@@ -42,16 +53,10 @@ from auditor.search.registry import METHODS, canonical_method
 @click.option(
     "--per-class", type=click.IntRange(1), default=1, show_default=True, help="Exemplars per class."
 )
-@click.option(
-    "--method",
-    type=click.Choice(METHODS),
-    default="es",
-    show_default=True,
-    help="es: the paper's momentum evolution strategy; cmaes; random (baseline).",
-)
+@method_option("es", "es: the paper's momentum evolution strategy; cmaes; random (baseline).")
 @click.option(
     "--objective",
-    type=click.Choice(["brier", "margin"]),
+    type=click.Choice(OBJECTIVES),
     default="brier",
     show_default=True,
     help="brier: ||p - onehot||^2 (the paper's); margin: max other log p - log p_target.",
@@ -110,7 +115,7 @@ def command(
         blackbox,
         open_generator(generator_path, flags) if generator_path else None,
         parse_classes(classes, blackbox.class_names),
-        reference=None if generator_path is not None or data is None else data.ref,
+        reference=None if generator_path or data is None else data.ref,
         params=ExemplarParams(
             per_class=per_class,
             method=canonical_method(method),
@@ -124,54 +129,22 @@ def command(
     )
     if not flags.quiet:
         for found in result.classes:
-            click.echo(summary(found, threshold), err=True)
+            click.echo(exemplars_line(found, threshold), err=True)
     document = {**result.to_dict(), "seed": seed, "model_sha256": blackbox.model.sha256}
     out = Path(out_dir)
     if result.layout in IMAGE_LAYOUTS:
-        drawn = np.stack([exemplar.input for found in result.classes for exemplar in found.exemplars])
-        draw(
-            result, document, Display(result.layout, display_range(drawn if data is None else data.ref)), out
-        )
+        draw_exemplars(result, document, data.ref if data else None, out)
     else:
-        write_csv(document["exemplars"], out / "exemplars.csv", data.feature_names if data else None)
+        write_rows(document["exemplars"], out / "exemplars.csv", data.feature_names if data else None)
     click.echo(write_json(out, "exemplars.json", document))
     if not result.success:
         raise SystemExit(1)
 
 
-def summary(found: ClassExemplars, threshold: float) -> str:
-    hits = sum(exemplar.success for exemplar in found.exemplars)
-    spread = "" if math.isnan(found.mean_distance) else f", mean latent distance {found.mean_distance:.2f}"
-    return (
-        f"class {found.target} ({printable(found.target_name, 40)}): {hits}/{len(found.exemplars)} with "
-        f"p >= {threshold:g}, best p {found.confidence.max():.6f}, {found.queries} queries{spread}"
-    )
-
-
-def draw(result: ExemplarSet, document: dict[str, Any], display: Display, out: Path) -> None:
-    """One PNG grid per class and one PNG per exemplar; their paths go into the document's entries."""
-    entries = iter(document["exemplars"])
-    for found, class_entry in zip(result.classes, document["classes"]):
-        tiles = [display.tile(exemplar.input) for exemplar in found.exemplars]
-        class_entry["image"] = save_picture(out, f"exemplars_{found.target}", grid(tiles, min(len(tiles), 8)))
-        for exemplar, tile in zip(found.exemplars, tiles):
-            next(entries)["image"] = save_picture(out, f"exemplar_{exemplar.target}_{exemplar.restart}", tile)
-
-
-def write_csv(entries: list[dict[str, Any]], path: Path, feature_names: tuple[str, ...] | None) -> None:
+def write_rows(entries: list[dict[str, Any]], path: Path, feature_names: tuple[str, ...] | None) -> None:
     """exemplars.csv: one row per exemplar, its figures then its input's features (named when the data has names)."""
     width = len(entries[0]["input"])
-    names = (
-        list(feature_names)
-        if feature_names and len(feature_names) == width
-        else [f"x{i}" for i in range(width)]
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["target", "target_name", "restart", "confidence", "success", *names])
-        for entry in entries:
-            writer.writerow(
-                [entry[key] for key in ("target", "target_name", "restart", "confidence", "success")]
-                + entry["input"]
-            )
+    named = feature_names and len(feature_names) == width
+    names = list(feature_names) if named else [f"x{i}" for i in range(width)]
+    keys = ("target", "target_name", "restart", "confidence", "success")
+    write_csv(path, [*keys, *names], ([entry[key] for key in keys] + entry["input"] for entry in entries))

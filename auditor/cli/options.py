@@ -11,6 +11,7 @@ import click
 
 from auditor.model.session import DEVICES
 from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
+from auditor.search.registry import METHODS
 
 
 class Bounded(click.FloatRange):
@@ -137,6 +138,13 @@ def budget_option(
         default=default,
         show_default=True,
         help=f"Classifier queries {what}.",
+    )
+
+
+def method_option(default: str, help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--method: a search method of `auditor.search.registry` (aliases included)."""
+    return click.option(
+        "--method", type=click.Choice(METHODS), default=default, show_default=True, help=help_text
     )
 
 

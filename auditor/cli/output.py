@@ -1,17 +1,14 @@
-"""What a command writes: strict JSON and PNG files into its output folder, and untrusted text on a terminal."""
+"""What a command writes: strict JSON and CSV files into its output folder, and untrusted text on a terminal."""
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from auditor.jsonable import jsonable
-from auditor.pictures import save_png
-
-IMAGES = "images"  # the pictures' folder inside --out
 
 
 def printable(text: object, limit: int = 2000) -> str:
@@ -31,9 +28,11 @@ def write_json(out: Path, name: str, document: dict[str, Any]) -> Path:
     return path
 
 
-def save_picture(out: Path, stem: str, rgb: np.ndarray) -> str:
-    """Save an RGB picture as `images/<stem>.png` inside the output folder; its path relative to the folder."""
-    relative = Path(IMAGES) / f"{stem}.png"
-    (out / IMAGES).mkdir(parents=True, exist_ok=True)
-    save_png(rgb, out / relative)
-    return relative.as_posix()
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+    """Write a CSV file: one header line, then the rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

@@ -29,7 +29,13 @@ from __future__ import annotations
 from auditor.explain.counterfactuals.api import counterfactual, counterfactuals
 from auditor.explain.counterfactuals.domain import FeatureConstraints
 from auditor.explain.counterfactuals.flip import FlipMatrix, flip_matrix, flip_table
-from auditor.explain.counterfactuals.params import DEFAULT_BUDGET, DEFAULT_PATIENCE, CounterfactualParams
+from auditor.explain.counterfactuals.params import (
+    DEFAULT_BUDGET,
+    DEFAULT_PATIENCE,
+    DISTANCES,
+    CounterfactualParams,
+    Distance,
+)
 from auditor.explain.counterfactuals.results import CounterfactualResult
 from auditor.explain.counterfactuals.summary import CounterfactualSummary, summarize
 from auditor.explain.counterfactuals.targets import Target
@@ -37,9 +43,11 @@ from auditor.explain.counterfactuals.targets import Target
 __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_PATIENCE",
+    "DISTANCES",
     "CounterfactualParams",
     "CounterfactualResult",
     "CounterfactualSummary",
+    "Distance",
     "FeatureConstraints",
     "FlipMatrix",
     "Target",

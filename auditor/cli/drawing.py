@@ -1,0 +1,47 @@
+"""The PNGs the explain commands write into --out beside their JSON; each picture's path goes into its entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auditor.explain.counterfactuals import CounterfactualResult
+from auditor.explain.exemplars import ExemplarSet
+from auditor.pictures import Display, display_range, grid, save_png
+
+IMAGES = "images"  # the pictures' folder inside --out
+
+
+def save_picture(out: Path, stem: str, rgb: np.ndarray) -> str:
+    """Save an RGB picture as `images/<stem>.png` inside the output folder; its path relative to the folder."""
+    relative = Path(IMAGES) / f"{stem}.png"
+    (out / IMAGES).mkdir(parents=True, exist_ok=True)
+    save_png(rgb, out / relative)
+    return relative.as_posix()
+
+
+def draw_exemplars(
+    result: ExemplarSet, document: dict[str, Any], reference: np.ndarray | None, out: Path
+) -> None:
+    """One grid per class and one tile per exemplar, drawn in the value range of `reference` (else of the
+    exemplars themselves); their paths go into the document's `classes` and `exemplars` entries."""
+    rows = np.stack([exemplar.input for found in result.classes for exemplar in found.exemplars])
+    display = Display(result.layout, display_range(rows if reference is None else reference))
+    entries = iter(document["exemplars"])
+    for found, class_entry in zip(result.classes, document["classes"]):
+        tiles = [display.tile(exemplar.input) for exemplar in found.exemplars]
+        class_entry["image"] = save_picture(out, f"exemplars_{found.target}", grid(tiles, min(len(tiles), 8)))
+        for exemplar, tile in zip(found.exemplars, tiles):
+            next(entries)["image"] = save_picture(out, f"exemplar_{exemplar.target}_{exemplar.restart}", tile)
+
+
+def draw_counterfactuals(
+    row: int, result: CounterfactualResult, entries: list[dict[str, Any]], display: Display, out: Path
+) -> None:
+    """input | counterfactual | change, one PNG per entry of `result` (input row `row`), path in its entry."""
+    for entry in entries:
+        rank = entry["rank"]
+        picture = display.comparison(result.x, result.counterfactuals[rank])
+        entry["image"] = save_picture(out, f"counterfactual_{row}_{rank}", picture)
