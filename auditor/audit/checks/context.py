@@ -67,7 +67,7 @@ class Context:
             if config.generator.encoder is not None:
                 encoder = open_vetted(config.generator.encoder, "encoder", options, sandbox)
         data = None
-        if raw is not None:
+        if raw is not None and config.data is not None:  # raw is read from config.data
             default_names = tuple(str(i) for i in range(blackbox.n_classes))
             names = raw.class_names
             if (
