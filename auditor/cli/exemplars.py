@@ -144,7 +144,8 @@ def command(
 def write_rows(entries: list[dict[str, Any]], path: Path, feature_names: tuple[str, ...] | None) -> None:
     """exemplars.csv: one row per exemplar, its figures then its input's features (named when the data has names)."""
     width = len(entries[0]["input"])
-    named = feature_names and len(feature_names) == width
-    names = list(feature_names) if named else [f"x{i}" for i in range(width)]
+    names = [f"x{i}" for i in range(width)]
+    if feature_names is not None and len(feature_names) == width:
+        names = list(feature_names)
     keys = ("target", "target_name", "restart", "confidence", "success")
     write_csv(path, [*keys, *names], ([entry[key] for key in keys] + entry["input"] for entry in entries))

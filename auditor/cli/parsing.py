@@ -8,6 +8,7 @@ import click
 
 from auditor.cli.output import printable
 from auditor.errors import ArgumentError, DataError
+from auditor.explain.counterfactuals import NAMED_TARGETS, NamedTarget
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
@@ -74,7 +75,9 @@ def parse_rows(text: str, n: int) -> list[int]:
     return rows
 
 
-def parse_target(text: str, class_names: tuple[str, ...]) -> int | str:
+def parse_target(text: str, class_names: tuple[str, ...]) -> int | NamedTarget:
     """--target: 'second' or 'any' as they are, else a class name or index."""
-    text = text.strip()
-    return text if text in ("second", "any") else class_index(text, class_names, "--target")
+    for word in NAMED_TARGETS:
+        if text.strip() == word:
+            return word
+    return class_index(text, class_names, "--target")

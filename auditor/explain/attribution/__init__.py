@@ -8,6 +8,7 @@ from auditor.explain.attribution.core import SCORES, Attribution, Features, Mode
 from auditor.explain.attribution.lime import gaussian_lime, lime
 from auditor.explain.attribution.metrics import (
     Faithfulness,
+    Method,
     RandomisationCheck,
     Stability,
     faithfulness,
@@ -21,7 +22,7 @@ from auditor.explain.attribution.occlusion import occlusion
 from auditor.explain.attribution.onevsone import one_vs_one
 
 #: CLI method names -> library functions (one-vs-one needs a counterfactual and is wired separately).
-METHODS = {"occlusion": occlusion, "lime": lime, "gaussian-lime": gaussian_lime}
+METHODS: dict[str, Method] = {"occlusion": occlusion, "lime": lime, "gaussian-lime": gaussian_lime}
 
 __all__ = [
     "BASELINES",

@@ -75,7 +75,7 @@ def parse_baseline(text: str) -> Baseline:
 
 
 def describe_baseline(baseline: Baseline) -> str | float:
-    return "array" if isinstance(baseline, np.ndarray) else baseline  # type: ignore[return-value]
+    return "array" if isinstance(baseline, np.ndarray) else baseline
 
 
 def value_range(x: np.ndarray, reference: np.ndarray | None) -> tuple[float, float]:

@@ -4,6 +4,7 @@ toward B as the baseline, so "off" means "as in the nearest input the model call
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +15,7 @@ from auditor.explain.attribution.core import Attribution, Model
 from auditor.explain.attribution.lime import lime
 from auditor.explain.attribution.occlusion import occlusion
 
-EXPLAINERS = {"occlusion": occlusion, "lime": lime}
+EXPLAINERS: dict[str, Callable[..., Attribution]] = {"occlusion": occlusion, "lime": lime}
 
 
 def one_vs_one(

@@ -38,18 +38,20 @@ from auditor.explain.counterfactuals.params import (
 )
 from auditor.explain.counterfactuals.results import CounterfactualResult
 from auditor.explain.counterfactuals.summary import CounterfactualSummary, summarize
-from auditor.explain.counterfactuals.targets import Target
+from auditor.explain.counterfactuals.targets import NAMED_TARGETS, NamedTarget, Target
 
 __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_PATIENCE",
     "DISTANCES",
+    "NAMED_TARGETS",
     "CounterfactualParams",
     "CounterfactualResult",
     "CounterfactualSummary",
     "Distance",
     "FeatureConstraints",
     "FlipMatrix",
+    "NamedTarget",
     "Target",
     "counterfactual",
     "counterfactuals",
