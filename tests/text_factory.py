@@ -19,6 +19,7 @@ def word_tokenizer(path: Path, words: Sequence[str], *, cls_sep: bool = True) ->
 
     vocab = {token: i for i, token in enumerate([*SPECIALS, *words])}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.add_special_tokens(list(SPECIALS))
     tokenizer.normalizer = normalizers.Lowercase()
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     if cls_sep:
