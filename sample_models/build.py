@@ -207,7 +207,8 @@ TEXT_LENGTH = TEXT_WORDS[1] + 1  # the decoder's positions: the words and [EOS]
 TEXT_DIM = 32
 TEXT_EPOCHS = 60
 TEXT_VAE_LATENT = 16
-TEXT_VAE_EPOCHS = 80
+TEXT_VAE_EPOCHS = 120
+TEXT_VAE_BETA = 0.1  # a light KL weight: more varied sentences from the prior
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[EOS]")
 
 
@@ -321,6 +322,7 @@ def export_tfidf(train: list[str], y: np.ndarray, path: Path) -> None:
         target_opset={"": OPSET, "ai.onnx.ml": 3},
     )
     sort_opsets(proto)
+    proto.graph.name = "fortune_tfidf"  # skl2onnx names the graph with a random UUID
     proto.doc_string = (
         "Fortune category classifier: TF-IDF + logistic regression over the text (string (N, 1))."
     )
@@ -370,6 +372,7 @@ def build_text(out: Path) -> float:
         latent=TEXT_VAE_LATENT,
         epochs=TEXT_VAE_EPOCHS,
         seed=SEED,
+        beta=TEXT_VAE_BETA,
     )
     export_decoder(vae, vocabulary, out / "generator.onnx")
 
