@@ -54,11 +54,6 @@ class TextData:
         return out
 
 
-def is_text_data(path: str | os.PathLike[str]) -> bool:
-    """Whether a data path is read as texts: a .txt or .jsonl file (a .csv may hold either)."""
-    return Path(path).suffix.lower() in (".txt", ".jsonl")
-
-
 def load_texts(
     path: str | os.PathLike[str], *, text_column: str | None = None, label_column: str | None = None
 ) -> TextData:

@@ -129,11 +129,13 @@ def lime_weights(model: TextModel, raw: Raw, text: str, target: int, n: int, see
     from lime.lime_text import LimeTextExplainer  # optional peer (bench extra)
 
     explainer = LimeTextExplainer(
-        bow=False, mask_string=UNK, split_expression=lambda s: list(model.segment(s).words), random_state=seed
+        bow=False,
+        mask_string=UNK,
+        split_expression=lambda s: list(model.segment(s).words),
+        feature_selection="none",
+        random_state=seed,
     )
-    found = explainer.explain_instance(
-        text, raw, labels=(target,), num_features=n, num_samples=SAMPLES, feature_selection="none"
-    )
+    found = explainer.explain_instance(text, raw, labels=(target,), num_features=n, num_samples=SAMPLES)
     weights = np.zeros(n)
     for position, weight in found.as_map()[target]:
         weights[position] = weight
