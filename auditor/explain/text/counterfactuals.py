@@ -315,7 +315,8 @@ class _Search:
     def _refine(self, edits: dict[int, str]) -> dict[int, str]:
         """Elitist search over sets of len(edits) - 1 edits; every valid set found lowers the count."""
         params = self.params
-        pool = self.ranked[: max(params.positions or len(self.ranked), len(edits) + 2)]
+        ranked = [i for i in self.ranked if self._candidates(i)]
+        pool = ranked[: max(params.positions or len(ranked), len(edits) + 2)]
         weights = {i: self._option_weights(i) for i in pool}
         while len(edits) > 1 and self.scorer.left() >= params.batch:
             size = len(edits) - 1
