@@ -1,0 +1,199 @@
+"""Decision-based minimal perturbation from labels only, in the style of HopSkipJump.
+
+HopSkipJumpAttack (Chen, Jordan & Wainwright, IEEE S&P 2020; reference code Jianbo-Lab/HSJA): start from a
+point the model labels differently, binary-search the segment to the input down to the decision boundary,
+then repeat: estimate the boundary's normal from the labels of random probes around the boundary point
+(B₀√t probes at iteration t, baseline-corrected sign average), step along it (L2: the unit direction; L∞:
+its sign) with a geometric step size ‖x_t − x‖/√t halved until the label stays flipped, and binary-search
+back toward the input. Here the start is the nearest reference row with another label (the bisection of
+several such rows keeps the closest), or uniform rows in the box when none exists; probes are random signs
+scaled to `PROBE_SIZE`·distance/√D, clipped into the box; all inputs move in lockstep (one model call for
+every input's probes, one per bisection or step-size trial).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from auditor.explain.robustness.box import Box
+from auditor.explain.robustness.oracle import Oracle
+from auditor.explain.robustness.outcome import Outcome
+from auditor.explain.robustness.params import RobustnessParams
+from auditor.explain.robustness.starts import noise_rows, unlike_rows
+
+PROBE_SIZE = 1.0  # probe radius, in units of distance/√D
+MIN_PROBES = 4
+HALVINGS = 10  # step-size trials per iteration
+
+
+def hopskipjump_search(
+    oracle: Oracle,
+    x0: np.ndarray,
+    box: Box,
+    params: RobustnessParams,
+    rng: np.random.Generator,
+    reference: np.ndarray,
+    reference_labels: np.ndarray,
+) -> Outcome:
+    """Each input's closest flipped point found on the decision boundary within its budget (module doc)."""
+    n, dim = x0.shape
+    norm = params.norm
+    steps = params.bisections or max(10, int(np.ceil(np.log2(8 * np.sqrt(dim)))))
+    outcome = Outcome.empty(x0)
+    owners, picks = unlike_rows(x0, oracle.sources, reference, reference_labels, params.starts)
+    targets = box.project(reference[picks].astype(np.float32), x0[owners])
+    labels = reference_labels[picks]
+    changed = np.flatnonzero((targets != reference[picks]).any(axis=1))
+    if changed.size:  # projection moved these rows (integers, immutables): ask their label again
+        _, labels[changed] = oracle.query(targets[changed], owners[changed])
+    keep = (labels >= 0) & (labels != oracle.sources[owners])
+    owners, targets, labels = owners[keep], targets[keep], labels[keep]
+    lacking = np.setdiff1d(np.arange(n), owners)
+    if lacking.size:
+        extra_owners, extra, extra_labels = noise_rows(oracle, box, x0, lacking, rng)
+        first = np.r_[True, np.diff(extra_owners) != 0] if len(extra_owners) else np.empty(0, dtype=bool)
+        owners = np.concatenate([owners, extra_owners[first]])
+        targets = np.concatenate([targets, extra[first]])
+        labels = np.concatenate([labels, extra_labels[first]])
+    points, point_labels, _ = bisect(oracle, box, x0, owners, targets, labels, steps, norm)
+    outcome.offer(owners, points, point_labels, x0, norm)
+    current = outcome.best.copy()
+    distance = outcome.radius.copy()
+    t = 1
+    while True:
+        remaining = oracle.remaining()
+        inputs = np.flatnonzero(np.isfinite(distance) & (remaining >= MIN_PROBES + 1 + steps))
+        if not inputs.size:
+            break
+        count = np.minimum(
+            int(min(params.probes * np.sqrt(t), params.max_probes)), remaining[inputs] - 1 - steps
+        )
+        direction = _normal(oracle, box, x0, current, distance, inputs, count, norm, rng)
+        moved, ahead, ahead_labels = _step(
+            oracle, box, x0, current, distance, inputs, direction, t, steps, norm
+        )
+        if moved.size:
+            points, point_labels, _ = bisect(oracle, box, x0, moved, ahead, ahead_labels, steps, norm)
+            radius = outcome.offer(moved, points, point_labels, x0, norm)
+            current[moved], distance[moved] = points, radius
+        t += 1
+    return outcome
+
+
+def _normal(
+    oracle: Oracle,
+    box: Box,
+    x0: np.ndarray,
+    current: np.ndarray,
+    distance: np.ndarray,
+    inputs: np.ndarray,
+    count: np.ndarray,
+    norm: str,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Boundary normal at each input's current point from `count` label probes each (one model call)."""
+    owners = np.repeat(inputs, count)
+    dim = x0.shape[1]
+    base = current[owners]
+    size = (PROBE_SIZE * distance[inputs] / np.sqrt(dim)).astype(np.float32)
+    cells = len(owners) * dim
+    signs = np.unpackbits(np.frombuffer(rng.bytes((cells + 7) // 8), np.uint8), count=cells)
+    probes = np.array([-1.0, 1.0], dtype=np.float32)[signs].reshape(len(owners), dim)
+    if norm == "l2":  # random signs have norm √D
+        size /= np.float32(np.sqrt(dim))
+    probes *= np.repeat(size, count)[:, None]
+    probes += base
+    box.project(probes, x0[owners])
+    _, labels = oracle.query(probes, owners)
+    vote = np.where((labels >= 0) & (labels != oracle.sources[owners]), 1.0, -1.0)
+    starts = np.r_[0, np.cumsum(count)[:-1]]
+    mean = np.add.reduceat(vote, starts) / count
+    weight = vote - np.where(np.abs(mean) < 1, mean, 0.0)[np.repeat(np.arange(len(inputs)), count)]
+    probes -= base
+    probes *= weight.astype(np.float32)[:, None]
+    gradient = np.add.reduceat(probes, starts, axis=0).astype(np.float64)
+    if norm == "linf":
+        return np.sign(gradient)
+    return gradient / np.maximum(np.sqrt((gradient**2).sum(axis=1, keepdims=True)), 1e-30)
+
+
+def _step(
+    oracle: Oracle,
+    box: Box,
+    x0: np.ndarray,
+    current: np.ndarray,
+    distance: np.ndarray,
+    inputs: np.ndarray,
+    direction: np.ndarray,
+    t: int,
+    steps: int,
+    norm: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Geometric step size: ξ = distance/√t along the direction, halved until the label stays flipped.
+
+    Returns the inputs that found such a step, the stepped points and their labels."""
+    size = distance[inputs] / np.sqrt(t)
+    trying = np.arange(len(inputs))
+    found = np.zeros(len(inputs), dtype=bool)
+    points = np.empty((len(inputs), x0.shape[1]), dtype=np.float32)
+    labels = np.full(len(inputs), -1, dtype=np.int64)
+    for _ in range(HALVINGS):
+        owners = inputs[trying]
+        affordable = oracle.remaining()[owners] >= 1 + steps
+        trying, owners = trying[affordable], owners[affordable]
+        if not trying.size:
+            break
+        rows = current[owners] + (size[trying, None] * direction[trying]).astype(np.float32)
+        box.project(rows, x0[owners])
+        _, answer = oracle.query(rows, owners)
+        flipped = (answer >= 0) & (answer != oracle.sources[owners])
+        hit = trying[flipped]
+        found[hit], points[hit], labels[hit] = True, rows[flipped], answer[flipped]
+        trying = trying[~flipped]
+        size[trying] /= 2
+        if not trying.size:
+            break
+    return inputs[found], points[found], labels[found]
+
+
+def bisect(
+    oracle: Oracle,
+    box: Box,
+    x0: np.ndarray,
+    owners: np.ndarray,
+    targets: np.ndarray,
+    labels: np.ndarray,
+    steps: int,
+    norm: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Binary search from each flipped target toward its input: the closest flipped points of the segments
+    (L2: straight blend; L∞: the target clipped to a shrinking cube around the input), their labels and λ."""
+    m = len(owners)
+    origins = x0[owners]
+    span = targets - origins
+    reach = np.abs(span).max(axis=1) if m else np.empty(0)
+    lo, hi = np.zeros(m), np.ones(m)
+    points, point_labels = targets.copy(), labels.copy()
+    per_input = np.bincount(owners, minlength=len(x0))
+    for _ in range(steps):
+        rows = np.flatnonzero(per_input[owners] <= oracle.remaining()[owners])
+        if not rows.size:
+            break
+        mid = (lo[rows] + hi[rows]) / 2
+        trial = _blend(origins[rows], span[rows], mid, reach[rows], norm)
+        box.project(trial, origins[rows])
+        _, answer = oracle.query(trial, owners[rows])
+        flipped = (answer >= 0) & (answer != oracle.sources[owners[rows]])
+        yes, no = rows[flipped], rows[~flipped]
+        hi[yes], points[yes], point_labels[yes] = mid[flipped], trial[flipped], answer[flipped]
+        lo[no] = mid[~flipped]
+    return points, point_labels, hi
+
+
+def _blend(
+    origins: np.ndarray, span: np.ndarray, share: np.ndarray, reach: np.ndarray, norm: str
+) -> np.ndarray:
+    if norm == "l2":
+        return origins + (share[:, None] * span).astype(np.float32)
+    limit = (share * reach).astype(np.float32)[:, None]
+    return origins + np.clip(span, -limit, limit)

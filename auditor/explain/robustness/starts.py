@@ -1,0 +1,50 @@
+"""Where a label-only search starts: the nearest reference rows the model labels differently, else random rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from auditor.explain.robustness.box import Box
+from auditor.explain.robustness.oracle import Oracle
+
+NOISE_ROWS = 16  # uniform rows in the box tried per input that has no differently-labelled reference row
+
+
+def unlike_rows(
+    x0: np.ndarray, sources: np.ndarray, reference: np.ndarray, reference_labels: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `count` nearest (L2) reference rows per input with another label: (owners, reference indices)."""
+    ref = reference.astype(np.float64)
+    ref_sq = np.einsum("ij,ij->i", ref, ref)
+    owners, picks = [], []
+    chunk = max(1, 2**24 // max(len(ref), 1))
+    for start in range(0, len(x0), chunk):
+        rows = x0[start : start + chunk].astype(np.float64)
+        d2 = ref_sq[None, :] - 2.0 * rows @ ref.T
+        d2[sources[start : start + chunk, None] == reference_labels[None, :]] = np.inf
+        d2[:, reference_labels < 0] = np.inf
+        take = min(count, len(ref))
+        nearest = np.argsort(d2, axis=1, kind="stable")[:, :take]
+        ok = np.isfinite(np.take_along_axis(d2, nearest, axis=1))
+        owners.append(np.repeat(np.arange(start, start + len(rows)), take)[ok.reshape(-1)])
+        picks.append(nearest[ok])
+    return np.concatenate(owners), np.concatenate(picks)
+
+
+def noise_rows(
+    oracle: Oracle, box: Box, x0: np.ndarray, inputs: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For inputs without a start: uniform rows in the box, one call; (owners, rows, labels) of those labelled
+    differently."""
+    allowed = np.minimum(NOISE_ROWS, np.maximum(oracle.remaining()[inputs] - 1, 0))
+    owners = np.repeat(inputs, allowed)
+    lower, upper = (
+        np.where(np.isfinite(box.lower), box.lower, -1.0),
+        np.where(np.isfinite(box.upper), box.upper, 1.0),
+    )
+    rows = box.project(
+        rng.uniform(lower, upper, size=(len(owners), x0.shape[1])).astype(np.float32), x0[owners]
+    )
+    _, labels = oracle.query(rows, owners)
+    flipped = (labels >= 0) & (labels != oracle.sources[owners])
+    return owners[flipped], rows[flipped], labels[flipped]
