@@ -51,15 +51,29 @@ class Box:
             _indices(immutable, size, "immutable"),
         )
 
-    def project(self, rows: np.ndarray, origins: np.ndarray | None = None) -> np.ndarray:
-        """Rows (m, D) float32 clipped into the box in place, integers rounded, immutables reset to `origins`."""
-        np.clip(rows, self.lower, self.upper, out=rows)
+    def project(self, rows: np.ndarray, x0: np.ndarray, owners: np.ndarray) -> np.ndarray:
+        """Rows (m, D) float32 clipped into the box in place, integers rounded, immutables reset to their
+        input's values (row j belongs to input owners[j] of x0)."""
+        lower, upper = self.lower, self.upper
+        if lower.size and (lower == lower[0]).all() and (upper == upper[0]).all():
+            lower, upper = lower[0], upper[0]  # one range (images): a scalar clip is several times faster
+        np.clip(rows, lower, upper, out=rows)
         if self.integer.size:
             lo, hi = np.ceil(self.lower[self.integer]), np.floor(self.upper[self.integer])
             rows[:, self.integer] = np.clip(np.round(rows[:, self.integer]), lo, hi)
-        if self.immutable.size and origins is not None:
-            rows[:, self.immutable] = origins[:, self.immutable]
+        if self.immutable.size:
+            rows[:, self.immutable] = x0[owners[:, None], self.immutable[None, :]]
         return rows
+
+    def project_cells(self, values: np.ndarray, index: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """Values bound for flat features `index` (same shape) projected like `project` does whole rows."""
+        values = np.clip(values, self.lower[index], self.upper[index])
+        if self.integer.size:
+            rounded = np.clip(np.round(values), np.ceil(self.lower[index]), np.floor(self.upper[index]))
+            values = np.where(np.isin(index, self.integer), rounded, values)
+        if self.immutable.size:
+            values = np.where(np.isin(index, self.immutable), origins, values)
+        return values
 
     def diameter(self, norm: str) -> float:
         """Largest distance between two points of the box in the norm (inf when unbounded)."""

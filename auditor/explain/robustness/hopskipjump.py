@@ -41,7 +41,7 @@ def hopskipjump_search(
     steps = params.bisections or max(10, int(np.ceil(np.log2(8 * np.sqrt(dim)))))
     outcome = Outcome.empty(x0)
     owners, picks = unlike_rows(x0, oracle.sources, reference, reference_labels, params.starts)
-    targets = box.project(reference[picks].astype(np.float32), x0[owners])
+    targets = box.project(reference[picks].astype(np.float32), x0, owners)
     labels = reference_labels[picks]
     changed = np.flatnonzero((targets != reference[picks]).any(axis=1))
     if changed.size:  # projection moved these rows (integers, immutables): ask their label again
@@ -91,30 +91,51 @@ def _normal(
     norm: str,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Boundary normal at each input's current point from `count` label probes each (one model call)."""
-    owners = np.repeat(inputs, count)
+    """Boundary normal at each input's current point from `count` label probes each, all in one model call.
+
+    Probes are current ± size per feature (random signs; L2 size ·1/√D so that the probe has norm size),
+    clipped into the box; the estimate is Σ (vote − mean vote)·(probe − current), the vote +1 where the
+    label stays flipped (the mean is not subtracted when every vote agrees), as HopSkipJump does."""
     dim = x0.shape[1]
-    base = current[owners]
-    size = (PROBE_SIZE * distance[inputs] / np.sqrt(dim)).astype(np.float32)
-    cells = len(owners) * dim
-    signs = np.unpackbits(np.frombuffer(rng.bytes((cells + 7) // 8), np.uint8), count=cells)
-    probes = np.array([-1.0, 1.0], dtype=np.float32)[signs].reshape(len(owners), dim)
+    order = np.argsort(-count, kind="stable")  # inputs with the full probe count first: one block
+    inputs, count = inputs[order], count[order]
+    full = int(np.count_nonzero(count == count[0]))
+    owners = np.repeat(inputs, count)
+    size = PROBE_SIZE * distance[inputs] / np.sqrt(dim)
     if norm == "l2":  # random signs have norm √D
-        size /= np.float32(np.sqrt(dim))
-    probes *= np.repeat(size, count)[:, None]
-    probes += base
-    box.project(probes, x0[owners])
+        size = size / np.sqrt(dim)
+    size = size.astype(np.float32)
+    low = current[inputs] - size[:, None]
+    cells = len(owners) * dim
+    bits = np.unpackbits(np.frombuffer(rng.bytes((cells + 7) // 8), np.uint8), count=cells).reshape(-1, dim)
+    probes = np.empty((len(owners), dim), dtype=np.float32)
+    head = full * int(count[0])
+    block = probes[:head].reshape(full, int(count[0]), dim)
+    np.multiply(bits[:head].reshape(block.shape), (2 * size[:full])[:, None, None], out=block)
+    block += low[:full, None, :]
+    if head < len(owners):
+        tail = np.repeat(np.arange(full, len(inputs)), count[full:])
+        np.multiply(bits[head:], (2 * size[tail])[:, None], out=probes[head:])
+        probes[head:] += low[tail]
+    box.project(probes, x0, owners)
     _, labels = oracle.query(probes, owners)
     vote = np.where((labels >= 0) & (labels != oracle.sources[owners]), 1.0, -1.0)
     starts = np.r_[0, np.cumsum(count)[:-1]]
     mean = np.add.reduceat(vote, starts) / count
-    weight = vote - np.where(np.abs(mean) < 1, mean, 0.0)[np.repeat(np.arange(len(inputs)), count)]
-    probes -= base
-    probes *= weight.astype(np.float32)[:, None]
-    gradient = np.add.reduceat(probes, starts, axis=0).astype(np.float64)
+    weight = vote - np.repeat(np.where(np.abs(mean) < 1, mean, 0.0), count)
+    weight = weight.astype(np.float32)
+    gradient = np.empty((len(inputs), dim), dtype=np.float64)
+    gradient[:full] = np.matmul(weight[:head].reshape(full, 1, -1), block)[:, 0, :]
+    if head < len(owners):
+        gradient[full:] = np.add.reduceat(probes[head:] * weight[head:, None], starts[full:] - head, axis=0)
+    gradient -= np.add.reduceat(weight, starts)[:, None] * current[inputs]  # Σ w·(probe − current)
     if norm == "linf":
-        return np.sign(gradient)
-    return gradient / np.maximum(np.sqrt((gradient**2).sum(axis=1, keepdims=True)), 1e-30)
+        direction = np.sign(gradient)
+    else:
+        direction = gradient / np.maximum(np.sqrt((gradient**2).sum(axis=1, keepdims=True)), 1e-30)
+    out = np.empty_like(direction)
+    out[order] = direction
+    return out
 
 
 def _step(
@@ -144,7 +165,7 @@ def _step(
         if not trying.size:
             break
         rows = current[owners] + (size[trying, None] * direction[trying]).astype(np.float32)
-        box.project(rows, x0[owners])
+        box.project(rows, x0, owners)
         _, answer = oracle.query(rows, owners)
         flipped = (answer >= 0) & (answer != oracle.sources[owners])
         hit = trying[flipped]
@@ -181,7 +202,7 @@ def bisect(
             break
         mid = (lo[rows] + hi[rows]) / 2
         trial = _blend(origins[rows], span[rows], mid, reach[rows], norm)
-        box.project(trial, origins[rows])
+        box.project(trial, x0, owners[rows])
         _, answer = oracle.query(trial, owners[rows])
         flipped = (answer >= 0) & (answer != oracle.sources[owners[rows]])
         yes, no = rows[flipped], rows[~flipped]

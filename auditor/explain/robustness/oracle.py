@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.explain.metrics import margin as any_class_margin
+from auditor.explain.metrics import LOG_FLOOR
 from auditor.model.blackbox import BlackBox
 
 
@@ -36,11 +36,21 @@ class Oracle:
         probs = self.blackbox.predict(rows.reshape(len(rows), *self.blackbox.input_shape), cache=False)
         self.queries += counts
         finite = np.isfinite(probs).all(axis=1)
-        labels = np.where(finite, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
+        if not finite.all():
+            probs = np.where(finite[:, None], probs, 0.0)
+        labels = np.where(finite, probs.argmax(axis=1), -1)
         source = self.sources[owners]
-        if self.labels_only:
-            margins = np.where(labels == source, 1.0, -1.0)
-        else:
-            margins = -any_class_margin(probs, -1, source)
+        margins = np.where(labels == source, 1.0, -1.0) if self.labels_only else _margin(probs, source)
         margins[~finite] = np.inf
         return margins, labels
+
+
+def _margin(probs: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """log p_source − max_{k≠source} log p_k per row, in float64 (probabilities floored at 1e-30)."""
+    rows = np.arange(len(probs))
+    own = probs[rows, source].astype(np.float64)
+    others = probs.copy()
+    others[rows, source] = -1.0
+    return np.log(np.maximum(own, LOG_FLOOR)) - np.log(
+        np.maximum(others.max(axis=1).astype(np.float64), LOG_FLOOR)
+    )

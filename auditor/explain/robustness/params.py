@@ -40,7 +40,7 @@ class RobustnessParams:
     norm: Norm = "linf"
     budget: int = DEFAULT_BUDGET
     labels_only: bool = False
-    candidates: int = 2
+    candidates: int = 4
     p_init: float | None = None
     stage_queries: int = 200
     start_radius: float | None = None

@@ -24,6 +24,7 @@ from auditor.explain.robustness.windows import Windows
 HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # schedule steps, in 1/10,000 of the budget
 P_INIT = {"linf": 0.3, "l2": 0.1}
 SHRINK = 0.7  # next ε after a flip while no ε has failed yet
+SPREAD = 4
 GROW = 2.0  # next ε after a failure while none has flipped yet
 START_SHARE = 0.25  # first ε: this share of the box's diameter in the norm
 
@@ -45,47 +46,51 @@ def square_search(
     first = params.start_radius or (START_SHARE * diameter if np.isfinite(diameter) else 1.0)
     eps = np.full(n, min(first, cap), dtype=np.float64)
     lo, hi = np.zeros(n), np.full(n, np.inf)
-    delta = _project(box, x0, np.arange(n), _initial(windows, rng, n, eps, norm))
+    current = box.project(x0 + _initial(windows, rng, n, eps, norm), x0, np.arange(n))
     margin = np.full(n, np.inf)
     stage = np.zeros(n, dtype=np.int64)
     outcome = Outcome.empty(x0)
-    done = np.zeros(n, dtype=bool) if cap > 0 else np.ones(n, dtype=bool)
+    done = np.full(n, not cap > 0)
     while True:
         remaining = oracle.remaining()
         inputs = np.flatnonzero(~done & (remaining > 0))
         if not inputs.size:
             break
-        count = np.minimum(params.candidates, remaining[inputs])
+        # inputs still searching share the population's rows per call, up to SPREAD times their own
+        share_out = min(SPREAD * params.candidates, -(-params.candidates * n // inputs.size))
+        count = np.minimum(share_out, remaining[inputs])
         owners = np.repeat(inputs, count)
         progress = (oracle.queries[owners] - 1) / oracle.budget
         share = p_init / 2.0 ** np.searchsorted(HALVINGS, progress * 10_000, side="left")
-        candidates = _propose(windows, rng, delta[owners], eps[owners], share, norm)
-        candidates = _project(box, x0, owners, candidates)
-        margins, labels = oracle.query(x0[owners] + candidates, owners)
+        points = _propose(windows, box, rng, x0, current, owners, eps, share, norm)
+        margins, labels = oracle.query(points, owners)
         order = np.lexsort((margins, owners))
-        heads = order[np.r_[True, np.diff(owners[order]) != 0]]  # each input's best proposal
+        heads = order[np.r_[True, owners[order][1:] != owners[order][:-1]]]  # each input's best proposal
         stage[inputs] += count
         better = margins[heads] < margin[owners[heads]]
         take, won = owners[heads][better], heads[better]
-        delta[take] = candidates[won]
+        current[take] = points[won]
         margin[take] = margins[won]
         flipped = (labels[won] >= 0) & (labels[won] != oracle.sources[take])
-        hit, rows = take[flipped], won[flipped]
+        hit = take[flipped]
+        moved = np.zeros(n, dtype=bool)
         if hit.size:
-            radius = outcome.offer(hit, x0[hit] + candidates[rows], labels[rows], x0, norm)
+            radius = outcome.offer(hit, points[won[flipped]], labels[won[flipped]], x0, norm)
             hi[hit] = np.minimum(hi[hit], radius)
             _next_radius(hit, eps, lo, hi, cap, params.tolerance, done, outcome)
-        stalled = np.setdiff1d(inputs[stage[inputs] >= params.stage_queries], hit, assume_unique=True)
+            moved[hit] = True
+        stalled = inputs[(stage[inputs] >= params.stage_queries) & ~moved[inputs]]
         if stalled.size:
             lo[stalled] = np.maximum(lo[stalled], eps[stalled])
             _next_radius(stalled, eps, lo, hi, cap, params.tolerance, done, outcome)
-        moved = np.concatenate([hit, stalled])
-        moved = moved[~done[moved]]
-        if moved.size:
-            ratio = (eps[moved] / np.maximum(norms(delta[moved], norm), 1e-30)).astype(np.float32)
-            delta[moved] = _project(box, x0, moved, delta[moved] * ratio[:, None])
-            margin[moved] = np.inf
-            stage[moved] = 0
+            moved[stalled] = True
+        warm = np.flatnonzero(moved & ~done)
+        if warm.size:  # the new ε starts from the current perturbation rescaled
+            delta = current[warm] - x0[warm]
+            ratio = (eps[warm] / np.maximum(norms(delta, norm), 1e-30)).astype(np.float32)
+            current[warm] = box.project(x0[warm] + delta * ratio[:, None], x0, warm)
+            margin[warm] = np.inf
+            stage[warm] = 0
     return outcome
 
 
@@ -108,12 +113,6 @@ def _next_radius(
     converged = inputs[known & (hi[inputs] - lo[inputs] <= tolerance * hi[inputs])]
     done[converged] = True
     outcome.stop[converged] = "converged"
-
-
-def _project(box: Box, x0: np.ndarray, owners: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """δ such that x0 + δ lies in the box (integers rounded, immutables kept)."""
-    origins = x0[owners]
-    return box.project(origins + delta, origins) - origins
 
 
 def _initial(windows: Windows, rng: np.random.Generator, n: int, eps: np.ndarray, norm: str) -> np.ndarray:
@@ -174,39 +173,44 @@ def _square_at(windows: Windows, top: int, left: int, side: int) -> np.ndarray:
 
 def _propose(
     windows: Windows,
+    box: Box,
     rng: np.random.Generator,
-    delta: np.ndarray,
+    x0: np.ndarray,
+    current: np.ndarray,
+    owners: np.ndarray,
     eps: np.ndarray,
     share: np.ndarray,
     norm: str,
 ) -> np.ndarray:
-    """One localized change of each row of δ (a copy), grouped by window size."""
-    out = delta.copy()
+    """One localized change of each owner's current point, grouped by window size, projected into the box."""
+    points = current[owners]
     least = 3 if norm == "l2" and windows.image else 1
     for value in np.unique(share):
         rows = np.flatnonzero(share == value)
+        who = owners[rows]
         side = windows.side(float(value), least)
-        if norm == "l2" and windows.image and side % 2 == 0:
-            side = max(side - 1, 1) if side + 1 > min(windows.height, windows.width) else side + 1
-        update = _linf_update if norm == "linf" else _l2_update
-        out[rows] = update(windows, rng, out[rows], eps[rows], side)
-    return out
-
-
-def _linf_update(
-    windows: Windows, rng: np.random.Generator, delta: np.ndarray, eps: np.ndarray, side: int
-) -> np.ndarray:
-    m = len(delta)
-    index = windows.draw(rng, m, side)
-    signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(m, windows.channels, 1))
-    delta[np.arange(m)[:, None, None], index] = signs * eps.astype(np.float32)[:, None, None]
-    return delta
+        if norm == "linf":
+            index = windows.draw(rng, len(rows), side)
+            origins = x0[who[:, None, None], index]
+            signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(len(rows), windows.channels, 1))
+            values = origins + signs * eps[who].astype(np.float32)[:, None, None]
+            points[rows[:, None, None], index] = box.project_cells(values, index, origins)
+            continue
+        delta = points[rows] - x0[who]
+        if windows.image:
+            side = side + 1 if side % 2 == 0 and side < min(windows.height, windows.width) else side
+            delta = _l2_update(windows, rng, delta, eps[who], side)
+        else:
+            delta = _l2_subset_update(windows, rng, delta, eps[who], side, float(value))
+        points[rows] = box.project(x0[who] + delta, x0, who)
+    return points
 
 
 def _l2_update(
     windows: Windows, rng: np.random.Generator, delta: np.ndarray, eps: np.ndarray, side: int
 ) -> np.ndarray:
-    """Move the mass of window 2 and the spare norm into window 1 with a fresh two-bump pattern; norm ε."""
+    """Images: move the mass of window 2 and the spare norm into window 1 with a fresh two-bump pattern;
+    then δ rescaled to norm ε."""
     m = len(delta)
     rows = np.arange(m)[:, None, None]
     total = np.einsum("ij,ij->i", delta, delta, dtype=np.float64)
@@ -216,21 +220,30 @@ def _l2_update(
     delta[rows, first] = 0.0
     moved_sq = (delta[rows, second].astype(np.float64) ** 2).sum(axis=2, keepdims=True)
     delta[rows, second] = 0.0
-    if windows.image:
-        flip = rng.random(m) > 0.5
-        pattern = np.where(
-            flip[:, None], _two_bumps(side, True).reshape(1, -1), _two_bumps(side, False).reshape(1, -1)
-        )
-        fresh = pattern[:, None, :] * rng.choice(np.array([-1.0, 1.0]), size=(m, windows.channels, 1))
-    else:
-        fresh = rng.standard_normal((m, 1, old.shape[2]))
-        fresh /= np.sqrt((fresh**2).sum(axis=2, keepdims=True))
+    flip = rng.random(m) > 0.5
+    pattern = np.where(
+        flip[:, None], _two_bumps(side, True).reshape(1, -1), _two_bumps(side, False).reshape(1, -1)
+    )
+    fresh = pattern[:, None, :] * rng.choice(np.array([-1.0, 1.0]), size=(m, windows.channels, 1))
     fresh = fresh + old / (np.sqrt(old_sq) + 1e-10)
     spare = np.maximum(eps**2 - total, 0.0)[:, None, None] / windows.channels
     fresh *= np.sqrt(spare + old_sq + moved_sq) / np.maximum(
         np.sqrt((fresh**2).sum(axis=2, keepdims=True)), 1e-30
     )
     delta[rows, first] = fresh.astype(np.float32)
+    scale = eps / np.maximum(np.sqrt(np.einsum("ij,ij->i", delta, delta, dtype=np.float64)), 1e-30)
+    return delta * scale[:, None].astype(np.float32)
+
+
+def _l2_subset_update(
+    windows: Windows, rng: np.random.Generator, delta: np.ndarray, eps: np.ndarray, count: int, share: float
+) -> np.ndarray:
+    """Off images: a Gaussian step of norm ε·√share on `count` random features, then δ rescaled to norm ε."""
+    m = len(delta)
+    index = windows.draw(rng, m, count)[:, 0, :]
+    step = rng.standard_normal((m, count))
+    step *= (eps * np.sqrt(share))[:, None] / np.sqrt(count)
+    delta[np.arange(m)[:, None], index] += step.astype(np.float32)
     scale = eps / np.maximum(np.sqrt(np.einsum("ij,ij->i", delta, delta, dtype=np.float64)), 1e-30)
     return delta * scale[:, None].astype(np.float32)
 
