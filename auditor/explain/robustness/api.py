@@ -64,16 +64,15 @@ def robustness(
     live = np.flatnonzero(sources >= 0)
     oracle = Oracle(blackbox, sources[live], params.budget, params.labels_only)
     reference_queries = 0
+    windows = Windows(blackbox.input_shape, blackbox.layout)
     if method == "square":
-        outcome = square_search(
-            oracle, x0[live], box, Windows(blackbox.input_shape, blackbox.layout), params, rng
-        )
+        outcome = square_search(oracle, x0[live], box, windows, params, rng)
     else:
         ref_labels = (
             sources if reference is None else blackbox.predict_labels(ref.reshape(len(ref), *X.shape[1:]))
         )
         reference_queries = 0 if reference is None else len(ref)
-        outcome = hopskipjump_search(oracle, x0[live], box, params, rng, ref, ref_labels)
+        outcome = hopskipjump_search(oracle, x0[live], box, windows, params, rng, ref, ref_labels)
     whole = Outcome.empty(x0)
     whole.stop[:] = "nonfinite_scores"
     for name in ("best", "radius", "label", "stop"):

@@ -20,16 +20,20 @@ from auditor.explain.robustness.oracle import Oracle
 from auditor.explain.robustness.outcome import Outcome
 from auditor.explain.robustness.params import RobustnessParams
 from auditor.explain.robustness.starts import noise_rows, unlike_rows
+from auditor.explain.robustness.windows import Windows
 
 PROBE_SIZE = 1.0  # probe radius, in units of distance/√D
+PROBE_CELL = 2  # image probes are random per block of PROBE_CELL² pixels
 MIN_PROBES = 4
 HALVINGS = 10  # step-size trials per iteration
+PATIENCE = 3  # iterations over which the radius must shrink by `tolerance` to go on
 
 
 def hopskipjump_search(
     oracle: Oracle,
     x0: np.ndarray,
     box: Box,
+    windows: Windows,
     params: RobustnessParams,
     rng: np.random.Generator,
     reference: np.ndarray,
@@ -59,16 +63,23 @@ def hopskipjump_search(
     outcome.offer(owners, points, point_labels, x0, norm)
     current = outcome.best.copy()
     distance = outcome.radius.copy()
+    history = [outcome.radius.copy()]
+    done = np.zeros(n, dtype=bool)
     t = 1
     while True:
+        if t > PATIENCE:  # converged: the best radius gained less than `tolerance` over PATIENCE iterations
+            before = history[-PATIENCE - 1]
+            stalled = np.flatnonzero(~done & (outcome.radius > before * (1 - params.tolerance)))
+            done[stalled] = True
+            outcome.stop[stalled] = "converged"
         remaining = oracle.remaining()
-        inputs = np.flatnonzero(np.isfinite(distance) & (remaining >= MIN_PROBES + 1 + steps))
+        inputs = np.flatnonzero(~done & np.isfinite(distance) & (remaining >= MIN_PROBES + 1 + steps))
         if not inputs.size:
             break
         count = np.minimum(
             int(min(params.probes * np.sqrt(t), params.max_probes)), remaining[inputs] - 1 - steps
         )
-        direction = _normal(oracle, box, x0, current, distance, inputs, count, norm, rng)
+        direction = _normal(oracle, box, windows, x0, current, distance, inputs, count, norm, rng)
         moved, ahead, ahead_labels = _step(
             oracle, box, x0, current, distance, inputs, direction, t, steps, norm
         )
@@ -76,6 +87,7 @@ def hopskipjump_search(
             points, point_labels, _ = bisect(oracle, box, x0, moved, ahead, ahead_labels, steps, norm)
             radius = outcome.offer(moved, points, point_labels, x0, norm)
             current[moved], distance[moved] = points, radius
+        history.append(outcome.radius.copy())
         t += 1
     return outcome
 
@@ -83,6 +95,7 @@ def hopskipjump_search(
 def _normal(
     oracle: Oracle,
     box: Box,
+    windows: Windows,
     x0: np.ndarray,
     current: np.ndarray,
     distance: np.ndarray,
@@ -106,8 +119,7 @@ def _normal(
         size = size / np.sqrt(dim)
     size = size.astype(np.float32)
     low = current[inputs] - size[:, None]
-    cells = len(owners) * dim
-    bits = np.unpackbits(np.frombuffer(rng.bytes((cells + 7) // 8), np.uint8), count=cells).reshape(-1, dim)
+    bits = _random_bits(rng, len(owners), windows)
     probes = np.empty((len(owners), dim), dtype=np.float32)
     head = full * int(count[0])
     block = probes[:head].reshape(full, int(count[0]), dim)
@@ -136,6 +148,24 @@ def _normal(
     out = np.empty_like(direction)
     out[order] = direction
     return out
+
+
+def _random_bits(rng: np.random.Generator, m: int, windows: Windows) -> np.ndarray:
+    """(m, D) random 0/1; on images drawn per PROBE_CELL×PROBE_CELL block of pixels (per channel)."""
+    if not windows.image or min(windows.height, windows.width) < 4 * PROBE_CELL:
+        cells = m * windows.size
+        return np.unpackbits(np.frombuffer(rng.bytes((cells + 7) // 8), np.uint8), count=cells).reshape(m, -1)
+    c, h, w, f = windows.channels, windows.height, windows.width, PROBE_CELL
+    rows, columns = -(-h // f), -(-w // f)
+    cells = m * c * rows * columns
+    small = np.unpackbits(np.frombuffer(rng.bytes((cells + 7) // 8), np.uint8), count=cells)
+    small = small.reshape(m, c, rows, 1, columns, 1)
+    grid = np.broadcast_to(small, (m, c, rows, f, columns, f)).reshape(m, c, rows * f, columns * f)[
+        :, :, :h, :w
+    ]
+    if windows.layout == "NHWC":
+        grid = grid.transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(grid).reshape(m, -1)
 
 
 def _step(

@@ -15,6 +15,7 @@ class Windows:
 
     def __init__(self, shape: tuple[int, ...], layout: str) -> None:
         self.size = int(np.prod(shape))
+        self.layout = layout
         self.image = layout in ("NCHW", "NHWC", "HW") and len(shape) in (2, 3)
         if not self.image:
             self.channels, self.height, self.width = 1, 1, self.size
