@@ -26,7 +26,8 @@ PROBE_SIZE = 1.0  # probe radius, in units of distance/√D
 PROBE_CELL = 2  # image probes are random per block of PROBE_CELL² pixels
 MIN_PROBES = 4
 HALVINGS = 10  # step-size trials per iteration
-PATIENCE = 3  # iterations over which the radius must shrink by `tolerance` to go on
+MOMENTUM = 0.5  # share of the previous normal estimates kept in the step direction
+PATIENCE = 5  # iterations over which the radius must shrink by `tolerance` to go on
 
 
 def hopskipjump_search(
@@ -64,12 +65,16 @@ def hopskipjump_search(
     current = outcome.best.copy()
     distance = outcome.radius.copy()
     history = [outcome.radius.copy()]
+    trend = np.zeros(x0.shape, dtype=np.float64)
     done = np.zeros(n, dtype=bool)
     t = 1
     while True:
-        if t > PATIENCE:  # converged: the best radius gained less than `tolerance` over PATIENCE iterations
+        if (
+            t > PATIENCE
+        ):  # converged: past half its budget, the best radius gained < tolerance in PATIENCE steps
             before = history[-PATIENCE - 1]
-            stalled = np.flatnonzero(~done & (outcome.radius > before * (1 - params.tolerance)))
+            stalled = ~done & (outcome.radius > before * (1 - params.tolerance))
+            stalled &= 2 * oracle.queries >= oracle.budget
             done[stalled] = True
             outcome.stop[stalled] = "converged"
         remaining = oracle.remaining()
@@ -79,7 +84,15 @@ def hopskipjump_search(
         count = np.minimum(
             int(min(params.probes * np.sqrt(t), params.max_probes)), remaining[inputs] - 1 - steps
         )
-        direction = _normal(oracle, box, windows, x0, current, distance, inputs, count, norm, rng)
+        # probes move every feature by ±size: PROBE_SIZE·distance/√D in the search's norm
+        size = PROBE_SIZE * distance[inputs] / (dim if norm == "l2" else np.sqrt(dim))
+        normal = _normal(oracle, box, windows, x0, current, size, inputs, count, rng)
+        trend[inputs] = MOMENTUM * trend[inputs] + (1 - MOMENTUM) * normal
+        direction = trend[inputs]
+        if norm == "linf":
+            direction = np.sign(direction)
+        else:
+            direction = direction / np.maximum(np.sqrt((direction**2).sum(axis=1, keepdims=True)), 1e-30)
         moved, ahead, ahead_labels = _step(
             oracle, box, x0, current, distance, inputs, direction, t, steps, norm
         )
@@ -87,6 +100,8 @@ def hopskipjump_search(
             points, point_labels, _ = bisect(oracle, box, x0, moved, ahead, ahead_labels, steps, norm)
             radius = outcome.offer(moved, points, point_labels, x0, norm)
             current[moved], distance[moved] = points, radius
+        if norm == "linf":
+            _vertex(oracle, box, x0, current, distance, inputs, np.sign(trend[inputs]), steps, outcome)
         history.append(outcome.radius.copy())
         t += 1
     return outcome
@@ -98,26 +113,22 @@ def _normal(
     windows: Windows,
     x0: np.ndarray,
     current: np.ndarray,
-    distance: np.ndarray,
+    size: np.ndarray,
     inputs: np.ndarray,
     count: np.ndarray,
-    norm: str,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Boundary normal at each input's current point from `count` label probes each, all in one model call.
 
-    Probes are current ± size per feature (random signs; L2 size ·1/√D so that the probe has norm size),
-    clipped into the box; the estimate is Σ (vote − mean vote)·(probe − current), the vote +1 where the
+    Probes are current ± size per feature (random signs, per block of pixels on images), clipped into the
+    box; the unit estimate is Σ (vote − mean vote)·(probe − current), the vote +1 where the
     label stays flipped (the mean is not subtracted when every vote agrees), as HopSkipJump does."""
     dim = x0.shape[1]
     order = np.argsort(-count, kind="stable")  # inputs with the full probe count first: one block
     inputs, count = inputs[order], count[order]
     full = int(np.count_nonzero(count == count[0]))
     owners = np.repeat(inputs, count)
-    size = PROBE_SIZE * distance[inputs] / np.sqrt(dim)
-    if norm == "l2":  # random signs have norm √D
-        size = size / np.sqrt(dim)
-    size = size.astype(np.float32)
+    size = size[order].astype(np.float32)
     low = current[inputs] - size[:, None]
     bits = _random_bits(rng, len(owners), windows)
     probes = np.empty((len(owners), dim), dtype=np.float32)
@@ -141,13 +152,37 @@ def _normal(
     if head < len(owners):
         gradient[full:] = np.add.reduceat(probes[head:] * weight[head:, None], starts[full:] - head, axis=0)
     gradient -= np.add.reduceat(weight, starts)[:, None] * current[inputs]  # Σ w·(probe − current)
-    if norm == "linf":
-        direction = np.sign(gradient)
-    else:
-        direction = gradient / np.maximum(np.sqrt((gradient**2).sum(axis=1, keepdims=True)), 1e-30)
-    out = np.empty_like(direction)
-    out[order] = direction
+    out = np.empty_like(gradient)
+    out[order] = gradient / np.maximum(np.sqrt((gradient**2).sum(axis=1, keepdims=True)), 1e-30)
     return out
+
+
+def _vertex(
+    oracle: Oracle,
+    box: Box,
+    x0: np.ndarray,
+    current: np.ndarray,
+    distance: np.ndarray,
+    inputs: np.ndarray,
+    signs: np.ndarray,
+    steps: int,
+    outcome: Outcome,
+) -> None:
+    """L∞ only: the corner x + α·sign(normal) with the smallest flipping α (one trial at 2·distance, then a
+    bisection); where it beats the walk's point, the walk moves there. The L∞ optimum of a locally linear
+    boundary is such a corner, which sign estimates reach only one noisy step at a time."""
+    owners = inputs[oracle.remaining()[inputs] >= 1 + steps]
+    if not owners.size:
+        return
+    signs = signs[np.isin(inputs, owners)]
+    corners = box.project(x0[owners] + (2 * distance[owners])[:, None].astype(np.float32) * signs, x0, owners)
+    _, labels = oracle.query(corners, owners)
+    flipped = (labels >= 0) & (labels != oracle.sources[owners])
+    owners, corners, labels = owners[flipped], corners[flipped], labels[flipped]
+    points, point_labels, _ = bisect(oracle, box, x0, owners, corners, labels, steps, "linf")
+    radius = outcome.offer(owners, points, point_labels, x0, "linf")
+    closer = radius < distance[owners]
+    current[owners[closer]], distance[owners[closer]] = points[closer], radius[closer]
 
 
 def _random_bits(rng: np.random.Generator, m: int, windows: Windows) -> np.ndarray:

@@ -45,7 +45,7 @@ class RobustnessParams:
     stage_queries: int = 200
     start_radius: float | None = None
     tolerance: float = 0.01
-    starts: int = 2
+    starts: int = 1
     probes: int = 40
     max_probes: int = 200
     bisections: int | None = None

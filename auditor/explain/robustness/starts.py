@@ -13,21 +13,27 @@ NOISE_ROWS = 16  # uniform rows in the box tried per input that has no different
 def unlike_rows(
     x0: np.ndarray, sources: np.ndarray, reference: np.ndarray, reference_labels: np.ndarray, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Up to `count` nearest (L2) reference rows per input with another label: (owners, reference indices)."""
+    """Per input, the nearest (L2) reference row of each other label, the `count` nearest of those kept (one
+    per label, so that the walks start toward different classes): (owners, reference indices)."""
     ref = reference.astype(np.float64)
     ref_sq = np.einsum("ij,ij->i", ref, ref)
+    classes = np.unique(reference_labels[reference_labels >= 0])
+    members = [np.flatnonzero(reference_labels == k) for k in classes]
+    take = min(count, len(classes))
     owners, picks = [], []
     chunk = max(1, 2**24 // max(len(ref), 1))
     for start in range(0, len(x0), chunk):
         rows = x0[start : start + chunk].astype(np.float64)
         d2 = ref_sq[None, :] - 2.0 * rows @ ref.T
-        d2[sources[start : start + chunk, None] == reference_labels[None, :]] = np.inf
-        d2[:, reference_labels < 0] = np.inf
-        take = min(count, len(ref))
-        nearest = np.argsort(d2, axis=1, kind="stable")[:, :take]
-        ok = np.isfinite(np.take_along_axis(d2, nearest, axis=1))
+        nearest = np.zeros((len(rows), len(classes)), dtype=np.int64)
+        for j, columns in enumerate(members):
+            nearest[:, j] = columns[d2[:, columns].argmin(axis=1)]
+        best = np.take_along_axis(d2, nearest, axis=1)
+        best[sources[start : start + chunk, None] == classes[None, :]] = np.inf
+        order = np.argsort(best, axis=1, kind="stable")[:, :take]
+        ok = np.isfinite(np.take_along_axis(best, order, axis=1))
         owners.append(np.repeat(np.arange(start, start + len(rows)), take)[ok.reshape(-1)])
-        picks.append(nearest[ok])
+        picks.append(np.take_along_axis(nearest, order, axis=1)[ok])
     return np.concatenate(owners), np.concatenate(picks)
 
 
@@ -43,7 +49,7 @@ def noise_rows(
         np.where(np.isfinite(box.upper), box.upper, 1.0),
     )
     rows = box.project(
-        rng.uniform(lower, upper, size=(len(owners), x0.shape[1])).astype(np.float32), x0[owners]
+        rng.uniform(lower, upper, size=(len(owners), x0.shape[1])).astype(np.float32), x0, owners
     )
     _, labels = oracle.query(rows, owners)
     flipped = (labels >= 0) & (labels != oracle.sources[owners])
