@@ -42,7 +42,7 @@ from auditor.model.signature import IMAGE_LAYOUTS
     type=click.Choice(METHODS),
     default="auto",
     show_default=True,
-    help="square: scores (Square Attack); hopskipjump: labels only; auto: square when the model gives scores.",
+    help="square: scores (Square Attack); hopskipjump: labels only; auto: square for linf with scores, else hopskipjump.",
 )
 @click.option("--labels-only", is_flag=True, help="Read only the predicted label, even where scores exist.")
 @class_names_option

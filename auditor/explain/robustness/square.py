@@ -13,6 +13,8 @@ did not within `stage_queries`; every new ε is warm-started from δ rescaled. A
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from auditor.explain.robustness.box import Box, norms
@@ -196,13 +198,19 @@ def _propose(
             values = origins + signs * eps[who].astype(np.float32)[:, None, None]
             points[rows[:, None, None], index] = box.project_cells(values, index, origins)
             continue
-        delta = points[rows] - x0[who]
+        origins = x0[who]
+        delta = (
+            np.subtract(points[rows], origins)
+            if len(rows) < len(owners)
+            else np.subtract(points, origins, out=points)
+        )
         if windows.image:
             side = side + 1 if side % 2 == 0 and side < min(windows.height, windows.width) else side
             delta = _l2_update(windows, rng, delta, eps[who], side)
         else:
             delta = _l2_subset_update(windows, rng, delta, eps[who], side, float(value))
-        points[rows] = box.project(x0[who] + delta, x0, who)
+        delta += origins
+        points[rows] = box.project(delta, x0, who)
     return points
 
 
@@ -232,7 +240,8 @@ def _l2_update(
     )
     delta[rows, first] = fresh.astype(np.float32)
     scale = eps / np.maximum(np.sqrt(np.einsum("ij,ij->i", delta, delta, dtype=np.float64)), 1e-30)
-    return delta * scale[:, None].astype(np.float32)
+    delta *= scale[:, None].astype(np.float32)
+    return delta
 
 
 def _l2_subset_update(
@@ -245,9 +254,11 @@ def _l2_subset_update(
     step *= (eps * np.sqrt(share))[:, None] / np.sqrt(count)
     delta[np.arange(m)[:, None], index] += step.astype(np.float32)
     scale = eps / np.maximum(np.sqrt(np.einsum("ij,ij->i", delta, delta, dtype=np.float64)), 1e-30)
-    return delta * scale[:, None].astype(np.float32)
+    delta *= scale[:, None].astype(np.float32)
+    return delta
 
 
+@functools.cache
 def _two_bumps(side: int, transpose: bool) -> np.ndarray:
     """The authors' L2 pattern: two stacked rectangles of decaying 1/(k+1)² rings, opposite signs, unit norm."""
     pattern = np.zeros((side, side))
@@ -256,7 +267,9 @@ def _two_bumps(side: int, transpose: bool) -> np.ndarray:
         pattern[:half] = _rings(half, side)
     pattern[half:] = -_rings(side - half, side)
     pattern /= np.sqrt((pattern**2).sum())
-    return pattern.T if transpose else pattern
+    pattern = np.ascontiguousarray(pattern.T if transpose else pattern)
+    pattern.flags.writeable = False  # cached: shared by every call
+    return pattern
 
 
 def _rings(height: int, width: int) -> np.ndarray:
