@@ -3,12 +3,16 @@
 HopSkipJumpAttack (Chen, Jordan & Wainwright, IEEE S&P 2020; reference code Jianbo-Lab/HSJA): start from a
 point the model labels differently, binary-search the segment to the input down to the decision boundary,
 then repeat: estimate the boundary's normal from the labels of random probes around the boundary point
-(B₀√t probes at iteration t, baseline-corrected sign average), step along it (L2: the unit direction; L∞:
+(B₀√t probes at iteration t, baseline-corrected vote average), step along it (L2: the unit direction; L∞:
 its sign) with a geometric step size ‖x_t − x‖/√t halved until the label stays flipped, and binary-search
-back toward the input. Here the start is the nearest reference row with another label (the bisection of
-several such rows keeps the closest), or uniform rows in the box when none exists; probes are random signs
-scaled to `PROBE_SIZE`·distance/√D, clipped into the box; all inputs move in lockstep (one model call for
-every input's probes, one per bisection or step-size trial).
+back toward the input (L∞: by clipping to a shrinking cube). Here: the start is the nearest reference row
+of another label (`starts`: one per label, the closest boundary point kept), else uniform rows in the box;
+probes are random signs of size `PROBE_SIZE`·distance/√D per feature, drawn per PROBE_CELL² block of pixels
+on images (a coarser probe space estimates the normal with fewer queries), clipped into the box; the step
+follows a running mean of the normal estimates (MOMENTUM); L∞ also tries the corner x + α·sign(normal)
+each iteration; an input stops once, past half its budget, its radius gained less than `tolerance` over
+PATIENCE iterations. All inputs move in lockstep: one model call for every input's probes, one per
+bisection step or step-size trial.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from auditor.explain.robustness.box import Box
 from auditor.explain.robustness.oracle import Oracle
 from auditor.explain.robustness.outcome import Outcome
 from auditor.explain.robustness.params import RobustnessParams
-from auditor.explain.robustness.starts import noise_rows, unlike_rows
+from auditor.explain.robustness.starts import starting_points
 from auditor.explain.robustness.windows import Windows
 
 PROBE_SIZE = 1.0  # probe radius, in units of distance/√D
@@ -45,21 +49,9 @@ def hopskipjump_search(
     norm = params.norm
     steps = params.bisections or max(10, int(np.ceil(np.log2(8 * np.sqrt(dim)))))
     outcome = Outcome.empty(x0)
-    owners, picks = unlike_rows(x0, oracle.sources, reference, reference_labels, params.starts)
-    targets = box.project(reference[picks].astype(np.float32), x0, owners)
-    labels = reference_labels[picks]
-    changed = np.flatnonzero((targets != reference[picks]).any(axis=1))
-    if changed.size:  # projection moved these rows (integers, immutables): ask their label again
-        _, labels[changed] = oracle.query(targets[changed], owners[changed])
-    keep = (labels >= 0) & (labels != oracle.sources[owners])
-    owners, targets, labels = owners[keep], targets[keep], labels[keep]
-    lacking = np.setdiff1d(np.arange(n), owners)
-    if lacking.size:
-        extra_owners, extra, extra_labels = noise_rows(oracle, box, x0, lacking, rng)
-        first = np.r_[True, np.diff(extra_owners) != 0] if len(extra_owners) else np.empty(0, dtype=bool)
-        owners = np.concatenate([owners, extra_owners[first]])
-        targets = np.concatenate([targets, extra[first]])
-        labels = np.concatenate([labels, extra_labels[first]])
+    owners, targets, labels = starting_points(
+        oracle, box, x0, reference, reference_labels, params.starts, rng
+    )
     points, point_labels, _ = bisect(oracle, box, x0, owners, targets, labels, steps, norm)
     outcome.offer(owners, points, point_labels, x0, norm)
     current = outcome.best.copy()
@@ -69,9 +61,7 @@ def hopskipjump_search(
     done = np.zeros(n, dtype=bool)
     t = 1
     while True:
-        if (
-            t > PATIENCE
-        ):  # converged: past half its budget, the best radius gained < tolerance in PATIENCE steps
+        if t > PATIENCE:  # converged: past half its budget, less than `tolerance` gained in PATIENCE steps
             before = history[-PATIENCE - 1]
             stalled = ~done & (outcome.radius > before * (1 - params.tolerance))
             stalled &= 2 * oracle.queries >= oracle.budget

@@ -30,8 +30,10 @@ class RobustnessParams:
     - Square: `candidates` rows per input per model call, `p_init` (share of the features a window
       covers at the start of the schedule), `stage_queries` (queries spent at one ε before it counts
       as too small), `start_radius` (first ε; None: a quarter of the data box's width in the norm),
-      `tolerance` (stop once the found radius is within this share of the largest failed ε).
-    - HopSkipJump: `starts` (nearest differently-labelled reference rows tried per input),
+      `tolerance` (stop once the found radius is within this share of the largest failed ε; HopSkipJump:
+      once the radius gains less than this share over a few iterations, past half the budget).
+    - HopSkipJump: `starts` (the nearest reference row of each of the `starts` nearest other labels is
+      bisected to the boundary, the closest kept),
       `probes`/`max_probes` (label probes per gradient estimate at iteration 1, growing with √t,
       capped), `bisections` (steps of each binary search to the boundary; None: from the dimension).
     - curve_points: points of the accuracy-against-ε curve.

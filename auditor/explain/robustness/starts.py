@@ -10,6 +10,34 @@ from auditor.explain.robustness.oracle import Oracle
 NOISE_ROWS = 16  # uniform rows in the box tried per input that has no differently-labelled reference row
 
 
+def starting_points(
+    oracle: Oracle,
+    box: Box,
+    x0: np.ndarray,
+    reference: np.ndarray,
+    reference_labels: np.ndarray,
+    count: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flipped points to walk from: (owners, rows in the box, their labels); inputs with none get none."""
+    owners, picks = unlike_rows(x0, oracle.sources, reference, reference_labels, count)
+    targets = box.project(reference[picks].astype(np.float32), x0, owners)
+    labels = reference_labels[picks]
+    changed = np.flatnonzero((targets != reference[picks]).any(axis=1))
+    if changed.size:  # projection moved these rows (box, integers, immutables): ask their label again
+        _, labels[changed] = oracle.query(targets[changed], owners[changed])
+    keep = (labels >= 0) & (labels != oracle.sources[owners])
+    owners, targets, labels = owners[keep], targets[keep], labels[keep]
+    lacking = np.setdiff1d(np.arange(len(x0)), owners)
+    if lacking.size:
+        extra_owners, extra, extra_labels = noise_rows(oracle, box, x0, lacking, rng)
+        first = np.r_[True, np.diff(extra_owners) != 0] if len(extra_owners) else np.empty(0, dtype=bool)
+        owners = np.concatenate([owners, extra_owners[first]])
+        targets = np.concatenate([targets, extra[first]])
+        labels = np.concatenate([labels, extra_labels[first]])
+    return owners, targets, labels
+
+
 def unlike_rows(
     x0: np.ndarray, sources: np.ndarray, reference: np.ndarray, reference_labels: np.ndarray, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
