@@ -7,8 +7,9 @@ is set to ±ε per channel, starting from vertical stripes; L2: a square gets a 
 mass of a second square, which is emptied, and δ is rescaled to norm ε. The share of pixels a square covers
 follows the authors' piecewise schedule (halved at 10, 50, 200, … 8000 of 10,000), here over each input's
 budget. Around it: ε is bisected between the smallest radius that flipped the class and the largest ε that
-did not within `stage_queries`; every new ε is warm-started from δ rescaled. All inputs run in lockstep,
-`candidates` proposals each per model call, and a stage's first proposal is always accepted.
+did not within `stage_queries`; every new ε is warm-started from δ rescaled. Off images a "square" is a
+random subset of features (L2: a Gaussian step on it). All inputs run in lockstep, `candidates` proposals
+each per model call (more as other inputs finish, see SPREAD); a stage's first proposal is always accepted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from auditor.explain.robustness.windows import Windows
 HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # schedule steps, in 1/10,000 of the budget
 P_INIT = {"linf": 0.3, "l2": 0.1}
 SHRINK = 0.7  # next ε after a flip while no ε has failed yet
-SPREAD = 4
+SPREAD = 4  # inputs still searching take over finished ones' rows, up to SPREAD × `candidates` each
 GROW = 2.0  # next ε after a failure while none has flipped yet
 START_SHARE = 0.25  # first ε: this share of the box's diameter in the norm
 
@@ -44,7 +45,7 @@ def square_search(
     norm = params.norm
     p_init = params.p_init or P_INIT[norm]
     diameter = box.diameter(norm)
-    cap = diameter if np.isfinite(diameter) else np.inf
+    cap = diameter
     first = params.start_radius or (START_SHARE * diameter if np.isfinite(diameter) else 1.0)
     eps = np.full(n, min(first, cap), dtype=np.float64)
     lo, hi = np.zeros(n), np.full(n, np.inf)
@@ -58,9 +59,8 @@ def square_search(
         inputs = np.flatnonzero(~done & (remaining > 0))
         if not inputs.size:
             break
-        # inputs still searching share the population's rows per call, up to SPREAD times their own
-        share_out = min(SPREAD * params.candidates, -(-params.candidates * n // inputs.size))
-        count = np.minimum(share_out, remaining[inputs])
+        per_input = min(SPREAD * params.candidates, -(-params.candidates * n // inputs.size))
+        count = np.minimum(per_input, remaining[inputs])
         owners = np.repeat(inputs, count)
         progress = (oracle.queries[owners] - 1) / oracle.budget
         share = p_init / 2.0 ** np.searchsorted(HALVINGS, progress * 10_000, side="left")
