@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
-from auditor import images
 from auditor.cli.options import (
+    ModelFlags,
     budget_option,
     class_names_option,
     fit_images,
@@ -24,6 +23,7 @@ from auditor.cli.options import (
 from auditor.data import load_data
 from auditor.explain.robustness import DEFAULT_BUDGET, METHODS, NORMS, RobustnessParams, robustness
 from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.pictures import Display, display_range, grid, save_png
 
 
 @click.command("robustness")
@@ -64,7 +64,8 @@ def command(
     """Find, for every row of --data, the smallest L∞ or L2 change (inside the data's box) that flips MODEL's label."""
     data = load_data(data_path)
     names = parse_class_names(class_names) or data.class_names
-    blackbox = open_blackbox(model, kw, names, data.x.shape[1:])
+    flags = ModelFlags.read(kw)
+    blackbox = open_blackbox(model, flags, names, data.x.shape[1:])
     data = fit_images(data_path, data, blackbox)
     params = RobustnessParams(method=method, norm=norm, budget=budget, labels_only=labels_only)  # type: ignore[arg-type]
     result = robustness(blackbox, data.x, params, labels=data.y, reference=data.reference, rng=seed)
@@ -73,16 +74,18 @@ def command(
     out.mkdir(parents=True, exist_ok=True)
     if blackbox.layout in IMAGE_LAYOUTS:
         (out / "images").mkdir(exist_ok=True)
-        both = np.concatenate([result.x.reshape(-1), result.perturbed.reshape(-1)])
-        value_range = (min(0.0, float(both.min())), max(1.0, float(both.max())))
+        display = Display(
+            blackbox.layout, display_range(data.reference if data.reference is not None else data.x)
+        )
         for entry in document["inputs"]:
             if entry["found"]:
                 index = entry["index"]
                 path = Path("images") / f"robustness_{index}.png"
-                tiles = picture(result.x[index], result.perturbed[index], blackbox.layout, value_range)
-                images.save_png(tiles, out / path)
+                tiles = [display.tile(result.x[index]), display.tile(result.perturbed[index])]
+                tiles.append(display.change_tile(result.x[index], result.perturbed[index]))
+                save_png(grid(tiles, 3), out / path)
                 entry["image"] = path.as_posix()
-    if not kw["quiet"]:
+    if not flags.quiet:
         median = document["median_radius"]
         click.echo(
             f"auditor: {document['found']}/{len(result.inputs)} flipped within {budget:,} queries each "
@@ -91,18 +94,3 @@ def command(
             err=True,
         )
     click.echo(write_json(out, "robustness.json", document))
-
-
-def picture(
-    x: np.ndarray, perturbed: np.ndarray, layout: str, value_range: tuple[float, float]
-) -> np.ndarray:
-    """input | perturbed | difference (blue: darker, red: brighter), enlarged side by side."""
-    original = images.to_hwc(x, layout)
-    changed = images.to_hwc(perturbed, layout)
-    difference = (changed - original).mean(axis=2)
-    tiles = [
-        images.upscale(images.to_uint8(original, value_range)),
-        images.upscale(images.to_uint8(changed, value_range)),
-        images.upscale(images.colorize(difference, float(np.abs(difference).max()) or 1.0)),
-    ]
-    return images.grid(tiles, 3)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from auditor.errors import ArgumentError, DataError
-from auditor.explain.metrics import flat
+from auditor.explain.counterfactuals.measures import flat
 from auditor.explain.robustness.box import Box
 from auditor.explain.robustness.hopskipjump import hopskipjump_search
 from auditor.explain.robustness.oracle import Oracle

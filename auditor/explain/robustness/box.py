@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.errors import ArgumentError
-from auditor.explain.metrics import data_box, flat
+from auditor.explain.counterfactuals.measures import data_box, flat
 
 
 @dataclass(frozen=True, eq=False)

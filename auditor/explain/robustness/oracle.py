@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.explain.metrics import LOG_FLOOR
+from auditor.explain.counterfactuals.measures import LOG_FLOOR
 from auditor.model.blackbox import BlackBox
 
 
