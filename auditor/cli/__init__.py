@@ -22,6 +22,7 @@ COMMANDS = (
     "validate_config",
     "attribute",
     "counterfactual",
+    "robustness",
 )
 
 

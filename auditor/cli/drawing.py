@@ -22,6 +22,11 @@ def save_picture(out: Path, stem: str, rgb: np.ndarray) -> str:
     return relative.as_posix()
 
 
+def save_comparison(out: Path, stem: str, display: Display, before: np.ndarray, after: np.ndarray) -> str:
+    """before | after | their change, side by side, saved as `images/<stem>.png`; its relative path."""
+    return save_picture(out, stem, display.comparison(before, after))
+
+
 def draw_exemplars(
     result: ExemplarSet, document: dict[str, Any], reference: np.ndarray | None, out: Path
 ) -> None:
@@ -43,5 +48,5 @@ def draw_counterfactuals(
     """input | counterfactual | change, one PNG per entry of `result` (input row `row`), path in its entry."""
     for entry in entries:
         rank = entry["rank"]
-        picture = display.comparison(result.x, result.counterfactuals[rank])
-        entry["image"] = save_picture(out, f"counterfactual_{row}_{rank}", picture)
+        after = result.counterfactuals[rank]
+        entry["image"] = save_comparison(out, f"counterfactual_{row}_{rank}", display, result.x, after)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +98,7 @@ class BlackBox:
         self.threads = options.threads or default_threads()
         self.memory_budget = options.memory_budget or calibration.MEMORY_BUDGETS[self.provider]
         self.calibration: Calibration | None = None
-        use_cache = (
+        use_cache = spec.layout != "text" and (
             options.cache
             if options.cache is not None
             else self.provider == "cpu" and deterministic_graph(model.proto)
@@ -117,8 +118,17 @@ class BlackBox:
         return cls.from_loaded(load_model(path, options.limits), options)
 
     @classmethod
-    def from_loaded(cls, model: LoadedModel, options: OpenOptions = OpenOptions()) -> BlackBox:
-        """A BlackBox over an already checked model (e.g. a copy with randomised weights)."""
+    def from_loaded(
+        cls,
+        model: LoadedModel,
+        options: OpenOptions = OpenOptions(),
+        make_probe: Callable[[InputSpec], np.ndarray] | None = None,
+    ) -> BlackBox:
+        """A BlackBox over an already checked model (e.g. a copy with randomised weights).
+
+        `make_probe` makes the rows that confirm the output convention (default: `probe_rows` below;
+        a text model passes valid token ids of its own vocabulary).
+        """
         if options.output_batch_axis < 0:
             raise ArgumentError(f"output_batch_axis must be 0 or more, got {options.output_batch_axis}")
         declared = {o.name for o in model.proto.graph.output}
@@ -135,7 +145,7 @@ class BlackBox:
         prober = BatchRunner(
             session, spec.names, spec.dtypes, spec.batch, PROBE_ROWS, options.call_timeout, axis
         )
-        probe_x = probe_rows(spec)
+        probe_x = (make_probe or probe_rows)(spec)
 
         def probe(names: list[str]) -> list[np.ndarray]:
             return prober.run(probe_x, names)
@@ -409,7 +419,20 @@ def check_row_bytes(path: Path, spec: InputSpec, limits: Limits) -> None:
 
 
 def probe_rows(spec: InputSpec) -> np.ndarray:
-    """A few fixed rows (zeros, ones, uniform, normal) to confirm the output convention."""
+    """A few fixed rows (zeros, ones, uniform, normal) to confirm the output convention.
+
+    Text models get rows of their kind: short strings, or token ids 0..3 (ids every vocabulary has)
+    with a full attention mask (a TextModel probes with ids drawn from its tokenizer's vocabulary).
+    """
+    if spec.layout == "text":
+        texts = ["", "a", "the of and to", "hello world"][:PROBE_ROWS]
+        return np.array(texts, dtype=object).reshape(len(texts), *spec.sample_shape)
+    if spec.layout == "tokens":
+        ids = np.arange(PROBE_ROWS)[:, None] % 4 * np.ones(spec.sample_shape[-1], np.int64)
+        if len(spec.names) == 1:
+            return ids
+        planes = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        return np.stack([planes.get(name, ids) for name in spec.names], axis=1)
     rng = np.random.default_rng(0)
     shape = spec.sample_shape
     rows = [np.zeros(shape), np.ones(shape), rng.uniform(0, 1, shape), rng.normal(0, 1, shape)]

@@ -104,15 +104,20 @@ def row_footprint(proto: ModelProto, sample_shape: Sequence[int], in_bytes: int,
     return MEMORY_FACTOR * (in_bytes + out_bytes + largest)
 
 
-def largest_intermediate(proto: ModelProto, sample_shape: Sequence[int]) -> int | None:
-    """Bytes of the largest tensor inside the graph for one row, or None when shapes do not resolve."""
+def largest_intermediate(
+    proto: ModelProto, sample_shape: Sequence[int], input_dims: Sequence[int] | None = None
+) -> int | None:
+    """Bytes of the largest tensor inside the graph for one row, or None when shapes do not resolve.
+
+    `input_dims` (batch axis included) sets the shape of every input, for models with several.
+    """
     graph = proto.graph
     initializers = {t.name for t in graph.initializer}
     inputs = []
     for value in graph.input:
         if value.name in initializers or not value.type.HasField("tensor_type"):
             continue
-        dims = [1, *sample_shape] if len(graph.input) == 1 else [1, 1]
+        dims = list(input_dims) if input_dims else [1, *sample_shape] if len(graph.input) == 1 else [1, 1]
         inputs.append(helper.make_tensor_value_info(value.name, value.type.tensor_type.elem_type, dims))
     inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in graph.initializer]
     stripped = helper.make_graph(list(graph.node), "sizes", inputs, list(graph.output))

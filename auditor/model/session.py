@@ -226,6 +226,11 @@ class BatchRunner:
         """The input dict for one call on these rows."""
         if len(self.names) == 1:
             return {self.names[0]: _cast(chunk, self.dtypes[0])}
+        if chunk.ndim == 3:  # token rows stack their inputs: (n, inputs, length)
+            return {
+                name: _cast(chunk[:, i], dtype)
+                for i, (name, dtype) in enumerate(zip(self.names, self.dtypes))
+            }
         return {
             name: _cast(chunk[:, i : i + 1], dtype)
             for i, (name, dtype) in enumerate(zip(self.names, self.dtypes))
