@@ -8,14 +8,18 @@ from typing import Any
 import click
 import numpy as np
 
-from auditor.cli.models import ModelFlags, fit_images, open_blackbox, open_encoder, open_generator
+from auditor.cli.models import (
+    ModelFlags,
+    fit_images,
+    open_blackbox,
+    open_encoder,
+    open_generator,
+)
 from auditor.cli.options import (
     budget_option,
     class_names_option,
     generator_options,
-    model_options,
-    out_option,
-    seed_option,
+    run_options,
 )
 from auditor.cli.output import printable, write_json
 from auditor.cli.parsing import parse_class_names
@@ -108,9 +112,7 @@ CHOICES = (*METHODS, "counterfactual")
 )
 @budget_option(DEFAULT_BUDGET, "for the counterfactual search", least=2)
 @class_names_option
-@seed_option
-@out_option("attribution.json and images/")
-@model_options
+@run_options("attribution.json and images/")
 def command(
     model: str,
     input_path: str,

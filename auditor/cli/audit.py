@@ -23,8 +23,7 @@ from auditor.audit.config import (
 )
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code, problem
-from auditor.cli.models import ModelFlags
-from auditor.cli.options import model_options
+from auditor.cli.models import ModelFlags, model_options
 from auditor.cli.output import printable
 from auditor.cli.parsing import parse_shape
 from auditor.cli.progress import TerminalProgress, summary_lines

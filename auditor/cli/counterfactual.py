@@ -10,15 +10,19 @@ import numpy as np
 
 from auditor.cli.drawing import draw_counterfactuals
 from auditor.cli.lines import counterfactual_line
-from auditor.cli.models import ModelFlags, fit_images, open_blackbox, open_encoder, open_generator
+from auditor.cli.models import (
+    ModelFlags,
+    fit_images,
+    open_blackbox,
+    open_encoder,
+    open_generator,
+)
 from auditor.cli.options import (
     budget_option,
     class_names_option,
     generator_options,
     method_option,
-    model_options,
-    out_option,
-    seed_option,
+    run_options,
 )
 from auditor.cli.output import write_json
 from auditor.cli.parsing import parse_class_names, parse_features, parse_rows, parse_target
@@ -74,9 +78,7 @@ from auditor.search.registry import canonical_method
     "--integer", default=None, help="Features that must stay integers: indices or names, comma-separated."
 )
 @class_names_option
-@seed_option
-@out_option("counterfactuals.json and images")
-@model_options
+@run_options("counterfactuals.json and images")
 def command(
     model: str,
     input_path: str,

@@ -15,9 +15,7 @@ from auditor.cli.options import (
     budget_option,
     class_names_option,
     method_option,
-    model_options,
-    out_option,
-    seed_option,
+    run_options,
 )
 from auditor.cli.output import write_csv, write_json
 from auditor.cli.parsing import parse_class_names, parse_classes
@@ -82,9 +80,7 @@ from auditor.search.registry import canonical_method
     default=None,
     help="Least latent distance between exemplars of a class (default sqrt(2d)/4).",
 )
-@seed_option
-@out_option("exemplars.json and the images or CSV")
-@model_options
+@run_options("exemplars.json and the images or CSV")
 def command(
     model: str,
     generator_path: str | None,

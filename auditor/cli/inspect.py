@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from auditor.cli.models import ModelFlags, open_blackbox
-from auditor.cli.options import model_options
+from auditor.cli.models import ModelFlags, model_options, open_blackbox
 from auditor.cli.output import printable
 from auditor.cli.parsing import parse_class_names
 from auditor.jsonable import jsonable

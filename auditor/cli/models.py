@@ -1,43 +1,92 @@
-"""The model flags typed (`ModelFlags`), and the classifier, generator and encoder opened from them."""
+"""The model flags, declared once (`ModelFlags`: each field its click option), and the classifier, generator
+and encoder opened from them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import functools
+from collections.abc import Callable
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 import click
 
-from auditor.cli.parsing import parse_shape
+from auditor.cli.parsing import Bounded, parse_shape
 from auditor.data import Dataset, Preprocess, is_images, load_data
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import GiB, Limits
 from auditor.model.sandbox import SandboxLimits
-from auditor.model.signature import CHANNEL_LAYOUTS
+from auditor.model.session import DEVICES
+from auditor.model.signature import CHANNEL_LAYOUTS, SCORE_KINDS, SETTABLE_LAYOUTS
 from auditor.model.vetting import open_vetted
+
+
+def flag(name: str, default: Any, help_text: str, kind: click.ParamType | None = None) -> Any:
+    """A field of `ModelFlags` and its click option `name` (a switch when the default is a bool)."""
+    return field(default=default, metadata={"flag": (name, kind, help_text)})
+
+
+def as_option(spec: Field[Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option of a `ModelFlags` field; its value arrives under the field's name."""
+    name, kind, help_text = spec.metadata["flag"]
+    if isinstance(spec.default, bool):
+        return click.option(name, spec.name, is_flag=True, help=help_text)
+    shown = spec.default is not None
+    return click.option(name, spec.name, type=kind, default=spec.default, show_default=shown, help=help_text)
 
 
 @dataclass(frozen=True)
 class ModelFlags:
     """The flags `model_options` adds to a command, typed; `read` picks them out of click's keyword arguments."""
 
-    device: str
-    batch_size: int | None
-    threads: int | None
-    output_name: str | None
-    scores: str | None
-    input_shape: str | None
-    layout: str | None
-    max_model_bytes: float  # GiB
-    max_initializer_bytes: float  # GiB
-    max_row_bytes: float  # MiB
-    trust_model: bool
-    sandbox_memory: float  # GiB
-    load_timeout: float  # seconds
-    call_timeout: float  # seconds, 0: no limit
-    cache_dir: str | None
-    verbose: bool
-    quiet: bool
+    device: str = flag(
+        "--device", "auto", "auto: CUDA when its provider really loads, else CPU.", click.Choice(DEVICES)
+    )
+    batch_size: int | None = flag(
+        "--batch-size", None, "Rows per ONNX Runtime call.", click.IntRange(1, 2**20)
+    )
+    threads: int | None = flag("--threads", None, "ONNX Runtime intra-op threads.", click.IntRange(1, 1024))
+    output_name: str | None = flag("--output", None, "Name of the output holding class scores.")
+    scores: str | None = flag(
+        "--scores",
+        None,
+        "What the score output holds, when detection cannot tell.",
+        click.Choice(SCORE_KINDS),
+    )
+    input_shape: str | None = flag(
+        "--input-shape", None, "Per-sample input shape for dynamic models, e.g. 3,224,224."
+    )
+    layout: str | None = flag(
+        "--layout", None, "Input layout, when detection cannot tell.", click.Choice(SETTABLE_LAYOUTS)
+    )
+    max_model_bytes: float = flag("--max-model-bytes", 4.0, "Model size cap, GiB.", Bounded(0, 1024))
+    max_initializer_bytes: float = flag("--max-initializer-bytes", 4.0, "Weights cap, GiB.", Bounded(0, 1024))
+    max_row_bytes: float = flag("--max-row-bytes", 256.0, "One sample's cap, MiB.", Bounded(0, 2**20))
+    trust_model: bool = flag(
+        "--trust-model",
+        False,
+        "Skip the sandboxed first load (child process with memory and time caps) of each model.",
+    )
+    sandbox_memory: float = flag(
+        "--sandbox-memory", 4.0, "Memory cap of the sandboxed first load, GiB.", Bounded(0.25, 1024)
+    )
+    load_timeout: float = flag(
+        "--load-timeout", 60.0, "Time cap of the sandboxed first load, seconds.", Bounded(1, 86400)
+    )
+    call_timeout: float = flag(
+        "--call-timeout",
+        300.0,
+        "Stop any single model call running longer, seconds (0: no limit).",
+        Bounded(0, 86400),
+    )
+    cache_dir: str | None = flag(
+        "--cache-dir",
+        None,
+        "Keep batch-size and thread calibrations in DIR/calibration.json (nothing is written without it).",
+        click.Path(file_okay=False),
+    )
+    verbose: bool = flag("--verbose", False, "Show ONNX Runtime's own log lines.")
+    quiet: bool = flag("--quiet", False, "No progress lines on stderr.")
 
     @classmethod
     def read(cls, arguments: dict[str, Any]) -> ModelFlags:
@@ -76,6 +125,13 @@ class ModelFlags:
         if self.trust_model:
             return None
         return SandboxLimits(memory_bytes=int(self.sandbox_memory * GiB), timeout=self.load_timeout)
+
+
+def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add every `ModelFlags` option: device, batch size, output, scores, shape, layout, caps, sandbox, verbosity."""
+    return functools.reduce(
+        lambda decorated, spec: as_option(spec)(decorated), reversed(fields(ModelFlags)), func
+    )
 
 
 def open_blackbox(

@@ -1,14 +1,26 @@
-"""Flag text read into values: shapes, class and feature names or indices, row lists (one line on bad text)."""
+"""Flag text read into values: bounded numbers, shapes, class and feature names or indices, row lists."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from auditor.cli.output import printable
 from auditor.errors import ArgumentError, DataError
 from auditor.explain.counterfactuals import NAMED_TARGETS, NamedTarget
+
+
+class Bounded(click.FloatRange):
+    """A float within [low, high]; unlike click.FloatRange it refuses nan (which passes every comparison)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:

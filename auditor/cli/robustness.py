@@ -9,7 +9,7 @@ import click
 
 from auditor.cli.drawing import save_comparison
 from auditor.cli.models import ModelFlags, fit_images, open_blackbox
-from auditor.cli.options import budget_option, class_names_option, model_options, out_option, seed_option
+from auditor.cli.options import budget_option, class_names_option, run_options
 from auditor.cli.output import printable, write_json
 from auditor.cli.parsing import parse_class_names
 from auditor.data import load_data
@@ -38,9 +38,7 @@ from auditor.pictures import Display, display_range
 )
 @click.option("--labels-only", is_flag=True, help="Read only the predicted label, even where scores exist.")
 @class_names_option
-@seed_option
-@out_option("robustness.json and images")
-@model_options
+@run_options("robustness.json and images")
 def command(
     model: str,
     data_path: str,
