@@ -99,7 +99,7 @@ def test_counterfactuals_on_a_224_model_search_the_dct_basis(digits_224) -> None
     own = float(np.median(realism(inputs)))
     for result in results:
         assert result.counterfactuals.shape == (1, 1, 224, 224)
-        assert 0.0 <= result.counterfactuals.min() and result.counterfactuals.max() <= 1.0
+        assert result.counterfactuals.min() >= 0.0 and result.counterfactuals.max() <= 1.0
         assert result.to_dict()["space"] == "dct-8x8"
         if result.found:
             assert blackbox.predict_labels(result.counterfactuals)[0] == result.target
