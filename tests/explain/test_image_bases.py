@@ -91,19 +91,18 @@ def test_digits_exemplars_from_data_reach_every_class_without_a_generator(digits
 def test_counterfactuals_on_a_224_model_search_the_dct_basis(digits_224) -> None:
     blackbox, inputs, reference = digits_224
     results = counterfactuals(
-        blackbox, inputs[:4], "second", reference=reference, params=CounterfactualParams(budget=600), rng=0
+        blackbox, inputs[:1], "second", reference=reference, params=CounterfactualParams(budget=200), rng=0
     )
-    assert all(result.space == "dct-8x8" and result.queries <= 600 for result in results)
-    assert sum(result.found for result in results) >= 3
-    realism = NearestReference(reference).realism
-    own = float(np.median(realism(inputs)))
+    own = float(np.median(NearestReference(reference).realism(inputs)))
     for result in results:
+        assert result.space == "dct-8x8" and result.to_dict()["space"] == "dct-8x8"
+        assert result.queries <= 200 and result.found
         assert result.counterfactuals.shape == (1, 1, 224, 224)
         assert result.counterfactuals.min() >= 0.0 and result.counterfactuals.max() <= 1.0
-        assert result.to_dict()["space"] == "dct-8x8"
-        if result.found:
-            assert blackbox.predict_labels(result.counterfactuals)[0] == result.target
-            assert result.realism[0] < 1.5 * own
+        assert blackbox.predict_labels(result.counterfactuals)[0] == result.target
+        # smooth changes, not saturated blocks: no pixel moves by half the range, the row stays near the data
+        assert np.abs(result.counterfactuals[0] - result.x).max() < 0.5
+        assert result.realism[0] < 2.0 * own
 
 
 @pytest.mark.slow
