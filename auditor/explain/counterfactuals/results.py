@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class CounterfactualResult:
     reconstruction: np.ndarray
     latent: np.ndarray | None
     z0_error: float | None
-    space: Literal["input", "latent"]
+    space: str  # "input", "latent", or an image basis's name such as "dct-8x8"
     method: str
     queries: int
     generator_queries: int
