@@ -23,7 +23,7 @@ from auditor.audit.config import (
 )
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code, problem
-from auditor.cli.models import ModelFlags, model_options
+from auditor.cli.models import ModelFlags, model_options, say_device
 from auditor.cli.output import printable
 from auditor.cli.parsing import parse_shape
 from auditor.cli.progress import TerminalProgress, summary_lines
@@ -139,11 +139,9 @@ def command(
         ),
     )
     context = Context.open(config, flags.to_open_options(), flags.sandbox_limits())
+    if config.run.device == "auto":
+        say_device(context.blackbox.provider, flags)
     quiet = flags.quiet
-    if flags.device == "auto" and config.run.device == "auto" and not quiet:
-        click.echo(
-            f"auditor: running on {'CUDA' if context.blackbox.provider == 'cuda' else 'CPU'}", err=True
-        )
     report = run_audit(config, context, TerminalProgress(sys.stderr, quiet))
     files = write_report(
         report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode)
