@@ -185,12 +185,20 @@ class AttributionSettings:
 @dataclass(frozen=True)
 class RobustnessSettings:
     enabled: bool = knob(True, "bool", "run this check")
-    samples: int = knob(20, "pos", "data rows whose smallest flipping perturbation is searched", within=EXPLAINED)
+    samples: int = knob(
+        20, "pos", "data rows whose smallest flipping perturbation is searched", within=EXPLAINED
+    )
     norm: str = knob("linf", "str", "perturbation norm, in model input units", choices=NORMS)
-    method: str = knob("auto", "str", "square: scores; hopskipjump: labels only; auto: by model", choices=ROBUSTNESS_METHODS)
-    budget: int = knob(2000, "pos", "queries per input, its own prediction included", within=(10, MAX_SEARCH_BUDGET))
+    method: str = knob(
+        "auto", "str", "square: scores; hopskipjump: labels only; auto: by model", choices=ROBUSTNESS_METHODS
+    )
+    budget: int = knob(
+        2000, "pos", "queries per input, its own prediction included", within=(10, MAX_SEARCH_BUDGET)
+    )
     labels_only: bool = knob(False, "bool", "read only the predicted label, even where scores exist")
-    min_median_radius: float | None = knob(None, "float", "lowest median radius (model input units)", within=(0.0, 1e38))
+    min_median_radius: float | None = knob(
+        None, "float", "lowest median radius (model input units)", within=(0.0, 1e38)
+    )
     eps: float | None = knob(None, "float", "the radius the accuracy drop is measured at", within=(0.0, 1e38))
     max_accuracy_drop_at_eps: float | None = knob(None, "frac", "highest accuracy lost within eps; needs eps")
     timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)

@@ -145,7 +145,11 @@ def merge(ctx: Context, settings: RobustnessSettings, parts: list[Radii]) -> Out
         tiles = [
             tile
             for _, x, perturbed in examples
-            for tile in (ctx.display.tile(x), ctx.display.tile(perturbed), ctx.display.change_tile(x, perturbed))
+            for tile in (
+                ctx.display.tile(x),
+                ctx.display.tile(perturbed),
+                ctx.display.change_tile(x, perturbed),
+            )
         ]
         caption = f"Smallest {settings.norm} flips (input, perturbed, difference): " + "; ".join(
             f"row {row}: {ctx.class_name(found_by_row[row].source)} → "
