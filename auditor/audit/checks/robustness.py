@@ -135,7 +135,7 @@ def merge(ctx: Context, settings: RobustnessSettings, parts: list[Radii]) -> Out
         "accuracy_clean": float(correct.mean()) if correct.size else None,
         "accuracy_drop_at_eps": drop,
         "per_class": per_class,
-        "radii": [{"index": row, **entry.to_dict(ctx.blackbox.class_names)} for row, entry in scored],
+        "radii": [{**entry.to_dict(ctx.blackbox.class_names), "index": row} for row, entry in scored],
         **nonfinite_facts(skipped, "these inputs were not searched and are left out of the figures"),
     }
     examples = [example for p in parts for example in p.examples][:EXAMPLES]
