@@ -13,6 +13,8 @@ from auditor.audit.schema import Source, knob, plain, read_table, table
 from auditor.audit.verdict import FAIL_ON
 from auditor.errors import ConfigError
 from auditor.explain import attribution
+from auditor.explain.robustness import METHODS as ROBUSTNESS_METHODS
+from auditor.explain.robustness import NORMS
 from auditor.model.session import DEVICES
 from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
 from auditor.search.registry import METHODS as SEARCH_METHODS
@@ -181,12 +183,35 @@ class AttributionSettings:
 
 
 @dataclass(frozen=True)
+class RobustnessSettings:
+    enabled: bool = knob(True, "bool", "run this check")
+    samples: int = knob(
+        20, "pos", "data rows whose smallest flipping perturbation is searched", within=EXPLAINED
+    )
+    norm: str = knob("linf", "str", "perturbation norm, in model input units", choices=NORMS)
+    method: str = knob(
+        "auto", "str", "square: scores; hopskipjump: labels only; auto: by model", choices=ROBUSTNESS_METHODS
+    )
+    budget: int = knob(
+        2000, "pos", "queries per input, its own prediction included", within=(10, MAX_SEARCH_BUDGET)
+    )
+    labels_only: bool = knob(False, "bool", "read only the predicted label, even where scores exist")
+    min_median_radius: float | None = knob(
+        None, "float", "lowest median radius (model input units)", within=(0.0, 1e38)
+    )
+    eps: float | None = knob(None, "float", "the radius the accuracy drop is measured at", within=(0.0, 1e38))
+    max_accuracy_drop_at_eps: float | None = knob(None, "frac", "highest accuracy lost within eps; needs eps")
+    timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
+
+
+@dataclass(frozen=True)
 class ChecksConfig:
     accuracy: AccuracySettings = table(AccuracySettings, AccuracySettings())
     stability: StabilitySettings = table(StabilitySettings, StabilitySettings())
     exemplars: ExemplarSettings = table(ExemplarSettings, ExemplarSettings())
     counterfactuals: CounterfactualSettings = table(CounterfactualSettings, CounterfactualSettings())
     attributions: AttributionSettings = table(AttributionSettings, AttributionSettings())
+    robustness: RobustnessSettings | None = table(RobustnessSettings)  # opt-in: runs only with its table
 
 
 @dataclass(frozen=True)
@@ -202,11 +227,18 @@ class AuditConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings (paths as given strings), for the report and the config hash."""
-        return dict(plain(self))
+        return _without_absent_checks(plain(self))
 
     def digest(self) -> str:
         """SHA-256 of the settings that decide the results (output options excluded)."""
-        return hashlib.sha256(json.dumps(plain(self, digest=True), sort_keys=True).encode()).hexdigest()
+        settings = _without_absent_checks(plain(self, digest=True))
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def _without_absent_checks(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings less the opt-in checks' tables the config leaves out: an absent check changes no hash."""
+    checks = {name: table for name, table in settings["checks"].items() if table is not None}
+    return {**settings, "checks": checks}
 
 
 def load_config(path: str | Path) -> AuditConfig:

@@ -19,6 +19,7 @@ from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
 from auditor.audit.checks.exemplars import EXEMPLARS
 from auditor.audit.checks.inputs import pick_rows
 from auditor.audit.checks.provenance import PROVENANCE
+from auditor.audit.checks.robustness import ROBUSTNESS
 from auditor.audit.checks.stability import STABILITY
 from auditor.audit.results import Criterion, Figure, Outcome, Stage
 from auditor.audit.seeds import unit_seed
@@ -31,6 +32,7 @@ CHECKS: tuple[Check[Any, Any], ...] = (
     EXEMPLARS,
     COUNTERFACTUALS,
     ATTRIBUTIONS,
+    ROBUSTNESS,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "EXEMPLARS",
     "IMAGE_LAYOUTS",
     "PROVENANCE",
+    "ROBUSTNESS",
     "STABILITY",
     "Check",
     "Context",

@@ -62,6 +62,11 @@ class Check(Generic[SettingsT, PartT]):
     merge: Callable[[Context, SettingsT, list[PartT]], Outcome]
     stage: Stage = Stage.MEASURE
     shared_seed: bool = False  # every unit gets the check's seed (the function splits streams itself)
+    opt_in: bool = False  # runs, and is listed, only when the config has its [checks.<name>] table
+
+    def listed(self, config: AuditConfig) -> bool:
+        """Whether the audit lists this check: always, unless it is opt-in and its table is absent."""
+        return not self.opt_in or getattr(config.checks, self.name) is not None
 
     def enabled(self, config: AuditConfig) -> bool:
         """Whether the config runs this check (a check without settings always runs)."""
