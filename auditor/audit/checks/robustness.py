@@ -151,10 +151,11 @@ def merge(ctx: Context, settings: RobustnessSettings, parts: list[Radii]) -> Out
                 ctx.display.change_tile(x, perturbed),
             )
         ]
+        flips = [(row, found_by_row[row]) for row, _, _ in examples]
         caption = f"Smallest {settings.norm} flips (input, perturbed, difference): " + "; ".join(
-            f"row {row}: {ctx.class_name(found_by_row[row].source)} → "
-            f"{ctx.class_name(-1 if found_by_row[row].flipped_to is None else found_by_row[row].flipped_to)} at {found_by_row[row].radius:.3g}"
-            for row, _, _ in examples
+            f"row {row}: {ctx.class_name(entry.source)} → "
+            f"{ctx.class_name(-1 if entry.flipped_to is None else entry.flipped_to)} at {entry.radius:.3g}"
+            for row, entry in flips
         )
         figures = (Figure("robustness-flips", caption, grid_png(tiles, 3)),)
     return Outcome(median_radius, "median radius", "higher", tests, details, figures, {"method": method})
