@@ -10,7 +10,7 @@ import pytest
 from attribution_models import BATCH, log_odds_linear, open_model, tanh_mlp
 from onnx_factory import conv_image, linear
 
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError
 from auditor.explain.attribution import gaussian_lime
 
 SIGMA = 0.5
@@ -121,7 +121,7 @@ def test_gaussian_lime_sends_its_samples_in_batches(tmp_path, samples: int, esti
 
 def test_gaussian_lime_refuses_an_underdetermined_fit(tmp_path) -> None:
     bb = open_model(conv_image((1, 8, 8), 3), tmp_path / "m.onnx")
-    with pytest.raises(ConfigError, match="stein"):
+    with pytest.raises(ArgumentError, match="stein"):
         gaussian_lime(bb, np.zeros((1, 8, 8)), samples=50, estimator="ols")
-    with pytest.raises(ConfigError, match="positive"):
+    with pytest.raises(ArgumentError, match="positive"):
         gaussian_lime(bb, np.zeros((1, 8, 8)), samples=50, sigma=0.0)
