@@ -357,6 +357,7 @@ def smoothgrad(
         "estimator": estimator,
         "sigma": float(scale.mean()) if np.ptp(scale) == 0 else scale.reshape(x.shape),
         "score": kind,
+        "groups": None,  # every input value perturbed on its own
     }
     extra: dict[str, object] = {"gradient_stderr": stderr.reshape(x.shape), "used_samples": stats.n}
     if kernel_width is not None:

@@ -135,6 +135,7 @@ def occlusion(
                     "windows": n_windows,
                     "baseline": describe_baseline(baseline),
                     "score": kind,
+                    "groups": None,  # windows, not caller-given group ids
                 },
                 queries=n_windows + 2,
                 calls=tally.calls,
