@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -121,12 +121,11 @@ def lime(
     targets = resolve_targets([out[0] for out in outputs], target, contrast)
     penalty = alpha if alpha is not None else (1.0 if kernel == "lime" else 0.0)
     items = []
-    for out, chosen, (labels, on, weights) in zip(outputs, targets, designs):
+    for out, chosen, ids, (labels, on, weights) in zip(outputs, targets, given, designs):
         values = Score(kind, chosen, contrast)(out)
         ok = np.isfinite(values)
-        fit = (
-            (on, values, weights) if ok.all() else (on[ok], values[ok], weights[ok])
-        )  # no copies when all finite
+        # no copies when all are finite
+        fit = (on, values, weights) if ok.all() else (on[ok], values[ok], weights[ok])
         coef, intercept, r2 = weighted_ridge(fit[0].astype(np.float64), fit[1], fit[2], penalty)
         settings: dict[str, object] = {
             "samples": samples,
@@ -137,7 +136,7 @@ def lime(
             "baseline": describe_baseline(baseline),
             "seed": seed_of(rng),
             "score": kind,
-            "groups": None if groups is None else labels.reshape(view.map_shape),
+            "groups": None if ids is None else ids.reshape(view.map_shape),
         }
         if features == "grid":
             settings["window"] = list(as_window(window, view))
@@ -287,14 +286,22 @@ def gaussian_lime(
         raise ArgumentError(
             f"{len(wanted)} targets given for {len(xs)} inputs; give one per input or one for all"
         )
-    items = [
-        smoothgrad(
-            tally, row, view, chosen, samples, sigma, estimator, kernel_width, kind, contrast, reference, gen
-        )
-        for row, chosen in zip(xs, wanted)
-    ]
-    items = [replace(a, settings={**a.settings, "seed": seed_of(rng)}) for a in items]
+    noise = Noise(samples, sigma, estimator, kernel_width, kind, contrast, seed_of(rng))
+    items = [smoothgrad(tally, row, view, chosen, noise, reference, gen) for row, chosen in zip(xs, wanted)]
     return batch_result(items, tally, batched)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """What Gaussian LIME draws and fits for every input (see `gaussian_lime`)."""
+
+    samples: int
+    sigma: float | np.ndarray | None
+    estimator: str
+    kernel_width: float | None
+    score: str
+    contrast: int | None
+    seed: int | None  # for the record
 
 
 def smoothgrad(
@@ -302,19 +309,16 @@ def smoothgrad(
     x: np.ndarray,
     view: Features,
     target: int | None,
-    samples: int,
-    sigma: float | np.ndarray | None,
-    estimator: str,
-    kernel_width: float | None,
-    kind: str,
-    contrast: int | None,
+    noise: Noise,
     reference: np.ndarray | None,
     gen: np.random.Generator,
 ) -> Attribution:
     """Gaussian LIME of one input (see `gaussian_lime`), its rows sent through `tally`."""
+    samples, kernel_width, contrast = noise.samples, noise.kernel_width, noise.contrast
+    estimator = noise.estimator
     d = x.size
     rows0, calls0, started = tally.rows, tally.calls, time.perf_counter()
-    scale = noise_scale(x, sigma, reference, per_column=not view.image).reshape(-1)
+    scale = noise_scale(x, noise.sigma, reference, per_column=not view.image).reshape(-1)
     if estimator == "auto":
         estimator = "ols" if samples >= 2 * (d + 1) and d <= OLS_MAX_DIM else "stein"
     if estimator == "ols" and (samples <= d + 1 or d > OLS_MAX_DIM):
@@ -336,19 +340,19 @@ def smoothgrad(
     done = 0
     while done < draws:
         k = min(per - 1 if done == 0 else per, draws - done)
-        noise = gen.standard_normal((k, d)) * scale
-        block = [x.reshape(1, d) + noise] + ([x.reshape(1, d) - noise] if pairs else [])
+        eps = gen.standard_normal((k, d)) * scale
+        block = [x.reshape(1, d) + eps] + ([x.reshape(1, d) - eps] if pairs else [])
         if done == 0:
             block.insert(0, x.reshape(1, d))
         rows = np.concatenate(block).reshape(-1, *x.shape).astype(np.float32)
         outputs = tally.predict(rows)
         if scorer is None:
-            scorer = Score(kind, resolve_target(outputs[0], target, contrast), contrast)
+            scorer = Score(noise.score, resolve_target(outputs[0], target, contrast), contrast)
             s0 = float(scorer(outputs[:1])[0])
             outputs = outputs[1:]
         values = scorer(outputs)
-        weights = rbf_weights(noise, scale, kernel_width)
-        stats.add(noise, values[:k], values[k:] if pairs else None, tau2, weights)
+        weights = rbf_weights(eps, scale, kernel_width)
+        stats.add(eps, values[:k], values[k:] if pairs else None, tau2, weights)
         done += k
     assert scorer is not None
     gradient, stderr, map_stderr, r2 = stats.solve()
@@ -356,7 +360,8 @@ def smoothgrad(
         "samples": samples,
         "estimator": estimator,
         "sigma": float(scale.mean()) if np.ptp(scale) == 0 else scale.reshape(x.shape),
-        "score": kind,
+        "seed": noise.seed,
+        "score": noise.score,
         "groups": None,  # every input value perturbed on its own
     }
     extra: dict[str, object] = {"gradient_stderr": stderr.reshape(x.shape), "used_samples": stats.n}

@@ -91,17 +91,17 @@ def occlusion(
     kind = score_kind(score, "probability", contrast)
     tally = Tally(model, raw=kind == "raw")
     xs, batched = inputs_of(model, x)
-    view = window_space(features_of(model), window)
-    bases = resolve_baselines(baseline, xs, features_of(model), reference, rng)
+    model_view = features_of(model)
+    view = window_space(model_view, window)
+    bases = resolve_baselines(baseline, xs, model_view, reference, rng)
     sizes = as_window(window, view)
     steps = as_stride(stride, sizes, view)
     axes = [window_masks(n, s, t) for n, s, t in zip(view.map_shape, sizes, steps)]
     counts = tuple(len(a) for a in axes)
     n_windows = int(np.prod(counts))
 
-    small = (
-        n_windows + 2
-    ) * view.size <= CACHED_MASK_BYTES  # then built once for every input of this geometry
+    # small mask sets are built once for every input of this geometry
+    small = (n_windows + 2) * view.size <= CACHED_MASK_BYTES
     every = all_window_keep(view.map_shape, sizes, steps) if small else None
 
     def keep(start: int, stop: int) -> np.ndarray:
