@@ -72,8 +72,9 @@ def resolve_baselines(
             return np.stack([_array(b, x) for b, x in zip(rows, xs)])
         except DataError:
             pass  # not one per input: a baseline shared by all of them
-    gen = rng_of(rng) if rng is not None else None
-    return np.stack([resolve_baseline(baseline, x, view, reference, gen) for x in xs])
+    if isinstance(baseline, str) and baseline == "noise" and rng is not None:
+        rng = rng_of(rng)  # one generator, so every input draws its own noise
+    return np.stack([resolve_baseline(baseline, x, view, reference, rng) for x in xs])
 
 
 def parse_baseline(text: str) -> Baseline:

@@ -9,6 +9,7 @@ inputs is one stream of rows (`ablate_batch`), cut into as few model calls as me
 from __future__ import annotations
 
 import bisect
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -358,7 +359,7 @@ def ablate_batch(
 ) -> list[np.ndarray]:
     """The outputs of every input's rows, one array per input; all rows go out as one stream of calls."""
     view = view or features_of(tally.model)
-    ends = np.cumsum([p.rows for p in inputs]).tolist()
+    ends = list(itertools.accumulate(p.rows for p in inputs))
     starts = [0, *ends[:-1]]
     bits = [select_bits(p.x, p.baseline) for p in inputs]
 
