@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 from attribution_models import BATCH, log_odds_image, log_odds_linear, open_model
-from onnx_factory import conv_image, linear
+from onnx_factory import conv_image, linear, linear_classifier_ml
 
-from auditor.errors import ArgumentError, DataError
+from auditor.errors import ArgumentError, ConventionError, DataError
 from auditor.explain.attribution import (
     Attribution,
     Attributions,
@@ -140,6 +140,21 @@ def test_raw_scores_are_the_output_as_the_model_returns_it(tmp_path) -> None:
     with pytest.raises(ArgumentError, match="out of range"):
         feature_ablation(single, x, score="raw", target=1)
     assert occlusion(single, x, window=1, score="log-odds", target=1).score == "log_odds"
+
+
+def test_raw_scores_of_zipmap_and_label_only_models(tmp_path) -> None:
+    rng = np.random.default_rng(11)
+    w, b = rng.normal(size=(4, 3)), rng.normal(size=3)
+    x = rng.normal(size=(2, 4))
+    zipmap = open_model(linear_classifier_ml(w, b, zipmap=True), tmp_path / "z.onnx")
+    np.testing.assert_allclose(
+        zipmap.predict_raw(x), zipmap.predict(x), atol=1e-6
+    )  # its raw output is probabilities
+    labels = linear_classifier_ml(w, b, zipmap=False)
+    del labels.graph.output[1:]
+    hard = open_model(labels, tmp_path / "l.onnx")
+    with pytest.raises(ConventionError, match="labels only"):
+        occlusion(hard, x[0], window=1, score="raw")
 
 
 def test_windows_with_one_entry_per_input_dimension(tmp_path) -> None:
