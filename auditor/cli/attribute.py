@@ -28,6 +28,7 @@ from auditor.data import load_data
 from auditor.errors import ConfigError, DataError
 from auditor.explain.attribution import (
     METHODS,
+    SCORES,
     Attribution,
     faithfulness,
     one_vs_one,
@@ -48,6 +49,11 @@ from auditor.model.signature import IMAGE_LAYOUTS
 from auditor.pictures import Display, display_range, feature_strip, save_png
 
 CHOICES = (*METHODS, "counterfactual")
+#: --score: the library's score kinds in the CLI's spelling (log-odds), and the older log_odds spelling
+SCORE_CHOICES = tuple(
+    dict.fromkeys([k.replace("_", "-") for k in SCORES if k != "log_ratio"] + ["log_probability", "log_odds"])
+)
+GROUPED = ("feature-ablation", "lime")
 
 
 @click.command("attribute")
@@ -86,9 +92,16 @@ CHOICES = (*METHODS, "counterfactual")
 @click.option(
     "--features",
     type=click.Choice(["grid", "superpixels"]),
-    default="grid",
-    show_default=True,
-    help="LIME's interpretable features.",
+    default=None,
+    help="LIME's interpretable features (default: grid).",
+)
+@click.option(
+    "--groups",
+    "groups_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="feature-ablation / lime: group ids (.npy or CSV of integers) shaped like the map or the input; "
+    "features with the same id are ablated together.",
 )
 @click.option(
     "--explainer",
@@ -99,9 +112,10 @@ CHOICES = (*METHODS, "counterfactual")
 )
 @click.option(
     "--score",
-    type=click.Choice(["probability", "log_probability", "log_odds"]),
+    type=click.Choice(SCORE_CHOICES),
     default=None,
-    help="Scalar explained (default: probability; log_probability for gaussian-lime).",
+    help="Scalar explained: raw (the model's output column as it returns it), probability, log-probability, "
+    "log-odds (default: probability; log-probability for gaussian-lime).",
 )
 @click.option(
     "--steps", type=click.IntRange(1), default=50, show_default=True, help="Deletion/insertion steps."
@@ -127,7 +141,8 @@ def command(
     window: int | None,
     stride: int | None,
     samples: int,
-    features: str,
+    features: str | None,
+    groups_path: str | None,
     explainer: str,
     score: str | None,
     steps: int,
@@ -142,6 +157,9 @@ def command(
 ) -> None:
     """Explain MODEL's score for one input, with deletion/insertion curves beside random orders."""
     flags = ModelFlags.read(kw)
+    if groups_path is not None and method not in GROUPED:
+        raise click.UsageError(f"--groups applies to --method {' or '.join(GROUPED)}")
+    groups = load_groups(groups_path) if groups_path is not None else None
     names = parse_class_names(class_names)
     data = load_data(input_path)
     bb = open_blackbox(model, flags, names, data.x.shape[1:])
@@ -191,6 +209,8 @@ def command(
         options = method_options(method, fill, data, window, stride, samples, features)
         if score is not None:
             options["score"] = score
+        if groups is not None:
+            options["groups"] = groups
     result = method_fn(bb, x, target=chosen, rng=seed, **options)
     curves = faithfulness(
         bb, x, result.map, target=result.target, baseline=fill, steps=steps, reference=data.ref, rng=seed
@@ -255,7 +275,13 @@ def counterfactual_figures(found: CounterfactualResult) -> dict[str, Any]:
 
 
 def method_options(
-    method: str, fill: Any, data: Any, window: int | None, stride: int | None, samples: int, features: str
+    method: str,
+    fill: Any,
+    data: Any,
+    window: int | None,
+    stride: int | None,
+    samples: int,
+    features: str | None,
 ) -> dict[str, Any]:
     """The CLI flags each method takes, in the library's vocabulary."""
     if method == "gaussian-lime":
@@ -265,11 +291,25 @@ def method_options(
 
 
 def shape_options(
-    method: str, window: int | None, stride: int | None, samples: int, features: str
+    method: str, window: int | None, stride: int | None, samples: int, features: str | None
 ) -> dict[str, Any]:
     if method == "occlusion":
         return {"window": window, "stride": stride}
+    if method == "feature-ablation":
+        return {}
     return {"samples": samples, "features": features, "window": window}
+
+
+def load_groups(path: str) -> np.ndarray:
+    """Group ids from a .npy array or a CSV of integers (one row of a table, or the rows of an image)."""
+    try:
+        if path.endswith(".npy"):
+            return np.load(path, allow_pickle=False)
+        return np.loadtxt(path, delimiter=",", ndmin=1)
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(
+            f"{printable(path, 80)}: cannot read the group ids ({printable(str(exc), 120)})"
+        ) from None
 
 
 def parse_class(text: str, class_names: tuple[str, ...], flag: str) -> int:
