@@ -7,9 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from auditor.explain.attribution import Features, resolve_baseline
+from auditor.explain.attribution.explanation import Explanation
 from auditor.explain.counterfactuals import CounterfactualResult
 from auditor.explain.exemplars import ExemplarSet
-from auditor.pictures import Display, display_range, grid, save_png
+from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.pictures import Display, display_range, feature_strip, grid, save_png
 
 IMAGES = "images"  # the pictures' folder inside --out
 
@@ -50,3 +53,25 @@ def draw_counterfactuals(
         rank = entry["rank"]
         after = result.counterfactuals[rank]
         entry["image"] = save_comparison(out, f"counterfactual_{row}_{rank}", display, result.x, after)
+
+
+def draw_attribution(
+    explained: Explanation, view: Features, display: Display, out: Path, index: int, with_baseline: bool
+) -> dict[str, str]:
+    """The map over the input, the map alone and the input (images; the baseline too `with_baseline`), or a
+    colour strip of the feature values (tables); their paths by name. Maps of more than two axes: none."""
+    heat = np.asarray(explained.attribution.map, dtype=np.float64)
+    if heat.ndim > 2:
+        return {}
+    x = explained.x
+    if display.layout in IMAGE_LAYOUTS and view.image:
+        pictures = {
+            "overlay": display.heat_tile(x, heat),
+            "map": display.map_tile(heat),
+            "input": display.tile(x),
+        }
+        if with_baseline:
+            pictures["baseline"] = display.tile(resolve_baseline(np.asarray(explained.baseline), x, view))
+    else:
+        pictures = {"map": feature_strip(heat)}
+    return {name: save_picture(out, f"{name}_{index}", rgb) for name, rgb in pictures.items()}

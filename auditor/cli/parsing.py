@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+import numpy as np
 
 from auditor.cli.output import printable
 from auditor.errors import ArgumentError, DataError
@@ -93,3 +94,15 @@ def parse_target(text: str, class_names: tuple[str, ...]) -> int | NamedTarget:
         if text.strip() == word:
             return word
     return class_index(text, class_names, "--target")
+
+
+def load_groups(path: str) -> np.ndarray:
+    """--groups: group ids from a .npy array or a CSV of integers (one row of a table, or an image's rows)."""
+    try:
+        if path.endswith(".npy"):
+            return np.load(path, allow_pickle=False)
+        return np.loadtxt(path, delimiter=",", ndmin=1)
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(
+            f"{printable(path, 80)}: cannot read the group ids ({printable(str(exc), 120)})"
+        ) from None

@@ -223,6 +223,18 @@ class BlackBox:
         self.nonfinite += int(np.isnan(probs).any(axis=1).sum())
         return probs
 
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        """The score output as the model returns it, (n, k) float64: logits stay logits, and an [N] or
+        [N, 1] output is one column (no softmax, no [1 - s, s]). Rows are counted as by `predict`;
+        the row cache is skipped (it holds probabilities)."""
+        if self.signature.hard_label:
+            raise ConventionError("the model returns labels only; it has no raw scores to read")
+        x = self.runner.cast(self.prepare(x))
+        if self.calibration is None and len(x) >= calibration.MIN_ROWS and self.calibrates:
+            self.calibrate(x)
+        (values,) = self.runner.run(x, [self.fetch])
+        return np.asarray(values, dtype=np.float64).reshape(len(x), -1)
+
     def _predict_rows(self, x: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
         (values,) = self.runner.run(x, [self.fetch], index)
         return self.probabilities(values)

@@ -51,12 +51,8 @@ def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | f
 
 
 def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
-    from auditor.explain.attribution import (
-        faithfulness,
-        gaussian_lime,
-        lime,
-        occlusion,
-    )  # optional: see unmet()
+    from auditor.explain.attribution import METHODS, faithfulness, single  # optional: see unmet()
+    from auditor.explain.attribution.explanation import ExplainParams
 
     rng = np.random.default_rng(unit.seed)
     x = unit_rows(ctx, unit, rng)[0]
@@ -66,26 +62,18 @@ def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
     ):  # NaN or infinite scores for the input itself: nothing to explain
         return Maps(unit.items[0], x, [], False)
     baseline = attribution_baseline(ctx, settings)
-    window, samples = settings.window, settings.lime_samples
     maps = []
     for method in settings.methods:
         seed = int(rng.integers(2**31))
-        if method == "occlusion":
-            attribution = occlusion(
-                blackbox,
-                x,
-                baseline=baseline,
-                window=window,
-                stride=settings.stride,
-                reference=reference,
-                rng=seed,
-            )
-        elif method == "lime":
-            attribution = lime(
-                blackbox, x, baseline=baseline, samples=samples, window=window, reference=reference, rng=seed
-            )
-        else:
-            attribution = gaussian_lime(blackbox, x, samples=samples, reference=reference, rng=seed)
+        params = ExplainParams(
+            method=method,
+            baseline=baseline,
+            window=settings.window,
+            stride=settings.stride,
+            samples=settings.lime_samples,
+        )
+        options = params.method_options(method, reference)
+        attribution = single(METHODS[method](blackbox, x, rng=seed, **options))
         faithful = faithfulness(
             blackbox,
             x,
