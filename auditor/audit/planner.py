@@ -36,8 +36,17 @@ STEP_SECONDS = 0.15  # ... or fewer when they take longer than this
 ROUNDS = 4  # rounds of reduction (budgets and counts are whole numbers; the work is not exactly a product)
 
 
-def plan_audit(config: AuditConfig, ctx: Context, checks: tuple[Check[Any, Any], ...] = CHECKS) -> AuditPlan:
-    """Estimate every check on this context and, under a time budget, reduce the checks that can shrink."""
+def plan_audit(
+    config: AuditConfig,
+    ctx: Context,
+    checks: tuple[Check[Any, Any], ...] = CHECKS,
+    cost: Cost | None = None,
+) -> AuditPlan:
+    """Estimate every check on this context and, under a time budget, reduce the checks that can shrink.
+
+    `cost`: timings to plan with (measured here when None); with the same cost, config and seed the
+    reductions are the same.
+    """
     started = time.perf_counter()
     queries = ctx.blackbox.queries
     budget = config.run.time_budget or None
@@ -46,14 +55,16 @@ def plan_audit(config: AuditConfig, ctx: Context, checks: tuple[Check[Any, Any],
     works = {
         check.name: _work(check, ctx, chosen[check.name]) for check in checks if skipped[check.name] is None
     }
-    cost = measure_cost(ctx, [key for work in works.values() for key in work.steps])
+    cost = cost or measure_cost(ctx, [key for work in works.values() for key in work.steps])
     seconds = {name: cost.seconds(work) for name, work in works.items()}
     full = sum(seconds.values())
     reductions: dict[str, dict[str, Reduction]] = {check.name: {} for check in checks}
     reducible = [check for check in checks if check.reduce is not None and check.name in works]
     for _ in range(ROUNDS if budget is not None else 0):
         assert budget is not None
-        available = budget * FILL - (time.perf_counter() - started)
+        available = (
+            budget * FILL
+        )  # the margin also covers the planning itself, so the cuts depend on `cost` only
         flexible = sum(seconds[check.name] for check in reducible)
         fixed = sum(seconds.values()) - flexible
         if fixed + flexible <= available or flexible <= 0:

@@ -79,7 +79,7 @@ def plan_lines(report: AuditReport) -> list[str]:
     reduced = [p for p in plan.checks if p.reductions]
     if not reduced:
         return [*lines, "Nothing was reduced."]
-    lines += ["", f"Reduced {reduced[0].reductions[0].why}:", ""]
+    lines += ["", f"Reduced {md(reduced[0].reductions[0].why)}:", ""]
     for entry in reduced:
         cuts = "; ".join(f"{md(r.text())}" for r in entry.reductions)
         lines.append(f"- {entry.name}: {cuts}")

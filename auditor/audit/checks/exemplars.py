@@ -115,6 +115,7 @@ def merge(ctx: Context, settings: ExemplarSettings, parts: list[ExemplarSet]) ->
                 "confidence": exemplar.confidence,
                 "success": exemplar.success,
                 "queries": exemplar.queries,
+                "stop_reason": exemplar.stop_reason,
                 "latent": [float(v) for v in exemplar.latent],
             }
             if not ctx.is_image:
