@@ -70,20 +70,21 @@ def plan_audit(
         if fixed + flexible <= available or flexible <= 0:
             break
         level = water_level([seconds[check.name] for check in reducible], max(available - fixed, 0.0))
-        why = f"to fit the time budget of {budget:g} s (about {full:,.0f} s at full size)"
+        why = f"to fit the time budget of {budget:g} s (about {full:,.{0 if full >= 10 else 2}f} s at full size)"
         for check in reducible:
             assert check.reduce is not None
             if seconds[check.name] <= level:
                 continue
             settings, made = check.reduce(ctx, chosen[check.name], level / seconds[check.name], why)
-            if not made:
-                continue
+            work = _work(check, ctx, settings) if made else works[check.name]
+            if cost.seconds(work) >= seconds[check.name]:
+                continue  # nothing cut, or nothing that costs time
             chosen[check.name] = settings
             for reduction in made:
                 first = reductions[check.name].get(reduction.setting, reduction)
                 reductions[check.name][reduction.setting] = replace(reduction, before=first.before)
-            works[check.name] = _work(check, ctx, settings)
-            seconds[check.name] = cost.seconds(works[check.name])
+            works[check.name] = work
+            seconds[check.name] = cost.seconds(work)
     plans = []
     for check in checks:
         work = works.get(check.name)

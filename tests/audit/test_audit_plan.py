@@ -18,6 +18,7 @@ from auditor.audit.config import load_config, override
 from auditor.audit.plan import AuditPlan, Cost, Work, scale
 from auditor.audit.planner import fit_call_cost, plan_audit, water_level
 from auditor.audit.runner import run_audit
+from auditor.jsonable import jsonable
 
 # timings to plan with, so that the reductions do not depend on this machine's load
 FIXED_COST = Cost(
@@ -83,7 +84,7 @@ def test_a_time_budget_reduces_the_expensive_checks_the_same_way_every_time(work
     for entry in reduced.values():  # the checks run with the reduced settings, which the report records
         result = report.check(entry.name)
         for cut in entry.reductions:
-            assert result.settings[cut.setting] == cut.after
+            assert result.settings[cut.setting] == jsonable(cut.after)
     doc = report.to_dict()["plan"]["checks"]
     assert any(c["reduced"] for c in doc)
 

@@ -120,7 +120,9 @@ def test_a_check_stopped_by_its_time_limit_keeps_the_units_it_finished(report: A
     maps = result.details["maps"]
     assert len(maps) == 2  # one method, two inputs: the figures of the finished units
     assert result.figure == pytest.approx(sum(m["faithful"] for m in maps) / 2)
-    assert "time limit" in (result.reason or "") and "2 of 4 units finished" in (result.reason or "")
+    reason = result.reason or ""
+    assert reason.startswith("not finished: ") and ("time limit" in reason or "time budget" in reason)
+    assert "2 of 4 units finished" in reason
     assert 0 < result.queries <= sum(m["queries"] for m in maps) + 2  # each input's own prediction too
     assert report.verdict == "pass"  # partial figures are reported, not judged
     assert exit_code(report, "failed") == 0 and exit_code(report, "any") == 1

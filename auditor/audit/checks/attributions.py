@@ -84,7 +84,8 @@ def estimate(ctx: Context, settings: AttributionSettings, slices: list[Slice]) -
 def reduce(
     ctx: Context, settings: AttributionSettings, share: float, why: str
 ) -> Reduced[AttributionSettings]:
-    return scale(settings, LEAST, share, why)
+    sampled = {"lime", "gaussian-lime"} & set(settings.methods)  # lime_samples matters to these only
+    return scale(settings, tuple(d for d in LEAST if sampled or d[0] != "lime_samples"), share, why)
 
 
 def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | float:

@@ -86,17 +86,24 @@ def calls_for(rows: Iterable[int], batch_size: int) -> int:
 
 
 def search_work(
-    rounds: list[int], budget: int, method: str, dim: int, generator: bool, extra_rows: int = 0
+    rounds: list[int],
+    budget: int,
+    method: str,
+    dim: int,
+    generator: bool,
+    extra_rows: int = 0,
+    overshoot: int = 0,
 ) -> Work:
-    """The work of lockstep searches of `budget` queries each: `rounds` lists how many searches run together
-    in each lockstep round (one model call per generation); `generator`: every row is generated first."""
+    """The work of lockstep searches of `budget` queries each (`overshoot` more at most, for searches whose
+    last generation may pass the budget): `rounds` lists how many searches run together in each lockstep
+    round (one model call per generation); `generator`: every row is generated first."""
     generations = -(-budget // NOMINAL_POPULATION)
     searches = sum(rounds)
-    queries = searches * budget + extra_rows
+    queries = searches * (budget + overshoot) + extra_rows
     return Work(
         queries=queries,
         calls=len(rounds) * generations + (1 if extra_rows else 0),
-        generator_rows=searches * budget if generator else 0,
+        generator_rows=searches * (budget + overshoot) if generator else 0,
         steps={(method, dim): searches * generations},
     )
 

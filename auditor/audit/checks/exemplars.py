@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from auditor.explain.exemplars import ExemplarSet
 
 EXEMPLAR_CLASSES_PER_UNIT = 5
+OVERSHOOT = 49  # a search may pass its budget by less than one generation (momentum ES starts with 50 rows)
 LEAST = (("per_class", 1), ("budget", 300), ("classes", 2))  # what a time budget may cut, in order, how far
 
 
@@ -50,9 +51,8 @@ def estimate(ctx: Context, settings: ExemplarSettings, slices: list[Slice]) -> W
     generator = ctx.generator
     dim = generator.latent_dim if generator is not None else int(np.prod(ctx.blackbox.input_shape))
     rounds = [len(items) for _, items in slices for _ in range(settings.per_class)]
-    work = search_work(
-        rounds, search_budget(ctx, settings.budget), settings.method, dim, generator is not None
-    )
+    budget = search_budget(ctx, settings.budget)
+    work = search_work(rounds, budget, settings.method, dim, generator is not None, overshoot=OVERSHOOT)
     return replace(work, classes=tuple(k for _, items in slices for k in items))
 
 
