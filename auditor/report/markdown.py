@@ -48,7 +48,7 @@ def render(report: AuditReport) -> str:
     ]
     not_measured = report.not_measured
     if not_measured:
-        lines += ["", "**Not measured in full**", ""]
+        lines += ["", "**Not measured**", ""]
         lines += [f"- {check.name}: {md(check.reason or '')}" for check in not_measured]
     lines += plan_lines(report)
     for check in report.checks:
