@@ -232,3 +232,26 @@ def test_auto_covers_confused_pairs_then_present_classes_then_a_seeded_sample(ma
     matrix = report.check("counterfactuals").details["flip_matrix"]
     covered = plan.check("counterfactuals").classes  # type: ignore[union-attr]
     assert matrix["classes"] == list(covered) and len(matrix["attempts"]) == len(covered)
+
+
+def test_the_plan_estimate_is_close_to_the_time_taken_on_digits(digits_dir: Path) -> None:
+    """Checks that spend their whole work (no search stops on success): estimate within 3x of the time taken
+    (the ratio is printed; `pytest -s` shows it)."""
+    config = load_config(digits_dir / "audit.toml")
+    counterfactuals = dataclasses.replace(config.checks.counterfactuals, samples=4, budget=300, matrix=False)
+    attributions = dataclasses.replace(config.checks.attributions, samples=2)
+    config = dataclasses.replace(
+        config,
+        run=override(config.run, device="cpu"),
+        checks=dataclasses.replace(config.checks, counterfactuals=counterfactuals, attributions=attributions),
+    )
+    ctx = checks.Context.open(config)
+    plan = plan_audit(config, ctx)
+    report = run_audit(config, ctx, plan=plan)
+    whole = ("accuracy", "stability", "counterfactuals", "attributions")
+    estimated = sum(plan.check(name).seconds for name in whole)  # type: ignore[union-attr]
+    taken = sum(report.check(name).seconds for name in whole)
+    print(f"digits: estimated {estimated:.2f} s, took {taken:.2f} s, ratio {estimated / taken:.2f}")
+    assert 1 / 3 <= estimated / taken <= 3
+    for name in whole:
+        assert report.check(name).queries <= plan.check(name).queries  # type: ignore[union-attr]
