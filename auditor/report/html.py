@@ -64,6 +64,11 @@ def render(report: AuditReport, options: WriteOptions) -> str:
     context: dict[str, Any] = {
         "report": report,
         "plan": report.plan,
+        "planned": [
+            (entry, report.check(entry.name))
+            for entry in (report.plan.checks if report.plan is not None else ())
+            if any(c.name == entry.name for c in report.checks)
+        ],
         "sections": sections,
         "model_name": Path(report.model_path).name,
         "src": src,

@@ -84,6 +84,7 @@ def test_every_limit_is_listed_in_the_report(config_path: Path) -> None:
         "max_initializer_bytes": 2**29,
         "max_row_bytes": 2**21,
         "max_queries": 10_000_000,
+        "time_budget_s": 600.0,
         "check_timeout_s": {
             name: 30.0
             for name in (
