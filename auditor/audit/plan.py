@@ -17,6 +17,8 @@ from auditor.jsonable import jsonable
 
 #: The plan aims at this share of the time budget, leaving room for estimates that run short.
 FILL = 0.85
+#: Seconds a check may take beyond its estimate when the later checks' reserve leaves it less (timer noise).
+GRACE = 0.5
 #: Work within this share of the target is left as it is (no cut of a few percent).
 CLOSE_ENOUGH = 0.95
 #: Class names listed in a plan line on the terminal (report.json lists them all).
@@ -157,7 +159,8 @@ class AuditPlan:
 
     def time_limit(self, name: str, elapsed: float) -> float | None:
         """Seconds the check may use when `elapsed` of the budget is gone: what is left minus what the later
-        checks are planned to need, but at least its own estimate while time is left; None without a budget."""
+        checks are planned to need, but at least its own estimate (+ GRACE) while time is left; None without
+        a budget."""
         if self.time_budget is None:
             return None
         left = self.time_budget - elapsed
@@ -166,7 +169,7 @@ class AuditPlan:
         reserve = sum(c.seconds for c in self.checks if c.name in later)
         own = self.check(name)
         estimate = own.seconds if own is not None else 0.0
-        return max(0.0, max(left - reserve, min(estimate, left)))
+        return max(0.0, max(left - reserve, min(estimate + GRACE, left)))
 
     def to_dict(self) -> dict[str, Any]:
         doc = {

@@ -103,7 +103,7 @@ def plan_audit(
                 reductions=tuple(reductions[check.name].values()),
                 classes=classes,
                 class_names=tuple(ctx.class_name(k) for k in classes) if classes is not None else None,
-                classes_chosen=_classes_choice(ctx, chosen[check.name]),
+                classes_chosen=_classes_choice(ctx, check.settings(config), reductions[check.name]),
             )
         )
     return AuditPlan(
@@ -137,11 +137,13 @@ def _work(check: Check[Any, Any], ctx: Context, settings: Any) -> Work:
     return check.estimate(ctx, settings, check.plan(ctx, settings, ctx.config.run.seed))
 
 
-def _classes_choice(ctx: Context, settings: Any) -> str | None:
-    """How a per-class check's classes were chosen (its `classes` or `matrix_classes` setting)."""
+def _classes_choice(ctx: Context, configured: Any, cuts: dict[str, Reduction]) -> str | None:
+    """How a per-class check's classes were chosen (its configured `classes` or `matrix_classes`), and
+    whether the time budget then kept fewer."""
     for name in ("classes", "matrix_classes"):
-        if hasattr(settings, name):
-            return classes_text(ctx, getattr(settings, name))
+        if hasattr(configured, name):
+            text = classes_text(ctx, getattr(configured, name))
+            return f"{text}, cut to fit the time budget" if name in cuts else text
     return None
 
 
