@@ -1,13 +1,19 @@
-"""Batch size and CPU threads chosen by a short measurement on first use, and remembered.
+"""Batch size and CPU threads chosen by a short measurement on first use, re-checked, and remembered.
 
 On the first large `predict`, the black box times its session at a few batch sizes (those that fit
 the memory budget, smallest first, while a ~0.3 s time budget lasts), then, on a multi-core CPU,
-times one thread against several at the chosen batch and keeps the faster. Whether more threads pay
-depends on what else runs on the machine (on a busy 2-core runner two threads lose 25-45 %), so
-it is measured rather than guessed. Results are kept per (model SHA-256, provider, thread and batch
-requests, input shape, budget) for the process, and in `calibration.json` under a cache folder only
-when one is given. The black box also drops its automatic row cache when hashing a row would cost
-more than CACHE_SHARE of running it (tiny tabular models).
+times one thread against several at the chosen batch and keeps the faster. With one thread, ONNX
+Runtime computes on the calling thread, so batch sizes are compared in that thread's CPU time, which
+a busy neighbour leaves alone (a preemption in one wall-clock timing used to pick batch 1 on a loaded
+machine). Threads are compared in wall-clock time, under the load of the moment, in interleaved
+pairs: more threads are kept only when they win clearly in the median and never lose a pair, since
+they lose most when the machine gets busy (two ORT threads on a 2-core box fall by 40-70 % when the
+other core is taken; one thread by 5 %). A choice of more threads is then re-checked on the calls
+themselves (`Recheck`): calls slower than one thread was at calibration switch the black box back to
+one thread. Results are kept per (model SHA-256, provider, thread and batch requests, input shape,
+budget) for the process, and in `calibration.json` under a cache folder only when one is given. The
+black box also drops its automatic row cache when hashing a row would cost more than CACHE_SHARE of
+running it (tiny tabular models).
 """
 
 from __future__ import annotations
@@ -47,8 +53,13 @@ UNIT = 0.008
 PAST_PEAK = 0.9
 #: Batch sizes re-timed in the extra rounds: those within this share of the best rate.
 CONTENDER = 0.75
-#: More threads are kept only when at least this much faster (they lose most when the machine gets busy).
+#: More threads are kept only when at least this much faster in the median pair (they lose most when the
+#: machine gets busy), and no slower in any pair.
 THREAD_GAIN = 1.25
+#: Interleaved pairs of timings (fewer threads, more threads) in the thread comparison.
+THREAD_ROUNDS = 3
+#: Seconds of calls the re-check of a multi-thread choice judges together.
+RECHECK_SECONDS = 0.5
 #: Batches within this share of the best throughput count as equal; the largest of them is chosen.
 TIE = 0.05
 #: A predict call with at least this many rows triggers the calibration.
@@ -81,7 +92,9 @@ class Calibration:
     rows_per_second: float
     trials: tuple[Trial, ...]
     seconds: float
-    source: str = "measured"
+    source: str = "measured"  # measured | file | rechecked (more threads fell behind one thread in use)
+    #: The fewer-thread timing (wall clock, rows of the comparison) that calls with more threads must beat.
+    fallback: Trial | None = None
 
 
 @dataclass(frozen=True)
@@ -173,26 +186,36 @@ def calibrate(
     plan: Plan,
     time_budget: float = TIME_BUDGET,
     clock: Callable[[], float] = time.perf_counter,
+    cpu_clock: Callable[[], float] | None = None,
 ) -> Calibration:
     """Time the plan's batch sizes on rows (tiled as needed) and its thread counts; keep the fastest.
 
-    1. Batch sizes with the current thread count, within LADDER_SHARE of the time budget (`ladder`).
-    2. Thread counts at that batch (one warm-up and two interleaved timings each) with as many rows
-       as fit in THREAD_SHARE of the budget; more threads must win by THREAD_GAIN.
+    1. Batch sizes with the current thread count, within LADDER_SHARE of the time budget (`ladder`);
+       when that count is 1 and `cpu_clock` is given (the calling thread's CPU time, for CPU sessions),
+       timed and budgeted on it, so that other processes' load neither skews nor starves the choice.
+    2. Thread counts at that batch in THREAD_ROUNDS interleaved wall-clock pairs, with as many rows
+       as fit in THREAD_SHARE of the budget; more threads must win clearly (`more_threads_win`).
     3. When more threads won, batch sizes from the largest down to the chosen one again with them
        (more threads usually want larger batches), in what is left of the budget.
     """
     started = clock()
     first = plan.threads[0]
-    rates = ladder(runners(first), rows, plan.batches, started + LADDER_SHARE * time_budget, clock)
+    meter = cpu_clock if cpu_clock is not None and first == 1 else clock
+    deadline = meter() + LADDER_SHARE * time_budget
+    rates = ladder(runners(first), rows, plan.batches, deadline, meter)
     trials = [Trial(b, first, r) for b, r in rates.items()]
     batch, threads = pick(rates), first
     rate = rates[batch]
+    fallback = None
     if len(plan.threads) > 1:
-        n = int(np.clip(rate * THREAD_SHARE * time_budget / (3 * len(plan.threads)), 1, batch))
+        share = THREAD_SHARE * time_budget / ((THREAD_ROUNDS + 1) * len(plan.threads))
+        n = int(np.clip(rate * share, 1, batch))
         threads, by_threads = _compare_threads(runners, tile(rows, n), plan.threads, clock)
         trials += [Trial(n, k, r) for k, r in by_threads.items()]
         rate *= by_threads[threads] / by_threads[first]
+        fewest = min(plan.threads)
+        if threads != fewest:
+            fallback = Trial(n, fewest, by_threads[fewest])
         if threads != first:
             larger = tuple(sorted((b for b in plan.batches if b >= batch), reverse=True))
             again = ladder(runners(threads), rows, larger, started + time_budget, clock, hint=rate)
@@ -200,7 +223,8 @@ def calibrate(
             again.setdefault(batch, rate)  # as estimated from the thread comparison
             batch = pick(again)
             rate = again[batch]
-    return Calibration(batch, threads, plan.spinning and threads > 1, rate, tuple(trials), clock() - started)
+    spinning = plan.spinning and threads > 1
+    return Calibration(batch, threads, spinning, rate, tuple(trials), clock() - started, fallback=fallback)
 
 
 def ladder(
@@ -256,19 +280,64 @@ def pick(rates: dict[int, float]) -> int:
 def _compare_threads(
     runners: Callable[[int], Runner], x: np.ndarray, choices: tuple[int, ...], clock: Callable[[], float]
 ) -> tuple[int, dict[int, float]]:
-    """Interleaved timings (best of 2, each >= UNIT); more threads must beat fewer by THREAD_GAIN to be kept."""
+    """The thread count to keep and each count's median rows/s over THREAD_ROUNDS interleaved rounds.
+
+    Each round times every count once (each timing >= UNIT, the order alternating between rounds),
+    so the counts share the load of the moment; more threads replace fewer only when they win
+    clearly against them (`more_threads_win`).
+    """
     choices = tuple(sorted(choices))
     runs = {k: runners(k) for k in choices}
     reps = {k: max(1, int(UNIT / _timed(run, x, 1, clock))) for k, run in runs.items()}
-    rates = dict.fromkeys(choices, 0.0)
-    for _ in range(2):
-        for k, run in runs.items():
-            rates[k] = max(rates[k], len(x) * reps[k] / _timed(run, x, reps[k], clock))
+    rounds: list[dict[int, float]] = []
+    for i in range(THREAD_ROUNDS):
+        order = choices if i % 2 == 0 else choices[::-1]
+        rounds.append({k: len(x) * reps[k] / _timed(runs[k], x, reps[k], clock) for k in order})
     chosen = choices[0]
     for k in choices[1:]:
-        if rates[k] >= THREAD_GAIN * rates[chosen]:
+        if more_threads_win([(r[chosen], r[k]) for r in rounds]):
             chosen = k
-    return chosen, rates
+    return chosen, {k: float(np.median([r[k] for r in rounds])) for k in choices}
+
+
+def more_threads_win(pairs: Sequence[tuple[float, float]], gain: float = THREAD_GAIN) -> bool:
+    """Whether more threads win clearly over paired timings (rows/s with fewer, rows/s with more).
+
+    Clearly: at least `gain` times faster in the median pair and no slower in any pair. A neighbour
+    that takes a core for part of the measurement makes more threads lose the pairs it overlaps, and
+    then fewer threads are kept: they lose little under load, more threads lose most.
+    """
+    if not pairs:
+        return False
+    speedups = [more / fewer for fewer, more in pairs]
+    return float(np.median(speedups)) >= gain and min(speedups) >= 1.0
+
+
+class Recheck:
+    """Watches calls made with more threads against the calibration's fewer-thread timing.
+
+    Calls of at least the timing's row count are added up until they span `window` seconds; a window
+    at fewer rows/s than the fewer threads managed at calibration means the machine got busy since
+    (more threads lose most then), and `observe` says so.
+    """
+
+    def __init__(self, fallback: Trial, window: float | None = None) -> None:
+        self.fallback = fallback
+        self.window = RECHECK_SECONDS if window is None else window
+        self.rows = 0
+        self.seconds = 0.0
+
+    def observe(self, rows: int, seconds: float) -> bool:
+        """Note one call; True when the window it closes ran slower than the fewer threads did."""
+        if rows < self.fallback.batch:
+            return False  # smaller calls run at fewer rows/s anyway: not comparable
+        self.rows += rows
+        self.seconds += seconds
+        if self.seconds < self.window:
+            return False
+        slow = self.rows < self.fallback.rows_per_second * self.seconds
+        self.rows, self.seconds = 0, 0.0
+        return slow
 
 
 def cache_cost(row_shape: Sequence[int], dtype: str, width: int) -> float:
@@ -293,7 +362,7 @@ def tile(rows: np.ndarray, n: int) -> np.ndarray:
 
 
 def _timed(run: Runner, x: np.ndarray, reps: int, clock: Callable[[], float]) -> float:
-    """Seconds for reps calls on x."""
+    """Seconds for reps calls on x, on the clock given (wall or the calling thread's CPU time)."""
     started = clock()
     for _ in range(reps):
         run(x)
@@ -380,15 +449,21 @@ def _from_json(entry: dict[str, object]) -> Calibration | None:
         raw_trials = entry["trials"]
         if not isinstance(raw_trials, list):
             return None
-        trials = tuple(
-            Trial(_int(t["batch"]), _int(t["threads"]), _float(t["rows_per_second"])) for t in raw_trials
-        )
+        trials = tuple(_trial(t) for t in raw_trials)
+        fallback = entry.get("fallback")
+        fallback = None if fallback is None else _trial(fallback)
     except (KeyError, TypeError, ValueError):
         return None
     spinning = entry.get("spinning")
     if not (1 <= batch <= 1 << 20 and 1 <= threads <= 1024 and isinstance(spinning, bool)):
         return None
-    return Calibration(batch, threads, spinning, rate, trials, seconds, "file")
+    return Calibration(batch, threads, spinning, rate, trials, seconds, "file", fallback)
+
+
+def _trial(entry: object) -> Trial:
+    if not isinstance(entry, dict):
+        raise TypeError("not a trial")
+    return Trial(_int(entry["batch"]), _int(entry["threads"]), _float(entry["rows_per_second"]))
 
 
 def _int(value: object) -> int:
