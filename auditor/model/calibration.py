@@ -95,6 +95,8 @@ class Calibration:
     source: str = "measured"  # measured | file | rechecked (more threads fell behind one thread in use)
     #: The fewer-thread timing (wall clock, rows of the comparison) that calls with more threads must beat.
     fallback: Trial | None = None
+    #: The thread comparison: median wall-clock rows/s of each thread count (empty when there was no choice).
+    compared: tuple[Trial, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,12 +208,13 @@ def calibrate(
     trials = [Trial(b, first, r) for b, r in rates.items()]
     batch, threads = pick(rates), first
     rate = rates[batch]
-    fallback = None
+    fallback, compared = None, ()
     if len(plan.threads) > 1:
         share = THREAD_SHARE * time_budget / ((THREAD_ROUNDS + 1) * len(plan.threads))
         n = int(np.clip(rate * share, 1, batch))
         threads, by_threads = _compare_threads(runners, tile(rows, n), plan.threads, clock)
-        trials += [Trial(n, k, r) for k, r in by_threads.items()]
+        compared = tuple(Trial(n, k, r) for k, r in by_threads.items())
+        trials += compared
         rate *= by_threads[threads] / by_threads[first]
         fewest = min(plan.threads)
         if threads != fewest:
@@ -224,7 +227,10 @@ def calibrate(
             batch = pick(again)
             rate = again[batch]
     spinning = plan.spinning and threads > 1
-    return Calibration(batch, threads, spinning, rate, tuple(trials), clock() - started, fallback=fallback)
+    seconds = clock() - started
+    return Calibration(
+        batch, threads, spinning, rate, tuple(trials), seconds, fallback=fallback, compared=compared
+    )
 
 
 def ladder(
@@ -452,12 +458,16 @@ def _from_json(entry: dict[str, object]) -> Calibration | None:
         trials = tuple(_trial(t) for t in raw_trials)
         fallback = entry.get("fallback")
         fallback = None if fallback is None else _trial(fallback)
+        raw_compared = entry.get("compared", [])
+        if not isinstance(raw_compared, list):
+            return None
+        compared = tuple(_trial(t) for t in raw_compared)
     except (KeyError, TypeError, ValueError):
         return None
     spinning = entry.get("spinning")
     if not (1 <= batch <= 1 << 20 and 1 <= threads <= 1024 and isinstance(spinning, bool)):
         return None
-    return Calibration(batch, threads, spinning, rate, trials, seconds, "file", fallback)
+    return Calibration(batch, threads, spinning, rate, trials, seconds, "file", fallback, compared)
 
 
 def _trial(entry: object) -> Trial:

@@ -76,6 +76,7 @@ def test_a_neighbour_busy_during_part_of_the_comparison_keeps_one_thread():
     plan = Plan(calibration.LADDER, (1, 2), True)
     chosen = calibration.calibrate(quiet.runners, np.zeros((3, 4)), plan, clock=quiet.wall_clock)
     assert chosen.threads == 2 and chosen.fallback is not None and chosen.fallback.threads == 1
+    assert [t.threads for t in chosen.compared] == [1, 2] and chosen.fallback == chosen.compared[0]
 
     start = {"at": None}
 
@@ -158,8 +159,10 @@ def test_slow_calls_switch_back_to_one_thread(conv_path, monkeypatch, fallback_r
 
 def test_a_stored_fallback_survives_the_file(conv_path, tmp_path):
     store = tmp_path / "store"
-    found = Calibration(64, 2, True, 3e4, (Trial(64, 1, 2e4),), 0.2, fallback=Trial(16, 1, 1.5e4))
+    compared = (Trial(16, 1, 1.5e4), Trial(16, 2, 2.9e4))
+    found = Calibration(64, 2, True, 3e4, (Trial(64, 1, 2e4),), 0.2, "measured", compared[0], compared)
     calibration.remember("k", found, store)
     calibration.forget()
     again = calibration.recall("k", store)
-    assert again is not None and again.fallback == Trial(16, 1, 1.5e4) and again.source == "file"
+    assert again is not None and again.source == "file"
+    assert again.fallback == compared[0] and again.compared == compared
