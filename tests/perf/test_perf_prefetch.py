@@ -7,11 +7,15 @@ import threading
 import numpy as np
 import pytest
 from onnx_factory import conv_image, save
+from pipeline_models import CASES, LATENT
 
 from auditor.errors import ArgumentError, DataError
 from auditor.model import calibration
 from auditor.model.blackbox import BlackBox, OpenOptions
+from auditor.model.generator import Generator
+from auditor.model.pipeline import predict_decoded
 from auditor.model.prefetch import prefetch
+from auditor.model.session import SessionSettings
 
 SHAPE = (1, 12, 12)
 WAIT = 10.0  # seconds a test waits for the other thread before it counts as not overlapping
@@ -135,3 +139,25 @@ def test_prefetch_refuses_a_bad_depth():
     for depth in (0, -1, 1.5, True):
         with pytest.raises(ArgumentError, match="depth"):
             prefetch(iter([1]), depth)  # type: ignore[arg-type]
+
+
+def test_decoding_overlapped_with_the_classifier_gives_the_plain_rows_and_counts(tmp_path):
+    gen_proto, clf_proto, _ = CASES["nchw"]
+    opened = []
+    for name in ("plain", "piped"):
+        gen = Generator.open(save(gen_proto, tmp_path / f"{name}_g.onnx"), SessionSettings("cpu"))
+        bb = BlackBox.open(
+            save(clf_proto, tmp_path / f"{name}_c.onnx"), OpenOptions(device="cpu", batch_size=16)
+        )
+        opened.append((gen, bb))
+    z = np.random.default_rng(6).normal(size=(100, LATENT)).astype(np.float32)
+    (gen, bb), (piped_gen, piped_bb) = opened
+    x = bb.prepare(gen.generate(z))
+    p = bb.predict(x, cache=False)
+    generator_calls = piped_gen.runner.calls
+    piped_x, piped_p = predict_decoded(piped_bb, lambda rows: piped_bb.prepare(piped_gen.generate(rows)), z)
+    np.testing.assert_array_equal(piped_x, x)
+    np.testing.assert_array_equal(piped_p, p)
+    assert (piped_gen.queries, piped_bb.queries, piped_bb.calls) == (gen.queries, bb.queries, bb.calls)
+    assert piped_gen.runner.calls - generator_calls == -(-100 // 16)  # one per classifier batch
+    assert not prefetch_threads()
