@@ -60,8 +60,11 @@ THREAD_GAIN = 1.25
 THREAD_ROUNDS = 3
 #: Seconds of calls the re-check of a multi-thread choice judges together.
 RECHECK_SECONDS = 0.5
-#: Batches within this share of the best throughput count as equal; the largest of them is chosen.
+#: Batches within this share of the best throughput count as equal; the largest of them is chosen. When
+#: repeated timings of one size spread wider (a busy machine), that spread is used instead, up to MAX_TIE:
+#: within the noise, fewer and larger calls win (less of the per-call work outside ONNX Runtime).
 TIE = 0.05
+MAX_TIE = 0.25
 #: A predict call with at least this many rows triggers the calibration.
 MIN_ROWS = 64
 #: The row cache stays on only while its own cost per row is under this share of the model's.
@@ -194,7 +197,8 @@ def calibrate(
 
     1. Batch sizes with the current thread count, within LADDER_SHARE of the time budget (`ladder`);
        when that count is 1 and `cpu_clock` is given (the calling thread's CPU time, for CPU sessions),
-       timed and budgeted on it, so that other processes' load neither skews nor starves the choice.
+       timed and budgeted on it, so that other processes' load neither skews nor starves the choice,
+       with as much again for the re-timing rounds.
     2. Thread counts at that batch in THREAD_ROUNDS interleaved wall-clock pairs, with as many rows
        as fit in THREAD_SHARE of the budget; more threads must win clearly (`more_threads_win`).
     3. When more threads won, batch sizes from the largest down to the chosen one again with them
@@ -202,11 +206,16 @@ def calibrate(
     """
     started = clock()
     first = plan.threads[0]
-    meter = cpu_clock if cpu_clock is not None and first == 1 else clock
+    on_cpu = cpu_clock is not None and first == 1
+    meter = cpu_clock if on_cpu and cpu_clock is not None else clock
     deadline = meter() + LADDER_SHARE * time_budget
-    rates = ladder(runners(first), rows, plan.batches, deadline, meter)
+    # in CPU time, a busy machine does not starve the ladder but still blurs it (caches, a shared
+    # core): the re-timing rounds, whose best timings converge on each size's own rate, get as long again
+    extra = LADDER_SHARE * time_budget if on_cpu else 0.0
+    timings = ladder(runners(first), rows, plan.batches, deadline, meter, extra=extra)
+    rates = best_rates(timings)
     trials = [Trial(b, first, r) for b, r in rates.items()]
-    batch, threads = pick(rates), first
+    batch, threads = pick(rates, tie_of(timings)), first
     rate = rates[batch]
     fallback, compared = None, ()
     if len(plan.threads) > 1:
@@ -221,10 +230,11 @@ def calibrate(
             fallback = Trial(n, fewest, by_threads[fewest])
         if threads != first:
             larger = tuple(sorted((b for b in plan.batches if b >= batch), reverse=True))
-            again = ladder(runners(threads), rows, larger, started + time_budget, clock, hint=rate)
+            retimed = ladder(runners(threads), rows, larger, started + time_budget, clock, hint=rate)
+            again = best_rates(retimed)
             trials += [Trial(b, threads, r) for b, r in again.items()]
             again.setdefault(batch, rate)  # as estimated from the thread comparison
-            batch = pick(again)
+            batch = pick(again, tie_of(retimed))
             rate = again[batch]
     spinning = plan.spinning and threads > 1
     seconds = clock() - started
@@ -240,47 +250,70 @@ def ladder(
     deadline: float,
     clock: Callable[[], float],
     hint: float | None = None,
-) -> dict[int, float]:
-    """Best rows/s of each batch size (in the order given) tried before the deadline.
+    extra: float = 0.0,
+) -> dict[int, list[float]]:
+    """Every timing (rows/s) of each batch size (in the order given) tried before the deadline.
 
-    Sizes whose calls would overrun the deadline, at the rate of the last size tried (or `hint`
-    rows/s before any), are skipped; without a hint the first size is always tried.
+    Sizes whose calls would overrun the deadline, at the best rate of the last size tried (or
+    `hint` rows/s before any), are skipped; without a hint the first size is always tried.
 
     Every timing covers at least UNIT seconds (several calls for small batches), so that short and
     long calls are equally exposed to a busy machine's preemptions. A size is tried (one warm-up
     and one timing) while that fits and until two sizes in a row fall under PAST_PEAK of the best;
-    then up to ROUNDS interleaved rounds re-time the contenders.
+    then up to ROUNDS interleaved rounds re-time the contenders, until `extra` seconds past the deadline.
     """
     reps: dict[int, int] = {}
-    rates: dict[int, float] = {}
+    timings: dict[int, list[float]] = {}
+
+    def best() -> dict[int, float]:
+        return {b: max(t) for b, t in timings.items()}
+
     falling, last = 0, min(batches, default=0)
     for batch in batches:
         if falling == 2:
             break  # two sizes in a row clearly past the peak
-        known = rates[last] if rates else hint
+        known = best()[last] if timings else hint
         if known is not None:
             call = batch / known * (2.0 if batch > last else 1.0)  # per-row cost often grows with the batch
             if clock() + call + max(call, UNIT) > deadline:
                 continue
         x = tile(rows, batch)
         reps[batch] = max(1, int(UNIT / _timed(run, x, 1, clock)))  # the first run at a new shape allocates
-        rates[batch] = batch * reps[batch] / _timed(run, x, reps[batch], clock)
+        timings[batch] = [batch * reps[batch] / _timed(run, x, reps[batch], clock)]
         last = batch
+        rates = best()
         falling = falling + 1 if rates[batch] < PAST_PEAK * max(rates.values()) else 0
     for _ in range(ROUNDS):
+        rates = best()
         contenders = [b for b, r in rates.items() if r >= CONTENDER * max(rates.values())]
-        if clock() + sum(max(b / rates[b], UNIT) for b in contenders) > deadline:
+        if clock() + sum(max(b / rates[b], UNIT) for b in contenders) > deadline + extra:
             break
         for batch in contenders:
-            rate = batch * reps[batch] / _timed(run, tile(rows, batch), reps[batch], clock)
-            rates[batch] = max(rates[batch], rate)
-    return rates
+            timings[batch].append(batch * reps[batch] / _timed(run, tile(rows, batch), reps[batch], clock))
+    return timings
 
 
-def pick(rates: dict[int, float]) -> int:
-    """The largest batch size within TIE of the best rate."""
+def best_rates(timings: dict[int, list[float]]) -> dict[int, float]:
+    """The best timing of each batch size (a busy machine only ever slows a timing down)."""
+    return {b: max(t) for b, t in timings.items()}
+
+
+def spread(timings: dict[int, list[float]]) -> float:
+    """How far repeated timings of one size disagree: median over sizes timed more than once of
+    (best - worst) / best; 0 when no size was timed twice."""
+    gaps = [1 - min(t) / max(t) for t in timings.values() if len(t) > 1]
+    return float(np.median(gaps)) if gaps else 0.0
+
+
+def pick(rates: dict[int, float], tie: float = TIE) -> int:
+    """The largest batch size within `tie` of the best rate."""
     best = max(rates.values())
-    return max(b for b, r in rates.items() if r >= (1 - TIE) * best)
+    return max(b for b, r in rates.items() if r >= (1 - tie) * best)
+
+
+def tie_of(timings: dict[int, list[float]]) -> float:
+    """TIE, or the timings' own spread when wider (up to MAX_TIE)."""
+    return float(np.clip(spread(timings), TIE, MAX_TIE))
 
 
 def _compare_threads(
