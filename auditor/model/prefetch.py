@@ -80,4 +80,5 @@ def _prefetched(source: Iterator[Item], depth: int) -> Iterator[Item]:
             yield value  # type: ignore[misc]
     finally:
         stop.set()
-        worker.join()
+        if threading.current_thread() is not worker:  # a garbage collection may close us from any thread
+            worker.join()
