@@ -29,7 +29,8 @@ FORMATS = ("html", "json", "junit", "sarif", "markdown")
 COLOUR_MODES = ("L", "RGB")
 CfTarget = Literal["second", "any"]  # besides a class index: each input's runner-up, or any class but its own
 CF_TARGETS = get_args(CfTarget)
-Classes = Literal["all"] | tuple[int, ...]
+Classes = Literal["all", "auto"] | tuple[int, ...]
+CLASS_WORDS = ("auto", "all")  # auto: every class of a small model, a prioritised selection of a large one
 ATTRIBUTION_METHODS = tuple(attribution.METHODS)
 BASELINES = ("auto", *attribution.BASELINES)  # auto: zero for images, the reference mean for tables
 
@@ -50,7 +51,7 @@ TIMEOUT_HELP = "seconds for this check; unset: [run] check_timeout, 0: no limit"
 
 def _classes(value: tuple[int, ...]) -> str | None:
     if not value or min(value) < 0 or len(value) > MAX_CLASSES:
-        return f'must be "all" or a non-empty list of at most {MAX_CLASSES:,} class indices >= 0'
+        return f'must be "auto", "all" or a non-empty list of at most {MAX_CLASSES:,} class indices >= 0'
     return "holds a class index twice; list each class once" if len(set(value)) != len(value) else None
 
 
@@ -106,6 +107,12 @@ class RunConfig:
     threads: int | None = knob(None, "pos", "threads per model session", within=(1, 1024))
     max_queries: int = knob(10**7, "pos", "classifier queries per audit", within=(1, MAX_TOTAL_QUERIES))
     check_timeout: float = knob(600.0, "float", "seconds per check, 0: no limit", within=SECONDS)
+    time_budget: float = knob(
+        600.0,
+        "float",
+        "seconds for the whole audit, CPU or CUDA; the plan scales checks to fit, 0: none",
+        within=SECONDS,
+    )
     out: Path = knob(Path("audit-out"), "out", "report folder", output=True)
     html_mode: str = knob("inline", "str", "one report.html, or a folder", choices=HTML_MODES, output=True)
     fail_on: str = knob("failed", "str", "what makes the exit code 1", choices=FAIL_ON, output=True)
@@ -142,7 +149,9 @@ class StabilitySettings:
 @dataclass(frozen=True)
 class ExemplarSettings:
     enabled: bool = knob(True, "bool", "run this check")
-    classes: Classes = knob("all", "ints", '"all" or class indices', choices=("all",), rule=_classes)
+    classes: Classes = knob(
+        "auto", "ints", '"auto", "all" or class indices', choices=CLASS_WORDS, rule=_classes
+    )
     per_class: int = knob(3, "pos", "exemplar searches per class", within=(1, 100))
     min_confidence: float = knob(0.9, "frac", "confidence an exemplar must reach", rule=_probability)
     method: str = knob("momentum_es", "str", "search method", choices=SEARCH_METHODS)
@@ -160,6 +169,9 @@ class CounterfactualSettings:
     budget: int | None = knob(None, "pos", "queries per search; unset: [run] budget", within=SEARCH_BUDGET)
     min_validity: float | None = knob(0.8, "frac", "share of searches that must flip the prediction")
     matrix: bool = knob(True, "bool", "the one-vs-one flip-distance matrix between classes")
+    matrix_classes: Classes = knob(
+        "auto", "ints", 'flip matrix classes: "auto", "all" or indices', choices=CLASS_WORDS, rule=_classes
+    )
     matrix_per_class: int = knob(1, "pos", "inputs per class sent to every other class", within=(1, 1000))
     matrix_budget: int = knob(300, "pos", "queries per matrix search", within=SEARCH_BUDGET)
     timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)

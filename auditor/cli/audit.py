@@ -21,6 +21,7 @@ from auditor.audit.config import (
     override,
     quick_config,
 )
+from auditor.audit.planner import plan_audit
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code, problem
 from auditor.cli.models import ModelFlags, model_options, say_device
@@ -78,6 +79,7 @@ def read_config(
 @setting_flag("--budget", RunConfig, "budget")
 @setting_flag("--max-queries", RunConfig, "max_queries")
 @setting_flag("--check-timeout", RunConfig, "check_timeout")
+@setting_flag("--time-budget", RunConfig, "time_budget")
 @setting_flag("--class-names", ModelConfig, "class_names")
 @setting_flag("--html-mode", RunConfig, "html_mode")
 @setting_flag("--format", RunConfig, "formats")
@@ -96,6 +98,7 @@ def command(
     budget: int | None,
     max_queries: int | None,
     check_timeout: float | None,
+    time_budget: float | None,
     class_names: tuple[str, ...] | None,
     html_mode: str | None,
     formats: tuple[str, ...] | None,
@@ -129,6 +132,7 @@ def command(
             budget=budget,
             max_queries=max_queries,
             check_timeout=check_timeout,
+            time_budget=time_budget,
             out=Path(out) if out else None,
             html_mode=html_mode,
             fail_on=fail_on,
@@ -142,7 +146,11 @@ def command(
     if config.run.device == "auto":
         say_device(context.blackbox.provider, flags)
     quiet = flags.quiet
-    report = run_audit(config, context, TerminalProgress(sys.stderr, quiet))
+    plan = plan_audit(config, context)
+    if not quiet:
+        for line in plan.lines():
+            click.echo(f"auditor: {printable(line, 2000)}", err=True)
+    report = run_audit(config, context, TerminalProgress(sys.stderr, quiet), plan=plan)
     files = write_report(
         report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode)
     )

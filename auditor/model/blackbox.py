@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from auditor.model import calibration
 from auditor.model.cache import DEFAULT_CACHE_BYTES, RowCache, deterministic_graph
 from auditor.model.calibration import Calibration
 from auditor.model.loading import Limits, LoadedModel, load_model
+from auditor.model.prefetch import prefetch
 from auditor.model.session import BatchRunner, SessionSettings, create_session, default_threads, provider_of
 from auditor.model.signature import (
     CHANNEL_LAYOUTS,
@@ -66,7 +68,9 @@ class BlackBox:
     """One ONNX Runtime session behind `predict`, which returns float32 probabilities and counts every row.
 
     Batch size and CPU threads are calibrated on the first `predict` of at least
-    `calibration.MIN_ROWS` rows (unless given); repeated rows are answered from an exact row cache,
+    `calibration.MIN_ROWS` rows (unless given); a choice of several threads is re-checked on every
+    call and given up for one thread when calls fall behind what one thread did (a busy neighbour);
+    repeated rows are answered from an exact row cache,
     on by default for CPU sessions of models without random operators (ONNX Runtime on the CPU
     gives a row the same output whatever batch it is in), counted in `cache_hits`, not in `queries`.
     """
@@ -235,6 +239,17 @@ class BlackBox:
         (values,) = self.runner.run(x, [self.fetch])
         return np.asarray(values, dtype=np.float64).reshape(len(x), -1)
 
+    def predict_batches(
+        self, batches: Iterable[np.ndarray], cache: bool | int = True, depth: int = 1
+    ) -> Iterator[np.ndarray]:
+        """`predict(rows, cache)` for each batch in turn, while one background thread builds the next ones.
+
+        The same probabilities, queries, calls and cache hits as the plain loop; the batches' own
+        work (masks, perturbations, decoding) overlaps the model calls (see `prefetch`).
+        """
+        for rows in prefetch(batches, depth):
+            yield self.predict(rows, cache)
+
     def _predict_rows(self, x: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
         (values,) = self.runner.run(x, [self.fetch], index)
         return self.probabilities(values)
@@ -275,13 +290,10 @@ class BlackBox:
                 session, names = sessions[threads], [self.fetch]
                 return lambda rows: session.run(names, self.runner.feed(rows))
 
-            found = calibration.calibrate(runner, rows, plan)
+            cpu_clock = time.thread_time if self.provider == "cpu" else None
+            found = calibration.calibrate(runner, rows, plan, cpu_clock=cpu_clock)
             calibration.remember(key, found, opts.cache_dir)
-        if found.threads not in sessions:
-            settings = SessionSettings(self.provider, found.threads, found.spinning, opts.verbose)
-            sessions[found.threads] = create_session(self.model, settings)
-        self.session = self.runner.session = sessions[found.threads]
-        self.threads = found.threads
+        self._use_threads(found.threads, found.spinning, sessions.get(found.threads))
         if not opts.batch_size and not spec.batch:
             self.runner.batch_size = found.batch_size
         if (
@@ -291,7 +303,36 @@ class BlackBox:
             if cost * found.rows_per_second > calibration.CACHE_SHARE:
                 self.cache = None
         self.calibration = found
+        self._recheck(key)
         return found
+
+    def _use_threads(self, threads: int, spinning: bool, session: ort.InferenceSession | None = None) -> None:
+        """Run on a session with this many threads from now on (the one given, or a new one)."""
+        if session is None:
+            settings = SessionSettings(self.provider, threads, spinning, self.options.verbose)
+            session = create_session(self.model, settings)
+        self.session = self.runner.session = session
+        self.threads = threads
+
+    def _recheck(self, key: str) -> None:
+        """With several threads chosen, judge every call against the fewer-thread timing; fall back when slower."""
+        found = self.calibration
+        if found is None or found.fallback is None or found.threads <= found.fallback.threads:
+            self.runner.on_call = None
+            return
+        fallback = found.fallback
+        watch = calibration.Recheck(fallback)
+
+        def on_call(rows: int, seconds: float) -> None:
+            if watch.observe(rows, seconds):
+                self.runner.on_call = None
+                self._use_threads(fallback.threads, False)
+                self.calibration = replace(
+                    found, threads=fallback.threads, spinning=False, source="rechecked"
+                )
+                calibration.remember(key, self.calibration)  # for this process: later black boxes start there
+
+        self.runner.on_call = on_call
 
     @property
     def calibrates(self) -> bool:

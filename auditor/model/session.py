@@ -7,6 +7,7 @@ import ctypes
 import io
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -163,6 +164,8 @@ class BatchRunner:
         self.calls = 0
         self.seconds = 0.0
         self.budget: Budget | None = None
+        #: Told (rows, seconds) after every successful call: how the black box re-checks its thread choice.
+        self.on_call: Callable[[int, float], None] | None = None
 
     def run(self, x: np.ndarray, outputs: list[str], index: np.ndarray | None = None) -> list[np.ndarray]:
         """Run rows x[index] (all rows when index is None; index ascending) and concatenate each output.
@@ -207,8 +210,11 @@ class BatchRunner:
             message = " ".join(str(exc).split())[:300]
             raise ModelError(f"ONNX Runtime failed on a batch of {n} rows: {message}") from None
         finally:
-            self.seconds += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.seconds += elapsed
             self.calls += 1
+        if self.on_call is not None:
+            self.on_call(len(chunk), elapsed)
         if self.batch_axis:
             ranks = [np.ndim(v) for v in values]
             if min(ranks) <= self.batch_axis:

@@ -116,6 +116,10 @@ VOLATILE = {
     "batch_size",
     "device_info",
     "calibration",
+    "estimated_seconds",  # the audit plan's estimates, from timings measured on this machine
+    "full_size_seconds",
+    "planning_seconds",
+    "cost",
 }
 
 

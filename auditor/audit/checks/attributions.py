@@ -8,9 +8,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import Check, Slice, Unit, build_lacks, chunks, criteria, nonfinite_facts
+from auditor.audit.checks.core import (
+    Check,
+    Reduced,
+    Slice,
+    Unit,
+    build_lacks,
+    calls_for,
+    chunks,
+    criteria,
+    nonfinite_facts,
+)
 from auditor.audit.checks.inputs import no_inputs, pick_rows, unit_rows
 from auditor.audit.config import AttributionSettings
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
 from auditor.pictures import curves, grid_png, png_bytes
 
@@ -19,6 +30,11 @@ if TYPE_CHECKING:
 
 TOP_FEATURES = 8
 AUC_KEYS = ("deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc")
+LEAST = (
+    ("samples", 2),
+    ("lime_samples", 200),
+    ("orders", 2),
+)  # what a time budget may cut, in order, how far
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,34 @@ def plan(ctx: Context, settings: AttributionSettings, seed: int) -> list[Slice]:
     if ctx.data is None:
         return chunks(range(settings.samples), 1, "samples")
     return chunks(pick_rows(ctx, settings.samples, seed, "attribution-rows"), 1, "samples")
+
+
+def estimate(ctx: Context, settings: AttributionSettings, slices: list[Slice]) -> Work:
+    """Per input: its own prediction, each method's rows and each map's deletion and insertion curves."""
+    from auditor.explain.attribution.core import Features  # optional in a build: see unmet()
+    from auditor.explain.attribution.features import as_window
+    from auditor.explain.attribution.occlusion import window_masks
+
+    view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
+    sizes = as_window(settings.window, view)
+    steps = as_window(settings.stride or tuple(max(1, s // 2) for s in sizes), view, "stride")
+    windows = int(np.prod([len(window_masks(n, s, t)) for n, s, t in zip(view.map_shape, sizes, steps)]))
+    rows_of = {
+        "occlusion": windows + 2,
+        "lime": settings.lime_samples,
+        "gaussian-lime": settings.lime_samples + 1,
+    }
+    curves = 2 * (settings.orders + 1) * (settings.steps + 1)
+    batches = [1] + [rows_of[method] for method in settings.methods] + [curves] * len(settings.methods)
+    inputs = len(slices)
+    return Work(inputs * sum(batches), inputs * calls_for(batches, ctx.blackbox.batch_size))
+
+
+def reduce(
+    ctx: Context, settings: AttributionSettings, share: float, why: str
+) -> Reduced[AttributionSettings]:
+    sampled = {"lime", "gaussian-lime"} & set(settings.methods)  # lime_samples matters to these only
+    return scale(settings, tuple(d for d in LEAST if sampled or d[0] != "lime_samples"), share, why)
 
 
 def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | float:
@@ -176,4 +220,6 @@ ATTRIBUTIONS = Check(
     plan=plan,
     run=run,
     merge=merge,
+    estimate=estimate,
+    reduce=reduce,
 )

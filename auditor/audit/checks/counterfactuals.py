@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,17 +10,22 @@ import numpy as np
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
     Check,
+    Reduced,
     Slice,
     Unit,
+    add_work,
     build_lacks,
     chunks,
     criteria,
     nonfinite_facts,
     search_budget,
+    search_work,
 )
-from auditor.audit.checks.inputs import pick_rows
+from auditor.audit.checks.inputs import covered_classes, pick_rows
 from auditor.audit.config import CfTarget, CounterfactualSettings
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
+from auditor.explain.attribution.core import Features
 from auditor.pictures import png_bytes
 
 if TYPE_CHECKING:
@@ -28,6 +33,11 @@ if TYPE_CHECKING:
 
 CF_ROWS_PER_UNIT = 10
 CF_PAIRS_PER_UNIT = 40
+# what a time budget may cut, in order, and how far: the explained rows' searches, then the flip matrix
+LEAST_SAMPLES = (("budget", 300), ("samples", 5))
+LEAST_MATRIX = (("matrix_per_class", 1), ("matrix_budget", 100), ("matrix_classes", 2))
+IMAGE_CELLS = 64  # parameters per channel of an input-space image search (about 8 x 8 cells)
+INVERSION_BUDGET = 2000  # generator rows per input to invert it when there is no encoder
 
 
 @dataclass(frozen=True)
@@ -52,11 +62,58 @@ def unmet(ctx: Context, settings: CounterfactualSettings) -> str | None:
 def plan(ctx: Context, settings: CounterfactualSettings, seed: int) -> list[Slice]:
     rows = pick_rows(ctx, settings.samples, seed, "counterfactual-rows")
     slices = chunks(rows, CF_ROWS_PER_UNIT, "samples")
-    k = ctx.blackbox.n_classes
-    if settings.matrix and k >= 2:
-        rows = pick_rows(ctx, settings.matrix_per_class * k, seed, "matrix-rows")
-        slices += chunks(rows, max(1, CF_PAIRS_PER_UNIT // (k - 1)), "matrix")
+    classes = matrix_classes(ctx, settings)
+    if len(classes) >= 2:
+        only = None if len(classes) == ctx.blackbox.n_classes else classes
+        rows = pick_rows(ctx, settings.matrix_per_class * len(classes), seed, "matrix-rows", only)
+        slices += chunks(rows, max(1, CF_PAIRS_PER_UNIT // (len(classes) - 1)), "matrix")
     return slices
+
+
+def matrix_classes(ctx: Context, settings: CounterfactualSettings) -> tuple[int, ...]:
+    """The classes of the flip matrix (none when it is off)."""
+    return covered_classes(ctx, settings.matrix_classes) if settings.matrix else ()
+
+
+def estimate(ctx: Context, settings: CounterfactualSettings, slices: list[Slice]) -> Work:
+    """Every search spending its budget (counterfactual searches do), and the generator's inversions."""
+    generator = ctx.generator
+    if generator is not None:
+        dim = generator.latent_dim
+    elif ctx.is_image:
+        view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
+        dim = IMAGE_CELLS * (view.size // int(np.prod(view.map_shape)))
+    else:
+        dim = int(np.prod(ctx.blackbox.input_shape))
+    latent = generator is not None
+    samples = [len(items) for part, items in slices if part == "samples"]
+    work = search_work(
+        samples, search_budget(ctx, settings.budget), settings.method, dim, latent, sum(samples)
+    )
+    others = len(matrix_classes(ctx, settings)) - 1
+    pairs = [len(items) * others for part, items in slices if part == "matrix"]
+    work = add_work(
+        work, search_work(pairs, settings.matrix_budget, settings.method, dim, latent, sum(pairs))
+    )
+    inputs = sum(samples) + sum(len(items) for part, items in slices if part == "matrix")
+    inverted = inputs * INVERSION_BUDGET if latent and ctx.encoder is None else 0
+    classes = matrix_classes(ctx, settings) or None
+    return replace(work, generator_rows=work.generator_rows + inverted, classes=classes)
+
+
+def reduce(
+    ctx: Context, settings: CounterfactualSettings, share: float, why: str
+) -> Reduced[CounterfactualSettings]:
+    full = replace(
+        settings,
+        budget=search_budget(ctx, settings.budget),
+        matrix_classes=covered_classes(ctx, settings.matrix_classes),
+    )
+    reduced, made = scale(full, LEAST_SAMPLES, share, why)
+    if not settings.matrix:
+        return reduced, made
+    reduced, more = scale(reduced, LEAST_MATRIX, share, why)
+    return reduced, made + more
 
 
 def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
@@ -75,9 +132,8 @@ def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
         target: CfTarget | int | np.ndarray = settings.target
         budget = search_budget(ctx, settings.budget)
     else:
-        pairs = [
-            (i, b) for i, a in enumerate(labels) if a >= 0 for b in range(ctx.blackbox.n_classes) if b != a
-        ]
+        classes = matrix_classes(ctx, settings)
+        pairs = [(i, b) for i, a in enumerate(labels) if a >= 0 for b in classes if b != a]
         rows = np.array([i for i, _ in pairs], dtype=np.int64)
         target = np.array([b for _, b in pairs], dtype=np.int64)
         budget = settings.matrix_budget
@@ -96,8 +152,22 @@ def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
     return Searches(unit.part, [unit.items[i] for i in rows], results, skipped)
 
 
+def _flip_matrix(
+    ctx: Context, settings: CounterfactualSettings, results: list[CounterfactualResult]
+) -> dict[str, Any]:
+    """The one-vs-one flip table of the matrix part (`FlipMatrix.to_dict`); over the matrix classes only
+    (listed in "classes") when they are not all of the model's."""
+    from auditor.explain.counterfactuals import FlipMatrix  # optional in a build: see unmet()
+
+    table = FlipMatrix.of(results, ctx.blackbox.class_names)
+    classes = matrix_classes(ctx, settings)
+    if len(classes) == ctx.blackbox.n_classes:
+        return table.to_dict()
+    return {"classes": list(classes), **table.among(classes).to_dict()}
+
+
 def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches]) -> Outcome:
-    from auditor.explain.counterfactuals import FlipMatrix, summarize  # optional in a build: see unmet()
+    from auditor.explain.counterfactuals import summarize  # optional in a build: see unmet()
 
     samples = [(row, result) for p in parts if p.part == "samples" for row, result in zip(p.rows, p.results)]
     matrix = [result for p in parts if p.part == "matrix" for result in p.results]
@@ -124,7 +194,7 @@ def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches])
         "method": settings.method,
         "target": settings.target,
         "counterfactuals": listed,
-        "flip_matrix": FlipMatrix.of(matrix, ctx.blackbox.class_names).to_dict() if matrix else None,
+        "flip_matrix": _flip_matrix(ctx, settings, matrix) if matrix else None,
         **nonfinite_facts(skipped, "these inputs were not explained and are left out of the figures"),
     }
     derived = {"budget": search_budget(ctx, settings.budget), "space": space}
@@ -139,4 +209,6 @@ COUNTERFACTUALS = Check(
     plan=plan,
     run=run,
     merge=merge,
+    estimate=estimate,
+    reduce=reduce,
 )

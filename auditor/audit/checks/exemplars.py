@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import Check, Slice, Unit, build_lacks, chunks, criteria, search_budget
+from auditor.audit.checks.core import (
+    Check,
+    Reduced,
+    Slice,
+    Unit,
+    build_lacks,
+    chunks,
+    criteria,
+    search_budget,
+    search_work,
+)
+from auditor.audit.checks.inputs import covered_classes
 from auditor.audit.config import ExemplarSettings
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
 from auditor.pictures import grid_png
 
@@ -14,6 +29,8 @@ if TYPE_CHECKING:
     from auditor.explain.exemplars import ClassExemplars, ExemplarSet
 
 EXEMPLAR_CLASSES_PER_UNIT = 5
+OVERSHOOT = 49  # a search may pass its budget by less than one generation (momentum ES starts with 50 rows)
+LEAST = (("per_class", 1), ("budget", 300), ("classes", 2))  # what a time budget may cut, in order, how far
 
 
 def unmet(ctx: Context, settings: ExemplarSettings) -> str | None:
@@ -26,8 +43,26 @@ def unmet(ctx: Context, settings: ExemplarSettings) -> str | None:
 
 
 def plan(ctx: Context, settings: ExemplarSettings, seed: int) -> list[Slice]:
-    classes = settings.classes if isinstance(settings.classes, tuple) else range(ctx.blackbox.n_classes)
-    return chunks(list(classes), EXEMPLAR_CLASSES_PER_UNIT, "classes")
+    return chunks(list(covered_classes(ctx, settings.classes)), EXEMPLAR_CLASSES_PER_UNIT, "classes")
+
+
+def estimate(ctx: Context, settings: ExemplarSettings, slices: list[Slice]) -> Work:
+    """Every search spending its budget (they stop earlier once they reach the confidence)."""
+    generator = ctx.generator
+    dim = generator.latent_dim if generator is not None else int(np.prod(ctx.blackbox.input_shape))
+    rounds = [len(items) for _, items in slices for _ in range(settings.per_class)]
+    budget = search_budget(ctx, settings.budget)
+    work = search_work(rounds, budget, settings.method, dim, generator is not None, overshoot=OVERSHOOT)
+    return replace(work, classes=tuple(k for _, items in slices for k in items))
+
+
+def reduce(ctx: Context, settings: ExemplarSettings, share: float, why: str) -> Reduced[ExemplarSettings]:
+    full = replace(
+        settings,
+        classes=covered_classes(ctx, settings.classes),
+        budget=search_budget(ctx, settings.budget),
+    )
+    return scale(full, LEAST, share, why)
 
 
 def run(ctx: Context, settings: ExemplarSettings, unit: Unit) -> ExemplarSet:
@@ -98,5 +133,7 @@ EXEMPLARS = Check(
     plan=plan,
     run=run,
     merge=merge,
+    estimate=estimate,
+    reduce=reduce,
     shared_seed=True,
 )

@@ -101,6 +101,7 @@ def limits_facts(ctx: Context) -> dict[str, Any]:
         "max_initializer_bytes": options.limits.max_initializer_bytes,
         "max_row_bytes": options.limits.max_row_bytes,
         "max_queries": config.run.max_queries,
+        "time_budget_s": config.run.time_budget or None,
         "check_timeout_s": {
             NAME: time_limit(config, None),  # this check has no settings of its own
             **{  # an opt-in check whose table is absent does not run: no limit of its own

@@ -40,6 +40,18 @@ class FlipMatrix:
             class_names, distance, success, attempts, queries, sum(result.seconds for result in results)
         )
 
+    def among(self, classes: Sequence[int]) -> FlipMatrix:
+        """The rows and columns of `classes` only (the queries and seconds stay the whole matrix's)."""
+        cut = np.ix_(classes, classes)
+        names = tuple(self.class_names[k] for k in classes)
+        return replace(
+            self,
+            class_names=names,
+            distance=self.distance[cut],
+            success=self.success[cut],
+            attempts=self.attempts[cut],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN, where no pair was valid or attempted, becomes None); `max_distance` is the
         largest median distance of a reached pair."""
