@@ -95,10 +95,8 @@ def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | f
 
 
 def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
-    from auditor.explain.attribution.explanation import (  # optional: see unmet()
-        ExplainParams,
-        explain_input,
-    )
+    from auditor.explain.attribution import METHODS, faithfulness, single  # optional: see unmet()
+    from auditor.explain.attribution.explanation import ExplainParams
 
     rng = np.random.default_rng(unit.seed)
     x = unit_rows(ctx, unit, rng)[0]
@@ -107,19 +105,33 @@ def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
         blackbox.predict_labels(x[None])[0] < 0
     ):  # NaN or infinite scores for the input itself: nothing to explain
         return Maps(unit.items[0], x, [], False)
+    baseline = attribution_baseline(ctx, settings)
     maps = []
     for method in settings.methods:
+        seed = int(rng.integers(2**31))
         params = ExplainParams(
             method=method,
-            baseline=attribution_baseline(ctx, settings),
+            baseline=baseline,
             window=settings.window,
             stride=settings.stride,
             samples=settings.lime_samples,
+        )
+        # the map as `explain_input` draws it, without its probability query (the row was just scored)
+        attribution = single(
+            METHODS[method](blackbox, x, rng=seed, **params.method_options(method, reference))
+        )
+        faithful = faithfulness(
+            blackbox,
+            x,
+            attribution.map,
+            target=attribution.target,
+            baseline=baseline,
             steps=settings.steps,
             orders=settings.orders,
+            reference=reference,
+            rng=seed,
         )
-        explained = explain_input(blackbox, x, params, reference=reference, rng=int(rng.integers(2**31)))
-        maps.append((explained.attribution, explained.faithfulness))
+        maps.append((attribution, faithful))
     return Maps(unit.items[0], x, maps, True)
 
 
