@@ -68,21 +68,7 @@ def run_check(
     """
     started = time.perf_counter()
     settings = check.settings(ctx.config) if settings is None else settings
-    head = CheckResult(
-        name=check.name,
-        title=check.title,
-        status="not_run",
-        figure=None,
-        figure_name="",
-        threshold=None,
-        direction=None,
-        reason=None,
-        queries=0,
-        generator_queries=0,
-        seconds=0.0,
-        settings=settings_dict(settings),
-        stage=check.stage,
-    )
+    head = _not_run(check, settings)
     if not check.enabled(ctx.config):
         disabled = f"disabled in the config ([checks.{check.name}] enabled = false)"
         return replace(head, reason=disabled, enabled=False, seconds=time.perf_counter() - started)
@@ -244,8 +230,8 @@ def run_audit(
     )
 
 
-def _out_of_time(check: Check[Any, Any], settings: Any, reason: str) -> CheckResult:
-    """A check the time budget left no time for."""
+def _not_run(check: Check[Any, Any], settings: Any, reason: str | None = None) -> CheckResult:
+    """A check's result before (or without) any of its units: nothing measured."""
     return CheckResult(
         name=check.name,
         title=check.title,
@@ -259,6 +245,10 @@ def _out_of_time(check: Check[Any, Any], settings: Any, reason: str) -> CheckRes
         generator_queries=0,
         seconds=0.0,
         settings=settings_dict(settings),
-        limit_reached=True,
         stage=check.stage,
     )
+
+
+def _out_of_time(check: Check[Any, Any], settings: Any, reason: str) -> CheckResult:
+    """A check the time budget left no time for."""
+    return replace(_not_run(check, settings, reason), limit_reached=True)
