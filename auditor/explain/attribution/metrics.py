@@ -68,6 +68,29 @@ class Faithfulness:
     calls: int
     seconds: float
 
+    @classmethod
+    def of_curves(
+        cls, target: int, fractions: np.ndarray, curves: np.ndarray, queries: int, calls: int, seconds: float
+    ) -> Faithfulness:
+        """From score curves shaped (1 + random orders, deletion|insertion, steps + 1), attribution order first."""
+        areas = np.asarray(np.trapezoid(curves, fractions, axis=2))
+        return cls(
+            target=target,
+            fractions=fractions,
+            deletion=curves[0, 0],
+            insertion=curves[0, 1],
+            random_deletion=np.median(curves[1:, 0], axis=0),
+            random_insertion=np.median(curves[1:, 1], axis=0),
+            deletion_auc=float(areas[0, 0]),
+            insertion_auc=float(areas[0, 1]),
+            random_deletion_auc=float(np.median(areas[1:, 0])),
+            random_insertion_auc=float(np.median(areas[1:, 1])),
+            orders=len(curves) - 1,
+            queries=queries,
+            calls=calls,
+            seconds=seconds,
+        )
+
     @property
     def deletion_ratio(self) -> float:
         """Deletion AUC over the random orders' (below 1: better than chance)."""
@@ -148,23 +171,7 @@ def faithfulness(
     resolve_target(probs[0], target, contrast)
     curves = Score(score, target, contrast)(probs).reshape(shape)
     fractions = removed / view.size
-    areas = np.trapezoid(curves, fractions, axis=2)
-    return Faithfulness(
-        target=target,
-        fractions=fractions,
-        deletion=curves[0, 0],
-        insertion=curves[0, 1],
-        random_deletion=np.median(curves[1:, 0], axis=0),
-        random_insertion=np.median(curves[1:, 1], axis=0),
-        deletion_auc=float(areas[0, 0]),
-        insertion_auc=float(areas[0, 1]),
-        random_deletion_auc=float(np.median(areas[1:, 0])),
-        random_insertion_auc=float(np.median(areas[1:, 1])),
-        orders=orders,
-        queries=tally.rows,
-        calls=tally.calls,
-        seconds=tally.seconds,
-    )
+    return Faithfulness.of_curves(target, fractions, curves, tally.rows, tally.calls, tally.seconds)
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray, absolute: bool = False) -> float:

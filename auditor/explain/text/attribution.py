@@ -262,20 +262,4 @@ def word_faithfulness(
     probs = model.predict_kept(segmented, keep, attribution.removal)
     curves = probs[:, attribution.target].astype(np.float64).reshape(orders + 1, 2, count + 1)
     fractions = removed / n
-    areas = np.asarray(np.trapezoid(curves, fractions, axis=2))
-    return Faithfulness(
-        target=attribution.target,
-        fractions=fractions,
-        deletion=curves[0, 0],
-        insertion=curves[0, 1],
-        random_deletion=np.median(curves[1:, 0], axis=0),
-        random_insertion=np.median(curves[1:, 1], axis=0),
-        deletion_auc=float(areas[0, 0]),
-        insertion_auc=float(areas[0, 1]),
-        random_deletion_auc=float(np.median(areas[1:, 0])),
-        random_insertion_auc=float(np.median(areas[1:, 1])),
-        orders=orders,
-        queries=run.queries,
-        calls=run.calls,
-        seconds=run.seconds,
-    )
+    return Faithfulness.of_curves(attribution.target, fractions, curves, run.queries, run.calls, run.seconds)
