@@ -60,9 +60,9 @@ THREAD_GAIN = 1.25
 THREAD_ROUNDS = 3
 #: Seconds of calls the re-check of a multi-thread choice judges together.
 RECHECK_SECONDS = 0.5
-#: Batches within this share of the best throughput count as equal. When repeated timings of one size
-#: spread wider (a busy machine), that spread is used instead, up to MAX_TIE.
-TIE = 0.05
+#: Batches within this share of the best throughput count as equal (then MIN_CALL decides). When repeated
+#: timings of one size spread wider (a busy machine), that spread is used instead, up to MAX_TIE.
+TIE = 0.10
 MAX_TIE = 0.25
 #: Among equal batches, the smallest whose calls last this long is chosen (the per-call work outside ONNX
 #: Runtime then costs ~1 %, and larger calls only touch more memory); the largest when none does.

@@ -170,7 +170,7 @@ def test_a_stored_fallback_survives_the_file(conv_path, tmp_path):
 
 def test_within_the_timings_own_noise_a_batch_long_enough_wins():
     # Digits CNN, one thread, rows/s. Quiet (PERF_ANCHORS.md §2, intra1, run 2), each size timed twice:
-    # 64 is best and 256 is 9 % slower, beyond the 5 % tie.
+    # 64 is best; 16 is as fast but its calls last 0.6 ms; 256 is 9 % slower.
     quiet = {
         16: [25_333.0, 25_100.0],
         64: [25_463.0, 25_200.0],
