@@ -175,11 +175,12 @@ def make_plan(max_batch: int, fixed_batch: int | None, threads: tuple[int, ...],
     return Plan(tuple(batches), threads, spinning)
 
 
-def thread_choices(requested: int | None, cores: int, provider: str) -> tuple[int, ...]:
-    """Thread counts to compare: the one in use first; several only for CPU without --threads."""
+def thread_choices(requested: int | None, cores: int, provider: str, spare: bool = True) -> tuple[int, ...]:
+    """Thread counts to compare: several only for CPU without --threads, and only with a core to spare
+    (`session.spare_core`): when the machine is already busy, more threads cannot win clearly."""
     if requested:
         return (requested,)
-    if provider != "cpu" or cores < 2:
+    if provider != "cpu" or cores < 2 or not spare:
         return (1,)
     return (1, max(2, min(cores // 2, 8)))
 
