@@ -17,7 +17,14 @@ from auditor.model.cache import DEFAULT_CACHE_BYTES, RowCache, deterministic_gra
 from auditor.model.calibration import Calibration
 from auditor.model.loading import Limits, LoadedModel, load_model
 from auditor.model.prefetch import prefetch
-from auditor.model.session import BatchRunner, SessionSettings, create_session, default_threads, provider_of
+from auditor.model.session import (
+    BatchRunner,
+    SessionSettings,
+    create_session,
+    default_threads,
+    provider_of,
+    spare_core,
+)
 from auditor.model.signature import (
     CHANNEL_LAYOUTS,
     InputSpec,
@@ -240,14 +247,18 @@ class BlackBox:
         return np.asarray(values, dtype=np.float64).reshape(len(x), -1)
 
     def predict_batches(
-        self, batches: Iterable[np.ndarray], cache: bool | int = True, depth: int = 1
+        self,
+        batches: Iterable[np.ndarray],
+        cache: bool | int = True,
+        depth: int = 1,
+        background: bool | None = None,
     ) -> Iterator[np.ndarray]:
         """`predict(rows, cache)` for each batch in turn, while one background thread builds the next ones.
 
         The same probabilities, queries, calls and cache hits as the plain loop; the batches' own
-        work (masks, perturbations, decoding) overlaps the model calls (see `prefetch`).
+        work (masks, perturbations, decoding) overlaps the model calls when a core is free (see `prefetch`).
         """
-        for rows in prefetch(batches, depth):
+        for rows in prefetch(batches, depth, background):
             yield self.predict(rows, cache)
 
     def _predict_rows(self, x: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
@@ -341,12 +352,13 @@ class BlackBox:
 
     def _thread_plan(self) -> tuple[int, ...]:
         """Thread counts to compare, the current session's first; one when there is no choice."""
-        choices = calibration.thread_choices(self.options.threads, calibration.cpu_cores(), self.provider)
-        return (
-            (self.threads,)
-            if len(choices) == 1
-            else (self.threads, *[t for t in choices if t != self.threads])
+        busy = self.provider == "cpu" and not self.options.threads and not spare_core()
+        choices = calibration.thread_choices(
+            self.options.threads, calibration.cpu_cores(), self.provider, spare=not busy
         )
+        if len(choices) > 1:
+            return (self.threads, *[t for t in choices if t != self.threads])
+        return choices if busy else (self.threads,)  # busy: one thread, whatever the default
 
     def _plan(self) -> calibration.Plan:
         """What the calibration may try: batch sizes within the memory budget, thread counts."""

@@ -60,9 +60,9 @@ THREAD_GAIN = 1.25
 THREAD_ROUNDS = 3
 #: Seconds of calls the re-check of a multi-thread choice judges together.
 RECHECK_SECONDS = 0.5
-#: Batches within this share of the best throughput count as equal. When repeated timings of one size
-#: spread wider (a busy machine), that spread is used instead, up to MAX_TIE.
-TIE = 0.05
+#: Batches within this share of the best throughput count as equal (then MIN_CALL decides). When repeated
+#: timings of one size spread wider (a busy machine), that spread is used instead, up to MAX_TIE.
+TIE = 0.10
 MAX_TIE = 0.25
 #: Among equal batches, the smallest whose calls last this long is chosen (the per-call work outside ONNX
 #: Runtime then costs ~1 %, and larger calls only touch more memory); the largest when none does.
@@ -180,11 +180,12 @@ def make_plan(max_batch: int, fixed_batch: int | None, threads: tuple[int, ...],
     return Plan(tuple(batches), threads, spinning)
 
 
-def thread_choices(requested: int | None, cores: int, provider: str) -> tuple[int, ...]:
-    """Thread counts to compare: the one in use first; several only for CPU without --threads."""
+def thread_choices(requested: int | None, cores: int, provider: str, spare: bool = True) -> tuple[int, ...]:
+    """Thread counts to compare: several only for CPU without --threads, and only with a core to spare
+    (`session.spare_core`): when the machine is already busy, more threads cannot win clearly."""
     if requested:
         return (requested,)
-    if provider != "cpu" or cores < 2:
+    if provider != "cpu" or cores < 2 or not spare:
         return (1,)
     return (1, max(2, min(cores // 2, 8)))
 

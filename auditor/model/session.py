@@ -86,6 +86,16 @@ def cpu_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def spare_core() -> bool:
+    """Whether about one core is free: the 1-minute load average (this process's busy threads included) is at
+    most cores - 0.5. On a 2-core box, False as soon as a neighbour keeps the other core busy."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        return True
+    return load <= cpu_cores() - 0.5
+
+
 def default_threads() -> int:
     """One intra-op thread on small shared runners (2 threads lose up to 45 % under contention)."""
     cores = cpu_cores()

@@ -61,7 +61,7 @@ SIZES = [70, 3, 130, 1, 64, 9]
 def test_pipelined_predict_equals_the_plain_loop_in_order_and_counts(model_path, cache):
     plain, piped = open_model(model_path, cache=True), open_model(model_path, cache=True)
     expected = [plain.predict(rows, cache) for rows in batches(0, SIZES)]
-    got = list(piped.predict_batches(batches(0, SIZES), cache))
+    got = list(piped.predict_batches(batches(0, SIZES), cache, background=True))
     assert len(got) == len(expected)
     for ours, theirs in zip(got, expected):
         np.testing.assert_array_equal(ours, theirs)
@@ -84,7 +84,7 @@ def test_the_next_batch_is_built_while_the_current_one_is_used():
         yield 1
 
     seen = []
-    for item in prefetch(source()):
+    for item in prefetch(source(), background=True):
         seen.append(item)
         if item == 0:
             holding.set()
@@ -101,7 +101,7 @@ def test_an_error_while_building_is_raised_at_its_place(model_path):
 
     got = []
     with pytest.raises(RuntimeError, match="mask builder failed") as raised:
-        for probs in bb.predict_batches(broken()):
+        for probs in bb.predict_batches(broken(), background=True):
             got.append(probs)
     assert len(got) == 2 and bb.queries == 16
     assert any(frame.name == "broken" for frame in raised.traceback)  # the builder's own traceback
@@ -119,7 +119,7 @@ def test_an_error_in_predict_stops_the_builder(model_path):
         yield from batches(3, [8] * 50, built)
 
     with pytest.raises(DataError):
-        list(bb.predict_batches(source(), depth=2))
+        list(bb.predict_batches(source(), depth=2, background=True))
     assert bb.queries == 8
     assert len(built) <= 1 + 3  # at most `depth` (+ the one being built) beyond the failing batch
     assert not prefetch_threads()
@@ -128,7 +128,7 @@ def test_an_error_in_predict_stops_the_builder(model_path):
 def test_stopping_early_stops_the_builder(model_path):
     bb = open_model(model_path, cache=False)
     built: list[int] = []
-    for i, _ in enumerate(bb.predict_batches(batches(4, [8] * 100, built))):
+    for i, _ in enumerate(bb.predict_batches(batches(4, [8] * 100, built), background=True)):
         if i == 2:
             break
     assert not prefetch_threads()
@@ -155,9 +155,28 @@ def test_decoding_overlapped_with_the_classifier_gives_the_plain_rows_and_counts
     x = bb.prepare(gen.generate(z))
     p = bb.predict(x, cache=False)
     generator_calls = piped_gen.runner.calls
-    piped_x, piped_p = predict_decoded(piped_bb, lambda rows: piped_bb.prepare(piped_gen.generate(rows)), z)
+    piped_x, piped_p = predict_decoded(
+        piped_bb, lambda rows: piped_bb.prepare(piped_gen.generate(rows)), z, background=True
+    )
     np.testing.assert_array_equal(piped_x, x)
     np.testing.assert_array_equal(piped_p, p)
     assert (piped_gen.queries, piped_bb.queries, piped_bb.calls) == (gen.queries, bb.queries, bb.calls)
     assert piped_gen.runner.calls - generator_calls == -(-100 // 16)  # one per classifier batch
     assert not prefetch_threads()
+
+
+def test_without_a_spare_core_the_batches_are_built_inline(model_path, monkeypatch):
+    import auditor.model.prefetch as prefetch_module
+
+    monkeypatch.setattr(prefetch_module, "spare_core", lambda: False)
+    bb = open_model(model_path, cache=False)
+    seen: list[str] = []
+
+    def source():
+        for rows in batches(5, [8, 8]):
+            seen.append(threading.current_thread().name)
+            yield rows
+
+    assert len(list(bb.predict_batches(source()))) == 2
+    assert seen == [threading.current_thread().name] * 2 and bb.queries == 16
+    assert list(prefetch(iter([1, 2]), background=False)) == [1, 2]
