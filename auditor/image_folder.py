@@ -40,6 +40,7 @@ def read_images(path: str | os.PathLike[str], params: PreprocessParams) -> Image
     path = Path(path)
     if not path.is_dir():
         return ImageFiles(_stack(path, [path], params), None, (path.name,))
+    labels: list[str] | None
     if (path / LABELS_FILE).is_file():
         files, labels = _listed(path)
     else:

@@ -1,8 +1,10 @@
 """The tool against bare ONNX Runtime, same process, same rows: one table, medians of repeats, ratios.
 
-    .venv/bin/python benchmarks/run.py [--device cpu|cuda] [--repeats 5] [--out benchmarks/RESULTS.md]
+    .venv/bin/python benchmarks/run.py [--device cpu|cuda] [--repeats 5] [--repeats-resnet 3]
+        [--threads N] [--only digits|resnet50] [--out benchmarks/RESULTS.md]
 
-For the digits sample and a ResNet-style 3x224x224 model with random weights (benchmarks/resnet.py):
+For the digits sample and a ResNet-50-sized model (3x224x224 -> 1,000 classes, 25.6 M random weights,
+built by benchmarks/resnet.py into a temporary folder, about 100 MB, removed at the end):
 (a) `BlackBox.predict` rows/s over a bare `InferenceSession.run` loop at the best batch size (swept),
 with the same session options; (b) occlusion and LIME wall time over bare ONNX Runtime time for the
 very rows they asked for, in the same calls: recorded per `predict`, then replayed on a session with
@@ -12,7 +14,8 @@ replayed); (c) exemplar search for 10 classes, wall time over the ONNX Runtime t
 repeat runs ours and the bare reference back to back on fresh inputs (alternating which goes first),
 and each figure is the median over repeats of the per-repeat ratio. Writes RESULTS.md with the machine
 and versions; the last stdout line is `ratios: predict=A occlusion=B lime=C search=D` for the digits
-sample.
+sample. Every case also notes the load average before and after it and the calibration's thread
+comparison (rows/s per thread count, wall clock, median of its interleaved pairs).
 """
 
 from __future__ import annotations
@@ -53,12 +56,16 @@ class Case:
     name: str
     classifier: Path
     generator: Path
-    images: np.ndarray  # attribution inputs: `per_repeat` fresh ones per repeat, then one for warm-up
+    images: (
+        np.ndarray
+    )  # attribution inputs: fresh ones per repeat (`inputs` of them per method), then one for warm-up
     predict_rows: int
     occlusion: dict[str, object]
     lime: dict[str, object]
     search: ExemplarParams
-    per_repeat: int  # inputs (and search seeds) per timed repeat, so each timing spans more than a few ms
+    per_repeat: int  # search seeds per timed repeat, so each timing spans more than a few ms
+    repeats: int
+    inputs: dict[str, int]  # attribution inputs per timed repeat, per method (likewise)
     search_targets: list[int] | None = None  # None: every class
 
 
@@ -73,6 +80,7 @@ class Result:
     calibration_s: float = 0.0
     cache: bool = False
     per_repeat: int = 1
+    inputs: dict[str, int] = field(default_factory=dict)
     ours_rate: list[float] = field(default_factory=list)
     bare_rate: dict[int, list[float]] = field(default_factory=dict)  # the sweep
     bare_paired: list[float] = field(default_factory=list)  # at the best batch, paired with ours
@@ -83,6 +91,9 @@ class Result:
     cpu: dict[str, list[float]] = field(default_factory=dict)  # per-repeat ratios of process CPU time
     rows: dict[str, int] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after the case
+    compared: dict[int, float] = field(default_factory=dict)  # the calibration's thread comparison, rows/s
+    search_classes: int = 10
 
 
 def bare_session(bb: BlackBox, device: str, defaults: bool = False) -> ort.InferenceSession:
@@ -138,17 +149,20 @@ class Recorder:
         return getattr(self.bb, name)
 
 
-def measure(
-    case: Case, device: str, repeats: int, rng: np.random.Generator, threads: int | None = None
-) -> Result:
+def measure(case: Case, device: str, rng: np.random.Generator, threads: int | None = None) -> Result:
+    load = os.getloadavg()[0]
+    repeats = case.repeats
     bb = BlackBox.open(case.classifier, OpenOptions(device=device, threads=threads))
     gen = Generator.open(case.generator, SessionSettings(device, threads))
-    result = Result(case.name, per_repeat=case.per_repeat)
+    result = Result(case.name, per_repeat=case.per_repeat, inputs=case.inputs)
+    targets = case.search_targets
+    result.search_classes = len(targets) if targets is not None else bb.n_classes
     shape = bb.input_shape
     started = time.perf_counter()
-    bb.calibrate(rng.random((64, *shape), dtype=np.float32))
+    found = bb.calibrate(rng.random((64, *shape), dtype=np.float32))
     result.calibration_s = time.perf_counter() - started
     result.batch, result.threads, result.cache = bb.batch_size, bb.threads, bb.cache is not None
+    result.compared = {t.threads: t.rows_per_second for t in found.compared}
     bare, default = bare_session(bb, device), bare_session(bb, device, defaults=True)
     batches = [b for b in LADDER if b <= min(bb.max_batch(), case.predict_rows)]
     result.bare_rate = {b: [] for b in batches}
@@ -189,7 +203,7 @@ def measure(
         run(bb, case.images[-1])  # warm-up
         result.timings[method], result.cpu[method] = [], []
         hits = bb.cache_hits
-        k = case.per_repeat
+        k = case.inputs[method]
         for r in range(repeats):
             images = case.images[r * k : (r + 1) * k]
             recorder = Recorder(reference)  # the rows the method sends (they do not depend on the scores)
@@ -217,6 +231,9 @@ def measure(
         wall, inside = time.perf_counter() - t, bb.ort_seconds + gen.ort_seconds - ort0
         result.timings["search"].append((wall, inside, inside))
         result.rows["search"] = bb.queries - q0
+    result.load = (load, os.getloadavg()[0])
+    if bb.threads != result.threads:
+        print(f"  {case.name}: the re-check moved ONNX Runtime to {bb.threads} thread(s)", file=sys.stderr)
     return result
 
 
@@ -225,6 +242,12 @@ def _pair(runs: list[Callable[[], object]], r: int) -> list[tuple[float, float]]
     order = (0, 1) if r % 2 == 0 else (1, 0)
     timed = {i: clocked(runs[i]) for i in order}
     return [timed[0], timed[1]]
+
+
+def _rates(compared: dict[int, float]) -> str:
+    if len(compared) < 2:
+        return "not run (one thread count to try)"
+    return ", ".join(f"{k} thread(s) {v:,.0f} rows/s" for k, v in sorted(compared.items()))
 
 
 def med(values: list[float]) -> float:
@@ -258,7 +281,7 @@ def table(results: list[Result]) -> list[str]:
             inside = med([i for _, i, _ in res.timings[method]])
             raw = med([x for _, _, x in res.timings[method]])
             lines.append(
-                f"| {res.name} | (b) {method}, {res.per_repeat} input(s): wall s ({res.rows[method]} rows; "
+                f"| {res.name} | (b) {method}, {res.inputs[method]} input(s): wall s ({res.rows[method]} rows; "
                 f"ORT inside {inside:.4f} s) | "
                 f"{wall:.4f} | {raw:.4f} (same rows and calls, batch {res.batch}) | **{r[method]:.3f}** | "
                 f"{med(res.cpu[method]):.3f} |"
@@ -266,7 +289,7 @@ def table(results: list[Result]) -> list[str]:
         wall = med([w for w, _, _ in res.timings["search"]])
         inside = med([i for _, i, _ in res.timings["search"]])
         lines.append(
-            f"| {res.name} | (c) exemplar search, 10 classes x {res.per_repeat} seed(s): wall s "
+            f"| {res.name} | (c) exemplar search, {res.search_classes} classes x {res.per_repeat} seed(s): wall s "
             f"({res.rows['search']} classifier rows) | "
             f"{wall:.4f} | {inside:.4f} (ORT inside: generator + classifier) | **{r['search']:.3f}** | – |"
         )
@@ -295,45 +318,62 @@ def _lines(path: str) -> list[str]:
         return []
 
 
-def cases(folder: Path, repeats: int, rng: np.random.Generator) -> list[Case]:
+def cases(
+    folder: Path, repeats: int, big_repeats: int, rng: np.random.Generator, only: str | None
+) -> list[Case]:
     digits = ROOT / "sample_models" / "digits"
     samples = np.load(digits / "samples.npz")
-    res_path, gen_path = folder / "resnet.onnx", folder / "image_generator.onnx"
-    res_path.write_bytes(resnet.build().SerializeToString())
-    gen_path.write_bytes(resnet.image_generator().SerializeToString())
-    return [
-        Case(
-            "digits",
-            digits / "classifier.onnx",
-            digits / "generator.onnx",
-            samples["X"][: 8 * repeats + 1],
-            8192,
-            {"window": 4, "stride": 2},
-            {"samples": 1000, "window": 4},
-            ExemplarParams(budget=20_000),
-            8,  # inputs and search seeds per timed repeat: about 60 ms and 250 ms timings
-        ),
-        Case(
-            "resnet (3x224x224)",
-            res_path,
-            gen_path,
-            rng.random((repeats + 1, 3, 224, 224), dtype=np.float32),
-            64,
-            {"window": 32, "stride": 32},
-            {"samples": 100, "window": 32},
-            ExemplarParams(budget=100, popsize=20),
-            1,
-            list(range(10)),
-        ),
-    ]
+    chosen = []
+    if only in (None, "digits"):
+        chosen.append(
+            Case(
+                "digits",
+                digits / "classifier.onnx",
+                digits / "generator.onnx",
+                samples["X"][: 32 * repeats + 1],
+                8192,
+                {"window": 4, "stride": 2},
+                {"samples": 1000, "window": 4},
+                ExemplarParams(budget=20_000),
+                8,  # search seeds per timed repeat: about 250 ms timings on a quiet machine
+                repeats,
+                # 32 occlusions (~0.25 s quiet, 5,472 rows) and 8 LIMEs (~0.3 s): timings long
+                # enough that a busy machine's time slices average out
+                {"occlusion": 32, "lime": 8},
+            )
+        )
+    if only in (None, "resnet50"):
+        res_path, gen_path = folder / "resnet50.onnx", folder / "image_generator.onnx"
+        res_path.write_bytes(resnet.resnet50().SerializeToString())
+        gen_path.write_bytes(resnet.image_generator().SerializeToString())
+        # 0.1-0.4 s a row on one core: 8 rows for predict, 3x3 occlusion windows (11 rows), LIME on a
+        # 4x4 grid with 24 samples, and 2 target classes of exemplar search with 20 queries each
+        chosen.append(
+            Case(
+                "resnet50 (3x224x224, 1000 classes)",
+                res_path,
+                gen_path,
+                rng.random((big_repeats + 1, 3, 224, 224), dtype=np.float32),
+                8,
+                {"window": 112, "stride": 56},
+                {"samples": 24, "window": 56},
+                ExemplarParams(budget=20, popsize=10),
+                1,
+                big_repeats,
+                {"occlusion": 1, "lime": 1},
+                [0, 1],
+            )
+        )
+    return chosen
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats-resnet", type=int, default=3, help="Repeats of the ResNet-50 case.")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
-    parser.add_argument("--only", choices=("digits", "resnet"), default=None)
+    parser.add_argument("--only", choices=("digits", "resnet50"), default=None)
     parser.add_argument(
         "--threads", type=int, default=None, help="Pin ORT intra-op threads (default: calibrated)."
     )
@@ -341,19 +381,15 @@ def main() -> None:
     rng = np.random.default_rng(0)
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        chosen = [
-            c
-            for c in cases(Path(tmp), args.repeats, rng)
-            if args.only is None or c.name.startswith(args.only)
-        ]
         results = []
-        for case in chosen:
+        for case in cases(Path(tmp), args.repeats, args.repeats_resnet, rng, args.only):
             print(f"measuring {case.name} ...", file=sys.stderr, flush=True)
-            results.append(measure(case, args.device, args.repeats, rng, args.threads))
+            results.append(measure(case, args.device, rng, args.threads))
     load_after = os.getloadavg()
     lines = table(results)
     command = (
         f"python benchmarks/run.py --device {args.device} --repeats {args.repeats}"
+        + (f" --repeats-resnet {args.repeats_resnet}" if args.only != "digits" else "")
         + (f" --only {args.only}" if args.only else "")
         + (f" --threads {args.threads}" if args.threads else "")
     )
@@ -363,7 +399,7 @@ def main() -> None:
             f"- {r.name}: calibration {r.calibration_s:.2f} s chose batch {r.batch}, {r.threads} thread(s); "
             f"bare sweep over batches {sorted(r.bare_rate)}; ORT-default session options at batch {r.best_bare_batch}: "
             f"{med(r.default_rate):,.0f} rows/s; row cache {'on' if r.cache else 'off (it would cost over 5 % of a row)'}, "
-            f"hits {r.hits}"
+            f"hits {r.hits}; thread comparison {_rates(r.compared)}; load average {r.load[0]:.2f} -> {r.load[1]:.2f}"
             for r in results
         ],
     ]
@@ -375,7 +411,7 @@ def main() -> None:
     report = [
         "# Benchmark results",
         "",
-        f"Command: `{command}` (median of {args.repeats} repeats)",
+        f"Command: `{command}` (medians over repeats)",
         "",
         *machine(),
         *notes,
@@ -387,11 +423,12 @@ def main() -> None:
     ]
     args.out.write_text("\n".join(report))
     print("\n".join(lines))
-    digits = next((r for r in results if r.name == "digits"), results[0])
-    r = ratios(digits)
-    print(
-        f"ratios: predict={r['predict']:.3f} occlusion={r['occlusion']:.3f} lime={r['lime']:.3f} search={r['search']:.3f}"
-    )
+    for result in results:
+        r = ratios(result)
+        print(
+            f"ratios ({result.name}, {result.threads} thread(s), load {result.load[0]:.1f}->{result.load[1]:.1f}): "
+            f"predict={r['predict']:.3f} occlusion={r['occlusion']:.3f} lime={r['lime']:.3f} search={r['search']:.3f}"
+        )
 
 
 if __name__ == "__main__":

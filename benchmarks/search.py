@@ -33,16 +33,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message="Could not import matplotlib")
 
-from auditor.explain.exemplars import ExemplarParams, exemplars  # noqa: E402
+from auditor.explain.exemplars import OBJECTIVES, ExemplarParams, exemplars  # noqa: E402
 from auditor.model.blackbox import BlackBox, OpenOptions  # noqa: E402
 from auditor.model.generator import Generator  # noqa: E402
 from auditor.model.session import SessionSettings  # noqa: E402
 from auditor.search import Evaluation, Search, StopRule, make_search, minimize  # noqa: E402
+from auditor.search.registry import STRATEGIES  # noqa: E402
 
 DIGITS = ROOT / "sample_models" / "digits"
 LEVELS = (0.95, 0.99, 0.9999)
-METHODS = ("momentum_es", "cmaes", "random")
-OBJECTIVES = ("brier", "margin")
+METHODS = tuple(STRATEGIES)  # each strategy once, by its own name (no aliases)
 LATENTS = (16, 64, 128, 256, 512)
 
 

@@ -92,8 +92,8 @@ def test_stability_perturbs_byte_models_within_their_values(tmp_path: Path) -> N
     ctx = C.Context.open(load_config(config_path))
     settings = ctx.config.checks.stability
     part = stability.run(ctx, settings, plan_units(C.STABILITY, ctx, settings, 0)[0])
-    assert len(part["example_noisy"])  # half the bytes replaced: some predictions flip
-    noisy = part["example_noisy"]
+    assert len(part.example_noisy)  # half the bytes replaced: some predictions flip
+    noisy = part.example_noisy
     assert np.array_equal(noisy, np.rint(noisy)) and noisy.min() >= 0 and noisy.max() <= 255
     result = run_check(C.STABILITY, ctx)
     assert result.details["noise"] == {

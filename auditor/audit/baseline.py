@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from auditor.audit.results import SCHEMA_VERSION, CheckResult, Criterion, Stage, figure_text
+from auditor.audit.results import SCHEMA_VERSION, CheckResult, Criterion, Stage, figure_text, judged_status
 from auditor.errors import ConfigError
 
 
@@ -82,7 +82,7 @@ def compare_baseline(
     return CheckResult(
         name="baseline",
         title="Changes since the baseline",
-        status="failed" if failed else "passed",
+        status=judged_status(criteria),
         figure=worst,
         figure_name="worst regression",
         threshold=max_regression,

@@ -14,6 +14,8 @@ from auditor.audit.schema import Source, knob, plain, read_table, table
 from auditor.audit.verdict import FAIL_ON
 from auditor.errors import ConfigError
 from auditor.explain import attribution
+from auditor.explain.robustness import METHODS as ROBUSTNESS_METHODS
+from auditor.explain.robustness import NORMS
 from auditor.model.session import DEVICES
 from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
 from auditor.search.registry import METHODS as SEARCH_METHODS
@@ -28,7 +30,8 @@ FORMATS = ("html", "json", "junit", "sarif", "markdown")
 COLOUR_MODES = ("L", "RGB")
 CfTarget = Literal["second", "any"]  # besides a class index: each input's runner-up, or any class but its own
 CF_TARGETS = get_args(CfTarget)
-Classes = Literal["all"] | tuple[int, ...]
+Classes = Literal["all", "auto"] | tuple[int, ...]
+CLASS_WORDS = ("auto", "all")  # auto: every class of a small model, a prioritised selection of a large one
 ATTRIBUTION_METHODS = tuple(attribution.METHODS)
 BASELINES = ("auto", *attribution.BASELINES)  # auto: zero for images, the reference mean for tables
 
@@ -49,7 +52,7 @@ TIMEOUT_HELP = "seconds for this check; unset: [run] check_timeout, 0: no limit"
 
 def _classes(value: tuple[int, ...]) -> str | None:
     if not value or min(value) < 0 or len(value) > MAX_CLASSES:
-        return f'must be "all" or a non-empty list of at most {MAX_CLASSES:,} class indices >= 0'
+        return f'must be "auto", "all" or a non-empty list of at most {MAX_CLASSES:,} class indices >= 0'
     return "holds a class index twice; list each class once" if len(set(value)) != len(value) else None
 
 
@@ -108,6 +111,12 @@ class RunConfig:
     executor: str = knob(
         "local", "str", "where units run: local, ray or ray:ADDRESS", rule=executor_problem, output=True
     )
+    time_budget: float = knob(
+        600.0,
+        "float",
+        "seconds for the whole audit, CPU or CUDA; the plan scales checks to fit, 0: none",
+        within=SECONDS,
+    )
     out: Path = knob(Path("audit-out"), "out", "report folder", output=True)
     html_mode: str = knob("inline", "str", "one report.html, or a folder", choices=HTML_MODES, output=True)
     fail_on: str = knob("failed", "str", "what makes the exit code 1", choices=FAIL_ON, output=True)
@@ -144,7 +153,9 @@ class StabilitySettings:
 @dataclass(frozen=True)
 class ExemplarSettings:
     enabled: bool = knob(True, "bool", "run this check")
-    classes: Classes = knob("all", "ints", '"all" or class indices', choices=("all",), rule=_classes)
+    classes: Classes = knob(
+        "auto", "ints", '"auto", "all" or class indices', choices=CLASS_WORDS, rule=_classes
+    )
     per_class: int = knob(3, "pos", "exemplar searches per class", within=(1, 100))
     min_confidence: float = knob(0.9, "frac", "confidence an exemplar must reach", rule=_probability)
     method: str = knob("momentum_es", "str", "search method", choices=SEARCH_METHODS)
@@ -162,6 +173,9 @@ class CounterfactualSettings:
     budget: int | None = knob(None, "pos", "queries per search; unset: [run] budget", within=SEARCH_BUDGET)
     min_validity: float | None = knob(0.8, "frac", "share of searches that must flip the prediction")
     matrix: bool = knob(True, "bool", "the one-vs-one flip-distance matrix between classes")
+    matrix_classes: Classes = knob(
+        "auto", "ints", 'flip matrix classes: "auto", "all" or indices', choices=CLASS_WORDS, rule=_classes
+    )
     matrix_per_class: int = knob(1, "pos", "inputs per class sent to every other class", within=(1, 1000))
     matrix_budget: int = knob(300, "pos", "queries per matrix search", within=SEARCH_BUDGET)
     timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
@@ -185,12 +199,35 @@ class AttributionSettings:
 
 
 @dataclass(frozen=True)
+class RobustnessSettings:
+    enabled: bool = knob(True, "bool", "run this check")
+    samples: int = knob(
+        20, "pos", "data rows whose smallest flipping perturbation is searched", within=EXPLAINED
+    )
+    norm: str = knob("linf", "str", "perturbation norm, in model input units", choices=NORMS)
+    method: str = knob(
+        "auto", "str", "square: scores; hopskipjump: labels only; auto: by model", choices=ROBUSTNESS_METHODS
+    )
+    budget: int = knob(
+        2000, "pos", "queries per input, its own prediction included", within=(10, MAX_SEARCH_BUDGET)
+    )
+    labels_only: bool = knob(False, "bool", "read only the predicted label, even where scores exist")
+    min_median_radius: float | None = knob(
+        None, "float", "lowest median radius (model input units)", within=(0.0, 1e38)
+    )
+    eps: float | None = knob(None, "float", "the radius the accuracy drop is measured at", within=(0.0, 1e38))
+    max_accuracy_drop_at_eps: float | None = knob(None, "frac", "highest accuracy lost within eps; needs eps")
+    timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
+
+
+@dataclass(frozen=True)
 class ChecksConfig:
     accuracy: AccuracySettings = table(AccuracySettings, AccuracySettings())
     stability: StabilitySettings = table(StabilitySettings, StabilitySettings())
     exemplars: ExemplarSettings = table(ExemplarSettings, ExemplarSettings())
     counterfactuals: CounterfactualSettings = table(CounterfactualSettings, CounterfactualSettings())
     attributions: AttributionSettings = table(AttributionSettings, AttributionSettings())
+    robustness: RobustnessSettings | None = table(RobustnessSettings)  # opt-in: runs only with its table
 
 
 @dataclass(frozen=True)
@@ -206,11 +243,18 @@ class AuditConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings (paths as given strings), for the report and the config hash."""
-        return dict(plain(self))
+        return _without_absent_checks(plain(self))
 
     def digest(self) -> str:
         """SHA-256 of the settings that decide the results (output options excluded)."""
-        return hashlib.sha256(json.dumps(plain(self, digest=True), sort_keys=True).encode()).hexdigest()
+        settings = _without_absent_checks(plain(self, digest=True))
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def _without_absent_checks(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings less the opt-in checks' tables the config leaves out: an absent check changes no hash."""
+    checks = {name: table for name, table in settings["checks"].items() if table is not None}
+    return {**settings, "checks": checks}
 
 
 def load_config(path: str | Path) -> AuditConfig:

@@ -8,10 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from auditor.audit.plan import AuditPlan
 from auditor.jsonable import jsonable
 
 SCHEMA_VERSION = 1
-STATUSES = ("passed", "failed", "not_run")
+#: passed / failed: judged against thresholds; reported: measured, no threshold (informational, never fails);
+#: partial: a limit stopped the check, the figures cover the units it finished; not_run: nothing measured.
+STATUSES = ("passed", "failed", "reported", "partial", "not_run")
 
 
 class Stage(enum.Enum):
@@ -75,7 +78,7 @@ class CheckResult:
 
     name: str
     title: str
-    status: str  # passed | failed | not_run
+    status: str  # one of STATUSES
     figure: float | None
     figure_name: str
     threshold: float | None
@@ -92,6 +95,8 @@ class CheckResult:
     enabled: bool = True  # False when the config switched the check off
     limit_reached: bool = False  # not finished: the audit's query budget or the check's time limit ran out
     stage: Stage = Stage.MEASURE
+    units: int = 0  # units of work planned
+    units_finished: int = 0  # units whose results the figures cover (fewer than `units` when partial)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +111,8 @@ class CheckResult:
             "error": self.error,
             "enabled": self.enabled,
             "limit_reached": self.limit_reached,
+            "units": self.units,
+            "units_finished": self.units_finished,
             "queries": self.queries,
             "generator_queries": self.generator_queries,
             "seconds": self.seconds,
@@ -134,6 +141,7 @@ class AuditReport:
     generator_queries: int
     seconds: float
     ort_seconds: float
+    plan: AuditPlan | None = None  # the estimates and reductions the audit ran to
 
     def to_dict(self) -> dict[str, Any]:
         """The report.json document: stable keys (see CLI.md), JSON-safe values (NaN as null)."""
@@ -151,6 +159,7 @@ class AuditReport:
             "provenance": self.provenance,
             "checks": [c.to_dict() for c in self.checks],
             "config": self.config,
+            "plan": self.plan.to_dict() if self.plan is not None else None,
         }
         converted: dict[str, Any] = jsonable(doc)
         return converted
@@ -160,7 +169,15 @@ class AuditReport:
 
     @property
     def not_measured(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.status == "not_run"]
+        """Checks not run, or stopped by a limit before all their units finished."""
+        return [c for c in self.checks if c.status in ("not_run", "partial")]
+
+
+def judged_status(criteria: tuple[Criterion, ...]) -> str:
+    """A finished check's status: failed when a criterion is missed, passed when all are met, reported without any."""
+    if not criteria:
+        return "reported"
+    return "passed" if all(c.passed for c in criteria) else "failed"
 
 
 def figure_text(value: float | None) -> str:

@@ -14,11 +14,13 @@ from typing import Any
 
 from auditor import __version__
 from auditor.audit.baseline import compare_baseline, load_baseline
-from auditor.audit.checks import CHECKS, Check, Context, Unit, settings_dict, time_limit
+from auditor.audit.checks import Check, Context, Unit, listed_checks, settings_dict, time_limit
 from auditor.audit.checks.core import SettingsT
 from auditor.audit.config import AuditConfig
-from auditor.audit.executors.local import UnitMapper, local_mapper
-from auditor.audit.results import AuditReport, CheckResult, Stage, figure_text
+from auditor.audit.executors.local import UnitMapper, forget_cached_rows, local_mapper
+from auditor.audit.plan import AuditPlan
+from auditor.audit.planner import plan_audit
+from auditor.audit.results import AuditReport, CheckResult, Stage, figure_text, judged_status
 from auditor.audit.seeds import unit_seed
 from auditor.errors import ArgumentError, AuditorError, ConfigError, NotFinished
 from auditor.model.budget import Budget
@@ -43,32 +45,27 @@ def run_check(
     ctx: Context,
     progress: Progress | None = None,
     mapper: UnitMapper = local_mapper,
+    settings: SettingsT | None = None,
+    deadline_reason: str | None = None,
 ) -> CheckResult:
-    """Plan, map and merge one check; a prerequisite missing or a user-facing error makes it 'not_run', and so
-    does a spent query budget or time limit or a unit that could not finish (reason 'not finished: ...'; not
-    an input error)."""
+    """Plan, map and merge one check (with `settings`, else its configured ones).
+
+    A prerequisite missing or a user-facing error makes it 'not_run'. A spent query budget or time limit, or a
+    unit that could not finish (its worker died twice), keeps the units finished before it: their merge is the check's figures, with status 'partial' (or
+    'not_run' when no unit finished); `deadline_reason` replaces the limit's own message when a deadline
+    stopped it. A finished check is 'passed' or 'failed' against its criteria, 'reported' without any.
+    """
     started = time.perf_counter()
-    settings = check.settings(ctx.config)
-    head = CheckResult(
-        name=check.name,
-        title=check.title,
-        status="not_run",
-        figure=None,
-        figure_name="",
-        threshold=None,
-        direction=None,
-        reason=None,
-        queries=0,
-        generator_queries=0,
-        seconds=0.0,
-        settings=settings_dict(settings),
-        stage=check.stage,
-    )
+    settings = check.settings(ctx.config) if settings is None else settings
+    head = _not_run(check, settings)
     if not check.enabled(ctx.config):
         disabled = f"disabled in the config ([checks.{check.name}] enabled = false)"
         return replace(head, reason=disabled, enabled=False, seconds=time.perf_counter() - started)
     queries = generator_queries = 0
     queries_before, generator_before = ctx.blackbox.queries, _generator_queries(ctx)
+    units: list[Unit] = []
+    parts: list[Any] = []
+    stopped: str | None = None  # why a limit stopped the check before its last unit
     try:
         unmet = check.unmet(ctx, settings)
         if unmet:
@@ -76,15 +73,20 @@ def run_check(
         units = plan_units(check, ctx, settings, ctx.config.run.seed)
         if progress:
             progress(check.name, 0, len(units))
-        parts = []
-        for done, (part, unit_queries, unit_generator_queries) in enumerate(
-            mapper(check, ctx, settings, units), start=1
-        ):
-            parts.append(part)
-            queries += unit_queries
-            generator_queries += unit_generator_queries
-            if progress:
-                progress(check.name, done, len(units))
+        try:
+            for done, (part, unit_queries, unit_generator_queries) in enumerate(
+                mapper(check, ctx, settings, units), start=1
+            ):
+                parts.append(part)
+                queries += unit_queries
+                generator_queries += unit_generator_queries
+                if progress:
+                    progress(check.name, done, len(units))
+        except NotFinished as exc:
+            stopped = deadline_reason if deadline_reason and _past_deadline(ctx) else str(exc)
+            if not parts:
+                raise type(exc)(stopped) from None
+        forget_cached_rows(ctx)  # the merge counts alike whichever executor ran the units
         merge_start = ctx.blackbox.queries
         outcome = check.merge(ctx, settings, parts)
         queries += ctx.blackbox.queries - merge_start
@@ -97,35 +99,49 @@ def run_check(
             queries=max(queries, ctx.blackbox.queries - queries_before),
             generator_queries=max(generator_queries, _generator_queries(ctx) - generator_before),
             seconds=time.perf_counter() - started,
+            units=len(units),
         )
         if isinstance(exc, NotFinished):
             return replace(spent, reason=str(exc), limit_reached=True)
         return replace(spent, reason=f"could not run: {exc}", error=True)
     failed = [c for c in outcome.criteria if not c.passed]
+    misses = "; ".join(
+        f"{c.name} {figure_text(c.value)} is not {c.op} {figure_text(c.threshold)}" for c in failed
+    )
     first = outcome.criteria[0] if outcome.criteria else None
-    reason: str | None = None
-    if failed:
-        reason = "; ".join(
-            f"{c.name} {figure_text(c.value)} is not {c.op} {figure_text(c.threshold)}" for c in failed
-        )
-    elif not outcome.criteria and check.stage is Stage.MEASURE:
+    reason: str | None = misses or None
+    status = judged_status(outcome.criteria)
+    if stopped is not None:
+        status = "partial"
+        reason = f"{stopped}; {len(parts)} of {len(units)} units finished and the figures cover those only"
+        reason += f"; on them, {misses}" if misses else ""
+    elif status == "reported" and check.stage is Stage.MEASURE:
         reason = "no threshold set; the figures are reported only"
     return replace(
         head,
-        status="failed" if failed else "passed",
+        status=status,
         figure=outcome.figure,
         figure_name=outcome.figure_name,
         threshold=first.threshold if first and first.name == outcome.figure_name else None,
         direction=outcome.direction,
         reason=reason,
-        queries=queries,
+        queries=max(queries, ctx.blackbox.queries - queries_before) if stopped else queries,
         generator_queries=generator_queries,
         seconds=time.perf_counter() - started,
         settings={**head.settings, **outcome.settings},
         criteria=outcome.criteria,
         details=outcome.details,
         figures=outcome.figures,
+        limit_reached=stopped is not None,
+        units=len(units),
+        units_finished=len(parts),
     )
+
+
+def _past_deadline(ctx: Context) -> bool:
+    """Whether the classifier's current deadline has passed (a time limit, not the query budget, stopped it)."""
+    budget = ctx.blackbox.runner.budget
+    return budget is not None and budget.deadline is not None and time.monotonic() > budget.deadline
 
 
 def run_audit(
@@ -134,13 +150,18 @@ def run_audit(
     progress: Progress | None = None,
     mapper: UnitMapper = local_mapper,
     checks: tuple[Check[Any, Any], ...] | None = None,
+    plan: AuditPlan | None = None,
 ) -> AuditReport:
     """Run every check on one context (one black-box session), then the baseline comparison if asked.
 
-    The classifier's runner carries the audit's query budget ([run] max_queries) and, with the
-    generator's and encoder's, each check's deadline; a check that runs out is 'not finished' and the
+    The plan (made here when not given: `plan_audit`) sets each check's settings and, under [run]
+    time_budget, its share of the time. The classifier's runner carries the audit's query budget
+    ([run] max_queries) and, with the generator's and encoder's, each check's deadline: the sooner of
+    its own timeout and the plan's share; a check that runs out keeps the units it finished and the
     next one starts.
     """
+    checks = checks or listed_checks(config)
+    plan = plan or plan_audit(config, context, checks)
     started = time.perf_counter()
     clocks = {context.blackbox.runner: Budget(queries=config.run.max_queries)}
     for model in (context.generator, context.encoder):
@@ -151,11 +172,29 @@ def run_audit(
     try:
         for runner, limit in clocks.items():
             runner.budget = limit
-        for check in checks or CHECKS:
-            seconds = time_limit(config, check.settings(config))
+        for check in checks:
+            planned = plan.check(check.name)
+            settings = planned.settings if planned is not None else check.settings(config)
+            seconds = time_limit(config, settings)
+            share = plan.time_limit(check.name, plan.seconds + time.perf_counter() - started)
+            note = None
+            if share is not None and check.stage is not Stage.FACTS and (seconds is None or share < seconds):
+                seconds = share
+                note = (
+                    f"not finished: the audit's time budget of {plan.time_budget:g} s left this check "
+                    f"{share:.2g} s (raise [run] time_budget or --time-budget)"
+                )
+            if note is not None and share is not None and share <= 0 and check.enabled(config):
+                spent = (
+                    f"not run: the audit's time budget of {plan.time_budget:g} s is spent before this check"
+                )
+                results.append(
+                    _out_of_time(check, settings, f"{spent} (raise [run] time_budget or --time-budget)")
+                )
+                continue
             for limit in clocks.values():
                 limit.start_check(seconds)
-            results.append(run_check(check, context, progress, mapper))
+            results.append(run_check(check, context, progress, mapper, settings, note))
     finally:
         for runner, previous in before.items():
             runner.budget = previous
@@ -175,6 +214,31 @@ def run_audit(
         config=config.to_dict(),
         queries=sum(r.queries for r in results),
         generator_queries=sum(r.generator_queries for r in results),
-        seconds=time.perf_counter() - started,
+        seconds=plan.seconds + time.perf_counter() - started,
         ort_seconds=blackbox.ort_seconds + (context.generator.ort_seconds if context.generator else 0.0),
+        plan=plan,
     )
+
+
+def _not_run(check: Check[Any, Any], settings: Any, reason: str | None = None) -> CheckResult:
+    """A check's result before (or without) any of its units: nothing measured."""
+    return CheckResult(
+        name=check.name,
+        title=check.title,
+        status="not_run",
+        figure=None,
+        figure_name="",
+        threshold=None,
+        direction=None,
+        reason=reason,
+        queries=0,
+        generator_queries=0,
+        seconds=0.0,
+        settings=settings_dict(settings),
+        stage=check.stage,
+    )
+
+
+def _out_of_time(check: Check[Any, Any], settings: Any, reason: str) -> CheckResult:
+    """A check the time budget left no time for."""
+    return replace(_not_run(check, settings, reason), limit_reached=True)

@@ -9,7 +9,7 @@ import sys
 import click
 
 from auditor import __version__
-from auditor.cli.options import printable
+from auditor.cli.output import printable
 from auditor.errors import AuditorError
 from auditor.interrupts import Terminated, interrupted, sigterm_unwinds
 
@@ -23,6 +23,7 @@ COMMANDS = (
     "validate_config",
     "attribute",
     "counterfactual",
+    "robustness",
 )
 
 

@@ -22,9 +22,12 @@ from auditor.audit.config import (
     quick_config,
 )
 from auditor.audit.executors.registry import open_executor
+from auditor.audit.planner import plan_audit
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code, problem
-from auditor.cli.options import ModelFlags, model_options, parse_shape, printable
+from auditor.cli.models import ModelFlags, model_options, say_device
+from auditor.cli.output import printable
+from auditor.cli.parsing import parse_shape
 from auditor.cli.progress import TerminalProgress, summary_lines
 from auditor.cli.setting_flags import setting_flag
 from auditor.errors import ConfigError
@@ -78,6 +81,7 @@ def read_config(
 @setting_flag("--max-queries", RunConfig, "max_queries")
 @setting_flag("--check-timeout", RunConfig, "check_timeout")
 @setting_flag("--executor", RunConfig, "executor")
+@setting_flag("--time-budget", RunConfig, "time_budget")
 @setting_flag("--class-names", ModelConfig, "class_names")
 @setting_flag("--html-mode", RunConfig, "html_mode")
 @setting_flag("--format", RunConfig, "formats")
@@ -97,6 +101,7 @@ def command(
     max_queries: int | None,
     check_timeout: float | None,
     executor: str | None,
+    time_budget: float | None,
     class_names: tuple[str, ...] | None,
     html_mode: str | None,
     formats: tuple[str, ...] | None,
@@ -131,6 +136,7 @@ def command(
             max_queries=max_queries,
             check_timeout=check_timeout,
             executor=executor,
+            time_budget=time_budget,
             out=Path(out) if out else None,
             html_mode=html_mode,
             fail_on=fail_on,
@@ -141,13 +147,15 @@ def command(
         ),
     )
     context = Context.open(config, flags.to_open_options(), flags.sandbox_limits())
+    if config.run.device == "auto":
+        say_device(context.blackbox.provider, flags)
     quiet = flags.quiet
-    if flags.device == "auto" and config.run.device == "auto" and not quiet:
-        click.echo(
-            f"auditor: running on {'CUDA' if context.blackbox.provider == 'cuda' else 'CPU'}", err=True
-        )
+    plan = plan_audit(config, context)
+    if not quiet:
+        for line in plan.lines():
+            click.echo(f"auditor: {printable(line, 2000)}", err=True)
     with open_executor(config.run.executor) as mapper:
-        report = run_audit(config, context, TerminalProgress(sys.stderr, quiet), mapper)
+        report = run_audit(config, context, TerminalProgress(sys.stderr, quiet), mapper, plan=plan)
     files = write_report(
         report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode)
     )

@@ -9,7 +9,7 @@ import click
 from auditor.audit.config import RunConfig
 from auditor.audit.executors.registry import open_executor
 from auditor.audit.fleet import FleetAudit, load_fleet, run_fleet
-from auditor.cli.options import printable
+from auditor.cli.output import printable
 from auditor.cli.setting_flags import setting_flag
 from auditor.model.blackbox import OpenOptions
 from auditor.model.sandbox import SandboxLimits

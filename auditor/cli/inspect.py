@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-from auditor.cli.options import ModelFlags, model_options, open_blackbox, parse_class_names, printable
+from auditor.cli.models import ModelFlags, model_options, open_blackbox
+from auditor.cli.output import printable
+from auditor.cli.parsing import parse_class_names
 from auditor.jsonable import jsonable
 from auditor.model.describe import describe
 

@@ -6,7 +6,7 @@ import time
 from typing import TextIO
 
 from auditor.audit.results import AuditReport
-from auditor.cli.options import printable
+from auditor.cli.output import printable
 from auditor.report.interface import fmt, status_word
 
 PROGRESS_EVERY_S = 5.0

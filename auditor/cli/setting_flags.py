@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from auditor.audit.schema import Knob
-from auditor.cli.options import Bounded
+from auditor.cli.parsing import Bounded
 from auditor.report.interface import fmt
 
 

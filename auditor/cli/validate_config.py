@@ -6,7 +6,7 @@ import click
 
 from auditor.audit.checks import CHECKS
 from auditor.audit.config import load_config
-from auditor.cli.options import printable
+from auditor.cli.output import printable
 
 
 @click.command("validate-config")

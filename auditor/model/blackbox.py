@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,15 @@ from auditor.model import calibration
 from auditor.model.cache import DEFAULT_CACHE_BYTES, RowCache, deterministic_graph
 from auditor.model.calibration import Calibration
 from auditor.model.loading import Limits, LoadedModel, load_model
-from auditor.model.session import BatchRunner, SessionSettings, create_session, default_threads, provider_of
+from auditor.model.prefetch import prefetch
+from auditor.model.session import (
+    BatchRunner,
+    SessionSettings,
+    create_session,
+    default_threads,
+    provider_of,
+    spare_core,
+)
 from auditor.model.signature import (
     CHANNEL_LAYOUTS,
     InputSpec,
@@ -65,7 +75,9 @@ class BlackBox:
     """One ONNX Runtime session behind `predict`, which returns float32 probabilities and counts every row.
 
     Batch size and CPU threads are calibrated on the first `predict` of at least
-    `calibration.MIN_ROWS` rows (unless given); repeated rows are answered from an exact row cache,
+    `calibration.MIN_ROWS` rows (unless given); a choice of several threads is re-checked on every
+    call and given up for one thread when calls fall behind what one thread did (a busy neighbour);
+    repeated rows are answered from an exact row cache,
     on by default for CPU sessions of models without random operators (ONNX Runtime on the CPU
     gives a row the same output whatever batch it is in), counted in `cache_hits`, not in `queries`.
     """
@@ -97,7 +109,7 @@ class BlackBox:
         self.threads = options.threads or default_threads()
         self.memory_budget = options.memory_budget or calibration.MEMORY_BUDGETS[self.provider]
         self.calibration: Calibration | None = None
-        use_cache = (
+        use_cache = spec.layout != "text" and (
             options.cache
             if options.cache is not None
             else self.provider == "cpu" and deterministic_graph(model.proto)
@@ -117,8 +129,17 @@ class BlackBox:
         return cls.from_loaded(load_model(path, options.limits), options)
 
     @classmethod
-    def from_loaded(cls, model: LoadedModel, options: OpenOptions = OpenOptions()) -> BlackBox:
-        """A BlackBox over an already checked model (e.g. a copy with randomised weights)."""
+    def from_loaded(
+        cls,
+        model: LoadedModel,
+        options: OpenOptions = OpenOptions(),
+        make_probe: Callable[[InputSpec], np.ndarray] | None = None,
+    ) -> BlackBox:
+        """A BlackBox over an already checked model (e.g. a copy with randomised weights).
+
+        `make_probe` makes the rows that confirm the output convention (default: `probe_rows` below;
+        a text model passes valid token ids of its own vocabulary).
+        """
         if options.output_batch_axis < 0:
             raise ArgumentError(f"output_batch_axis must be 0 or more, got {options.output_batch_axis}")
         declared = {o.name for o in model.proto.graph.output}
@@ -135,7 +156,7 @@ class BlackBox:
         prober = BatchRunner(
             session, spec.names, spec.dtypes, spec.batch, PROBE_ROWS, options.call_timeout, axis
         )
-        probe_x = probe_rows(spec)
+        probe_x = (make_probe or probe_rows)(spec)
 
         def probe(names: list[str]) -> list[np.ndarray]:
             return prober.run(probe_x, names)
@@ -213,6 +234,33 @@ class BlackBox:
         self.nonfinite += int(np.isnan(probs).any(axis=1).sum())
         return probs
 
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        """The score output as the model returns it, (n, k) float64: logits stay logits, and an [N] or
+        [N, 1] output is one column (no softmax, no [1 - s, s]). Rows are counted as by `predict`;
+        the row cache is skipped (it holds probabilities)."""
+        if self.signature.hard_label:
+            raise ConventionError("the model returns labels only; it has no raw scores to read")
+        x = self.runner.cast(self.prepare(x))
+        if self.calibration is None and len(x) >= calibration.MIN_ROWS and self.calibrates:
+            self.calibrate(x)
+        (values,) = self.runner.run(x, [self.fetch])
+        return np.asarray(values, dtype=np.float64).reshape(len(x), -1)
+
+    def predict_batches(
+        self,
+        batches: Iterable[np.ndarray],
+        cache: bool | int = True,
+        depth: int = 1,
+        background: bool | None = None,
+    ) -> Iterator[np.ndarray]:
+        """`predict(rows, cache)` for each batch in turn, while one background thread builds the next ones.
+
+        The same probabilities, queries, calls and cache hits as the plain loop; the batches' own
+        work (masks, perturbations, decoding) overlaps the model calls when a core is free (see `prefetch`).
+        """
+        for rows in prefetch(batches, depth, background):
+            yield self.predict(rows, cache)
+
     def _predict_rows(self, x: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
         (values,) = self.runner.run(x, [self.fetch], index)
         return self.probabilities(values)
@@ -253,13 +301,10 @@ class BlackBox:
                 session, names = sessions[threads], [self.fetch]
                 return lambda rows: session.run(names, self.runner.feed(rows))
 
-            found = calibration.calibrate(runner, rows, plan)
+            cpu_clock = time.thread_time if self.provider == "cpu" else None
+            found = calibration.calibrate(runner, rows, plan, cpu_clock=cpu_clock)
             calibration.remember(key, found, opts.cache_dir)
-        if found.threads not in sessions:
-            settings = SessionSettings(self.provider, found.threads, found.spinning, opts.verbose)
-            sessions[found.threads] = create_session(self.model, settings)
-        self.session = self.runner.session = sessions[found.threads]
-        self.threads = found.threads
+        self._use_threads(found.threads, found.spinning, sessions.get(found.threads))
         if not opts.batch_size and not spec.batch:
             self.runner.batch_size = found.batch_size
         if (
@@ -269,7 +314,36 @@ class BlackBox:
             if cost * found.rows_per_second > calibration.CACHE_SHARE:
                 self.cache = None
         self.calibration = found
+        self._recheck(key)
         return found
+
+    def _use_threads(self, threads: int, spinning: bool, session: ort.InferenceSession | None = None) -> None:
+        """Run on a session with this many threads from now on (the one given, or a new one)."""
+        if session is None:
+            settings = SessionSettings(self.provider, threads, spinning, self.options.verbose)
+            session = create_session(self.model, settings)
+        self.session = self.runner.session = session
+        self.threads = threads
+
+    def _recheck(self, key: str) -> None:
+        """With several threads chosen, judge every call against the fewer-thread timing; fall back when slower."""
+        found = self.calibration
+        if found is None or found.fallback is None or found.threads <= found.fallback.threads:
+            self.runner.on_call = None
+            return
+        fallback = found.fallback
+        watch = calibration.Recheck(fallback)
+
+        def on_call(rows: int, seconds: float) -> None:
+            if watch.observe(rows, seconds):
+                self.runner.on_call = None
+                self._use_threads(fallback.threads, False)
+                self.calibration = replace(
+                    found, threads=fallback.threads, spinning=False, source="rechecked"
+                )
+                calibration.remember(key, self.calibration)  # for this process: later black boxes start there
+
+        self.runner.on_call = on_call
 
     @property
     def calibrates(self) -> bool:
@@ -278,12 +352,13 @@ class BlackBox:
 
     def _thread_plan(self) -> tuple[int, ...]:
         """Thread counts to compare, the current session's first; one when there is no choice."""
-        choices = calibration.thread_choices(self.options.threads, calibration.cpu_cores(), self.provider)
-        return (
-            (self.threads,)
-            if len(choices) == 1
-            else (self.threads, *[t for t in choices if t != self.threads])
+        busy = self.provider == "cpu" and not self.options.threads and not spare_core()
+        choices = calibration.thread_choices(
+            self.options.threads, calibration.cpu_cores(), self.provider, spare=not busy
         )
+        if len(choices) > 1:
+            return (self.threads, *[t for t in choices if t != self.threads])
+        return choices if busy else (self.threads,)  # busy: one thread, whatever the default
 
     def _plan(self) -> calibration.Plan:
         """What the calibration may try: batch sizes within the memory budget, thread counts."""
@@ -409,7 +484,20 @@ def check_row_bytes(path: Path, spec: InputSpec, limits: Limits) -> None:
 
 
 def probe_rows(spec: InputSpec) -> np.ndarray:
-    """A few fixed rows (zeros, ones, uniform, normal) to confirm the output convention."""
+    """A few fixed rows (zeros, ones, uniform, normal) to confirm the output convention.
+
+    Text models get rows of their kind: short strings, or token ids 0..3 (ids every vocabulary has)
+    with a full attention mask (a TextModel probes with ids drawn from its tokenizer's vocabulary).
+    """
+    if spec.layout == "text":
+        texts = ["", "a", "the of and to", "hello world"][:PROBE_ROWS]
+        return np.array(texts, dtype=object).reshape(len(texts), *spec.sample_shape)
+    if spec.layout == "tokens":
+        ids = np.arange(PROBE_ROWS)[:, None] % 4 * np.ones(spec.sample_shape[-1], np.int64)
+        if len(spec.names) == 1:
+            return ids
+        planes = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        return np.stack([planes.get(name, ids) for name in spec.names], axis=1)
     rng = np.random.default_rng(0)
     shape = spec.sample_shape
     rows = [np.zeros(shape), np.ones(shape), rng.uniform(0, 1, shape), rng.normal(0, 1, shape)]

@@ -1,13 +1,19 @@
-"""Batch size and CPU threads chosen by a short measurement on first use, and remembered.
+"""Batch size and CPU threads chosen by a short measurement on first use, re-checked, and remembered.
 
 On the first large `predict`, the black box times its session at a few batch sizes (those that fit
 the memory budget, smallest first, while a ~0.3 s time budget lasts), then, on a multi-core CPU,
-times one thread against several at the chosen batch and keeps the faster. Whether more threads pay
-depends on what else runs on the machine (on a busy 2-core runner two threads lose 25-45 %), so
-it is measured rather than guessed. Results are kept per (model SHA-256, provider, thread and batch
-requests, input shape, budget) for the process, and in `calibration.json` under a cache folder only
-when one is given. The black box also drops its automatic row cache when hashing a row would cost
-more than CACHE_SHARE of running it (tiny tabular models).
+times one thread against several at the chosen batch and keeps the faster. With one thread, ONNX
+Runtime computes on the calling thread, so batch sizes are compared in that thread's CPU time, which
+a busy neighbour leaves alone (a preemption in one wall-clock timing used to pick batch 1 on a loaded
+machine). Threads are compared in wall-clock time, under the load of the moment, in interleaved
+pairs: more threads are kept only when they win clearly in the median and never lose a pair, since
+they lose most when the machine gets busy (two ORT threads on a 2-core box fall by 40-70 % when the
+other core is taken; one thread by 5 %). A choice of more threads is then re-checked on the calls
+themselves (`Recheck`): calls slower than one thread was at calibration switch the black box back to
+one thread. Results are kept per (model SHA-256, provider, thread and batch requests, input shape,
+budget) for the process, and in `calibration.json` under a cache folder only when one is given. The
+black box also drops its automatic row cache when hashing a row would cost more than CACHE_SHARE of
+running it (tiny tabular models).
 """
 
 from __future__ import annotations
@@ -47,10 +53,20 @@ UNIT = 0.008
 PAST_PEAK = 0.9
 #: Batch sizes re-timed in the extra rounds: those within this share of the best rate.
 CONTENDER = 0.75
-#: More threads are kept only when at least this much faster (they lose most when the machine gets busy).
+#: More threads are kept only when at least this much faster in the median pair (they lose most when the
+#: machine gets busy), and no slower in any pair.
 THREAD_GAIN = 1.25
-#: Batches within this share of the best throughput count as equal; the largest of them is chosen.
-TIE = 0.05
+#: Interleaved pairs of timings (fewer threads, more threads) in the thread comparison.
+THREAD_ROUNDS = 3
+#: Seconds of calls the re-check of a multi-thread choice judges together.
+RECHECK_SECONDS = 0.5
+#: Batches within this share of the best throughput count as equal (then MIN_CALL decides). When repeated
+#: timings of one size spread wider (a busy machine), that spread is used instead, up to MAX_TIE.
+TIE = 0.10
+MAX_TIE = 0.25
+#: Among equal batches, the smallest whose calls last this long is chosen (the per-call work outside ONNX
+#: Runtime then costs ~1 %, and larger calls only touch more memory); the largest when none does.
+MIN_CALL = 0.002
 #: A predict call with at least this many rows triggers the calibration.
 MIN_ROWS = 64
 #: The row cache stays on only while its own cost per row is under this share of the model's.
@@ -81,7 +97,11 @@ class Calibration:
     rows_per_second: float
     trials: tuple[Trial, ...]
     seconds: float
-    source: str = "measured"
+    source: str = "measured"  # measured | file | rechecked (more threads fell behind one thread in use)
+    #: The fewer-thread timing (wall clock, rows of the comparison) that calls with more threads must beat.
+    fallback: Trial | None = None
+    #: The thread comparison: median wall-clock rows/s of each thread count (empty when there was no choice).
+    compared: tuple[Trial, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,15 +124,20 @@ def row_footprint(proto: ModelProto, sample_shape: Sequence[int], in_bytes: int,
     return MEMORY_FACTOR * (in_bytes + out_bytes + largest)
 
 
-def largest_intermediate(proto: ModelProto, sample_shape: Sequence[int]) -> int | None:
-    """Bytes of the largest tensor inside the graph for one row, or None when shapes do not resolve."""
+def largest_intermediate(
+    proto: ModelProto, sample_shape: Sequence[int], input_dims: Sequence[int] | None = None
+) -> int | None:
+    """Bytes of the largest tensor inside the graph for one row, or None when shapes do not resolve.
+
+    `input_dims` (batch axis included) sets the shape of every input, for models with several.
+    """
     graph = proto.graph
     initializers = {t.name for t in graph.initializer}
     inputs = []
     for value in graph.input:
         if value.name in initializers or not value.type.HasField("tensor_type"):
             continue
-        dims = [1, *sample_shape] if len(graph.input) == 1 else [1, 1]
+        dims = list(input_dims) if input_dims else [1, *sample_shape] if len(graph.input) == 1 else [1, 1]
         inputs.append(helper.make_tensor_value_info(value.name, value.type.tensor_type.elem_type, dims))
     inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in graph.initializer]
     stripped = helper.make_graph(list(graph.node), "sizes", inputs, list(graph.output))
@@ -155,11 +180,12 @@ def make_plan(max_batch: int, fixed_batch: int | None, threads: tuple[int, ...],
     return Plan(tuple(batches), threads, spinning)
 
 
-def thread_choices(requested: int | None, cores: int, provider: str) -> tuple[int, ...]:
-    """Thread counts to compare: the one in use first; several only for CPU without --threads."""
+def thread_choices(requested: int | None, cores: int, provider: str, spare: bool = True) -> tuple[int, ...]:
+    """Thread counts to compare: several only for CPU without --threads, and only with a core to spare
+    (`session.spare_core`): when the machine is already busy, more threads cannot win clearly."""
     if requested:
         return (requested,)
-    if provider != "cpu" or cores < 2:
+    if provider != "cpu" or cores < 2 or not spare:
         return (1,)
     return (1, max(2, min(cores // 2, 8)))
 
@@ -173,34 +199,57 @@ def calibrate(
     plan: Plan,
     time_budget: float = TIME_BUDGET,
     clock: Callable[[], float] = time.perf_counter,
+    cpu_clock: Callable[[], float] | None = None,
 ) -> Calibration:
     """Time the plan's batch sizes on rows (tiled as needed) and its thread counts; keep the fastest.
 
-    1. Batch sizes with the current thread count, within LADDER_SHARE of the time budget (`ladder`).
-    2. Thread counts at that batch (one warm-up and two interleaved timings each) with as many rows
-       as fit in THREAD_SHARE of the budget; more threads must win by THREAD_GAIN.
+    1. Batch sizes with the current thread count, within LADDER_SHARE of the time budget (`ladder`);
+       when that count is 1 and `cpu_clock` is given (the calling thread's CPU time, for CPU sessions),
+       timed and budgeted on it, so that other processes' load neither skews nor starves the choice,
+       with as much again for the re-timing rounds.
+    2. Thread counts at that batch in THREAD_ROUNDS interleaved wall-clock pairs, with as many rows
+       as fit in THREAD_SHARE of the budget; more threads must win clearly (`more_threads_win`).
     3. When more threads won, batch sizes from the largest down to the chosen one again with them
        (more threads usually want larger batches), in what is left of the budget.
     """
     started = clock()
     first = plan.threads[0]
-    rates = ladder(runners(first), rows, plan.batches, started + LADDER_SHARE * time_budget, clock)
+    on_cpu = cpu_clock is not None and first == 1
+    meter = cpu_clock if on_cpu and cpu_clock is not None else clock
+    deadline = meter() + LADDER_SHARE * time_budget
+    # in CPU time, a busy machine does not starve the ladder but still blurs it (caches, a shared
+    # core): the re-timing rounds, whose best timings converge on each size's own rate, get as long again
+    extra = LADDER_SHARE * time_budget if on_cpu else 0.0
+    timings = ladder(runners(first), rows, plan.batches, deadline, meter, extra=extra)
+    rates = best_rates(timings)
     trials = [Trial(b, first, r) for b, r in rates.items()]
-    batch, threads = pick(rates), first
+    batch, threads = pick(rates, tie_of(timings)), first
     rate = rates[batch]
+    fallback = None
+    compared: tuple[Trial, ...] = ()
     if len(plan.threads) > 1:
-        n = int(np.clip(rate * THREAD_SHARE * time_budget / (3 * len(plan.threads)), 1, batch))
+        share = THREAD_SHARE * time_budget / ((THREAD_ROUNDS + 1) * len(plan.threads))
+        n = int(np.clip(rate * share, 1, batch))
         threads, by_threads = _compare_threads(runners, tile(rows, n), plan.threads, clock)
-        trials += [Trial(n, k, r) for k, r in by_threads.items()]
+        compared = tuple(Trial(n, k, r) for k, r in by_threads.items())
+        trials += compared
         rate *= by_threads[threads] / by_threads[first]
+        fewest = min(plan.threads)
+        if threads != fewest:
+            fallback = Trial(n, fewest, by_threads[fewest])
         if threads != first:
             larger = tuple(sorted((b for b in plan.batches if b >= batch), reverse=True))
-            again = ladder(runners(threads), rows, larger, started + time_budget, clock, hint=rate)
+            retimed = ladder(runners(threads), rows, larger, started + time_budget, clock, hint=rate)
+            again = best_rates(retimed)
             trials += [Trial(b, threads, r) for b, r in again.items()]
             again.setdefault(batch, rate)  # as estimated from the thread comparison
-            batch = pick(again)
+            batch = pick(again, tie_of(retimed))
             rate = again[batch]
-    return Calibration(batch, threads, plan.spinning and threads > 1, rate, tuple(trials), clock() - started)
+    spinning = plan.spinning and threads > 1
+    seconds = clock() - started
+    return Calibration(
+        batch, threads, spinning, rate, tuple(trials), seconds, fallback=fallback, compared=compared
+    )
 
 
 def ladder(
@@ -210,65 +259,140 @@ def ladder(
     deadline: float,
     clock: Callable[[], float],
     hint: float | None = None,
-) -> dict[int, float]:
-    """Best rows/s of each batch size (in the order given) tried before the deadline.
+    extra: float = 0.0,
+) -> dict[int, list[float]]:
+    """Every timing (rows/s) of each batch size (in the order given) tried before the deadline.
 
-    Sizes whose calls would overrun the deadline, at the rate of the last size tried (or `hint`
-    rows/s before any), are skipped; without a hint the first size is always tried.
+    Sizes whose calls would overrun the deadline, at the best rate of the last size tried (or
+    `hint` rows/s before any), are skipped; without a hint the first size is always tried.
 
     Every timing covers at least UNIT seconds (several calls for small batches), so that short and
     long calls are equally exposed to a busy machine's preemptions. A size is tried (one warm-up
     and one timing) while that fits and until two sizes in a row fall under PAST_PEAK of the best;
-    then up to ROUNDS interleaved rounds re-time the contenders.
+    then up to ROUNDS interleaved rounds re-time the contenders, until `extra` seconds past the deadline.
     """
     reps: dict[int, int] = {}
-    rates: dict[int, float] = {}
+    timings: dict[int, list[float]] = {}
+
+    def best() -> dict[int, float]:
+        return {b: max(t) for b, t in timings.items()}
+
     falling, last = 0, min(batches, default=0)
     for batch in batches:
         if falling == 2:
             break  # two sizes in a row clearly past the peak
-        known = rates[last] if rates else hint
+        known = best()[last] if timings else hint
         if known is not None:
             call = batch / known * (2.0 if batch > last else 1.0)  # per-row cost often grows with the batch
             if clock() + call + max(call, UNIT) > deadline:
                 continue
         x = tile(rows, batch)
         reps[batch] = max(1, int(UNIT / _timed(run, x, 1, clock)))  # the first run at a new shape allocates
-        rates[batch] = batch * reps[batch] / _timed(run, x, reps[batch], clock)
+        timings[batch] = [batch * reps[batch] / _timed(run, x, reps[batch], clock)]
         last = batch
+        rates = best()
         falling = falling + 1 if rates[batch] < PAST_PEAK * max(rates.values()) else 0
     for _ in range(ROUNDS):
+        rates = best()
         contenders = [b for b, r in rates.items() if r >= CONTENDER * max(rates.values())]
-        if clock() + sum(max(b / rates[b], UNIT) for b in contenders) > deadline:
+        if clock() + sum(max(b / rates[b], UNIT) for b in contenders) > deadline + extra:
             break
         for batch in contenders:
-            rate = batch * reps[batch] / _timed(run, tile(rows, batch), reps[batch], clock)
-            rates[batch] = max(rates[batch], rate)
-    return rates
+            timings[batch].append(batch * reps[batch] / _timed(run, tile(rows, batch), reps[batch], clock))
+    return timings
 
 
-def pick(rates: dict[int, float]) -> int:
-    """The largest batch size within TIE of the best rate."""
+def best_rates(timings: dict[int, list[float]]) -> dict[int, float]:
+    """The best timing of each batch size (a busy machine only ever slows a timing down)."""
+    return {b: max(t) for b, t in timings.items()}
+
+
+def spread(timings: dict[int, list[float]]) -> float:
+    """How far repeated timings of one size disagree: median over sizes timed more than once of
+    (best - worst) / best; 0 when no size was timed twice."""
+    gaps = [1 - min(t) / max(t) for t in timings.values() if len(t) > 1]
+    return float(np.median(gaps)) if gaps else 0.0
+
+
+def pick(rates: dict[int, float], tie: float = TIE, min_call: float = MIN_CALL) -> int:
+    """Among batch sizes within `tie` of the best rate, the smallest whose calls last `min_call`, else the largest.
+
+    Past a couple of milliseconds a call's fixed costs (ours and ONNX Runtime's) hardly count, while
+    larger batches hold larger intermediates (on the digits CNN, 256 rows run 9 % slower than 64 on a
+    quiet machine): so a size counts as long enough, not larger as better.
+    """
     best = max(rates.values())
-    return max(b for b, r in rates.items() if r >= (1 - TIE) * best)
+    equal = sorted(b for b, r in rates.items() if r >= (1 - tie) * best)
+    long_enough = [b for b in equal if b / rates[b] >= min_call]
+    return long_enough[0] if long_enough else equal[-1]
+
+
+def tie_of(timings: dict[int, list[float]]) -> float:
+    """TIE, or the timings' own spread when wider (up to MAX_TIE)."""
+    return float(np.clip(spread(timings), TIE, MAX_TIE))
 
 
 def _compare_threads(
     runners: Callable[[int], Runner], x: np.ndarray, choices: tuple[int, ...], clock: Callable[[], float]
 ) -> tuple[int, dict[int, float]]:
-    """Interleaved timings (best of 2, each >= UNIT); more threads must beat fewer by THREAD_GAIN to be kept."""
+    """The thread count to keep and each count's median rows/s over THREAD_ROUNDS interleaved rounds.
+
+    Each round times every count once (each timing >= UNIT, the order alternating between rounds),
+    so the counts share the load of the moment; more threads replace fewer only when they win
+    clearly against them (`more_threads_win`).
+    """
     choices = tuple(sorted(choices))
     runs = {k: runners(k) for k in choices}
     reps = {k: max(1, int(UNIT / _timed(run, x, 1, clock))) for k, run in runs.items()}
-    rates = dict.fromkeys(choices, 0.0)
-    for _ in range(2):
-        for k, run in runs.items():
-            rates[k] = max(rates[k], len(x) * reps[k] / _timed(run, x, reps[k], clock))
+    rounds: list[dict[int, float]] = []
+    for i in range(THREAD_ROUNDS):
+        order = choices if i % 2 == 0 else choices[::-1]
+        rounds.append({k: len(x) * reps[k] / _timed(runs[k], x, reps[k], clock) for k in order})
     chosen = choices[0]
     for k in choices[1:]:
-        if rates[k] >= THREAD_GAIN * rates[chosen]:
+        if more_threads_win([(r[chosen], r[k]) for r in rounds]):
             chosen = k
-    return chosen, rates
+    return chosen, {k: float(np.median([r[k] for r in rounds])) for k in choices}
+
+
+def more_threads_win(pairs: Sequence[tuple[float, float]], gain: float = THREAD_GAIN) -> bool:
+    """Whether more threads win clearly over paired timings (rows/s with fewer, rows/s with more).
+
+    Clearly: at least `gain` times faster in the median pair and no slower in any pair. A neighbour
+    that takes a core for part of the measurement makes more threads lose the pairs it overlaps, and
+    then fewer threads are kept: they lose little under load, more threads lose most.
+    """
+    if not pairs:
+        return False
+    speedups = [more / fewer for fewer, more in pairs]
+    return float(np.median(speedups)) >= gain and min(speedups) >= 1.0
+
+
+class Recheck:
+    """Watches calls made with more threads against the calibration's fewer-thread timing.
+
+    Calls of at least the timing's row count are added up until they span `window` seconds; a window
+    at fewer rows/s than the fewer threads managed at calibration means the machine got busy since
+    (more threads lose most then), and `observe` says so.
+    """
+
+    def __init__(self, fallback: Trial, window: float | None = None) -> None:
+        self.fallback = fallback
+        self.window = RECHECK_SECONDS if window is None else window
+        self.rows = 0
+        self.seconds = 0.0
+
+    def observe(self, rows: int, seconds: float) -> bool:
+        """Note one call; True when the window it closes ran slower than the fewer threads did."""
+        if rows < self.fallback.batch:
+            return False  # smaller calls run at fewer rows/s anyway: not comparable
+        self.rows += rows
+        self.seconds += seconds
+        if self.seconds < self.window:
+            return False
+        slow = self.rows < self.fallback.rows_per_second * self.seconds
+        self.rows, self.seconds = 0, 0.0
+        return slow
 
 
 def cache_cost(row_shape: Sequence[int], dtype: str, width: int) -> float:
@@ -293,7 +417,7 @@ def tile(rows: np.ndarray, n: int) -> np.ndarray:
 
 
 def _timed(run: Runner, x: np.ndarray, reps: int, clock: Callable[[], float]) -> float:
-    """Seconds for reps calls on x."""
+    """Seconds for reps calls on x, on the clock given (wall or the calling thread's CPU time)."""
     started = clock()
     for _ in range(reps):
         run(x)
@@ -380,15 +504,25 @@ def _from_json(entry: dict[str, object]) -> Calibration | None:
         raw_trials = entry["trials"]
         if not isinstance(raw_trials, list):
             return None
-        trials = tuple(
-            Trial(_int(t["batch"]), _int(t["threads"]), _float(t["rows_per_second"])) for t in raw_trials
-        )
+        trials = tuple(_trial(t) for t in raw_trials)
+        fallback = entry.get("fallback")
+        fallback = None if fallback is None else _trial(fallback)
+        raw_compared = entry.get("compared", [])
+        if not isinstance(raw_compared, list):
+            return None
+        compared = tuple(_trial(t) for t in raw_compared)
     except (KeyError, TypeError, ValueError):
         return None
     spinning = entry.get("spinning")
     if not (1 <= batch <= 1 << 20 and 1 <= threads <= 1024 and isinstance(spinning, bool)):
         return None
-    return Calibration(batch, threads, spinning, rate, trials, seconds, "file")
+    return Calibration(batch, threads, spinning, rate, trials, seconds, "file", fallback, compared)
+
+
+def _trial(entry: object) -> Trial:
+    if not isinstance(entry, dict):
+        raise TypeError("not a trial")
+    return Trial(_int(entry["batch"]), _int(entry["threads"]), _float(entry["rows_per_second"]))
 
 
 def _int(value: object) -> int:

@@ -11,6 +11,7 @@ from a row cache when both models are deterministic.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from auditor.model.blackbox import BlackBox
 from auditor.model.cache import RowCache, deterministic_graph
 from auditor.model.generator import Generator
 from auditor.model.loading import LoadedModel
+from auditor.model.prefetch import prefetch
 from auditor.model.preprocess import PreprocessedBlackBox
 from auditor.model.session import BatchRunner, SessionSettings, create_session
 from auditor.model.signature import CHANNEL_LAYOUTS, ORT_DTYPES
@@ -229,3 +231,29 @@ class Pipeline:
         finally:
             runner.seconds += time.perf_counter() - started
             runner.calls += int(count)
+
+
+def predict_decoded(
+    blackbox: BlackBox,
+    decode: Callable[[np.ndarray], np.ndarray],
+    z: np.ndarray,
+    cache: bool = False,
+    background: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(decode(z), blackbox.predict(decode(z), cache)), one classifier batch at a time, decoding the next
+    batch (a generator's ONNX Runtime call, a box's numpy) in a background thread while the classifier runs.
+
+    The same rows, probabilities and row counts (generator and classifier) as decoding all of z and
+    predicting it at once, provided `decode` treats rows independently, as generators and boxes do.
+    It pays only when decoding costs about as much as classifying and a core is free (`prefetch`);
+    on the digits sample (decoding ~5 % of the classifier) it did not.
+    """
+    step = max(1, blackbox.batch_size)
+    if len(z) <= step:
+        x = decode(z)
+        return x, blackbox.predict(x, cache)
+    rows, probs = [], []
+    for x in prefetch((decode(z[start : start + step]) for start in range(0, len(z), step)), 1, background):
+        rows.append(x)
+        probs.append(blackbox.predict(x, cache))
+    return np.concatenate(rows), np.concatenate(probs)

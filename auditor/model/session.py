@@ -7,6 +7,7 @@ import ctypes
 import io
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -83,6 +84,16 @@ def cuda_available() -> bool:
 def cpu_cores() -> int:
     """CPU cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def spare_core() -> bool:
+    """Whether about one core is free: the 1-minute load average (this process's busy threads included) is at
+    most cores - 0.5. On a 2-core box, False as soon as a neighbour keeps the other core busy."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        return True
+    return load <= cpu_cores() - 0.5
 
 
 def default_threads() -> int:
@@ -163,6 +174,8 @@ class BatchRunner:
         self.calls = 0
         self.seconds = 0.0
         self.budget: Budget | None = None
+        #: Told (rows, seconds) after every successful call: how the black box re-checks its thread choice.
+        self.on_call: Callable[[int, float], None] | None = None
 
     def run(self, x: np.ndarray, outputs: list[str], index: np.ndarray | None = None) -> list[np.ndarray]:
         """Run rows x[index] (all rows when index is None; index ascending) and concatenate each output.
@@ -207,8 +220,11 @@ class BatchRunner:
             message = " ".join(str(exc).split())[:300]
             raise ModelError(f"ONNX Runtime failed on a batch of {n} rows: {message}") from None
         finally:
-            self.seconds += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.seconds += elapsed
             self.calls += 1
+        if self.on_call is not None:
+            self.on_call(len(chunk), elapsed)
         if self.batch_axis:
             ranks = [np.ndim(v) for v in values]
             if min(ranks) <= self.batch_axis:
@@ -226,6 +242,11 @@ class BatchRunner:
         """The input dict for one call on these rows."""
         if len(self.names) == 1:
             return {self.names[0]: _cast(chunk, self.dtypes[0])}
+        if chunk.ndim == 3:  # token rows stack their inputs: (n, inputs, length)
+            return {
+                name: _cast(chunk[:, i], dtype)
+                for i, (name, dtype) in enumerate(zip(self.names, self.dtypes))
+            }
         return {
             name: _cast(chunk[:, i : i + 1], dtype)
             for i, (name, dtype) in enumerate(zip(self.names, self.dtypes))

@@ -27,6 +27,7 @@ ORT_DTYPES = {
     "tensor(int8)": "int8",
 }
 FLOAT_TYPES = ("tensor(float)", "tensor(float16)", "tensor(double)")
+INT_TYPES = ("tensor(int64)", "tensor(int32)")
 LABEL_TYPES = ("tensor(int64)", "tensor(int32)", "tensor(string)")
 PASS_THROUGH = {"Identity", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "CastLike"}
 ML_CLASSIFIERS = {"LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier", "TreeEnsemble"}
@@ -37,11 +38,18 @@ METADATA_KEYS = ("class_names", "classes", "labels", "names", "id2label", "chara
 SCORE_KINDS = ("logits", "probabilities", "log-probabilities")
 #: Input layouts one can declare (--layout, [model] layout) for a single-tensor input.
 SETTABLE_LAYOUTS = ("NCHW", "NHWC", "HW", "flat", "tensor")
-#: Every layout an input may have: the settable ones and "columns", detected for one input per feature.
-LAYOUTS = (*SETTABLE_LAYOUTS, "columns")
+#: Text models: token ids (one or more int tensors, stacked per row as (inputs, length)) or raw strings.
+TEXT_LAYOUTS = ("tokens", "text")
+#: Every layout an input may have: the settable ones, "columns" (one input per feature) and the text ones.
+LAYOUTS = (*SETTABLE_LAYOUTS, "columns", *TEXT_LAYOUTS)
 #: Layouts whose samples are pictures, and those of them with a channel axis.
 IMAGE_LAYOUTS = ("NCHW", "NHWC", "HW")
 CHANNEL_LAYOUTS = ("NCHW", "NHWC")
+#: The inputs of a Hugging Face Optimum export, in the order rows stack them when the model does not say.
+TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+STRING_TYPE = "tensor(string)"
+#: Sequence length of the probe rows of a token model whose length axis is dynamic.
+PROBE_LENGTH = 8
 CHANNEL_SIZES = (1, 2, 3, 4)
 
 #: How each convention turns the chosen output into probabilities.
@@ -195,6 +203,8 @@ def detect_input(
     """
     if not inputs:
         raise ConventionError("the model declares no inputs; it cannot be audited")
+    if layout in TEXT_LAYOUTS or is_text_input(inputs):
+        return detect_text_input(inputs, layout, sample_shape)
     for info in inputs:
         if info.type not in ORT_DTYPES:
             raise ConventionError(
@@ -239,6 +249,72 @@ def detect_input(
         layout=layout
         or guess_layout(tuple(d if isinstance(d, int) and d > 0 else s for d, s in zip(declared, shape))),
         batch=_fixed_batch(info),
+    )
+
+
+def is_text_input(inputs: tuple[TensorInfo, ...]) -> bool:
+    """Strings, or an int input named input_ids: a text model whatever the caller asked."""
+    return any(i.type == STRING_TYPE for i in inputs) or any(
+        i.name == "input_ids" and i.type in INT_TYPES for i in inputs
+    )
+
+
+def detect_text_input(
+    inputs: tuple[TensorInfo, ...], layout: str | None, sample_shape: tuple[int, ...] | None
+) -> InputSpec:
+    """A text model's input: one string tensor (N, 1) or (N), or int token tensors (N, length).
+
+    Several token inputs must be Optimum's (input_ids, attention_mask, token_type_ids); each row then
+    stacks them as (inputs, length). The length is the declared one when static, else `sample_shape`'s
+    last value, else PROBE_LENGTH (the caller pads each call to its own length).
+    """
+    names = ", ".join(i.name for i in inputs)
+    strings = [i for i in inputs if i.type == STRING_TYPE]
+    if strings or layout == "text":
+        info = inputs[0]
+        if (
+            len(inputs) != 1
+            or not strings
+            or len(info.shape) not in (1, 2)
+            or info.shape[1:] not in ((), (1,))
+        ):
+            dims = "; ".join(f"{i.name}: {i.type} {list(i.shape)}" for i in inputs)
+            raise ConventionError(
+                f"a text pipeline takes one string input of shape (N, 1) or (N); this model has {dims}"
+            )
+        return InputSpec(
+            (info.name,), ("object",), (1,) if len(info.shape) == 2 else (), "text", _fixed_batch(info)
+        )
+    for info in inputs:
+        if info.type not in INT_TYPES or len(info.shape) != 2:
+            raise ConventionError(
+                f"input '{info.name}' is {info.type} {list(info.shape)}; token inputs are int tensors (N, length)"
+            )
+    if len(inputs) > 1:
+        unknown = [i.name for i in inputs if i.name not in TOKEN_INPUTS]
+        if unknown or "input_ids" not in {i.name for i in inputs}:
+            raise ConventionError(
+                f"the model's inputs are {names}; a text model takes input_ids, attention_mask and optionally "
+                f"token_type_ids, and '{(unknown or ['input_ids'])[0]}' is "
+                + ("not one of them" if unknown else "missing")
+            )
+    main = next((i for i in inputs if i.name == "input_ids"), inputs[0])
+    declared = main.shape[1]
+    if isinstance(declared, int) and declared > 0:
+        length = declared
+        if sample_shape and sample_shape[-1] != declared:
+            raise ConventionError(
+                f"input '{main.name}' has a fixed length of {declared} tokens, not {sample_shape[-1]}"
+            )
+    else:
+        length = int(sample_shape[-1]) if sample_shape else PROBE_LENGTH
+    shape = (length,) if len(inputs) == 1 else (len(inputs), length)
+    return InputSpec(
+        tuple(i.name for i in inputs),
+        tuple(ORT_DTYPES[i.type] for i in inputs),
+        shape,
+        "tokens",
+        _fixed_batch(main),
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditor.pictures.pixels import colorize, overlay, to_hwc, to_uint8, upscale
+from auditor.pictures.pixels import colorize, grid, overlay, to_hwc, to_uint8, upscale
 
 TILE_SIDE = 112  # least side of a tile in pixels, after nearest-neighbour enlargement
 STRIP_HEIGHT = 24  # a table row's colour strip: pixels high, and about STRIP_WIDTH wide
@@ -47,6 +47,10 @@ class Display:
         """The change between two inputs, mean over channels, as a signed map (blue: lower, red: higher)."""
         change = to_hwc(after, self.layout) - to_hwc(before, self.layout)
         return upscale(colorize(change.mean(axis=2)), self.min_side)
+
+    def comparison(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """before | after | their change (`change_tile`), side by side."""
+        return grid([self.tile(before), self.tile(after), self.change_tile(before, after)], 3)
 
     def heat_tile(self, row: np.ndarray, heat: np.ndarray) -> np.ndarray:
         """An input in grey with a signed heat map (one value per pixel) laid over it."""

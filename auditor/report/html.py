@@ -38,6 +38,7 @@ def environment() -> Environment:
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
     env.filters["status_word"] = status_word
     env.filters["shade"] = shade
+    env.filters["reduced"] = lambda v: f"{len(v)} classes" if isinstance(v, tuple) else fmt(v)
     return env
 
 
@@ -62,6 +63,12 @@ def render(report: AuditReport, options: WriteOptions) -> str:
     sections = sorted(pairs, key=lambda pair: pair[0].stage is Stage.FACTS)
     context: dict[str, Any] = {
         "report": report,
+        "plan": report.plan,
+        "planned": [
+            (entry, report.check(entry.name))
+            for entry in (report.plan.checks if report.plan is not None else ())
+            if any(c.name == entry.name for c in report.checks)
+        ],
         "sections": sections,
         "model_name": Path(report.model_path).name,
         "src": src,

@@ -49,5 +49,15 @@ def xml_text(value: object, limit: int = 4000) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: How each check status reads in a report (see `auditor.audit.results.STATUSES`).
+STATUS_WORDS = {
+    "passed": "passed",
+    "failed": "FAILED",
+    "reported": "reported",
+    "partial": "partial",
+    "not_run": "not run",
+}
+
+
 def status_word(status: str) -> str:
-    return {"passed": "passed", "failed": "FAILED", "not_run": "not run"}[status]
+    return STATUS_WORDS[status]

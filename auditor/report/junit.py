@@ -1,4 +1,5 @@
-"""junit.xml: one test case per check (failed: <failure>, not run: <skipped>, check error: <error>)."""
+"""junit.xml: one test case per check (failed: <failure>, not run or partial: <skipped>, check error: <error>;
+reported: a passing case marked informational). Each case carries its status as a property."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ FILENAME = "junit.xml"
 
 
 def _summary(check: CheckResult) -> str:
-    lines = [f"{check.figure_name or 'figure'}: {fmt(check.figure)}"]
+    lines = [f"status: {check.status}"]
+    if check.status == "reported":
+        lines.append("reported (informational): no threshold is set, so this check cannot fail")
+    lines.append(f"{check.figure_name or 'figure'}: {fmt(check.figure)}")
     lines += [
         f"{test.name}: {fmt(test.value)} (must be {test.op} {fmt(test.threshold)})" for test in check.criteria
     ]
@@ -26,7 +30,7 @@ def render(report: AuditReport) -> bytes:
         "tests": str(len(checks)),
         "failures": str(sum(check.status == "failed" for check in checks)),
         "errors": str(sum(check.error for check in checks)),
-        "skipped": str(sum(check.status == "not_run" and not check.error for check in checks)),
+        "skipped": str(sum(check.status in ("not_run", "partial") and not check.error for check in checks)),
         "time": f"{report.seconds:.3f}",
     }
     root = ET.Element("testsuites", {"name": "onnx-auditor", **counts})
@@ -48,10 +52,14 @@ def render(report: AuditReport) -> bytes:
             "testcase",
             {"classname": "auditor.audit", "name": check.name, "time": f"{check.seconds:.3f}"},
         )
+        props = ET.SubElement(case, "properties")
+        ET.SubElement(props, "property", {"name": "status", "value": check.status})
         if check.error:
             ET.SubElement(case, "error", {"message": xml_text(check.reason or ""), "type": "check_error"})
         elif check.status == "not_run":
             ET.SubElement(case, "skipped", {"message": xml_text(check.reason or "not run")})
+        elif check.status == "partial":
+            ET.SubElement(case, "skipped", {"message": xml_text(f"partial: {check.reason or ''}")})
         elif check.status == "failed":
             failure = ET.SubElement(
                 case, "failure", {"message": xml_text(check.reason or ""), "type": "threshold"}

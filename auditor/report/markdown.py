@@ -21,7 +21,7 @@ def md(value: object, limit: int = 300) -> str:
 
 
 def render(report: AuditReport) -> str:
-    icon = {"passed": "✅", "failed": "❌", "not_run": "⚪"}
+    icon = {"passed": "✅", "failed": "❌", "reported": "ℹ️", "partial": "⏳", "not_run": "⚪"}
     verdict = "PASS" if report.verdict == "pass" else "FAIL"
     lines = [
         f"## onnx-auditor: {verdict} — {md(Path(report.model_path).name)}",
@@ -41,10 +41,16 @@ def render(report: AuditReport) -> str:
             f"| {check.name} | {icon[check.status]} {status_word(check.status)} | {figure} | {threshold} | "
             f"{check.queries:,} |"
         )
+    lines += [
+        "",
+        "_reported_: measured, no threshold set (informational, never fails the audit); _partial_: a limit "
+        "stopped the check, its figures cover the units it finished.",
+    ]
     not_measured = report.not_measured
     if not_measured:
         lines += ["", "**Not measured**", ""]
         lines += [f"- {check.name}: {md(check.reason or '')}" for check in not_measured]
+    lines += plan_lines(report)
     for check in report.checks:
         if not check.criteria and not check.reason:
             continue
@@ -58,6 +64,26 @@ def render(report: AuditReport) -> str:
             )
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def plan_lines(report: AuditReport) -> list[str]:
+    """The plan: estimated against actual time, and every setting reduced to fit the time budget, with why."""
+    plan = report.plan
+    if plan is None:
+        return []
+    budget = f"a time budget of {plan.time_budget:g} s" if plan.time_budget is not None else "no time budget"
+    lines = [
+        "",
+        f"**Plan**: ~{plan.estimated_seconds:.1f} s estimated for {budget}; the audit took {report.seconds:.1f} s.",
+    ]
+    reduced = [p for p in plan.checks if p.reductions]
+    if not reduced:
+        return [*lines, "Nothing was reduced."]
+    lines += ["", f"Reduced {md(reduced[0].reductions[0].why)}:", ""]
+    for entry in reduced:
+        cuts = "; ".join(f"{md(r.text())}" for r in entry.reductions)
+        lines.append(f"- {entry.name}: {cuts}")
+    return lines
 
 
 def write(report: AuditReport, folder: Path, options: WriteOptions) -> None:

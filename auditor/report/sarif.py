@@ -31,6 +31,10 @@ def _result(check: CheckResult, index: int, location: dict[str, Any], sha256: st
         kind, level = "fail", "warning"
     elif check.status == "not_run":
         kind, level = "notApplicable", "none"
+    elif check.status == "partial":
+        kind, level = "open", "none"  # evaluated in part: undetermined
+    elif check.status == "reported":
+        kind, level = "informational", "none"
     else:
         kind, level = "pass", "none"
     text = f"{check.title}: {check.status.replace('_', ' ')}"
@@ -46,7 +50,12 @@ def _result(check: CheckResult, index: int, location: dict[str, Any], sha256: st
         "message": {"text": text},
         "locations": [{"physicalLocation": {"artifactLocation": location, "region": {"startLine": 1}}}],
         "partialFingerprints": {"auditorCheck/v1": f"{sha256}:{check.name}"},
-        "properties": {"figure": check.figure, "threshold": check.threshold, "queries": check.queries},
+        "properties": {
+            "status": check.status,
+            "figure": check.figure,
+            "threshold": check.threshold,
+            "queries": check.queries,
+        },
     }
 
 

@@ -13,11 +13,10 @@ from auditor.model.blackbox import BlackBox, OpenOptions
 BATCH = 32
 
 
-def open_model(proto, path: Path, batch_size: int = BATCH) -> BlackBox:
+def open_model(proto, path: Path, batch_size: int = BATCH, scores: str | None = None) -> BlackBox:
     """A CPU BlackBox with a fixed batch size and no row cache, so ONNX Runtime calls can be counted exactly."""
-    return BlackBox.open(
-        save(proto, path), OpenOptions(device="cpu", batch_size=batch_size, threads=1, cache=False)
-    )
+    options = OpenOptions(device="cpu", batch_size=batch_size, threads=1, cache=False, scores=scores)
+    return BlackBox.open(save(proto, path), options)
 
 
 def log_odds_linear(w: np.ndarray, b: float) -> np.ndarray:
@@ -61,4 +60,150 @@ def tanh_mlp(w1: np.ndarray, b1: np.ndarray, w2: np.ndarray):
             numpy_helper.from_array(b1.astype(np.float32), "B1"),
             numpy_helper.from_array(head, "W2"),
         ],
+    )
+
+
+# Captum's test models (captum/testing/helpers/basic_models.py), the same weights, as ONNX graphs. Captum's
+# models with several input tensors become one input whose rows (or channels) are those tensors.
+
+
+def _tensor(name: str, value: np.ndarray):
+    return numpy_helper.from_array(np.asarray(value, dtype=np.float32), name)
+
+
+def _multilayer_nodes(src: str, out: str) -> tuple[list, list]:
+    """BasicModel_MultiLayer: linear0 = identity, linear1 = ones(4, 3) with bias (-10, 1, 1, 1), ReLU,
+    linear2 = ones(2, 4) with bias (-1, 1)."""
+    nodes = [
+        helper.make_node("MatMul", [src, "W0"], ["l0"]),
+        helper.make_node("Add", ["l0", "B0"], ["lin0"]),
+        helper.make_node("MatMul", ["lin0", "W1"], ["l1"]),
+        helper.make_node("Add", ["l1", "B1"], ["lin1"]),
+        helper.make_node("Relu", ["lin1"], ["relu"]),
+        helper.make_node("MatMul", ["relu", "W2"], ["l2"]),
+        helper.make_node("Add", ["l2", "B2"], [out]),
+    ]
+    weights = [
+        _tensor("W0", np.eye(3)),
+        _tensor("B0", np.zeros(3)),
+        _tensor("W1", np.ones((4, 3)).T),
+        _tensor("B1", [-10.0, 1.0, 1.0, 1.0]),
+        _tensor("W2", np.ones((2, 4)).T),
+        _tensor("B2", [-1.0, 1.0]),
+    ]
+    return nodes, weights
+
+
+def captum_multilayer(tensors: int = 1, mult: float = 1.0, summed: bool = False):
+    """BasicModel_MultiLayer (x: [N, 3]) -> [N, 2]. tensors=3: BasicModel_MultiLayer_MultiInput with scale 1,
+    x: [N, 3, 3] whose rows are x1, x2, x3 (the model sees x1 + x2 + x3). mult=10: BasicModelBoolInput
+    (booleans as 0/1). summed: Captum's single-score forward torch.sum(net(x)) per row -> [N, 1]."""
+    nodes, weights = [], []
+    src = "x"
+    if tensors > 1:
+        nodes.append(helper.make_node("ReduceSum", ["x", "axis1"], ["added"], keepdims=0))
+        weights.append(numpy_helper.from_array(np.array([1], np.int64), "axis1"))
+        src = "added"
+    if mult != 1.0:
+        nodes.append(helper.make_node("Mul", [src, "mult"], ["scaled"]))
+        weights.append(_tensor("mult", [mult]))
+        src = "scaled"
+    body, body_weights = _multilayer_nodes(src, "lin2" if summed else "out")
+    nodes += body
+    weights += body_weights
+    if summed:
+        nodes.append(helper.make_node("ReduceSum", ["lin2", "axis1"], ["out"], keepdims=1))
+        if tensors == 1:
+            weights.append(numpy_helper.from_array(np.array([1], np.int64), "axis1"))
+    shape = ["N", 3] if tensors == 1 else ["N", tensors, 3]
+    return model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1 if summed else 2])],
+        weights,
+    )
+
+
+def captum_basic():
+    """BasicModel: 1 - relu(1 - x), x: [N, 3] -> [N, 3]."""
+    nodes = [
+        helper.make_node("Sub", ["one", "x"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("Sub", ["one", "r"], ["out"]),
+    ]
+    return model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])],
+        [_tensor("one", [1.0])],
+    )
+
+
+def captum_model3():
+    """BasicModel3: relu(relu(x1 - 1) - relu(x2)) with x = [x1, x2]: [N, 2] -> [N, 1]."""
+    nodes = [
+        helper.make_node("Split", ["x", "halves"], ["x1", "x2"], axis=1),
+        helper.make_node("Sub", ["x1", "one"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r1"]),
+        helper.make_node("Relu", ["x2"], ["r2"]),
+        helper.make_node("Sub", ["r1", "r2"], ["d"]),
+        helper.make_node("Relu", ["d"], ["out"]),
+    ]
+    return model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])],
+        [_tensor("one", [1.0]), numpy_helper.from_array(np.array([1, 1], np.int64), "halves")],
+    )
+
+
+def captum_sum(features: int):
+    """Captum's sum_forward: the sum of every input value, x: [N, features] -> [N, 1]."""
+    nodes = [helper.make_node("ReduceSum", ["x", "axis1"], ["out"], keepdims=1)]
+    return model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", features])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])],
+        [numpy_helper.from_array(np.array([1], np.int64), "axis1")],
+    )
+
+
+def captum_conv(column: bool = False):
+    """BasicModel_ConvNet_One_Conv on x + x2: conv 3x3 of ones with biases (-50, -75), ReLU, flatten to 8,
+    fc1 = [ones(4, 5), -ones(4, 3)], ReLU -> [N, 4]. Input [N, 2, 4, 4]: channel 0 is x, channel 1 is x2;
+    column=True: x2 is [4, 1] (its values in channel 1, column 0), added to every column of x."""
+    nodes = [
+        helper.make_node("Split", ["x", "halves"], ["a", "b"], axis=1),
+    ]
+    other = "b"
+    if column:
+        nodes.append(helper.make_node("Slice", ["b", "start", "stop", "axis3"], ["b0"]))
+        other = "b0"
+    nodes += [
+        helper.make_node("Add", ["a", other], ["summed"]),
+        helper.make_node("Conv", ["summed", "K", "KB"], ["c"]),
+        helper.make_node("Relu", ["c"], ["rc"]),
+        helper.make_node("Flatten", ["rc"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "F"], ["f"]),
+        helper.make_node("Add", ["f", "FB"], ["fc"]),
+        helper.make_node("Relu", ["fc"], ["out"]),
+    ]
+    fc1 = np.concatenate([np.ones((4, 5)), -np.ones((4, 3))], axis=1)
+    weights = [
+        numpy_helper.from_array(np.array([1, 1], np.int64), "halves"),
+        _tensor("K", np.ones((2, 1, 3, 3))),
+        _tensor("KB", [-50.0, -75.0]),
+        _tensor("F", fc1.T),
+        _tensor("FB", np.zeros(4)),
+    ]
+    if column:
+        weights += [
+            numpy_helper.from_array(np.array([value], np.int64), name)
+            for name, value in (("start", 0), ("stop", 1), ("axis3", 3))
+        ]
+    return model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 4])],
+        weights,
     )

@@ -135,3 +135,56 @@ def test_bad_input_exits_2_with_one_line(image_case, capsys) -> None:
     assert err.startswith("auditor: error:") and "--target" in err and "\n" not in err
     assert _run(model, data, out, "--index", "9") == 2
     assert not (out / "attribution.json").exists()
+
+
+def test_feature_ablation_takes_groups_from_a_csv_and_explains_raw_scores(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=5)
+    model = save(log_odds_linear(w, 0.1), tmp_path / "lin.onnx")
+    data = tmp_path / "rows.npz"
+    x = rng.normal(size=(2, 5)).astype(np.float32)
+    np.savez(data, X=x)
+    groups = tmp_path / "groups.csv"
+    groups.write_text("0,1,0,2,1\n")
+    out = tmp_path / "out"
+    flags = ("--method", "feature-ablation", "--groups", str(groups), "--score", "raw", "--target", "1")
+    assert _run(model, data, out, *flags) == 0
+    report = _report(out)
+    settings = report["attribution"]["settings"]
+    assert settings["groups"] == [0, 1, 0, 2, 1] and settings["score"] == "raw"
+    assert report["method"] == "feature-ablation" and report["attribution"]["score"] == "raw"
+    contribution = w * x[0]  # raw logit column 1 = w.x + b: a group's drop is its sum of w_i x_i
+    ids = np.array([0, 1, 0, 2, 1])
+    expected = np.array([contribution[ids == g].sum() for g in ids])
+    np.testing.assert_allclose(report["map"], expected, atol=1e-4)
+
+
+def test_lime_takes_groups_from_npy_and_every_method_records_groups_and_score(image_case, tmp_path) -> None:
+    model, data, out = image_case
+    groups = tmp_path / "groups.npy"
+    np.save(groups, (np.arange(100).reshape(10, 10) // 10) % 4)  # 4 groups of non-adjacent rows
+    assert _run(model, data, out, "--method", "lime", "--groups", str(groups), "--samples", "60") == 0
+    settings = _report(out)["attribution"]["settings"]
+    assert settings["features"] == "groups" and settings["interpretable_features"] == 4
+    assert np.array(settings["groups"]).shape == (10, 10) and settings["score"] == "probability"
+    assert _run(model, data, out, "--score", "log-odds", "--window", "3") == 0
+    settings = _report(out)["attribution"]["settings"]
+    assert settings["groups"] is None and settings["score"] == "log_odds" and settings["stride"] == [1, 1]
+
+
+def test_bad_groups_exit_2_with_one_line(image_case, tmp_path, capsys) -> None:
+    model, data, out = image_case
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("0,1\n1,0\n")
+    broken = tmp_path / "broken.npy"
+    broken.write_bytes(b"not an array")
+    for flags in (
+        ("--method", "feature-ablation", "--groups", str(wrong)),
+        ("--method", "feature-ablation", "--groups", str(broken)),
+    ):
+        assert _run(model, data, out, *flags) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("auditor: error:") and "groups" in err and "\n" not in err
+    assert _run(model, data, out, "--method", "occlusion", "--groups", str(wrong)) == 2
+    assert "Error: --groups applies to --method feature-ablation or lime" in capsys.readouterr().err
+    assert not (out / "attribution.json").exists()

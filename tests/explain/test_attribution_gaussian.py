@@ -10,7 +10,7 @@ import pytest
 from attribution_models import BATCH, log_odds_linear, open_model, tanh_mlp
 from onnx_factory import conv_image, linear
 
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError
 from auditor.explain.attribution import gaussian_lime
 
 SIGMA = 0.5
@@ -72,6 +72,47 @@ def test_logistic_regression_matches_smoothgrad_within_the_reported_error(tmp_pa
     assert np.linalg.norm(np.mean(errors, axis=0)) < 0.3 * np.linalg.norm(plain - smoothgrad)
 
 
+@pytest.mark.parametrize(("estimator", "samples"), [("ols", 4000), ("stein", 40_000)])
+def test_an_rbf_kernel_gives_smoothgrad_at_tau(tmp_path, estimator: str, samples: int) -> None:
+    # METHODS.md: weights exp(-|eps|^2 / 2 nu^2) tilt N(0, sigma^2) into N(0, tau^2), 1/tau^2 = 1/sigma^2 + 1/nu^2
+    rng = np.random.default_rng(2)
+    d = 10
+    w = rng.normal(size=d) / np.sqrt(d) * 2
+    x = rng.normal(size=d) * 0.3
+    bb = open_model(linear(w[:, None], np.array([0.2]), head="sigmoid"), tmp_path / "m.onnx")
+    nu = SIGMA
+    tau = 1 / np.sqrt(1 / SIGMA**2 + 1 / nu**2)
+    nodes, quad = np.polynomial.hermite_e.hermegauss(80)
+
+    def smoothgrad(spread: float) -> np.ndarray:
+        u = w @ x + 0.2 + spread * np.linalg.norm(w) * nodes
+        return w * float(quad @ (_sigmoid(u) * (1 - _sigmoid(u))) / np.sqrt(2 * np.pi))
+
+    at_tau, at_sigma = smoothgrad(tau), smoothgrad(SIGMA)
+    errors, zscores = [], []
+    for seed in range(10):
+        result = gaussian_lime(
+            bb,
+            x,
+            target=1,
+            samples=samples,
+            score="probability",
+            sigma=SIGMA,
+            kernel_width=nu,
+            estimator=estimator,
+            rng=seed,
+        )
+        assert result.settings["tau"] == pytest.approx(tau) and result.settings["kernel_width"] == nu
+        assert 0 < result.extra["effective_samples"] < result.extra["used_samples"]
+        stderr = result.extra["gradient_stderr"]
+        assert np.linalg.norm(result.gradient - at_tau) <= 3 * np.sqrt((stderr**2).sum())
+        errors.append(result.gradient - at_tau)
+        zscores.append((result.gradient - at_tau) / stderr)
+    assert 0.6 < np.std(zscores) < 1.5  # the reported standard error is the real spread
+    # the average of the runs sits at SmoothGrad(tau), well away from SmoothGrad(sigma)
+    assert np.linalg.norm(np.mean(errors, axis=0)) < 0.5 * np.linalg.norm(at_sigma - at_tau)
+
+
 @pytest.mark.parametrize("estimator", ["ols", "stein"])
 def test_tanh_mlp_matches_smoothgrad_within_the_reported_error(tmp_path, estimator: str) -> None:
     rng = np.random.default_rng(3)
@@ -121,7 +162,9 @@ def test_gaussian_lime_sends_its_samples_in_batches(tmp_path, samples: int, esti
 
 def test_gaussian_lime_refuses_an_underdetermined_fit(tmp_path) -> None:
     bb = open_model(conv_image((1, 8, 8), 3), tmp_path / "m.onnx")
-    with pytest.raises(ConfigError, match="stein"):
+    with pytest.raises(ArgumentError, match="stein"):
         gaussian_lime(bb, np.zeros((1, 8, 8)), samples=50, estimator="ols")
-    with pytest.raises(ConfigError, match="positive"):
+    with pytest.raises(ArgumentError, match="positive"):
         gaussian_lime(bb, np.zeros((1, 8, 8)), samples=50, sigma=0.0)
+    with pytest.raises(ArgumentError, match="kernel_width"):
+        gaussian_lime(bb, np.zeros((1, 8, 8)), samples=50, kernel_width=-1.0)

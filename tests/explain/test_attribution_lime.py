@@ -9,7 +9,7 @@ import pytest
 from attribution_models import BATCH, log_odds_image, log_odds_linear, open_model
 from onnx_factory import conv_image
 
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError
 from auditor.explain.attribution import lime, rank_correlation
 from auditor.explain.attribution.core import Features
 from auditor.explain.attribution.features import grid_segments, superpixels
@@ -104,7 +104,7 @@ def test_grid_and_superpixel_features() -> None:
     assert spx.min() == 0 and len(np.unique(spx)) == spx.max() + 1
     for label in np.unique(spx):  # no superpixel straddles the edge between the two flat halves
         assert len(np.unique(image[0][spx == label])) == 1
-    with pytest.raises(ConfigError, match="image"):
+    with pytest.raises(ArgumentError, match="image"):
         superpixels(np.zeros(5), Features((5,), "flat"), 3, np.random.default_rng(0))
 
 
@@ -120,7 +120,7 @@ def test_lime_with_superpixels_runs_on_rgb(tmp_path) -> None:
 
 def test_lime_rejects_unknown_options(tmp_path) -> None:
     bb = open_model(conv_image((1, 6, 6), 3), tmp_path / "m.onnx")
-    with pytest.raises(ConfigError, match="features"):
+    with pytest.raises(ArgumentError, match="features"):
         lime(bb, np.zeros((1, 6, 6)), features="slic")
-    with pytest.raises(ConfigError, match="kernel"):
+    with pytest.raises(ArgumentError, match="kernel"):
         lime(bb, np.zeros((1, 6, 6)), kernel="rbf")

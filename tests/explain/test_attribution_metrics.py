@@ -12,7 +12,7 @@ from attribution_models import BATCH, log_odds_linear, open_model
 from onnx import TensorProto, helper, numpy_helper
 from onnx_factory import conv_image, linear, model
 
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError
 from auditor.explain.attribution import (
     faithfulness,
     lime,
@@ -136,7 +136,7 @@ def test_randomise_redraws_only_the_top_layers_on_a_copy(tmp_path) -> None:
         if not np.array_equal(numpy_helper.to_array(t), before[t.name])
     }
     assert changed == {"W1", "b1", "gamma", "beta", "W2", "b2"}
-    with pytest.raises(ConfigError, match="2 weight layers"):
+    with pytest.raises(ArgumentError, match="2 weight layers"):
         randomise(loaded, 3, np.random.default_rng(0))
 
 

@@ -9,7 +9,7 @@ import pytest
 from attribution_models import BATCH, log_odds_image, log_odds_linear, open_model
 from onnx_factory import conv_image
 
-from auditor.errors import ConfigError, DataError
+from auditor.errors import ArgumentError, DataError
 from auditor.explain.attribution import occlusion, resolve_baseline
 from auditor.explain.attribution.baselines import blur
 from auditor.explain.attribution.core import Features
@@ -34,7 +34,8 @@ def test_cells_average_the_drops_of_every_window_covering_them(tmp_path) -> None
     bb = open_model(log_odds_image(w, -0.2), tmp_path / "m.onnx")
     result = occlusion(bb, x, target=1, baseline=0.25, window=3, stride=2, score="log_odds")
     contribution = (w * (x - 0.25))[0]
-    starts_r, starts_c = [0, 2, 4], [0, 2, 3]  # a last window is added so the border is covered
+    # Captum's placement: starts 0, 2, 4 on both axes; on the 6 columns the last window is cut to {4, 5}
+    starts_r, starts_c = [0, 2, 4], [0, 2, 4]
     total, cover = np.zeros((7, 6)), np.zeros((7, 6))
     for r in starts_r:
         for c in starts_c:
@@ -80,9 +81,9 @@ def test_baselines() -> None:
     assert np.array_equal(noise, resolve_baseline("noise", x, view, rng=np.random.default_rng(0)))
     channels_last = np.random.default_rng(6).uniform(size=(16, 16, 1))
     np.testing.assert_array_equal(resolve_baseline(channels_last, x, view), channels_last.transpose(2, 0, 1))
-    with pytest.raises(ConfigError, match="reference"):
+    with pytest.raises(ArgumentError, match="reference"):
         resolve_baseline("mean", x, view)
-    with pytest.raises(ConfigError, match="image"):
+    with pytest.raises(ArgumentError, match="image"):
         resolve_baseline("blur", np.zeros(5), Features((5,), "flat"))
     with pytest.raises(DataError):
         resolve_baseline(np.zeros(7), x, view)
@@ -91,9 +92,9 @@ def test_baselines() -> None:
 def test_bad_settings_fail_with_one_line(tmp_path) -> None:
     bb = open_model(conv_image((1, 6, 6), 3), tmp_path / "m.onnx")
     x = np.zeros((1, 6, 6))
-    with pytest.raises(ConfigError, match="larger than the map"):
+    with pytest.raises(ArgumentError, match="larger than the map"):
         occlusion(bb, x, window=7)
-    with pytest.raises(ConfigError, match="out of range"):
+    with pytest.raises(ArgumentError, match="out of range"):
         occlusion(bb, x, target=3)
     with pytest.raises(DataError, match="does not fit"):
         occlusion(bb, np.zeros((2, 6, 6)))
@@ -101,8 +102,8 @@ def test_bad_settings_fail_with_one_line(tmp_path) -> None:
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
 def test_non_finite_baseline_is_refused(text):
-    from auditor.errors import ConfigError
+    from auditor.errors import ArgumentError
     from auditor.explain.attribution import parse_baseline
 
-    with pytest.raises(ConfigError, match="finite"):
+    with pytest.raises(ArgumentError, match="finite"):
         parse_baseline(text)

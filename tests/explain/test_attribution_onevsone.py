@@ -9,7 +9,7 @@ import pytest
 from attribution_models import BATCH, open_model
 from onnx_factory import linear
 
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError
 from auditor.explain.attribution import one_vs_one
 
 
@@ -54,11 +54,11 @@ def test_lime_explainer_splits_the_same_gap(tmp_path) -> None:
 def test_one_vs_one_checks_its_arguments(tmp_path) -> None:
     bb, _, _, rng = _three_classes(tmp_path)
     x = rng.normal(size=6)
-    with pytest.raises(ConfigError, match="differ"):
+    with pytest.raises(ArgumentError, match="differ"):
         one_vs_one(bb, x, x, target=1, contrast=1)
-    with pytest.raises(ConfigError, match="out of range"):
+    with pytest.raises(ArgumentError, match="out of range"):
         one_vs_one(bb, x, x, contrast=5)
-    with pytest.raises(ConfigError, match="sets the baseline"):
+    with pytest.raises(ArgumentError, match="sets the baseline"):
         one_vs_one(bb, x, x, contrast=0, baseline="zero")
-    with pytest.raises(ConfigError, match="explainer"):
+    with pytest.raises(ArgumentError, match="explainer"):
         one_vs_one(bb, x, x, contrast=0, explainer="gradient")

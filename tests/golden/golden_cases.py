@@ -116,6 +116,11 @@ VOLATILE = {
     "batch_size",
     "device_info",
     "calibration",
+    "estimated_seconds",  # the audit plan's estimates, from timings measured on this machine
+    "full_size_seconds",
+    "planning_seconds",
+    "median_seconds",  # a check's timing per unit or per input
+    "cost",
 }
 
 

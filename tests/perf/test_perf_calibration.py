@@ -200,6 +200,7 @@ def test_thread_choices():
     assert calibration.thread_choices(None, 16, "cpu") == (1, 8)
     assert calibration.thread_choices(None, 16, "cuda") == (1,)
     assert calibration.thread_choices(None, 1, "cpu") == (1,)
+    assert calibration.thread_choices(None, 16, "cpu", spare=False) == (1,)  # a busy machine: one thread
 
 
 def test_a_load_spike_during_one_timing_does_not_decide():

@@ -19,7 +19,9 @@ from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
 from auditor.audit.checks.exemplars import EXEMPLARS
 from auditor.audit.checks.inputs import pick_rows
 from auditor.audit.checks.provenance import PROVENANCE
+from auditor.audit.checks.robustness import ROBUSTNESS
 from auditor.audit.checks.stability import STABILITY
+from auditor.audit.config import AuditConfig
 from auditor.audit.results import Criterion, Figure, Outcome, Stage
 from auditor.audit.seeds import unit_seed
 
@@ -31,7 +33,14 @@ CHECKS: tuple[Check[Any, Any], ...] = (
     EXEMPLARS,
     COUNTERFACTUALS,
     ATTRIBUTIONS,
+    ROBUSTNESS,
 )
+
+
+def listed_checks(config: AuditConfig) -> tuple[Check[Any, Any], ...]:
+    """The checks a report lists for this config: every check but the opt-in ones it does not name."""
+    return tuple(check for check in CHECKS if check.listed(config))
+
 
 __all__ = [
     "ACCURACY",
@@ -41,6 +50,7 @@ __all__ = [
     "EXEMPLARS",
     "IMAGE_LAYOUTS",
     "PROVENANCE",
+    "ROBUSTNESS",
     "STABILITY",
     "Check",
     "Context",
@@ -52,6 +62,7 @@ __all__ = [
     "Unit",
     "calibration",
     "configured_options",
+    "listed_checks",
     "pick_rows",
     "settings_dict",
     "time_limit",

@@ -7,8 +7,18 @@ from typing import Any
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import NAMED_ROWS, ROWS_PER_UNIT, Check, Slice, Unit, chunks, criteria
+from auditor.audit.checks.core import (
+    NAMED_ROWS,
+    ROWS_PER_UNIT,
+    Check,
+    Slice,
+    Unit,
+    calls_for,
+    chunks,
+    criteria,
+)
 from auditor.audit.config import AccuracySettings
+from auditor.audit.plan import Work
 from auditor.audit.results import Figure, Outcome
 from auditor.pictures import png_bytes, reliability_diagram
 
@@ -24,6 +34,11 @@ def unmet(ctx: Context, settings: AccuracySettings) -> str | None:
 def plan(ctx: Context, settings: AccuracySettings, seed: int) -> list[Slice]:
     assert ctx.data is not None  # unmet() said so
     return chunks(range(len(ctx.data)), ROWS_PER_UNIT)
+
+
+def estimate(ctx: Context, settings: AccuracySettings, slices: list[Slice]) -> Work:
+    sizes = [len(items) for _, items in slices]
+    return Work(sum(sizes), calls_for(sizes, ctx.blackbox.batch_size))
 
 
 def run(ctx: Context, settings: AccuracySettings, unit: Unit) -> np.ndarray:
@@ -127,4 +142,5 @@ ACCURACY = Check(
     plan=plan,
     run=run,
     merge=merge,
+    estimate=estimate,
 )

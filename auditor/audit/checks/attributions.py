@@ -8,9 +8,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import Check, Slice, Unit, build_lacks, chunks, criteria, nonfinite_facts
+from auditor.audit.checks.core import (
+    Check,
+    Reduced,
+    Slice,
+    Unit,
+    build_lacks,
+    calls_for,
+    chunks,
+    criteria,
+    nonfinite_facts,
+)
 from auditor.audit.checks.inputs import no_inputs, pick_rows, unit_rows
 from auditor.audit.config import AttributionSettings
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
 from auditor.pictures import curves, grid_png, png_bytes
 
@@ -19,6 +30,11 @@ if TYPE_CHECKING:
 
 TOP_FEATURES = 8
 AUC_KEYS = ("deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc")
+LEAST = (
+    ("samples", 2),
+    ("lime_samples", 200),
+    ("orders", 2),
+)  # what a time budget may cut, in order, how far
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,34 @@ def plan(ctx: Context, settings: AttributionSettings, seed: int) -> list[Slice]:
     return chunks(pick_rows(ctx, settings.samples, seed, "attribution-rows"), 1, "samples")
 
 
+def estimate(ctx: Context, settings: AttributionSettings, slices: list[Slice]) -> Work:
+    """Per input: its own prediction, each method's rows and each map's deletion and insertion curves."""
+    from auditor.explain.attribution.core import Features  # optional in a build: see unmet()
+    from auditor.explain.attribution.features import as_window
+    from auditor.explain.attribution.occlusion import window_masks
+
+    view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
+    sizes = as_window(settings.window, view)
+    steps = as_window(settings.stride or tuple(max(1, s // 2) for s in sizes), view, "stride")
+    windows = int(np.prod([len(window_masks(n, s, t)) for n, s, t in zip(view.map_shape, sizes, steps)]))
+    rows_of = {
+        "occlusion": windows + 2,
+        "lime": settings.lime_samples,
+        "gaussian-lime": settings.lime_samples + 1,
+    }
+    curves = 2 * (settings.orders + 1) * (settings.steps + 1)
+    batches = [1] + [rows_of[method] for method in settings.methods] + [curves] * len(settings.methods)
+    inputs = len(slices)
+    return Work(inputs * sum(batches), inputs * calls_for(batches, ctx.blackbox.batch_size))
+
+
+def reduce(
+    ctx: Context, settings: AttributionSettings, share: float, why: str
+) -> Reduced[AttributionSettings]:
+    sampled = {"lime", "gaussian-lime"} & set(settings.methods)  # lime_samples matters to these only
+    return scale(settings, tuple(d for d in LEAST if sampled or d[0] != "lime_samples"), share, why)
+
+
 def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | float:
     if settings.baseline != "auto":
         return settings.baseline
@@ -51,12 +95,8 @@ def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | f
 
 
 def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
-    from auditor.explain.attribution import (
-        faithfulness,
-        gaussian_lime,
-        lime,
-        occlusion,
-    )  # optional: see unmet()
+    from auditor.explain.attribution import METHODS, faithfulness, single  # optional: see unmet()
+    from auditor.explain.attribution.explanation import ExplainParams
 
     rng = np.random.default_rng(unit.seed)
     x = unit_rows(ctx, unit, rng)[0]
@@ -66,26 +106,20 @@ def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
     ):  # NaN or infinite scores for the input itself: nothing to explain
         return Maps(unit.items[0], x, [], False)
     baseline = attribution_baseline(ctx, settings)
-    window, samples = settings.window, settings.lime_samples
     maps = []
     for method in settings.methods:
         seed = int(rng.integers(2**31))
-        if method == "occlusion":
-            attribution = occlusion(
-                blackbox,
-                x,
-                baseline=baseline,
-                window=window,
-                stride=settings.stride,
-                reference=reference,
-                rng=seed,
-            )
-        elif method == "lime":
-            attribution = lime(
-                blackbox, x, baseline=baseline, samples=samples, window=window, reference=reference, rng=seed
-            )
-        else:
-            attribution = gaussian_lime(blackbox, x, samples=samples, reference=reference, rng=seed)
+        params = ExplainParams(
+            method=method,
+            baseline=baseline,
+            window=settings.window,
+            stride=settings.stride,
+            samples=settings.lime_samples,
+        )
+        # the map as `explain_input` draws it, without its probability query (the row was just scored)
+        attribution = single(
+            METHODS[method](blackbox, x, rng=seed, **params.method_options(method, reference))
+        )
         faithful = faithfulness(
             blackbox,
             x,
@@ -198,4 +232,6 @@ ATTRIBUTIONS = Check(
     plan=plan,
     run=run,
     merge=merge,
+    estimate=estimate,
+    reduce=reduce,
 )

@@ -67,7 +67,7 @@ class Context:
             if config.generator.encoder is not None:
                 encoder = open_vetted(config.generator.encoder, "encoder", options, sandbox)
         data = None
-        if raw is not None:
+        if raw is not None and config.data is not None:  # raw is read from config.data
             default_names = tuple(str(i) for i in range(blackbox.n_classes))
             names = raw.class_names
             if (
@@ -95,6 +95,12 @@ class Context:
             rows = self.generator.generate(self.generator.sample_prior(REFERENCE_ROWS, rng))
             return self.blackbox.prepare(rows)
         return None
+
+    @cached_property
+    def predicted_labels(self) -> np.ndarray:
+        """The model's class for each data row (-1: non-finite scores); one batched prediction, made once."""
+        assert self.data is not None  # callers check for data first
+        return self.blackbox.predict_labels(self.data.x)
 
     @cached_property
     def value_range(self) -> tuple[float, float]:
@@ -140,6 +146,13 @@ def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
             config,
             "checks.exemplars.classes",
             f"holds class {max(exemplars.classes)}, but the model has {k} classes (0..{k - 1})",
+        )
+    matrix = counterfactuals.matrix_classes
+    if counterfactuals.enabled and counterfactuals.matrix and isinstance(matrix, tuple) and max(matrix) >= k:
+        raise config_error(
+            config,
+            "checks.counterfactuals.matrix_classes",
+            f"holds class {max(matrix)}, but the model has {k} classes (0..{k - 1})",
         )
     if counterfactuals.enabled and isinstance(counterfactuals.target, int) and counterfactuals.target >= k:
         raise config_error(

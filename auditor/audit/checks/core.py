@@ -11,11 +11,14 @@ import numpy as np
 
 from auditor.audit.checks.context import Context
 from auditor.audit.config import AuditConfig
+from auditor.audit.plan import Reduction, Work
 from auditor.audit.results import Criterion, Outcome, Stage
 from auditor.audit.schema import plain
 
 ROWS_PER_UNIT = 4096
 NAMED_ROWS = 100  # at most this many row indices are listed for a finding
+#: Rows a search asks per generation, for the plan's count of calls (momentum ES asks 20, CMA-ES 32 or 64).
+NOMINAL_POPULATION = 32
 
 
 class CheckSettings(Protocol):
@@ -29,6 +32,7 @@ class CheckSettings(Protocol):
 
 SettingsT = TypeVar("SettingsT", bound="CheckSettings | None")
 PartT = TypeVar("PartT")
+Reduced = tuple[SettingsT, tuple[Reduction, ...]]
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,16 @@ class Check(Generic[SettingsT, PartT]):
     plan: Callable[[Context, SettingsT, int], list[Slice]]
     run: Callable[[Context, SettingsT, Unit], PartT]
     merge: Callable[[Context, SettingsT, list[PartT]], Outcome]
+    estimate: Callable[[Context, SettingsT, list[Slice]], Work] = lambda ctx, settings, slices: Work(0, 0)
+    # settings doing about `share` of the work, with the reductions made and why; None: not reducible
+    reduce: Callable[[Context, SettingsT, float, str], Reduced[SettingsT]] | None = None
     stage: Stage = Stage.MEASURE
     shared_seed: bool = False  # every unit gets the check's seed (the function splits streams itself)
+    opt_in: bool = False  # runs, and is listed, only when the config has its [checks.<name>] table
+
+    def listed(self, config: AuditConfig) -> bool:
+        """Whether the audit lists this check: always, unless it is opt-in and its table is absent."""
+        return not self.opt_in or getattr(config.checks, self.name) is not None
 
     def enabled(self, config: AuditConfig) -> bool:
         """Whether the config runs this check (a check without settings always runs)."""
@@ -71,6 +83,48 @@ class Check(Generic[SettingsT, PartT]):
 
 def chunks(items: Sequence[int] | np.ndarray, size: int, part: str = "rows") -> list[Slice]:
     return [(part, tuple(int(i) for i in items[s : s + size])) for s in range(0, len(items), size)]
+
+
+def calls_for(rows: Iterable[int], batch_size: int) -> int:
+    """Model calls for predictions of these row counts, each split into batches of `batch_size`."""
+    return sum(-(-n // max(batch_size, 1)) for n in rows)
+
+
+def search_work(
+    rounds: list[int],
+    budget: int,
+    method: str,
+    dim: int,
+    generator: bool,
+    extra_rows: int = 0,
+    overshoot: int = 0,
+) -> Work:
+    """The work of lockstep searches of `budget` queries each (`overshoot` more at most, for searches whose
+    last generation may pass the budget): `rounds` lists how many searches run together in each lockstep
+    round (one model call per generation); `generator`: every row is generated first."""
+    generations = -(-budget // NOMINAL_POPULATION)
+    searches = sum(rounds)
+    queries = searches * (budget + overshoot) + extra_rows
+    return Work(
+        queries=queries,
+        calls=len(rounds) * generations + (1 if extra_rows else 0),
+        generator_rows=searches * (budget + overshoot) if generator else 0,
+        steps={(method, dim): searches * generations},
+    )
+
+
+def add_work(first: Work, second: Work) -> Work:
+    """Two parts' work together."""
+    steps = dict(first.steps)
+    for key, count in second.steps.items():
+        steps[key] = steps.get(key, 0) + count
+    return Work(
+        first.queries + second.queries,
+        first.calls + second.calls,
+        first.generator_rows + second.generator_rows,
+        steps,
+        first.classes if first.classes is not None else second.classes,
+    )
 
 
 def module_available(name: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,25 +10,34 @@ import numpy as np
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
     Check,
+    Reduced,
     Slice,
     Unit,
+    add_work,
     build_lacks,
     chunks,
     criteria,
     nonfinite_facts,
     search_budget,
+    search_work,
 )
-from auditor.audit.checks.inputs import pick_rows
+from auditor.audit.checks.inputs import covered_classes, pick_rows
 from auditor.audit.config import CfTarget, CounterfactualSettings
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
-from auditor.jsonable import jsonable
-from auditor.pictures import grid_png
+from auditor.explain.attribution.core import Features
+from auditor.pictures import png_bytes
 
 if TYPE_CHECKING:
     from auditor.explain.counterfactuals import CounterfactualResult
 
 CF_ROWS_PER_UNIT = 10
 CF_PAIRS_PER_UNIT = 40
+# what a time budget may cut, in order, and how far: the explained rows' searches, then the flip matrix
+LEAST_SAMPLES = (("budget", 300), ("samples", 5))
+LEAST_MATRIX = (("matrix_per_class", 1), ("matrix_budget", 100), ("matrix_classes", 2))
+IMAGE_CELLS = 64  # parameters per channel of an input-space image search (about 8 x 8 cells)
+INVERSION_BUDGET = 2000  # generator rows per input to invert it when there is no encoder
 
 
 @dataclass(frozen=True)
@@ -53,11 +62,58 @@ def unmet(ctx: Context, settings: CounterfactualSettings) -> str | None:
 def plan(ctx: Context, settings: CounterfactualSettings, seed: int) -> list[Slice]:
     rows = pick_rows(ctx, settings.samples, seed, "counterfactual-rows")
     slices = chunks(rows, CF_ROWS_PER_UNIT, "samples")
-    k = ctx.blackbox.n_classes
-    if settings.matrix and k >= 2:
-        rows = pick_rows(ctx, settings.matrix_per_class * k, seed, "matrix-rows")
-        slices += chunks(rows, max(1, CF_PAIRS_PER_UNIT // (k - 1)), "matrix")
+    classes = matrix_classes(ctx, settings)
+    if len(classes) >= 2:
+        only = None if len(classes) == ctx.blackbox.n_classes else classes
+        rows = pick_rows(ctx, settings.matrix_per_class * len(classes), seed, "matrix-rows", only)
+        slices += chunks(rows, max(1, CF_PAIRS_PER_UNIT // (len(classes) - 1)), "matrix")
     return slices
+
+
+def matrix_classes(ctx: Context, settings: CounterfactualSettings) -> tuple[int, ...]:
+    """The classes of the flip matrix (none when it is off)."""
+    return covered_classes(ctx, settings.matrix_classes) if settings.matrix else ()
+
+
+def estimate(ctx: Context, settings: CounterfactualSettings, slices: list[Slice]) -> Work:
+    """Every search spending its budget (counterfactual searches do), and the generator's inversions."""
+    generator = ctx.generator
+    if generator is not None:
+        dim = generator.latent_dim
+    elif ctx.is_image:
+        view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
+        dim = IMAGE_CELLS * (view.size // int(np.prod(view.map_shape)))
+    else:
+        dim = int(np.prod(ctx.blackbox.input_shape))
+    latent = generator is not None
+    samples = [len(items) for part, items in slices if part == "samples"]
+    work = search_work(
+        samples, search_budget(ctx, settings.budget), settings.method, dim, latent, sum(samples)
+    )
+    others = len(matrix_classes(ctx, settings)) - 1
+    pairs = [len(items) * others for part, items in slices if part == "matrix"]
+    work = add_work(
+        work, search_work(pairs, settings.matrix_budget, settings.method, dim, latent, sum(pairs))
+    )
+    inputs = sum(samples) + sum(len(items) for part, items in slices if part == "matrix")
+    inverted = inputs * INVERSION_BUDGET if latent and ctx.encoder is None else 0
+    classes = matrix_classes(ctx, settings) or None
+    return replace(work, generator_rows=work.generator_rows + inverted, classes=classes)
+
+
+def reduce(
+    ctx: Context, settings: CounterfactualSettings, share: float, why: str
+) -> Reduced[CounterfactualSettings]:
+    full = replace(
+        settings,
+        budget=search_budget(ctx, settings.budget),
+        matrix_classes=covered_classes(ctx, settings.matrix_classes),
+    )
+    reduced, made = scale(full, LEAST_SAMPLES, share, why)
+    if not settings.matrix:
+        return reduced, made
+    reduced, more = scale(reduced, LEAST_MATRIX, share, why)
+    return reduced, made + more
 
 
 def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
@@ -76,9 +132,8 @@ def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
         target: CfTarget | int | np.ndarray = settings.target
         budget = search_budget(ctx, settings.budget)
     else:
-        pairs = [
-            (i, b) for i, a in enumerate(labels) if a >= 0 for b in range(ctx.blackbox.n_classes) if b != a
-        ]
+        classes = matrix_classes(ctx, settings)
+        pairs = [(i, b) for i, a in enumerate(labels) if a >= 0 for b in classes if b != a]
         rows = np.array([i for i, _ in pairs], dtype=np.int64)
         target = np.array([b for _, b in pairs], dtype=np.int64)
         budget = settings.matrix_budget
@@ -97,18 +152,18 @@ def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
     return Searches(unit.part, [unit.items[i] for i in rows], results, skipped)
 
 
-def _flip_matrix(ctx: Context, results: list[CounterfactualResult]) -> dict[str, Any]:
-    """The one-vs-one flip table of the matrix part, JSON-ready (None where no pair was attempted)."""
-    from auditor.explain.counterfactuals import flip_table  # optional in a build: see unmet()
+def _flip_matrix(
+    ctx: Context, settings: CounterfactualSettings, results: list[CounterfactualResult]
+) -> dict[str, Any]:
+    """The one-vs-one flip table of the matrix part (`FlipMatrix.to_dict`); over the matrix classes only
+    (listed in "classes") when they are not all of the model's."""
+    from auditor.explain.counterfactuals import FlipMatrix  # optional in a build: see unmet()
 
-    distance, success, attempts = flip_table(results, ctx.blackbox.n_classes)
-    reached = distance[np.isfinite(distance)]
-    return {
-        "distance_l2": jsonable(distance),
-        "success": jsonable(success),
-        "attempts": attempts.tolist(),
-        "max_distance": float(reached.max()) if reached.size else None,
-    }
+    table = FlipMatrix.of(results, ctx.blackbox.class_names)
+    classes = matrix_classes(ctx, settings)
+    if len(classes) == ctx.blackbox.n_classes:
+        return table.to_dict()
+    return {"classes": list(classes), **table.among(classes).to_dict()}
 
 
 def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches]) -> Outcome:
@@ -118,58 +173,28 @@ def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches])
     matrix = [result for p in parts if p.part == "matrix" for result in p.results]
     skipped = [row for p in parts for row in p.skipped]
     summary = summarize([result for _, result in samples])
-    validity = summary.validity_rate if np.isfinite(summary.validity_rate) else None
-    listed: list[dict[str, Any]] = []
+    names = ctx.data.feature_names if ctx.data is not None else None
+    listed = [{"index": row, **result.entries(names)[0]} for row, result in samples]
     figures: list[Figure] = []
-    for row, result in samples:
-        listed.append(
-            {
-                "index": row,
-                "source": result.source,
-                "source_name": ctx.class_name(result.source),
-                "target": result.target,
-                "target_name": ctx.class_name(result.target),
-                "valid": bool(result.valid[0]),
-                "confidence": float(result.confidence[0]),
-                "l1": float(result.l1[0]),
-                "l2": float(result.l2[0]),
-                "l1_scaled": float(result.l1_scaled[0]),
-                "changed": int(result.changed[0]),
-                "realism": float(result.realism[0]),
-                "reconstruction": float(result.reconstruction[0]),
-                "queries": int(result.queries),
-                "stop_reason": result.stop_reasons[0] if result.stop_reasons else None,
-            }
-        )
-        if ctx.is_image:
-            x, counterfactual = result.x, result.counterfactuals[0]
-            tiles = [
-                ctx.display.tile(x),
-                ctx.display.tile(counterfactual),
-                ctx.display.change_tile(x, counterfactual),
-            ]
+    if ctx.is_image:
+        for row, result in samples:
             verdict = "valid" if result.valid[0] else "not valid"
             caption = (
                 f"Row {row}: {ctx.class_name(result.source)} → {ctx.class_name(result.target)} ({verdict}, "
                 f"p = {float(result.confidence[0]):.3f}, L2 {float(result.l2[0]):.3g}); input, counterfactual, change"
             )
-            figures.append(Figure(f"counterfactual-{len(figures)}", caption, grid_png(tiles, 3)))
+            picture = ctx.display.comparison(result.x, result.counterfactuals[0])
+            figures.append(Figure(f"counterfactual-{len(figures)}", caption, png_bytes(picture)))
+    validity = summary.to_dict()["validity"]
     tests = criteria(("validity", validity, ">=", settings.min_validity))
     space = samples[0][1].space if samples else ("latent" if ctx.generator is not None else "input")
     details: dict[str, Any] = {
+        **summary.to_dict(),
         "space": space,
         "method": settings.method,
         "target": settings.target,
-        "inputs": summary.inputs,
-        "validity": validity,
-        "median_l1": summary.median_l1,
-        "median_l2": summary.median_l2,
-        "median_l1_scaled": summary.median_l1_scaled,
-        "median_changed": summary.median_changed,
-        "median_realism": summary.median_realism,
-        "median_queries": summary.median_queries,
         "counterfactuals": listed,
-        "flip_matrix": _flip_matrix(ctx, matrix) if matrix else None,
+        "flip_matrix": _flip_matrix(ctx, settings, matrix) if matrix else None,
         **nonfinite_facts(skipped, "these inputs were not explained and are left out of the figures"),
     }
     derived = {"budget": search_budget(ctx, settings.budget), "space": space}
@@ -184,4 +209,6 @@ COUNTERFACTUALS = Check(
     plan=plan,
     run=run,
     merge=merge,
+    estimate=estimate,
+    reduce=reduce,
 )

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import Check, Slice, Unit, build_lacks, chunks, criteria, search_budget
+from auditor.audit.checks.core import (
+    Check,
+    Reduced,
+    Slice,
+    Unit,
+    build_lacks,
+    chunks,
+    criteria,
+    search_budget,
+    search_work,
+)
+from auditor.audit.checks.inputs import covered_classes
 from auditor.audit.config import ExemplarSettings
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
 from auditor.pictures import grid_png
 
 if TYPE_CHECKING:
-    from auditor.explain.exemplars import ExemplarSet
+    from auditor.explain.exemplars import ClassExemplars, ExemplarSet
 
 EXEMPLAR_CLASSES_PER_UNIT = 5
+OVERSHOOT = 49  # a search may pass its budget by less than one generation (momentum ES starts with 50 rows)
+LEAST = (("per_class", 1), ("budget", 300), ("classes", 2))  # what a time budget may cut, in order, how far
 
 
 def unmet(ctx: Context, settings: ExemplarSettings) -> str | None:
@@ -28,8 +43,26 @@ def unmet(ctx: Context, settings: ExemplarSettings) -> str | None:
 
 
 def plan(ctx: Context, settings: ExemplarSettings, seed: int) -> list[Slice]:
-    classes = settings.classes if isinstance(settings.classes, tuple) else range(ctx.blackbox.n_classes)
-    return chunks(list(classes), EXEMPLAR_CLASSES_PER_UNIT, "classes")
+    return chunks(list(covered_classes(ctx, settings.classes)), EXEMPLAR_CLASSES_PER_UNIT, "classes")
+
+
+def estimate(ctx: Context, settings: ExemplarSettings, slices: list[Slice]) -> Work:
+    """Every search spending its budget (they stop earlier once they reach the confidence)."""
+    generator = ctx.generator
+    dim = generator.latent_dim if generator is not None else int(np.prod(ctx.blackbox.input_shape))
+    rounds = [len(items) for _, items in slices for _ in range(settings.per_class)]
+    budget = search_budget(ctx, settings.budget)
+    work = search_work(rounds, budget, settings.method, dim, generator is not None, overshoot=OVERSHOOT)
+    return replace(work, classes=tuple(k for _, items in slices for k in items))
+
+
+def reduce(ctx: Context, settings: ExemplarSettings, share: float, why: str) -> Reduced[ExemplarSettings]:
+    full = replace(
+        settings,
+        classes=covered_classes(ctx, settings.classes),
+        budget=search_budget(ctx, settings.budget),
+    )
+    return scale(full, LEAST, share, why)
 
 
 def run(ctx: Context, settings: ExemplarSettings, unit: Unit) -> ExemplarSet:
@@ -50,48 +83,32 @@ def run(ctx: Context, settings: ExemplarSettings, unit: Unit) -> ExemplarSet:
     )
 
 
+def class_row(group: ClassExemplars) -> dict[str, Any]:
+    """A class's figures (`ClassExemplars.to_dict`) under the report's names too: class, name, mean_latent_distance."""
+    figures = group.to_dict()
+    return {
+        "class": figures["target"],
+        "name": figures["target_name"],
+        "mean_latent_distance": figures["mean_distance"],
+        **figures,
+    }
+
+
 def merge(ctx: Context, settings: ExemplarSettings, parts: list[ExemplarSet]) -> Outcome:
     classes = [group for part in parts for group in part.classes]
-    rows: list[dict[str, Any]] = []
+    rows = [class_row(group) for group in classes]
+    listed = [
+        exemplar.to_dict(with_input=not ctx.is_image) for group in classes for exemplar in group.exemplars
+    ]
     figures: list[Figure] = []
-    listed: list[dict[str, Any]] = []
-    for group in classes:
-        confidences = [exemplar.confidence for exemplar in group.exemplars]
-        firsts = [
-            exemplar.first_success_queries
-            for exemplar in group.exemplars
-            if exemplar.success and exemplar.first_success_queries is not None
-        ]
-        rows.append(
-            {
-                "class": group.target,
-                "name": group.target_name,
-                "best_confidence": float(max(confidences)),
-                "found": int(sum(exemplar.success for exemplar in group.exemplars)),
-                "searches": len(group.exemplars),
-                "queries": int(group.queries),
-                "median_queries_to_reach": float(np.median(firsts)) if firsts else None,
-                "mean_latent_distance": group.mean_distance,
-                "stop_reasons": sorted({exemplar.stop_reason for exemplar in group.exemplars}),
-            }
-        )
-        for exemplar in group.exemplars:
-            entry: dict[str, Any] = {
-                "target": group.target,
-                "target_name": group.target_name,
-                "confidence": exemplar.confidence,
-                "success": exemplar.success,
-                "queries": exemplar.queries,
-                "latent": [float(v) for v in exemplar.latent],
-            }
-            if not ctx.is_image:
-                entry["input"] = [float(v) for v in np.asarray(exemplar.input).reshape(-1)]
-            listed.append(entry)
-        if ctx.is_image:
+    if ctx.is_image:
+        for group in classes:
             tiles = [ctx.display.tile(exemplar.input) for exemplar in group.exemplars]
-            caption = f"Class {group.target_name}: confidence " + ", ".join(f"{v:.3f}" for v in confidences)
+            caption = f"Class {group.target_name}: confidence " + ", ".join(
+                f"{exemplar.confidence:.3f}" for exemplar in group.exemplars
+            )
             figures.append(Figure(f"exemplars-class-{group.target}", caption, grid_png(tiles, len(tiles))))
-    reached = [r for r in rows if r["found"] > 0]
+    reached = [row for row in rows if row["found"] > 0]
     share = len(reached) / len(rows) if rows else 0.0
     tests = criteria(("classes reached", share, ">=", settings.min_reached))
     space = parts[0].space if parts else "latent"
@@ -100,7 +117,7 @@ def merge(ctx: Context, settings: ExemplarSettings, parts: list[ExemplarSet]) ->
         "method": settings.method,
         "threshold": settings.min_confidence,
         "classes_reached": share,
-        "unreached": [r["name"] for r in rows if r["found"] == 0],
+        "unreached": [row["name"] for row in rows if row["found"] == 0],
         "per_class": rows,
         "exemplars": listed,
     }
@@ -116,5 +133,7 @@ EXEMPLARS = Check(
     plan=plan,
     run=run,
     merge=merge,
+    estimate=estimate,
+    reduce=reduce,
     shared_seed=True,
 )

@@ -101,9 +101,14 @@ def limits_facts(ctx: Context) -> dict[str, Any]:
         "max_initializer_bytes": options.limits.max_initializer_bytes,
         "max_row_bytes": options.limits.max_row_bytes,
         "max_queries": config.run.max_queries,
+        "time_budget_s": config.run.time_budget or None,
         "check_timeout_s": {
             NAME: time_limit(config, None),  # this check has no settings of its own
-            **{f.name: time_limit(config, getattr(config.checks, f.name)) for f in fields(config.checks)},
+            **{  # an opt-in check whose table is absent does not run: no limit of its own
+                f.name: time_limit(config, settings)
+                for f in fields(config.checks)
+                if (settings := getattr(config.checks, f.name)) is not None
+            },
         },
         "call_timeout_s": options.call_timeout,
         "sandbox": {"memory_bytes": sandbox.memory_bytes, "timeout_s": sandbox.timeout} if sandbox else None,

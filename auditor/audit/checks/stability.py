@@ -8,15 +8,27 @@ from typing import Any
 import numpy as np
 
 from auditor.audit.checks.context import Context
-from auditor.audit.checks.core import ROWS_PER_UNIT, Check, Slice, Unit, chunks, criteria, nonfinite_facts
+from auditor.audit.checks.core import (
+    ROWS_PER_UNIT,
+    Check,
+    Reduced,
+    Slice,
+    Unit,
+    calls_for,
+    chunks,
+    criteria,
+    nonfinite_facts,
+)
 from auditor.audit.checks.inputs import no_inputs, unit_rows
 from auditor.audit.config import StabilitySettings
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
 from auditor.audit.seeds import unit_seed
 from auditor.pictures import grid_png
 from auditor.value_sets import ValueSet
 
 FLIP_EXAMPLES = 8
+LEAST = (("samples", 100), ("repeats", 2))  # what a time budget may cut, in order, and how far
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,15 @@ def plan(ctx: Context, settings: StabilitySettings, seed: int) -> list[Slice]:
     n = len(ctx.data)
     rows = np.sort(rng.permutation(n)[: min(settings.samples, n)])
     return chunks(rows, per_unit)
+
+
+def estimate(ctx: Context, settings: StabilitySettings, slices: list[Slice]) -> Work:
+    sizes = [len(items) * (1 + settings.repeats) for _, items in slices]
+    return Work(sum(sizes), calls_for(sizes, ctx.blackbox.batch_size))
+
+
+def reduce(ctx: Context, settings: StabilitySettings, share: float, why: str) -> Reduced[StabilitySettings]:
+    return scale(settings, LEAST, share, why)
 
 
 def noise_scale(ctx: Context, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -164,4 +185,6 @@ STABILITY = Check(
     plan=plan,
     run=run,
     merge=merge,
+    estimate=estimate,
+    reduce=reduce,
 )

@@ -5,8 +5,8 @@ sessions cannot be pickled), with ONNX Runtime's intra-op threads set to the act
 Runtime would size its pool from the machine's cores); where the cluster has GPUs, one actor per GPU.
 Units keep the seeds the plan gave them, from (seed, check, unit), so which actor runs a unit changes
 no figure, and parts come back in unit order for the merge. A worker forgets its cached rows before
-each unit, so a unit's query count does not depend on what that worker ran before (in process, one
-row cache serves the whole audit: a check that re-asks rows an earlier one asked may count fewer).
+each unit (`local_mapper`, as in process), so a unit's query count does not depend on what that worker
+ran before.
 Facts about the run (`Stage.FACTS`) are gathered in this process.
 
 Budgets: each unit gets what is left of the audit's query cap and of its check's time when it is
@@ -86,8 +86,6 @@ class UnitWorker:
         exit_if_due(fault, unit)
         check, settings = job
         ctx = self.context
-        if ctx.blackbox.cache is not None:  # rows cached by earlier units here: counted alike on every worker
-            ctx.blackbox.cache.clear()
         ctx.blackbox.runner.budget = allowance.budget()
         for model in (ctx.generator, ctx.encoder):
             if model is not None:

@@ -1,11 +1,11 @@
 """Baselines: what a feature becomes when it is "off" (zero, mean of reference data, blur, noise, a constant,
-or any array such as a counterfactual)."""
+or any array such as a counterfactual); for a batch, one array shared by all inputs or one per input."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from auditor.errors import ConfigError, DataError
+from auditor.errors import ArgumentError, DataError
 from auditor.explain.attribution.core import Features, rng_of
 
 BASELINES = ("zero", "mean", "blur", "noise")
@@ -28,7 +28,7 @@ def resolve_baseline(
         return np.zeros(x.shape)
     if baseline == "mean":
         if reference is None:
-            raise ConfigError(
+            raise ArgumentError(
                 "baseline 'mean' needs reference data (rows of the training distribution); pass reference"
             )
         ref = np.asarray(reference, dtype=np.float64)
@@ -39,16 +39,41 @@ def resolve_baseline(
         return _array(ref.mean(axis=0), x)
     if baseline == "blur":
         if not view.image:
-            raise ConfigError(
+            raise ArgumentError(
                 "baseline 'blur' needs an image input; use zero, mean or a constant for tabular data"
             )
         return blur(x, view)
     if baseline == "noise":
         if rng is None:
-            raise ConfigError("baseline 'noise' needs a seeded random generator")
+            raise ArgumentError("baseline 'noise' needs a seeded random generator")
         lo, hi = value_range(x, reference)
         return rng_of(rng).uniform(lo, hi, x.shape)
-    raise ConfigError(f"unknown baseline '{baseline}'; use {', '.join(BASELINES)}, a number or an array")
+    raise ArgumentError(f"unknown baseline '{baseline}'; use {', '.join(BASELINES)}, a number or an array")
+
+
+def resolve_baselines(
+    baseline: Baseline,
+    xs: np.ndarray,
+    view: Features,
+    reference: np.ndarray | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Baselines (N, *input shape) for inputs xs: an array with a leading axis of N (or 1) gives one per
+    input (Captum's [N, F] / [1, F]); anything else is resolved per input ('noise' draws in input order)."""
+    if (
+        isinstance(baseline, np.ndarray)
+        and len(xs) > 1
+        and baseline.ndim == xs.ndim
+        and len(baseline) in (1, len(xs))
+    ):
+        rows = np.broadcast_to(baseline, (len(xs), *baseline.shape[1:]))
+        try:
+            return np.stack([_array(b, x) for b, x in zip(rows, xs)])
+        except DataError:
+            pass  # not one per input: a baseline shared by all of them
+    if isinstance(baseline, str) and baseline == "noise" and rng is not None:
+        rng = rng_of(rng)  # one generator, so every input draws its own noise
+    return np.stack([resolve_baseline(baseline, x, view, reference, rng) for x in xs])
 
 
 def parse_baseline(text: str) -> Baseline:
@@ -61,7 +86,7 @@ def parse_baseline(text: str) -> Baseline:
         value = None
     if value is not None:
         if not np.isfinite(value):
-            raise ConfigError(f"baseline '{text}' is not a finite number")
+            raise ArgumentError(f"baseline '{text}' is not a finite number")
         return value
     if text.endswith(".npy"):
         try:
@@ -71,11 +96,11 @@ def parse_baseline(text: str) -> Baseline:
         if not np.isfinite(array).all():
             raise DataError(f"{text}: the baseline array holds NaN or Inf values")
         return array
-    raise ConfigError(f"unknown baseline '{text}'; use {', '.join(BASELINES)}, a number or a .npy file")
+    raise ArgumentError(f"unknown baseline '{text}'; use {', '.join(BASELINES)}, a number or a .npy file")
 
 
 def describe_baseline(baseline: Baseline) -> str | float:
-    return "array" if isinstance(baseline, np.ndarray) else baseline  # type: ignore[return-value]
+    return "array" if isinstance(baseline, np.ndarray) else baseline
 
 
 def value_range(x: np.ndarray, reference: np.ndarray | None) -> tuple[float, float]:

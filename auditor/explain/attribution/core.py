@@ -1,25 +1,30 @@
-"""Shared core of the perturbation attributions: the result type, scores, the feature view of an input,
+"""Shared core of the perturbation attributions: the result types, scores, the feature view of an input,
 and the batched evaluation that every method (and every metric) sends its perturbed rows through.
 
-Captum's habit, without its default of one perturbation per call: occlusion, LIME and the deletion
-curves are all feature ablation ("keep x here, take the baseline there"), so they share `ablate`.
+Captum's habit, without its default of one perturbation per call: occlusion, feature ablation, LIME and
+the deletion curves are all "keep x here, take the baseline there", so they share `ablate`; a batch of
+inputs is one stream of rows (`ablate_batch`), cut into as few model calls as memory allows.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from auditor.errors import ConfigError, DataError
+from auditor.errors import ArgumentError, DataError
 from auditor.jsonable import jsonable
 from auditor.model.blackbox import BlackBox
 
-#: Scalars an attribution can explain, read from the class probabilities.
-SCORES = ("probability", "log_probability", "log_odds", "log_ratio")
+#: Scalars an attribution can explain: the model's raw output column, or read from the class probabilities.
+SCORES = ("raw", "probability", "log_probability", "log_odds", "log_ratio")
+#: Targets: one class for every input, one per input, or None (each input's predicted class).
+Target = int | Sequence[int] | None
 #: Bytes of perturbed rows built at once; predict then cuts them into the model's batches.
 CHUNK_BYTES = 64 * 2**20
 DEFAULT_BATCH = 256
@@ -38,9 +43,21 @@ class Model(Protocol):
     def predict(self, x: np.ndarray) -> np.ndarray: ...
 
 
+def score_kind(name: str | None, default: str, contrast: int | None = None) -> str:
+    """The score's name in the library's spelling ('log-odds' -> 'log_odds'); None: log_ratio with a
+    contrast class, else `default`."""
+    if name is None:
+        return "log_ratio" if contrast is not None else default
+    kind = str(name).replace("-", "_")
+    if kind not in SCORES:
+        raise ArgumentError(f"unknown score '{name}'; use one of {', '.join(SCORES)}")
+    return kind
+
+
 @dataclass(frozen=True)
 class Score:
-    """The scalar explained: p_t, log p_t, log-odds of t, or log p_t - log p_contrast (one-vs-one)."""
+    """The scalar explained: the raw output column t, p_t, log p_t, log-odds of t, or
+    log p_t - log p_contrast (one-vs-one)."""
 
     kind: str = "probability"
     target: int = 0
@@ -48,18 +65,24 @@ class Score:
 
     def __post_init__(self) -> None:
         if self.kind not in SCORES:
-            raise ConfigError(f"unknown score '{self.kind}'; use one of {', '.join(SCORES)}")
+            raise ArgumentError(f"unknown score '{self.kind}'; use one of {', '.join(SCORES)}")
         if (self.kind == "log_ratio") != (self.contrast is not None):
-            raise ConfigError(
+            raise ArgumentError(
                 "score 'log_ratio' needs a contrast class, and a contrast class needs score 'log_ratio'"
             )
         if self.contrast is not None and self.contrast == self.target:
-            raise ConfigError(f"the contrast class must differ from the target ({self.target})")
+            raise ArgumentError(f"the contrast class must differ from the target ({self.target})")
 
-    def __call__(self, probs: np.ndarray) -> np.ndarray:
-        p = probs.astype(np.float64)
+    @property
+    def raw(self) -> bool:
+        """Whether it reads the model's raw output (`predict_raw`) rather than its probabilities."""
+        return self.kind == "raw"
+
+    def __call__(self, outputs: np.ndarray) -> np.ndarray:
+        """The score of every row of model outputs (n, K): raw outputs for 'raw', else probabilities."""
+        p = outputs.astype(np.float64)
         t = p[:, self.target]
-        if self.kind == "probability":
+        if self.kind in ("raw", "probability"):
             return t
         if self.kind == "log_probability":
             return np.log(np.maximum(t, TINY))
@@ -105,6 +128,10 @@ class Features:
     def channels(self) -> int:
         axis = self.channel_axis
         return 1 if axis is None else self.input_shape[axis]
+
+    def elements(self) -> Features:
+        """The view in which every input value is its own feature (channels apart)."""
+        return self if self.channel_axis is None else Features(self.input_shape, "tensor")
 
     def expand(self, keep: np.ndarray) -> np.ndarray:
         """Masks (m, F) over features -> an array that broadcasts against rows (m, *input_shape)."""
@@ -181,25 +208,75 @@ class Attribution:
         return out
 
 
-class Tally:
-    """Rows and calls one run spends, and its wall time; reads the model's own counters when it has them."""
+@dataclass(frozen=True)
+class Attributions:
+    """The maps of a batch of inputs (Captum's [N, ...] convention), explained in one stream of model calls.
 
-    def __init__(self, model: Model) -> None:
+    Each item counts its own rows in `queries`; where the inputs share calls (every method but Gaussian
+    LIME), its `calls` and `seconds` are those of the whole batch.
+    """
+
+    items: tuple[Attribution, ...]
+    queries: int
+    calls: int
+    seconds: float
+
+    @property
+    def maps(self) -> np.ndarray:
+        """Every input's map, stacked: (N, *map shape)."""
+        return np.stack([a.map for a in self.items])
+
+    @property
+    def targets(self) -> np.ndarray:
+        return np.array([a.target for a in self.items], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Attribution:
+        return self.items[index]
+
+    def __iter__(self) -> Iterator[Attribution]:
+        return iter(self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "queries": self.queries,
+            "calls": self.calls,
+            "seconds": self.seconds,
+            "items": [a.to_dict() for a in self.items],
+        }
+
+
+class Tally:
+    """Rows and calls one run spends, and its wall time; reads the model's own counters when it has them.
+
+    raw=True reads the model's raw output (`predict_raw`) instead of its probabilities.
+    """
+
+    def __init__(self, model: Model, raw: bool = False) -> None:
+        if raw and not callable(getattr(model, "predict_raw", None)):
+            raise ArgumentError(
+                "score 'raw' needs a model with predict_raw (a BlackBox); use a probability score"
+            )
         self.model = model
+        self.raw = raw
         self.rows = 0
         self.predicts = 0
         self.calls0 = getattr(model, "calls", None)
         self.started = time.perf_counter()
 
     def predict(self, rows: np.ndarray, cached: int | None = None) -> np.ndarray:
-        """The model's probabilities; with `cached`, a BlackBox's row cache sees only the first `cached` rows."""
-        if cached is not None and isinstance(self.model, BlackBox):
-            probs = self.model.predict(rows, cache=cached)
+        """The model's outputs; with `cached`, a BlackBox's row cache sees only the first `cached` rows."""
+        if self.raw:
+            outputs = np.asarray(self.model.predict_raw(rows))  # type: ignore[attr-defined]
+        elif cached is not None and isinstance(self.model, BlackBox):
+            outputs = self.model.predict(rows, cache=cached)
         else:
-            probs = np.asarray(self.model.predict(rows))
+            outputs = np.asarray(self.model.predict(rows))
         self.rows += len(rows)
         self.predicts += 1
-        return probs
+        return outputs
 
     @property
     def calls(self) -> int:
@@ -221,7 +298,7 @@ def chunk_rows(model: Model, row_bytes: int) -> int:
 def evaluate(
     tally: Tally, n: int, rows: Callable[[int, int], np.ndarray], row_bytes: int, cached: int | None = None
 ) -> np.ndarray:
-    """Probabilities (n, K) of the rows that `rows(start, stop)` builds, sent in as few calls as memory allows.
+    """Outputs (n, K) of the rows that `rows(start, stop)` builds, sent in as few calls as memory allows.
 
     `cached`: only the first `cached` rows can repeat earlier queries (None: any row can).
     """
@@ -233,6 +310,17 @@ def evaluate(
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
+@dataclass(frozen=True)
+class Perturbations:
+    """The rows of one input: copies of x whose feature f is x's where keep(start, stop)[i, f] is true,
+    the baseline's elsewhere (rows start..stop of `rows`)."""
+
+    x: np.ndarray
+    baseline: np.ndarray
+    keep: Callable[[int, int], np.ndarray]
+    rows: int
+
+
 def ablate(
     tally: Tally,
     x: np.ndarray,
@@ -240,25 +328,51 @@ def ablate(
     keep: Callable[[int, int], np.ndarray],
     n: int,
     cached: int | None = None,
+    view: Features | None = None,
 ) -> np.ndarray:
-    """Probabilities of n copies of x whose feature f is x's where keep[i, f] is true, the baseline's elsewhere.
+    """Outputs of n copies of x whose feature f is x's where keep[i, f] is true, the baseline's elsewhere.
 
-    `cached`: only the first `cached` rows can repeat earlier queries (None: any row can); see `evaluate`.
+    `view`: the features the masks run over (default: the model's); `cached`: see `evaluate`.
     """
-    view = features_of(tally.model)
-    outside = baseline.astype(np.float32).view(np.uint32)
-    differ = x.astype(np.float32).view(np.uint32) ^ outside  # the bits where x and the baseline differ
-    zero = not outside.any()  # the usual zero baseline: nothing to put back
+    return ablate_batch(tally, [Perturbations(x, baseline, keep, n)], cached, view)[0]
+
+
+def ablate_batch(
+    tally: Tally,
+    inputs: Sequence[Perturbations],
+    cached: int | None = None,
+    view: Features | None = None,
+) -> list[np.ndarray]:
+    """The outputs of every input's rows, one array per input; all rows go out as one stream of calls."""
+    view = view or features_of(tally.model)
+    ends = list(itertools.accumulate(p.rows for p in inputs))
+    starts = [0, *ends[:-1]]
+    bits = [select_bits(p.x, p.baseline) for p in inputs]
 
     def rows(start: int, stop: int) -> np.ndarray:
-        # a bitwise select in two passes: the same values as np.where(keep, x, baseline), 3x faster
-        mask = view.expand(np.ascontiguousarray(keep(start, stop), dtype=bool))
-        bits = np.multiply(mask, differ, dtype=np.uint32)  # kept: the differing bits; else 0
-        if not zero:
-            bits ^= outside
-        return bits.view(np.float32)
+        parts = []
+        for i in range(bisect.bisect_right(ends, start), len(inputs)):
+            if starts[i] >= stop:
+                break
+            low, high = max(start, starts[i]) - starts[i], min(stop, ends[i]) - starts[i]
+            outside, differ, zero = bits[i]
+            # a bitwise select: the same values as np.where(keep, x, baseline), 3x faster
+            mask = view.expand(np.ascontiguousarray(inputs[i].keep(low, high), dtype=bool))
+            chosen = np.multiply(mask, differ, dtype=np.uint32)  # kept: the differing bits; else 0
+            if not zero:
+                chosen ^= outside
+            parts.append(chosen.view(np.float32))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    return evaluate(tally, n, rows, x.size * 4, cached)
+    outputs = evaluate(tally, ends[-1], rows, inputs[0].x.size * 4, cached)
+    return np.split(outputs, ends[:-1]) if len(inputs) > 1 else [outputs]
+
+
+def select_bits(x: np.ndarray, baseline: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The baseline's float32 bits, the bits where x differs from it, and whether the baseline is all zero."""
+    outside = baseline.astype(np.float32).view(np.uint32)
+    differ = x.astype(np.float32).view(np.uint32) ^ outside
+    return outside, differ, not outside.any()
 
 
 def sample_of(model: Model, x: np.ndarray) -> np.ndarray:
@@ -278,16 +392,62 @@ def sample_of(model: Model, x: np.ndarray) -> np.ndarray:
     )
 
 
-def resolve_target(probs_x: np.ndarray, target: int | None, contrast: int | None = None) -> int:
+def inputs_of(model: Model, x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(inputs (N, *input shape) as float64 in the model's layout, whether x was a batch).
+
+    A batch has one more axis than the model's input (Captum's convention: [N, ...]); anything else is one input.
+    """
+    x = np.asarray(x)
+    if x.ndim == len(model.input_shape) + 1 and len(x) > 0:
+        try:
+            return np.stack([sample_of(model, row) for row in x]), True
+        except DataError:
+            pass
+    return sample_of(model, x)[None], False
+
+
+def resolve_target(outputs_x: np.ndarray, target: int | None, contrast: int | None = None) -> int:
     """The explained class: as given, else the predicted one; checked against the number of classes."""
-    if not np.isfinite(probs_x).all():
+    if not np.isfinite(outputs_x).all():
         raise DataError("the model returns NaN or Inf for this input; it cannot be explained")
-    k = len(probs_x)
-    chosen = int(np.argmax(probs_x)) if target is None else int(target)
+    k = len(outputs_x)
+    chosen = int(np.argmax(outputs_x)) if target is None else int(target)
     for name, value in (("target", chosen), ("contrast", contrast)):
         if value is not None and not 0 <= value < k:
-            raise ConfigError(f"{name} class {value} is out of range: the model has {k} classes (0..{k - 1})")
+            raise ArgumentError(
+                f"{name} class {value} is out of range: the model's scores have {k} columns (0..{k - 1})"
+            )
     return chosen
+
+
+def resolve_targets(
+    outputs_x: Sequence[np.ndarray], target: Target, contrast: int | None = None
+) -> list[int]:
+    """One explained class per input: `target` for all, `target[i]` for input i, or each input's predicted class."""
+    n = len(outputs_x)
+    if target is None or isinstance(target, int | np.integer):
+        wanted: list[int | None] = [None if target is None else int(target)] * n
+    else:
+        wanted = [int(t) for t in target]
+        if len(wanted) != n:
+            raise ArgumentError(
+                f"{len(wanted)} targets given for {n} inputs; give one per input or one for all"
+            )
+    return [resolve_target(out, t, contrast) for out, t in zip(outputs_x, wanted)]
+
+
+def single(result: Attribution | Attributions) -> Attribution:
+    """The map of a call on one input (no batch axis); ArgumentError for a batch's maps."""
+    if isinstance(result, Attributions):
+        raise ArgumentError(f"one input expected here, got the maps of a batch of {len(result)}")
+    return result
+
+
+def batch_result(items: list[Attribution], tally: Tally, batched: bool) -> Attribution | Attributions:
+    """One input's Attribution, or the batch's Attributions with the shared stream's calls and time."""
+    if not batched:
+        return items[0]
+    return Attributions(tuple(items), tally.rows, tally.calls, tally.seconds)
 
 
 def rng_of(rng: np.random.Generator | int) -> np.random.Generator:
@@ -296,7 +456,7 @@ def rng_of(rng: np.random.Generator | int) -> np.random.Generator:
         return rng
     if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
-    raise ConfigError(f"rng must be a numpy Generator or an integer seed, got {type(rng).__name__}")
+    raise ArgumentError(f"rng must be a numpy Generator or an integer seed, got {type(rng).__name__}")
 
 
 def seed_of(rng: np.random.Generator | int) -> int | None:

@@ -1,11 +1,12 @@
-"""Interpretable features for LIME: a grid of patches (the default) or k-means superpixels over colour and
-position (SLIC's idea in plain numpy, so no optional dependency is needed). Tabular rows: one feature each."""
+"""How an input splits into features: windows and strides (occlusion, LIME's grid), group ids given by the
+caller (feature ablation, LIME, KernelSHAP), or k-means superpixels over colour and position (SLIC's idea in
+plain numpy, so no optional dependency is needed). Tabular rows: one feature each."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError
 from auditor.explain.attribution.core import Features
 
 FEATURES = ("grid", "superpixels")
@@ -20,19 +21,78 @@ def default_window(view: Features) -> tuple[int, ...]:
     return (1,) * len(view.map_shape)
 
 
-def as_window(value: int | tuple[int, ...] | None, view: Features, name: str = "window") -> tuple[int, ...]:
-    """A window or stride given as one int or one int per map axis, checked against the map's shape."""
+def as_window(
+    value: int | tuple[int, ...] | None, view: Features, name: str = "window", bounded: bool = True
+) -> tuple[int, ...]:
+    """A window (or stride) given as one int or one int per map axis, checked against the map's shape."""
     shape = view.map_shape
     if value is None:
         return default_window(view)
     sizes = (value,) * len(shape) if isinstance(value, int) else tuple(int(v) for v in value)
     if len(sizes) != len(shape) or min(sizes) < 1:
-        raise ConfigError(
+        raise ArgumentError(
             f"{name} {list(sizes)} does not fit a map of shape {list(shape)}; give positive sizes"
         )
-    if any(s > n for s, n in zip(sizes, shape)):
-        raise ConfigError(f"{name} {list(sizes)} is larger than the map {list(shape)}")
+    if bounded and any(s > n for s, n in zip(sizes, shape)):
+        raise ArgumentError(f"{name} {list(sizes)} is larger than the map {list(shape)}")
     return sizes
+
+
+def window_space(view: Features, window: int | tuple[int, ...] | None) -> Features:
+    """The features a window slides over: the map's, or every input value when the window has one entry per
+    input dimension (window=(1, 4, 4) on an NCHW image: channels apart)."""
+    elements = view.elements()
+    if isinstance(window, int) or window is None or elements is view:
+        return view
+    return elements if len(tuple(window)) == len(view.input_shape) else view
+
+
+def as_stride(
+    stride: int | tuple[int, ...] | None, sizes: tuple[int, ...], view: Features
+) -> tuple[int, ...]:
+    """The stride per axis (default: half the window, at least 1). Captum's rule: a stride larger than the
+    window leaves cells no window covers, so it is refused unless the window spans the whole axis."""
+    steps = as_window(
+        stride if stride is not None else tuple(max(1, s // 2) for s in sizes), view, "stride", bounded=False
+    )
+    for step, size, length in zip(steps, sizes, view.map_shape):
+        if step > size and size < length:
+            raise ArgumentError(
+                f"stride {list(steps)} is larger than the window {list(sizes)}: cells between windows would "
+                "never be occluded; use a stride of at most the window"
+            )
+    return steps
+
+
+def group_labels(groups: np.ndarray, view: Features, n: int) -> tuple[Features, list[np.ndarray]]:
+    """Group ids -> (the features they cover, one flat array of ids per input).
+
+    Ids are integers or booleans, any values, repeated and not adjacent as needed. The shape is the map's
+    (image positions, all channels together) or the input's (every value), shared by all n inputs or with
+    a leading axis of one mask per input; a flat array of the right size is read in the same order.
+    """
+    ids = np.asarray(groups)
+    if ids.dtype.kind == "f" and np.isfinite(ids).all() and (ids == np.round(ids)).all():
+        ids = ids.astype(np.int64)
+    if ids.dtype.kind not in "biu":
+        raise ArgumentError(f"groups must hold integer or boolean group ids, not {ids.dtype} values")
+    ids = ids.astype(np.int64)
+    spaces = [view] if view.elements() is view else [view, view.elements()]
+    for space in spaces:
+        if ids.shape == space.map_shape:
+            return space, [ids.reshape(-1)] * n
+        if ids.shape[1:] == space.map_shape and len(ids) in (1, n):
+            return space, [row.reshape(-1) for row in np.broadcast_to(ids, (n, *space.map_shape))]
+    for space in spaces:
+        if ids.size == space.size:
+            return space, [ids.reshape(-1)] * n
+        if n > 1 and ids.size == n * space.size:
+            return space, list(ids.reshape(n, -1))
+    inputs = f" (or [{n}, ...]: one per input)" if n > 1 else ""
+    raise ArgumentError(
+        f"groups of shape {list(ids.shape)} fit neither the map {list(view.map_shape)} nor the input "
+        f"{list(view.input_shape)}{inputs}"
+    )
 
 
 def grid_segments(view: Features, window: int | tuple[int, ...] | None = None) -> np.ndarray:
@@ -76,7 +136,7 @@ def superpixels(
 ) -> np.ndarray:
     """Labels (F,) from k-means over (colour, position): compact regions that follow edges, SLIC-style."""
     if not view.image:
-        raise ConfigError("superpixels need an image input; use features='grid' for tabular data")
+        raise ArgumentError("superpixels need an image input; use features='grid' for tabular data")
     h, w = view.map_shape
     segments = int(min(max(2, segments), h * w))
     colour = np.moveaxis(x, view.channel_axis, -1) if view.channel_axis is not None else x[..., None]

@@ -6,26 +6,38 @@ sqrt(exp(-D^2/width^2)) on the cosine distance D to the all-on mask, weighted ri
 the surrogate's weighted R^2 is reported as its fidelity. Gaussian LIME perturbs every input value with
 N(0, sigma^2) noise and regresses the score on the noise (ordinary least squares with an intercept, or the
 antithetic Stein estimator when there are too few samples for the dimension): in expectation both equal
-SmoothGrad, the average gradient around x, with a standard error reported for every value.
+SmoothGrad, the average gradient around x, with a standard error reported for every value; with an RBF
+kernel on the noise they equal SmoothGrad at a smaller tau.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
-from auditor.errors import ConfigError
-from auditor.explain.attribution.baselines import Baseline, describe_baseline, resolve_baseline
+from auditor.errors import ArgumentError
+from auditor.explain.attribution.baselines import Baseline, describe_baseline, resolve_baselines
 from auditor.explain.attribution.core import (
     Attribution,
+    Attributions,
+    Features,
     Model,
+    Perturbations,
     Score,
     Tally,
-    ablate,
+    Target,
+    ablate_batch,
+    batch_result,
     chunk_rows,
     features_of,
+    inputs_of,
     resolve_target,
+    resolve_targets,
     rng_of,
-    sample_of,
+    score_kind,
     seed_of,
 )
 from auditor.explain.attribution.features import (
@@ -34,6 +46,7 @@ from auditor.explain.attribution.features import (
     expand_grid,
     grid_cells,
     grid_segments,
+    group_labels,
     superpixels,
 )
 
@@ -50,10 +63,11 @@ def lime(
     model: Model,
     x: np.ndarray,
     *,
-    target: int | None = None,
+    target: Target = None,
     baseline: Baseline = "zero",
     samples: int = 1000,
-    features: str = "grid",
+    features: str | None = None,
+    groups: np.ndarray | None = None,
     window: int | tuple[int, ...] | None = None,
     segments: int = 50,
     kernel: str = "lime",
@@ -63,71 +77,107 @@ def lime(
     contrast: int | None = None,
     reference: np.ndarray | None = None,
     rng: np.random.Generator | int = 0,
-) -> Attribution:
-    """LIME map of `target`: every feature gets its interpretable feature's surrogate coefficient."""
-    if features not in FEATURES:
-        raise ConfigError(f"unknown features '{features}'; use one of {', '.join(FEATURES)}")
+) -> Attribution | Attributions:
+    """LIME map of `target`: every feature gets its interpretable feature's surrogate coefficient.
+
+    Interpretable features: `features` ("grid" by default, or "superpixels"), or the caller's `groups`
+    (ids as in `feature_ablation`). kernel="shap" is KernelSHAP. x of shape [N, *input] is a batch: one
+    Attributions with a map per input, every input's coalitions drawn in turn from `rng`.
+    """
+    if groups is not None and features is not None:
+        raise ArgumentError("give either groups or features (grid, superpixels), not both")
+    features = "groups" if groups is not None else features or "grid"
+    if features not in (*FEATURES, "groups"):
+        raise ArgumentError(f"unknown features '{features}'; use one of {', '.join(FEATURES)}")
     if kernel not in KERNELS:
-        raise ConfigError(f"unknown kernel '{kernel}'; use one of {', '.join(KERNELS)}")
+        raise ArgumentError(f"unknown kernel '{kernel}'; use one of {', '.join(KERNELS)}")
     if samples < 3:
-        raise ConfigError(f"LIME needs at least 3 samples, got {samples}")
+        raise ArgumentError(f"LIME needs at least 3 samples, got {samples}")
+    kind = score_kind(score, "probability", contrast)
     gen = rng_of(rng)
-    tally = Tally(model)
-    view = features_of(model)
-    x = sample_of(model, x)
-    base = resolve_baseline(baseline, x, view, reference, gen)
-    labels = grid_segments(view, window) if features == "grid" else superpixels(x, view, segments, gen)
-    n_features = int(labels.max()) + 1
-    on, weights = sample_coalitions(n_features, samples, kernel, kernel_width, gen)
+    tally = Tally(model, raw=kind == "raw")
+    xs, batched = inputs_of(model, x)
+    model_view = features_of(model)
+    bases = resolve_baselines(baseline, xs, model_view, reference, gen)
+    view, given = (
+        group_labels(groups, model_view, len(xs)) if groups is not None else (model_view, [None] * len(xs))
+    )
+    cells = grid_cells(view, window) if features == "grid" else None
+    plans, designs = [], []
+    for row, base, own in zip(xs, bases, given):
+        if own is not None:
+            labels = np.unique(own, return_inverse=True)[1].reshape(-1)
+        elif features == "grid":
+            labels = grid_segments(view, window)
+        else:
+            labels = superpixels(row, view, segments, gen)
+        on, weights = sample_coalitions(int(labels.max()) + 1, samples, kernel, kernel_width, gen)
+        plans.append(Perturbations(row, base, coalition_keep(on, labels, cells), samples))
+        designs.append((labels, on, weights))
     # with no coalition drawn twice, only rows 0 and 1 (x itself, the baseline) can repeat earlier queries:
     # hashing every row for the row cache would then cost more than it could save
-    cached = None if repeated_rows(on) else 2
-    cells = grid_cells(view, window) if features == "grid" else None
+    cached = None if batched or repeated_rows(designs[0][1]) else 2
+    outputs = ablate_batch(tally, plans, cached, view)
+    targets = resolve_targets([out[0] for out in outputs], target, contrast)
+    penalty = alpha if alpha is not None else (1.0 if kernel == "lime" else 0.0)
+    items = []
+    for out, chosen, ids, (labels, on, weights) in zip(outputs, targets, given, designs):
+        values = Score(kind, chosen, contrast)(out)
+        ok = np.isfinite(values)
+        # no copies when all are finite
+        fit = (on, values, weights) if ok.all() else (on[ok], values[ok], weights[ok])
+        coef, intercept, r2 = weighted_ridge(fit[0].astype(np.float64), fit[1], fit[2], penalty)
+        settings: dict[str, object] = {
+            "samples": samples,
+            "features": features,
+            "interpretable_features": len(coef),
+            "kernel": kernel,
+            "alpha": penalty,
+            "baseline": describe_baseline(baseline),
+            "seed": seed_of(rng),
+            "score": kind,
+            "groups": None if ids is None else ids.reshape(view.map_shape),
+        }
+        if features == "grid":
+            settings["window"] = list(as_window(window, view))
+        elif features == "superpixels":
+            settings["segments"] = segments
+        if kernel == "lime":
+            settings["kernel_width"] = kernel_width
+        items.append(
+            Attribution(
+                map=coef[labels].reshape(view.map_shape),
+                method="lime" if kernel == "lime" else "kernel-shap",
+                target=chosen,
+                score=kind,
+                contrast=contrast,
+                settings=settings,
+                queries=samples,
+                calls=tally.calls,
+                seconds=tally.seconds,
+                score_input=float(values[0]),
+                score_baseline=float(values[1]),
+                total=float(coef.sum()),
+                fidelity=r2,
+                extra={
+                    "segments": labels.reshape(view.map_shape),
+                    "coefficients": coef,
+                    "intercept": intercept,
+                },
+            )
+        )
+    return batch_result(items, tally, batched)
 
-    def masks(start: int, stop: int) -> np.ndarray:
+
+def coalition_keep(
+    on: np.ndarray, labels: np.ndarray, cells: list[np.ndarray] | None
+) -> Callable[[int, int], np.ndarray]:
+    """Keep masks over features from coalitions over interpretable features (grid cells: by repeats)."""
+
+    def keep(start: int, stop: int) -> np.ndarray:
         return on[start:stop][:, labels] if cells is None else expand_grid(on[start:stop], cells)
 
-    probs = ablate(tally, x, base, masks, samples, cached=cached)
-    target = resolve_target(probs[0], target, contrast)
-    scorer = Score(score or ("log_ratio" if contrast is not None else "probability"), target, contrast)
-    values = scorer(probs)
-    ok = np.isfinite(values)
-    penalty = alpha if alpha is not None else (1.0 if kernel == "lime" else 0.0)
-    fit = (
-        (on, values, weights) if ok.all() else (on[ok], values[ok], weights[ok])
-    )  # no copies when all finite
-    coef, intercept, r2 = weighted_ridge(fit[0].astype(np.float64), fit[1], fit[2], penalty)
-    settings: dict[str, object] = {
-        "samples": samples,
-        "features": features,
-        "interpretable_features": n_features,
-        "kernel": kernel,
-        "alpha": penalty,
-        "baseline": describe_baseline(baseline),
-        "seed": seed_of(rng),
-    }
-    if features == "grid":
-        settings["window"] = list(as_window(window, view))
-    else:
-        settings["segments"] = segments
-    if kernel == "lime":
-        settings["kernel_width"] = kernel_width
-    return Attribution(
-        map=coef[labels].reshape(view.map_shape),
-        method="lime" if kernel == "lime" else "kernel-shap",
-        target=target,
-        score=scorer.kind,
-        contrast=contrast,
-        settings=settings,
-        queries=tally.rows,
-        calls=tally.calls,
-        seconds=tally.seconds,
-        score_input=float(values[0]),
-        score_baseline=float(values[1]),
-        total=float(coef.sum()),
-        fidelity=r2,
-        extra={"segments": labels.reshape(view.map_shape), "coefficients": coef, "intercept": intercept},
-    )
+    return keep
 
 
 def sample_coalitions(
@@ -147,7 +197,7 @@ def sample_coalitions(
         return on, np.sqrt(np.exp(-(distance**2) / width**2))
     sizes = np.arange(1, n_features)
     if len(sizes) == 0:
-        raise ConfigError("KernelSHAP needs at least two interpretable features")
+        raise ArgumentError("KernelSHAP needs at least two interpretable features")
     chance = (n_features - 1) / (sizes * (n_features - sizes))
     size = rng.choice(sizes, size=samples, p=chance / chance.sum())
     ranks = rng.random((samples, n_features)).argsort(axis=1).argsort(axis=1)
@@ -203,86 +253,148 @@ def gaussian_lime(
     model: Model,
     x: np.ndarray,
     *,
-    target: int | None = None,
+    target: Target = None,
     samples: int = 1000,
     sigma: float | np.ndarray | None = None,
     estimator: str = "auto",
+    kernel_width: float | None = None,
     score: str | None = None,
     contrast: int | None = None,
     reference: np.ndarray | None = None,
     rng: np.random.Generator | int = 0,
-) -> Attribution:
+) -> Attribution | Attributions:
     """Gaussian LIME: the gradient of the score averaged over N(x, sigma^2 I), estimated from queries alone.
 
     sigma defaults to 0.15 of the value range (per column of `reference` for tables, else of x or the
     reference overall). `estimator`: "ols" (needs samples > d + 1), "stein" (antithetic pairs), "auto".
+    `kernel_width` nu weights every sample by the RBF kernel exp(-|eps|^2 / (2 nu^2)): the estimate is then
+    SmoothGrad at tau, the gradient averaged over N(x, tau^2 I) with 1/tau^2 = 1/sigma^2 + 1/nu^2 (Agarwal
+    et al.); standard errors then treat the kernel weights as precision weights. A batch [N, *input] is
+    explained input after input (its own calls each), one Attributions with a map per input.
     """
     if estimator not in ESTIMATORS:
-        raise ConfigError(f"unknown estimator '{estimator}'; use one of {', '.join(ESTIMATORS)}")
+        raise ArgumentError(f"unknown estimator '{estimator}'; use one of {', '.join(ESTIMATORS)}")
+    if kernel_width is not None and not (np.isfinite(kernel_width) and kernel_width > 0):
+        raise ArgumentError(f"kernel_width must be positive and finite, got {kernel_width}")
+    kind = score_kind(score, "log_probability", contrast)
     gen = rng_of(rng)
-    tally = Tally(model)
+    tally = Tally(model, raw=kind == "raw")
+    xs, batched = inputs_of(model, x)
     view = features_of(model)
-    x = sample_of(model, x)
+    wanted = [target] * len(xs) if target is None or isinstance(target, int | np.integer) else list(target)
+    if len(wanted) != len(xs):
+        raise ArgumentError(
+            f"{len(wanted)} targets given for {len(xs)} inputs; give one per input or one for all"
+        )
+    noise = Noise(samples, sigma, estimator, kernel_width, kind, contrast, seed_of(rng))
+    items = [smoothgrad(tally, row, view, chosen, noise, reference, gen) for row, chosen in zip(xs, wanted)]
+    return batch_result(items, tally, batched)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """What Gaussian LIME draws and fits for every input (see `gaussian_lime`)."""
+
+    samples: int
+    sigma: float | np.ndarray | None
+    estimator: str
+    kernel_width: float | None
+    score: str
+    contrast: int | None
+    seed: int | None  # for the record
+
+
+def smoothgrad(
+    tally: Tally,
+    x: np.ndarray,
+    view: Features,
+    target: int | None,
+    noise: Noise,
+    reference: np.ndarray | None,
+    gen: np.random.Generator,
+) -> Attribution:
+    """Gaussian LIME of one input (see `gaussian_lime`), its rows sent through `tally`."""
+    samples, kernel_width, contrast = noise.samples, noise.kernel_width, noise.contrast
+    estimator = noise.estimator
     d = x.size
-    scale = noise_scale(x, sigma, reference, per_column=not view.image).reshape(-1)
+    rows0, calls0, started = tally.rows, tally.calls, time.perf_counter()
+    scale = noise_scale(x, noise.sigma, reference, per_column=not view.image).reshape(-1)
     if estimator == "auto":
         estimator = "ols" if samples >= 2 * (d + 1) and d <= OLS_MAX_DIM else "stein"
     if estimator == "ols" and (samples <= d + 1 or d > OLS_MAX_DIM):
-        raise ConfigError(
+        raise ArgumentError(
             f"least squares needs more samples than inputs + 1 ({d + 1}) and at most {OLS_MAX_DIM} inputs; "
             "use estimator='stein' or more samples"
         )
     if estimator == "stein" and samples < 4:
-        raise ConfigError(f"the Stein estimator needs at least 4 samples (2 pairs), got {samples}")
+        raise ArgumentError(f"the Stein estimator needs at least 4 samples (2 pairs), got {samples}")
+    # the kernel tilts N(0, sigma^2) into N(0, tau^2); Stein's identity then divides by tau^2
+    tau2 = scale**2 if kernel_width is None else 1.0 / (1.0 / scale**2 + 1.0 / kernel_width**2)
     pairs = estimator == "stein"
     draws = samples // 2 if pairs else samples
     stats = Moments(d, view.index(), pairs)
-    step = chunk_rows(model, d * 4)
+    step = chunk_rows(tally.model, d * 4)
     per = max(2, step // 2 if pairs else step)
     scorer: Score | None = None
     s0 = 0.0
     done = 0
     while done < draws:
         k = min(per - 1 if done == 0 else per, draws - done)
-        noise = gen.standard_normal((k, d)) * scale
-        block = [x.reshape(1, d) + noise] + ([x.reshape(1, d) - noise] if pairs else [])
+        eps = gen.standard_normal((k, d)) * scale
+        block = [x.reshape(1, d) + eps] + ([x.reshape(1, d) - eps] if pairs else [])
         if done == 0:
             block.insert(0, x.reshape(1, d))
         rows = np.concatenate(block).reshape(-1, *x.shape).astype(np.float32)
-        probs = tally.predict(rows)
+        outputs = tally.predict(rows)
         if scorer is None:
-            target = resolve_target(probs[0], target, contrast)
-            scorer = Score(
-                score or ("log_ratio" if contrast is not None else "log_probability"), target, contrast
-            )
-            s0 = float(scorer(probs[:1])[0])
-            probs = probs[1:]
-        values = scorer(probs)
-        stats.add(noise, values[:k], values[k:] if pairs else None, scale)
+            scorer = Score(noise.score, resolve_target(outputs[0], target, contrast), contrast)
+            s0 = float(scorer(outputs[:1])[0])
+            outputs = outputs[1:]
+        values = scorer(outputs)
+        weights = rbf_weights(eps, scale, kernel_width)
+        stats.add(eps, values[:k], values[k:] if pairs else None, tau2, weights)
         done += k
     assert scorer is not None
     gradient, stderr, map_stderr, r2 = stats.solve()
+    settings: dict[str, object] = {
+        "samples": samples,
+        "estimator": estimator,
+        "sigma": float(scale.mean()) if np.ptp(scale) == 0 else scale.reshape(x.shape),
+        "seed": noise.seed,
+        "score": noise.score,
+        "groups": None,  # every input value perturbed on its own
+    }
+    extra: dict[str, object] = {"gradient_stderr": stderr.reshape(x.shape), "used_samples": stats.n}
+    if kernel_width is not None:
+        tau = np.sqrt(tau2)
+        settings["kernel_width"] = kernel_width
+        settings["tau"] = float(tau.mean()) if np.ptp(tau) == 0 else tau.reshape(x.shape)
+        extra["effective_samples"] = stats.effective
     return Attribution(
         map=view.to_map(gradient.reshape(x.shape)),
         method="gaussian-lime",
         target=scorer.target,
         score=scorer.kind,
         contrast=contrast,
-        settings={
-            "samples": samples,
-            "estimator": estimator,
-            "sigma": float(scale.mean()) if np.ptp(scale) == 0 else scale.reshape(x.shape),
-            "seed": seed_of(rng),
-        },
-        queries=tally.rows,
-        calls=tally.calls,
-        seconds=tally.seconds,
+        settings=settings,
+        queries=tally.rows - rows0,
+        calls=tally.calls - calls0,
+        seconds=time.perf_counter() - started,
         score_input=s0,
         fidelity=r2,
         stderr=map_stderr.reshape(view.map_shape),
         gradient=gradient.reshape(x.shape),
-        extra={"gradient_stderr": stderr.reshape(x.shape), "used_samples": stats.n},
+        extra=extra,
     )
+
+
+def rbf_weights(noise: np.ndarray, scale: np.ndarray, width: float | None) -> np.ndarray:
+    """exp(-|eps|^2 / (2 nu^2)) per sample, divided by its value at the expected |eps|^2 (so it neither
+    underflows nor overflows in high dimension; a common factor leaves every weighted fit unchanged)."""
+    if width is None:
+        return np.ones(len(noise))
+    expected = float((scale**2).sum())
+    return np.exp(-((noise**2).sum(axis=1) - expected) / (2 * width**2))
 
 
 def noise_scale(
@@ -293,7 +405,7 @@ def noise_scale(
         try:
             scale = np.broadcast_to(np.asarray(sigma, dtype=np.float64), x.shape).copy()
         except ValueError:
-            raise ConfigError(
+            raise ArgumentError(
                 f"sigma of shape {list(np.shape(sigma))} does not fit the input {list(x.shape)}"
             ) from None
     elif reference is not None and per_column:
@@ -305,21 +417,25 @@ def noise_scale(
         spread = float(np.max(values) - np.min(values))
         scale = np.full(x.shape, DEFAULT_SIGMA * (spread if spread > 0 else 1.0))
     if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-        raise ConfigError("sigma must be positive and finite for every input value")
+        raise ArgumentError("sigma must be positive and finite for every input value")
     return scale
 
 
 class Moments:
-    """Running sums over the Gaussian samples, enough for the least-squares fit or the Stein average."""
+    """Running weighted sums over the Gaussian samples, enough for the least-squares fit or the Stein average."""
 
     def __init__(self, d: int, index: np.ndarray, pairs: bool) -> None:
         self.index = index
         self.pairs = pairs
         self.n = 0
+        self.w = 0.0  # sum of weights
+        self.w2 = 0.0  # sum of squared weights
         if pairs:
-            self.g = np.zeros(d)
-            self.g2 = np.zeros(d)
+            self.g = np.zeros(d)  # sum w g
+            self.g1 = np.zeros(d)  # sum w^2 g
+            self.g2 = np.zeros(d)  # sum w^2 g^2
             self.m = np.zeros(len(index))
+            self.m1 = np.zeros(len(index))
             self.m2 = np.zeros(len(index))
         else:
             self.e = np.zeros(d)
@@ -328,53 +444,79 @@ class Moments:
             self.y = 0.0
             self.y2 = 0.0
 
-    def add(self, noise: np.ndarray, plus: np.ndarray, minus: np.ndarray | None, scale: np.ndarray) -> None:
+    @property
+    def effective(self) -> float:
+        """Kish's effective sample size (sum w)^2 / sum w^2: n without a kernel, fewer with one."""
+        return self.w**2 / self.w2 if self.w2 > 0 else 0.0
+
+    def add(
+        self,
+        noise: np.ndarray,
+        plus: np.ndarray,
+        minus: np.ndarray | None,
+        tau2: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
         ok = np.isfinite(plus) if minus is None else np.isfinite(plus) & np.isfinite(minus)
-        noise, plus = noise[ok], plus[ok]
+        noise, plus, weights = noise[ok], plus[ok], weights[ok]
         self.n += int(ok.sum())
+        self.w += float(weights.sum())
+        self.w2 += float(weights @ weights)
         if minus is None:
-            self.e += noise.sum(axis=0)
-            self.ee += noise.T @ noise
-            self.ey += noise.T @ plus
-            self.y += float(plus.sum())
-            self.y2 += float(plus @ plus)
+            weighted = noise * weights[:, None]
+            self.e += weighted.sum(axis=0)
+            self.ee += weighted.T @ noise
+            self.ey += weighted.T @ plus
+            self.y += float(weights @ plus)
+            self.y2 += float(weights @ plus**2)
             return
         half = (plus - minus[ok]) / 2
-        g = noise * half[:, None] / scale**2
+        g = noise * half[:, None] / tau2
         by_feature = g[:, self.index].sum(axis=2)
-        self.g += g.sum(axis=0)
-        self.g2 += (g**2).sum(axis=0)
-        self.m += by_feature.sum(axis=0)
-        self.m2 += (by_feature**2).sum(axis=0)
+        for total, first, second, values in (
+            (self.g, self.g1, self.g2, g),
+            (self.m, self.m1, self.m2, by_feature),
+        ):
+            total += weights @ values
+            first += weights**2 @ values
+            second += weights**2 @ values**2
 
     def solve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
         """(gradient, its standard errors, standard errors of the per-feature sums, R^2 of the fit or None)."""
         n = self.n
         if self.pairs:
             if n < 2:
-                raise ConfigError(
+                raise ArgumentError(
                     "too few finite Gaussian samples to estimate a gradient; check the model's outputs"
                 )
-            grad = self.g / n
-            se = np.sqrt(np.maximum(self.g2 / n - grad**2, 0) * n / (n - 1) / n)
-            mean_map = self.m / n
-            se_map = np.sqrt(np.maximum(self.m2 / n - mean_map**2, 0) * n / (n - 1) / n)
+            grad, se = self._weighted_mean(self.g, self.g1, self.g2)
+            _, se_map = self._weighted_mean(self.m, self.m1, self.m2)
             return grad, se, se_map, None
         d = len(self.e)
         if n <= d + 1:
-            raise ConfigError(
+            raise ArgumentError(
                 "too few finite Gaussian samples for least squares; use more samples or 'stein'"
             )
-        mean_e = self.e / n
-        mean_y = self.y / n
-        gram = self.ee - n * np.outer(mean_e, mean_e)
-        cross = self.ey - n * mean_e * mean_y
+        mean_e = self.e / self.w
+        mean_y = self.y / self.w
+        gram = self.ee - self.w * np.outer(mean_e, mean_e)
+        cross = self.ey - self.w * mean_e * mean_y
         inverse = np.linalg.inv(gram)
         grad = inverse @ cross
-        total = self.y2 - n * mean_y**2
+        total = self.y2 - self.w * mean_y**2
         residual = max(total - float(grad @ cross), 0.0)
         s2 = residual / (n - d - 1)
         se = np.sqrt(np.maximum(np.diag(inverse), 0) * s2)
         idx = self.index
         se_map = np.sqrt(np.maximum(inverse[idx[:, :, None], idx[:, None, :]].sum(axis=(1, 2)), 0) * s2)
         return grad, se, se_map, (1.0 - residual / total if total > 0 else None)
+
+    def _weighted_mean(
+        self, total: np.ndarray, first: np.ndarray, second: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The weighted mean of per-sample values and its standard error, from their running sums
+        (without weights: the sample mean and s / sqrt(n))."""
+        n = self.n
+        mean = total / self.w
+        spread = second - 2 * mean * first + mean**2 * self.w2  # sum w^2 (v - mean)^2
+        return mean, np.sqrt(np.maximum(spread, 0) * n / (n - 1)) / self.w

@@ -15,10 +15,11 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from auditor.errors import ConfigError, DataError
+from auditor.errors import ArgumentError, DataError, ModelError
 from auditor.explain.attribution.baselines import Baseline, resolve_baseline
 from auditor.explain.attribution.core import (
     Attribution,
+    Attributions,
     Model,
     Score,
     Tally,
@@ -27,6 +28,7 @@ from auditor.explain.attribution.core import (
     resolve_target,
     rng_of,
     sample_of,
+    single,
 )
 from auditor.model.blackbox import BlackBox
 from auditor.model.loading import LoadedModel
@@ -44,7 +46,7 @@ SCORES_OF = {
 STATISTICS = {"BatchNormalization": (3, 4)}
 #: Operators whose weight input starts a layer.
 WEIGHT_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "LSTM", "GRU", "RNN"})
-Method = Callable[..., Attribution]
+Method = Callable[..., Attribution | Attributions]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,29 @@ class Faithfulness:
     queries: int
     calls: int
     seconds: float
+
+    @classmethod
+    def of_curves(
+        cls, target: int, fractions: np.ndarray, curves: np.ndarray, queries: int, calls: int, seconds: float
+    ) -> Faithfulness:
+        """From score curves shaped (1 + random orders, deletion|insertion, steps + 1), attribution order first."""
+        areas = np.asarray(np.trapezoid(curves, fractions, axis=2))
+        return cls(
+            target=target,
+            fractions=fractions,
+            deletion=curves[0, 0],
+            insertion=curves[0, 1],
+            random_deletion=np.median(curves[1:, 0], axis=0),
+            random_insertion=np.median(curves[1:, 1], axis=0),
+            deletion_auc=float(areas[0, 0]),
+            insertion_auc=float(areas[0, 1]),
+            random_deletion_auc=float(np.median(areas[1:, 0])),
+            random_insertion_auc=float(np.median(areas[1:, 1])),
+            orders=len(curves) - 1,
+            queries=queries,
+            calls=calls,
+            seconds=seconds,
+        )
 
     @property
     def deletion_ratio(self) -> float:
@@ -117,17 +142,19 @@ def faithfulness(
     Lower deletion and higher insertion AUC than the random orders mean the map ranks features better than chance.
     """
     if steps < 1 or orders < 1:
-        raise ConfigError("steps and orders must be at least 1")
+        raise ArgumentError("steps and orders must be at least 1")
     gen = rng_of(rng)
     tally = Tally(model)
     view = features_of(model)
     x = sample_of(model, x)
     heat = np.asarray(heat, dtype=np.float64)
+    base = resolve_baseline(baseline, x, view, reference, gen)
+    if heat.size != view.size and heat.size == view.elements().size:
+        view = view.elements()  # a map of every input value (channels apart)
     if heat.size != view.size:
         raise DataError(
             f"a map of shape {list(heat.shape)} does not fit the model's features {list(view.map_shape)}"
         )
-    base = resolve_baseline(baseline, x, view, reference, gen)
     first = np.argsort(-np.nan_to_num(heat.reshape(-1), nan=-np.inf), kind="stable")
     sequences = np.vstack([first] + [gen.permutation(view.size) for _ in range(orders)])
     ranks = np.empty_like(sequences)
@@ -140,27 +167,11 @@ def faithfulness(
         ahead = ranks[order] < removed[step][:, None]
         return np.where(curve[:, None] == 0, ~ahead, ahead)
 
-    probs = ablate(tally, x, base, keep, int(np.prod(shape)))
+    probs = ablate(tally, x, base, keep, int(np.prod(shape)), view=view)
     resolve_target(probs[0], target, contrast)
     curves = Score(score, target, contrast)(probs).reshape(shape)
     fractions = removed / view.size
-    areas = np.trapezoid(curves, fractions, axis=2)
-    return Faithfulness(
-        target=target,
-        fractions=fractions,
-        deletion=curves[0, 0],
-        insertion=curves[0, 1],
-        random_deletion=np.median(curves[1:, 0], axis=0),
-        random_insertion=np.median(curves[1:, 1], axis=0),
-        deletion_auc=float(areas[0, 0]),
-        insertion_auc=float(areas[0, 1]),
-        random_deletion_auc=float(np.median(areas[1:, 0])),
-        random_insertion_auc=float(np.median(areas[1:, 1])),
-        orders=orders,
-        queries=tally.rows,
-        calls=tally.calls,
-        seconds=tally.seconds,
-    )
+    return Faithfulness.of_curves(target, fractions, curves, tally.rows, tally.calls, tally.seconds)
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray, absolute: bool = False) -> float:
@@ -198,10 +209,10 @@ def seed_stability(
 ) -> Stability:
     """Run `method` once per seed on the same target; report the pairwise rank correlations of the maps."""
     if len(seeds) < 2:
-        raise ConfigError("stability needs at least two seeds")
-    first = method(model, x, rng=seeds[0], **options)
+        raise ArgumentError("stability needs at least two seeds")
+    first = single(method(model, x, rng=seeds[0], **options))
     options = {**options, "target": first.target}
-    maps = [first.map] + [method(model, x, rng=s, **options).map for s in seeds[1:]]
+    maps = [first.map] + [single(method(model, x, rng=s, **options)).map for s in seeds[1:]]
     pairs = [rank_correlation(maps[i], maps[j]) for i in range(len(maps)) for j in range(i + 1, len(maps))]
     return Stability(tuple(seeds), tuple(pairs), float(np.mean(pairs)), float(np.min(pairs)))
 
@@ -254,7 +265,9 @@ def randomise(model: LoadedModel, layers: int, rng: np.random.Generator) -> Load
     """A copy of the model whose top `layers` layers hold fresh N(0, std) weights (each tensor keeps its std)."""
     groups = weight_layers(model.proto)
     if not 1 <= layers <= len(groups):
-        raise ConfigError(f"the model has {len(groups)} weight layers; randomise between 1 and {len(groups)}")
+        raise ArgumentError(
+            f"the model has {len(groups)} weight layers; randomise between 1 and {len(groups)}"
+        )
     return reinitialise(model, {name for group in groups[-layers:] for name in group}, rng)
 
 
@@ -305,19 +318,21 @@ def randomisation_check(
     gen = rng_of(rng)
     groups = weight_layers(bb.model.proto)
     if not groups:
-        raise ConfigError("the model has no weight initializers to randomise")
+        raise ModelError("the model has no weight initializers to randomise")
     depth = len(groups) if layers is None else layers
     if not 1 <= depth <= len(groups):
-        raise ConfigError(f"the model has {len(groups)} weight layers; randomise between 1 and {len(groups)}")
+        raise ArgumentError(
+            f"the model has {len(groups)} weight layers; randomise between 1 and {len(groups)}"
+        )
     x = sample_of(bb, x)
-    original = method(bb, x, target=target, rng=seeds[0], **options)
+    original = single(method(bb, x, target=target, rng=seeds[0], **options))
     fixed = {**options, "target": original.target}
-    again = method(bb, x, rng=seeds[1], **fixed)
+    again = single(method(bb, x, rng=seeds[1], **fixed))
     maps, correlations = [], []
     current = bb.model
     for k in range(1, depth + 1):
         current = reinitialise(current, set(groups[-k]), gen)
-        heat = method(reopen(bb, current), x, rng=seeds[0], **fixed).map
+        heat = single(method(reopen(bb, current), x, rng=seeds[0], **fixed)).map
         maps.append(heat)
         correlations.append(rank_correlation(original.map, heat, absolute))
     return RandomisationCheck(

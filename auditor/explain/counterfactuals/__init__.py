@@ -29,19 +29,29 @@ from __future__ import annotations
 from auditor.explain.counterfactuals.api import counterfactual, counterfactuals
 from auditor.explain.counterfactuals.domain import FeatureConstraints
 from auditor.explain.counterfactuals.flip import FlipMatrix, flip_matrix, flip_table
-from auditor.explain.counterfactuals.params import DEFAULT_BUDGET, DEFAULT_PATIENCE, CounterfactualParams
+from auditor.explain.counterfactuals.params import (
+    DEFAULT_BUDGET,
+    DEFAULT_PATIENCE,
+    DISTANCES,
+    CounterfactualParams,
+    Distance,
+)
 from auditor.explain.counterfactuals.results import CounterfactualResult
 from auditor.explain.counterfactuals.summary import CounterfactualSummary, summarize
-from auditor.explain.counterfactuals.targets import Target
+from auditor.explain.counterfactuals.targets import NAMED_TARGETS, NamedTarget, Target
 
 __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_PATIENCE",
+    "DISTANCES",
+    "NAMED_TARGETS",
     "CounterfactualParams",
     "CounterfactualResult",
     "CounterfactualSummary",
+    "Distance",
     "FeatureConstraints",
     "FlipMatrix",
+    "NamedTarget",
     "Target",
     "counterfactual",
     "counterfactuals",

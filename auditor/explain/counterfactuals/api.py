@@ -19,6 +19,7 @@ from auditor.explain.counterfactuals.objective import Scoring, Task, new_task
 from auditor.explain.counterfactuals.params import CounterfactualParams
 from auditor.explain.counterfactuals.results import CounterfactualResult
 from auditor.explain.counterfactuals.targets import Target, resolve_targets
+from auditor.explain.image_bases import ImageBasis, uses_basis
 from auditor.model.blackbox import BlackBox
 from auditor.model.generator import Encoder, Generator
 from auditor.model.signature import IMAGE_LAYOUTS
@@ -50,7 +51,9 @@ def counterfactuals(
     - `params.budget` is classifier queries per input, never exceeded; a budget too small to succeed
       returns results marked invalid (stop reason "budget"), never an error.
     - generator (+ encoder): search its latent space from z0 = encoder(x), else from a zero-order
-      inversion of x. Without a generator: input space under `constraints`.
+      inversion of x. Without a generator: for images above `BASIS_MIN_VALUES` values with reference
+      rows, x + G(z) − G(z0) in an `ImageBasis` fitted on them (smooth changes; the result's `space`
+      names it, e.g. "dct-8x8"); otherwise input space under `constraints`.
     - reference: rows giving the per-feature scale (MAD), the box and the realism metric.
     """
     start_time = time.perf_counter()
@@ -63,18 +66,28 @@ def counterfactuals(
     domain = Domain(blackbox.input_shape, image, reference, constraints)
     start: LatentStart | None = None
     round_budget = (params.budget - 1) // params.count
-    if generator is not None:
+    basis = None
+    if generator is None and reference is not None and uses_basis(blackbox.layout, blackbox.input_shape):
+        basis = ImageBasis(blackbox.prepare(np.asarray(reference)), blackbox.layout, clipped=False)
+    decoder = generator if generator is not None else basis
+    if decoder is not None:
         latent_space = LatentSpace(
             domain,
-            generator,
+            decoder,
             blackbox.prepare,
             inputs,
-            residual=params.residual,
+            residual=params.residual or basis is not None,
             distance=params.distance,
             beta=params.beta,
         )
         begin = latent_start(
-            latent_space, encoder, batch.rows, params.inversion_budget, rng, params.method, params.patience
+            latent_space,
+            encoder if basis is None else basis,
+            batch.rows,
+            params.inversion_budget,
+            rng,
+            params.method,
+            params.patience,
         )
         latent_run = Run(blackbox, latent_space, inputs, params)
         found = _rounds(
@@ -102,7 +115,7 @@ def counterfactuals(
         )
         queries, generator_rows = input_run.queries, np.zeros(inputs, dtype=np.int64)
     searched = Searched(
-        space="latent" if generator is not None else "input",
+        space=basis.name if basis is not None else "latent" if generator is not None else "input",
         method=params.method,
         count=params.count,
         queries=queries + 1,  # each input's own prediction counts too

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
@@ -39,7 +38,7 @@ class Batch:
 class Searched:
     """How the searches of one call ran: where, by which method, `count` per input, at what cost."""
 
-    space: Literal["input", "latent"]
+    space: str  # "input", "latent", or an image basis's name such as "dct-8x8"
     method: str
     count: int
     queries: np.ndarray

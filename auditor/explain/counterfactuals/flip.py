@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,28 @@ class FlipMatrix:
     attempts: np.ndarray
     queries: int
     seconds: float
+
+    @classmethod
+    def of(cls, results: Sequence[CounterfactualResult], class_names: tuple[str, ...]) -> FlipMatrix:
+        """The matrix of finished searches, each from its input's predicted class to one target; the
+        queries and seconds are the searches' own."""
+        distance, success, attempts = flip_table(results, len(class_names))
+        queries = sum(result.queries for result in results)
+        return cls(
+            class_names, distance, success, attempts, queries, sum(result.seconds for result in results)
+        )
+
+    def among(self, classes: Sequence[int]) -> FlipMatrix:
+        """The rows and columns of `classes` only (the queries and seconds stay the whole matrix's)."""
+        cut = np.ix_(classes, classes)
+        names = tuple(self.class_names[k] for k in classes)
+        return replace(
+            self,
+            class_names=names,
+            distance=self.distance[cut],
+            success=self.success[cut],
+            attempts=self.attempts[cut],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN, where no pair was valid or attempted, becomes None); `max_distance` is the
@@ -82,11 +104,8 @@ def flip_matrix(
             params=params,
             rng=rng,
         )
-    distance, success, attempts = flip_table(results, n_classes)
-    queries = len(X) + sum(r.queries for r in results)
-    return FlipMatrix(
-        blackbox.class_names, distance, success, attempts, queries, time.perf_counter() - start_time
-    )
+    searched = FlipMatrix.of(results, blackbox.class_names)
+    return replace(searched, queries=len(X) + searched.queries, seconds=time.perf_counter() - start_time)
 
 
 def flip_table(

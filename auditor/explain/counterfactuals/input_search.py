@@ -26,7 +26,8 @@ def input_round(
     sparse: bool,
 ) -> None:
     """One input-space round within `budget` rows per task: starts (probes, nearest unlike
-    neighbours; up to 1/START_SHARE), the search, then the polish (POLISH_SHARE kept for it)."""
+    neighbours; up to 1/START_SHARE), the search, then the polish (POLISH_SHARE kept for it; a search
+    that found nothing valid spends that share searching on)."""
     space = run.space
     spent = run.queries.copy()
     allowance = budget // START_SHARE
@@ -40,6 +41,13 @@ def input_round(
     used = max(int(run.queries[task.index] - spent[task.index]) for task in tasks)
     search_budget = budget - used - int(budget * POLISH_SHARE)
     run.search(tasks, search_budget, [(u0, sigma or step) for u0, step in starts], rngs)
+    # nothing valid to polish: the share kept for the polish goes on searching, from the best row so far
+    stuck = [i for i, task in enumerate(tasks) if not task.best_valid and task.stop_reason == "budget"]
+    if stuck:
+        more = [tasks[i] for i in stuck]
+        rest = min(budget - int(run.queries[task.index] - spent[task.index]) for task in more)
+        again = [space.start(task) for task in more]
+        run.search(more, rest, [(u0, sigma or step) for u0, step in again], [rngs[i] for i in stuck])
     left = {task.index: budget - int(run.queries[task.index] - spent[task.index]) for task in tasks}
     polish(run, tasks, left, sparse)
 

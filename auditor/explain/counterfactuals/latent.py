@@ -13,6 +13,7 @@ from auditor.explain.counterfactuals.domain import Domain
 from auditor.explain.counterfactuals.engine import Run, budgeted_lockstep
 from auditor.explain.counterfactuals.measures import flat
 from auditor.explain.counterfactuals.objective import Task, scaled_distance
+from auditor.explain.image_bases import ImageBasis
 from auditor.model.generator import Encoder, Generator
 from auditor.search import Evaluation, Search, make_search
 
@@ -30,7 +31,7 @@ class LatentSpace:
     def __init__(
         self,
         domain: Domain,
-        generator: Generator,
+        generator: Generator | ImageBasis,
         to_model: Callable[[np.ndarray], np.ndarray],
         inputs: int,
         *,
@@ -86,7 +87,7 @@ class LatentStart:
 
 def latent_start(
     space: LatentSpace,
-    encoder: Encoder | None,
+    encoder: Encoder | ImageBasis | None,
     X: np.ndarray,
     inversion_budget: int,
     rng: np.random.Generator,

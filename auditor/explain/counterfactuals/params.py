@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -11,6 +11,8 @@ from auditor.errors import ArgumentError
 from auditor.search.registry import METHODS
 
 DEFAULT_BUDGET = 2500
+Distance = Literal["l1", "l2"]
+DISTANCES: tuple[Distance, ...] = get_args(Distance)
 DEFAULT_PATIENCE = 15
 
 
@@ -39,7 +41,7 @@ class CounterfactualParams:
     method: str = "cmaes"
     budget: int = DEFAULT_BUDGET
     count: int = 1
-    distance: Literal["l1", "l2"] = "l1"
+    distance: Distance = "l1"
     kappa: float = 0.0
     tau: float = 0.0
     residual: bool = False
@@ -58,7 +60,7 @@ class CounterfactualParams:
             raise ArgumentError(
                 f"unknown counterfactual search method {self.method!r}; use one of {', '.join(METHODS)}"
             )
-        if self.distance not in ("l1", "l2"):
+        if self.distance not in DISTANCES:
             raise ArgumentError(f"distance must be 'l1' or 'l2', got {self.distance!r}")
         _check_count("budget", self.budget)
         _check_count("count", self.count)

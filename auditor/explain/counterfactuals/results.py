@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class CounterfactualResult:
     reconstruction: np.ndarray
     latent: np.ndarray | None
     z0_error: float | None
-    space: Literal["input", "latent"]
+    space: str  # "input", "latent", or an image basis's name such as "dct-8x8"
     method: str
     queries: int
     generator_queries: int
@@ -63,12 +63,14 @@ class CounterfactualResult:
         return bool(self.valid.any())
 
     def changes(self, rank: int, feature_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """The features counterfactual `rank` changed: index, name (x<i> without names), old and new value."""
+        """The features counterfactual `rank` changed: index, name (x<i> without one name per feature), old
+        and new value."""
         before, after = np.ravel(self.x), np.ravel(self.counterfactuals[rank])
+        names = feature_names if feature_names is not None and len(feature_names) == before.size else None
         return [
             {
                 "feature": feature,
-                "name": feature_names[feature] if feature_names else f"x{feature}",
+                "name": names[feature] if names else f"x{feature}",
                 "from": jsonable(before[feature]),
                 "to": jsonable(after[feature]),
             }

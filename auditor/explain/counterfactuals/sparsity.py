@@ -27,7 +27,7 @@ def polish(run: Run[InputSpace], tasks: list[Task], left: dict[int, int], sparse
        leaves no slack for plain reverts, and L1 optima of tables are often one or two features;
     3. greedy passes over the best row so far: revert every unit validity does not need;
     4. steps 1-2 again from that row.
-    Always: 5. a two-level line search from x toward the best row (two calls).
+    Always: 5. a two-level line search from x toward the best row (two calls; the second spends the rows left).
     Each task keeps whichever row scores best (proximity plus the per-unit weight).
     """
     space = run.space
@@ -41,11 +41,13 @@ def polish(run: Run[InputSpace], tasks: list[Task], left: dict[int, int], sparse
         }
         sparse_step(run, [task for task in tasks if task.index in current], current, left, partners=True)
     lower = {task.index: 0.0 for task in tasks}
-    grid = np.arange(1, SHRINK + 1) / (SHRINK + 1)
-    for _ in range(2):
+    for level in range(2):
         shrink = [task for task in tasks if task.best_valid and left[task.index] > 0]
+        # the last level spends every row left, so a valid search ends with its budget spent
+        points = [SHRINK if level == 0 else max(SHRINK, left[task.index]) for task in shrink]
         steps_of = [
-            (lower[task.index] + (1 - lower[task.index]) * grid)[: left[task.index]] for task in shrink
+            (lower[task.index] + (1 - lower[task.index]) * np.arange(1, n + 1) / (n + 1))[: left[task.index]]
+            for task, n in zip(shrink, points)
         ]
         batches = [
             space.domain.project(task.x + steps[:, None] * (task.best_x - task.x), task.x)

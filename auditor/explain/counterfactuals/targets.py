@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from auditor.errors import ArgumentError
 
-Target = int | Literal["second", "any"] | Sequence[int] | np.ndarray
+NamedTarget = Literal["second", "any"]
+NAMED_TARGETS: tuple[NamedTarget, ...] = get_args(NamedTarget)
+Target = int | NamedTarget | Sequence[int] | np.ndarray
 """A class index, "second" (each input's runner-up), "any" (any class but the predicted one), or one
 class per row."""
 

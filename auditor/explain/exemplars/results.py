@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +120,7 @@ class ExemplarSet:
     objective: str
     threshold: float
     budget: int
-    space: Literal["latent", "input"]
+    space: str  # "latent", "input", or an image basis's name such as "dct-8x8"
     classes: tuple[ClassExemplars, ...]
     queries: int
     generator_queries: int

@@ -1,4 +1,4 @@
-"""Where an exemplar search runs: a generator's latent space, or a box over tabular input rows."""
+"""Where an exemplar search runs: a generator's latent space, an image basis, or a box over input rows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Literal, TypedDict
 import numpy as np
 
 from auditor.errors import ArgumentError, DataError
+from auditor.explain.image_bases import ImageBasis, uses_basis
 from auditor.model.blackbox import BlackBox
 from auditor.model.generator import Generator
 
@@ -25,7 +26,8 @@ class PriorOptions(TypedDict, total=False):
 class InputBox:
     """Input-space search without a generator: standardized coordinates inside the data's ranges.
 
-    Features that never vary in the reference data stay fixed at their value.
+    Features that never vary in the reference data stay fixed at their value; decoded rows keep the
+    reference rows' sample shape.
     """
 
     mean: np.ndarray
@@ -33,6 +35,7 @@ class InputBox:
     lower: np.ndarray
     upper: np.ndarray
     free: np.ndarray  # indices of the searched features
+    shape: tuple[int, ...]  # of one reference row
 
     @classmethod
     def from_reference(cls, reference: np.ndarray) -> InputBox:
@@ -45,7 +48,7 @@ class InputBox:
         free = np.flatnonzero(upper > lower)
         if free.size == 0:
             raise DataError("every feature is constant in the reference data; there is nothing to search")
-        return cls(rows.mean(axis=0), rows.std(axis=0), lower, upper, free)
+        return cls(rows.mean(axis=0), rows.std(axis=0), lower, upper, free, tuple(reference.shape[1:]))
 
     @property
     def dim(self) -> int:
@@ -61,26 +64,34 @@ class InputBox:
         return (np.asarray(x, dtype=np.float64)[..., free] - self.mean[free]) / self.scale[free]
 
     def decode(self, u: np.ndarray) -> np.ndarray:
-        """Standardized coordinates (n, dim) -> rows (n, features), clipped to the box."""
+        """Standardized coordinates (n, dim) -> rows (n, *shape), clipped to the box."""
         x = np.repeat(self.mean[None], len(u), axis=0)
         x[:, self.free] = self.mean[self.free] + u * self.scale[self.free]
-        return np.clip(x, self.lower, self.upper).astype(np.float32)
+        return np.clip(x, self.lower, self.upper).astype(np.float32).reshape(len(u), *self.shape)
 
 
 class SearchSpace:
-    """Where the search runs: a generator's latent space, or an InputBox over tabular rows."""
+    """Where the search runs: a generator's latent space; without one, an `ImageBasis` fitted on the
+    reference rows for images above `BASIS_MIN_VALUES` values (`kind` names it, e.g. "dct-8x8"),
+    else an InputBox over the reference rows read in the model's input shape."""
 
     def __init__(self, blackbox: BlackBox, generator: Generator | None, reference: np.ndarray | None) -> None:
         self.blackbox = blackbox
-        self.generator = generator
+        self.generator: Generator | ImageBasis | None = generator
         self.box: InputBox | None = None
         self.bounds: tuple[np.ndarray | float, np.ndarray | float] | None
-        if generator is not None:
-            self.kind: Literal["latent", "input"] = "latent"
-            self.dim = generator.latent_dim
-            self.bounds = (-1.0, 1.0) if generator.prior == "uniform" else None
-            what = f"the generator's output {list(generator.output_shape)}"
-            probe = np.zeros((1, *generator.output_shape), np.float32)
+        self.kind = "latent"
+        if generator is None and reference is not None:
+            reference = model_rows(blackbox, reference)
+            if uses_basis(blackbox.layout, blackbox.input_shape):
+                self.generator = ImageBasis(reference, blackbox.layout)
+                self.kind = self.generator.name
+        if self.generator is not None:
+            decoder = self.generator
+            self.dim = decoder.latent_dim
+            self.bounds = (-1.0, 1.0) if decoder.prior == "uniform" else None
+            what = f"the generator's output {list(decoder.output_shape)}"
+            probe = np.zeros((1, *decoder.output_shape), np.float32)
         else:
             if reference is None:
                 raise ArgumentError("without a generator, give reference rows (--data) to set the search box")
@@ -128,3 +139,15 @@ class SearchSpace:
     @property
     def ort_seconds(self) -> float:
         return self.blackbox.ort_seconds + (self.generator.ort_seconds if self.generator is not None else 0.0)
+
+
+def model_rows(blackbox: BlackBox, reference: np.ndarray) -> np.ndarray:
+    """Reference rows in the model's sample shape: as `prepare` reads them (NCHW<->NHWC), else reshaped
+    when each row holds as many values as the model's input (flattened rows, HW rows of a 1-channel model)."""
+    try:
+        return blackbox.prepare(reference)
+    except DataError:
+        rows = np.asarray(reference)
+        if rows.ndim >= 2 and int(np.prod(rows.shape[1:])) == int(np.prod(blackbox.input_shape)):
+            return rows.reshape(len(rows), *blackbox.input_shape)
+        return rows  # the search space's probe says what does not fit

@@ -1,0 +1,283 @@
+"""Score-based minimal perturbation: Square Attack random search inside a bisection on ε.
+
+Square Attack (Andriushchenko, Croce, Flammarion & Hein, ECCV 2020; reference code max-andr/square-attack):
+at a fixed radius ε, keep a perturbation δ and propose localized changes (a random square of the image,
+all channels), accepting one when it lowers the margin loss log p_source − max other log p. L∞: the square
+is set to ±ε per channel, starting from vertical stripes; L2: a square gets a two-bump pattern carrying the
+mass of a second square, which is emptied, and δ is rescaled to norm ε. The share of pixels a square covers
+follows the authors' piecewise schedule (halved at 10, 50, 200, … 8000 of 10,000), here over each input's
+budget. Around it: ε is bisected between the smallest radius that flipped the class and the largest ε that
+did not within `stage_queries`; every new ε is warm-started from δ rescaled. Off images a "square" is a
+random subset of features (L2: a Gaussian step on it). All inputs run in lockstep, `candidates` proposals
+each per model call (more as other inputs finish, see SPREAD); a stage's first proposal is always accepted.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from auditor.explain.robustness.box import Box, norms
+from auditor.explain.robustness.oracle import Oracle
+from auditor.explain.robustness.outcome import Outcome
+from auditor.explain.robustness.params import RobustnessParams
+from auditor.explain.robustness.windows import Windows
+
+HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # schedule steps, in 1/10,000 of the budget
+P_INIT = {"linf": 0.3, "l2": 0.1}
+SHRINK = 0.7  # next ε after a flip while no ε has failed yet
+SPREAD = 4  # inputs still searching take over finished ones' rows, up to SPREAD × `candidates` each
+GROW = 2.0  # next ε after a failure while none has flipped yet
+START_SHARE = 0.25  # first ε: this share of the box's diameter in the norm
+
+
+def square_search(
+    oracle: Oracle,
+    x0: np.ndarray,
+    box: Box,
+    windows: Windows,
+    params: RobustnessParams,
+    rng: np.random.Generator,
+) -> Outcome:
+    """Each input's smallest flipping radius found by Square Attack within its budget (see the module doc)."""
+    n = len(x0)
+    norm = params.norm
+    p_init = params.p_init or P_INIT[norm]
+    diameter = box.diameter(norm)
+    cap = diameter
+    first = params.start_radius or (START_SHARE * diameter if np.isfinite(diameter) else 1.0)
+    eps = np.full(n, min(first, cap), dtype=np.float64)
+    lo, hi = np.zeros(n), np.full(n, np.inf)
+    current = box.project(x0 + _initial(windows, rng, n, eps, norm), x0, np.arange(n))
+    margin = np.full(n, np.inf)
+    stage = np.zeros(n, dtype=np.int64)
+    outcome = Outcome.empty(x0)
+    done = np.full(n, not cap > 0)
+    while True:
+        remaining = oracle.remaining()
+        inputs = np.flatnonzero(~done & (remaining > 0))
+        if not inputs.size:
+            break
+        per_input = min(SPREAD * params.candidates, -(-params.candidates * n // inputs.size))
+        count = np.minimum(per_input, remaining[inputs])
+        owners = np.repeat(inputs, count)
+        progress = (oracle.queries[owners] - 1) / oracle.budget
+        share = p_init / 2.0 ** np.searchsorted(HALVINGS, progress * 10_000, side="left")
+        points = _propose(windows, box, rng, x0, current, owners, eps, share, norm)
+        margins, labels = oracle.query(points, owners)
+        order = np.lexsort((margins, owners))
+        heads = order[np.r_[True, owners[order][1:] != owners[order][:-1]]]  # each input's best proposal
+        stage[inputs] += count
+        better = margins[heads] < margin[owners[heads]]
+        take, won = owners[heads][better], heads[better]
+        current[take] = points[won]
+        margin[take] = margins[won]
+        flipped = (labels[won] >= 0) & (labels[won] != oracle.sources[take])
+        hit = take[flipped]
+        moved = np.zeros(n, dtype=bool)
+        if hit.size:
+            radius = outcome.offer(hit, points[won[flipped]], labels[won[flipped]], x0, norm)
+            hi[hit] = np.minimum(hi[hit], radius)
+            _next_radius(hit, eps, lo, hi, cap, params.tolerance, done, outcome)
+            moved[hit] = True
+        stalled = inputs[(stage[inputs] >= params.stage_queries) & ~moved[inputs]]
+        if stalled.size:
+            lo[stalled] = np.maximum(lo[stalled], eps[stalled])
+            _next_radius(stalled, eps, lo, hi, cap, params.tolerance, done, outcome)
+            moved[stalled] = True
+        warm = np.flatnonzero(moved & ~done)
+        if warm.size:  # the new ε starts from the current perturbation rescaled
+            delta = current[warm] - x0[warm]
+            ratio = (eps[warm] / np.maximum(norms(delta, norm), 1e-30)).astype(np.float32)
+            current[warm] = box.project(x0[warm] + delta * ratio[:, None], x0, warm)
+            margin[warm] = np.inf
+            stage[warm] = 0
+    return outcome
+
+
+def _next_radius(
+    inputs: np.ndarray,
+    eps: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    cap: float,
+    tolerance: float,
+    done: np.ndarray,
+    outcome: Outcome,
+) -> None:
+    """Bisect between the largest failed ε and the smallest flipping radius; stop inputs within tolerance."""
+    known = np.isfinite(hi[inputs])
+    bracket = (lo[inputs] + hi[inputs]) / 2
+    eps[inputs] = np.where(
+        known, np.where(lo[inputs] > 0, bracket, hi[inputs] * SHRINK), np.minimum(eps[inputs] * GROW, cap)
+    )
+    converged = inputs[known & (hi[inputs] - lo[inputs] <= tolerance * hi[inputs])]
+    done[converged] = True
+    outcome.stop[converged] = "converged"
+
+
+def _initial(windows: Windows, rng: np.random.Generator, n: int, eps: np.ndarray, norm: str) -> np.ndarray:
+    """L∞: vertical stripes of ±ε per channel (random signs per feature off images); L2: bumps of norm ε."""
+    if norm == "linf":
+        if windows.image:
+            signs = rng.choice(
+                np.array([-1.0, 1.0], dtype=np.float32), size=(n, windows.channels, windows.width)
+            )
+            delta = _image_stripes(windows, signs)
+        else:
+            delta = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(n, windows.size))
+        return delta * eps[:, None].astype(np.float32)
+    if windows.image:
+        delta = _bump_grid(windows, rng, n)
+    else:
+        delta = rng.standard_normal((n, windows.size), dtype=np.float32)
+    return delta * (eps / np.maximum(norms(delta, "l2"), 1e-30))[:, None].astype(np.float32)
+
+
+def _image_stripes(windows: Windows, signs: np.ndarray) -> np.ndarray:
+    """(n, C, W) column signs spread over every row, flattened in the windows' layout."""
+    n = len(signs)
+    channel, row, column = windows.strides
+    index = (
+        np.arange(windows.channels)[:, None, None] * channel
+        + np.arange(windows.height)[None, :, None] * row
+        + np.arange(windows.width)[None, None, :] * column
+    )
+    delta = np.empty((n, windows.size), dtype=np.float32)
+    delta[:, index.reshape(-1)] = np.broadcast_to(
+        signs[:, :, None, :], (n, windows.channels, windows.height, windows.width)
+    ).reshape(n, -1)
+    return delta
+
+
+def _bump_grid(windows: Windows, rng: np.random.Generator, n: int) -> np.ndarray:
+    """The authors' L2 start: a grid of two-bump patterns of side H/5, each with a random sign per channel."""
+    side = max(windows.height // 5, 1)
+    delta = np.zeros((n, windows.size), dtype=np.float32)
+    rows = np.arange(n)[:, None, None]
+    offset = (windows.height - side * (windows.height // side)) // 2
+    for top in range(offset, windows.height - side + 1, side):
+        for left in range(offset, windows.width - side + 1, side):
+            index = _square_at(windows, top, left, side)
+            pattern = _two_bumps(side, transpose=bool(rng.random() > 0.5)).reshape(1, 1, -1)
+            signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(n, windows.channels, 1))
+            delta[rows, index[None]] += pattern * signs
+    return delta
+
+
+def _square_at(windows: Windows, top: int, left: int, side: int) -> np.ndarray:
+    channel, row, column = windows.strides
+    steps = np.arange(side)
+    cells = ((top + steps)[:, None] * row + (left + steps)[None, :] * column).reshape(1, -1)
+    return cells + (np.arange(windows.channels) * channel)[:, None]
+
+
+def _propose(
+    windows: Windows,
+    box: Box,
+    rng: np.random.Generator,
+    x0: np.ndarray,
+    current: np.ndarray,
+    owners: np.ndarray,
+    eps: np.ndarray,
+    share: np.ndarray,
+    norm: str,
+) -> np.ndarray:
+    """One localized change of each owner's current point, grouped by window size, projected into the box."""
+    points = current[owners]
+    least = 3 if norm == "l2" and windows.image else 1
+    for value in np.unique(share):
+        rows = np.flatnonzero(share == value)
+        who = owners[rows]
+        side = windows.side(float(value), least)
+        if norm == "linf":
+            index = windows.draw(rng, len(rows), side)
+            origins = x0[who[:, None, None], index]
+            signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(len(rows), windows.channels, 1))
+            values = origins + signs * eps[who].astype(np.float32)[:, None, None]
+            points[rows[:, None, None], index] = box.project_cells(values, index, origins)
+            continue
+        origins = x0[who]
+        delta = (
+            np.subtract(points[rows], origins)
+            if len(rows) < len(owners)
+            else np.subtract(points, origins, out=points)
+        )
+        if windows.image:
+            side = side + 1 if side % 2 == 0 and side < min(windows.height, windows.width) else side
+            delta = _l2_update(windows, rng, delta, eps[who], side)
+        else:
+            delta = _l2_subset_update(windows, rng, delta, eps[who], side, float(value))
+        delta += origins
+        points[rows] = box.project(delta, x0, who)
+    return points
+
+
+def _l2_update(
+    windows: Windows, rng: np.random.Generator, delta: np.ndarray, eps: np.ndarray, side: int
+) -> np.ndarray:
+    """Images: move the mass of window 2 and the spare norm into window 1 with a fresh two-bump pattern;
+    then δ rescaled to norm ε."""
+    m = len(delta)
+    rows = np.arange(m)[:, None, None]
+    total = np.einsum("ij,ij->i", delta, delta, dtype=np.float64)
+    first, second = windows.draw(rng, m, side), windows.draw(rng, m, side)
+    old = delta[rows, first]
+    old_sq = (old.astype(np.float64) ** 2).sum(axis=2, keepdims=True)
+    delta[rows, first] = 0.0
+    moved_sq = (delta[rows, second].astype(np.float64) ** 2).sum(axis=2, keepdims=True)
+    delta[rows, second] = 0.0
+    flip = rng.random(m) > 0.5
+    pattern = np.where(
+        flip[:, None], _two_bumps(side, True).reshape(1, -1), _two_bumps(side, False).reshape(1, -1)
+    )
+    fresh = pattern[:, None, :] * rng.choice(np.array([-1.0, 1.0]), size=(m, windows.channels, 1))
+    fresh = fresh + old / (np.sqrt(old_sq) + 1e-10)
+    spare = np.maximum(eps**2 - total, 0.0)[:, None, None] / windows.channels
+    fresh *= np.sqrt(spare + old_sq + moved_sq) / np.maximum(
+        np.sqrt((fresh**2).sum(axis=2, keepdims=True)), 1e-30
+    )
+    delta[rows, first] = fresh.astype(np.float32)
+    scale = eps / np.maximum(np.sqrt(np.einsum("ij,ij->i", delta, delta, dtype=np.float64)), 1e-30)
+    delta *= scale[:, None].astype(np.float32)
+    return delta
+
+
+def _l2_subset_update(
+    windows: Windows, rng: np.random.Generator, delta: np.ndarray, eps: np.ndarray, count: int, share: float
+) -> np.ndarray:
+    """Off images: a Gaussian step of norm ε·√share on `count` random features, then δ rescaled to norm ε."""
+    m = len(delta)
+    index = windows.draw(rng, m, count)[:, 0, :]
+    step = rng.standard_normal((m, count))
+    step *= (eps * np.sqrt(share))[:, None] / np.sqrt(count)
+    delta[np.arange(m)[:, None], index] += step.astype(np.float32)
+    scale = eps / np.maximum(np.sqrt(np.einsum("ij,ij->i", delta, delta, dtype=np.float64)), 1e-30)
+    delta *= scale[:, None].astype(np.float32)
+    return delta
+
+
+@functools.cache
+def _two_bumps(side: int, transpose: bool) -> np.ndarray:
+    """The authors' L2 pattern: two stacked rectangles of decaying 1/(k+1)² rings, opposite signs, unit norm."""
+    pattern = np.zeros((side, side))
+    half = side // 2
+    if half:
+        pattern[:half] = _rings(half, side)
+    pattern[half:] = -_rings(side - half, side)
+    pattern /= np.sqrt((pattern**2).sum())
+    pattern = np.ascontiguousarray(pattern.T if transpose else pattern)
+    pattern.flags.writeable = False  # cached: shared by every call
+    return pattern
+
+
+def _rings(height: int, width: int) -> np.ndarray:
+    """Σ_{k ≥ r} 1/(k+1)² over k < K, r the Chebyshev distance to the centre (height//2, width//2); unit norm."""
+    count = max(height // 2 + 1, width // 2 + 1)
+    tail = np.cumsum((1.0 / np.arange(1, count + 1) ** 2)[::-1])[::-1]
+    r = np.maximum(
+        np.abs(np.arange(height)[:, None] - height // 2), np.abs(np.arange(width)[None, :] - width // 2)
+    )
+    values = tail[np.minimum(r, count - 1)] * (r < count)
+    return values / np.sqrt((values**2).sum())
