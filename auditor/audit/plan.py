@@ -229,5 +229,5 @@ def scale(
 
 def _short(value: Any) -> str:
     if isinstance(value, tuple):
-        return f"{len(value)} classes"
+        return f"{len(value)} classes" if value else "none"
     return f"{value:,}" if isinstance(value, int) else str(value)

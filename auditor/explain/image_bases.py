@@ -74,6 +74,9 @@ class ImageBasis:
         self.scales = np.maximum(spread, floor)
         self.latent_dim = int(self.scales.size)
         self.queries = 0
+        self._height_t32 = np.ascontiguousarray(self.along_height.T, dtype=np.float32)
+        self._width32 = self.along_width.astype(np.float32)
+        self._mean32 = self.mean.astype(np.float32)
 
     def _canonical(self, rows: np.ndarray) -> np.ndarray:
         """Model-layout rows -> (n, channels, height, width)."""
@@ -101,11 +104,12 @@ class ImageBasis:
             raise DataError(f"latent vectors must have shape (n, {self.latent_dim}), got {list(z.shape)}")
         self.queries += len(z)
         channels = self.mean.shape[0]
-        coefficients = (z * self.scales).reshape(len(z), channels, self.side, self.side)
-        images = self.mean + self.along_height.T @ coefficients @ self.along_width
+        coefficients = (z * self.scales).astype(np.float32).reshape(len(z), channels, self.side, self.side)
+        images = self._height_t32 @ coefficients @ self._width32  # float32: what the model reads
+        images += self._mean32
         if self.clipped:
-            images = np.clip(images, self.lower, self.upper)
-        return self._to_layout(images).astype(np.float32)
+            np.clip(images, self.lower, self.upper, out=images)
+        return np.ascontiguousarray(self._to_layout(images))
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Images (n, *output_shape) -> their latent rows (the left inverse of `generate` on the basis)."""

@@ -33,6 +33,7 @@ AUC_KEYS = ("deletion_auc", "random_deletion_auc", "insertion_auc", "random_inse
 LEAST = (
     ("samples", 2),
     ("lime_samples", 200),
+    ("steps", 20),
     ("orders", 2),
 )  # what a time budget may cut, in order, how far
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from auditor.pictures import grid_png
 from auditor.value_sets import ValueSet
 
 FLIP_EXAMPLES = 8
-LEAST = (("samples", 100), ("repeats", 2))  # what a time budget may cut, in order, and how far
+LEAST = (("samples", 50), ("repeats", 2))  # what a time budget may cut, in order, and how far
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,10 @@ def estimate(ctx: Context, settings: StabilitySettings, slices: list[Slice]) -> 
 
 
 def reduce(ctx: Context, settings: StabilitySettings, share: float, why: str) -> Reduced[StabilitySettings]:
-    return scale(settings, LEAST, share, why)
+    """Cut from the rows the check really tests (no more than the data holds), so repeats are cut too when
+    the data has fewer rows than `samples`."""
+    rows = min(settings.samples, len(ctx.data)) if ctx.data is not None else settings.samples
+    return scale(replace(settings, samples=rows), LEAST, share, why)
 
 
 def noise_scale(ctx: Context, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import numpy as np
 from auditor.errors import DataError
 from auditor.explain.counterfactuals.domain import Domain
 from auditor.explain.counterfactuals.engine import Run, budgeted_lockstep
-from auditor.explain.counterfactuals.measures import flat
+from auditor.explain.counterfactuals.measures import flat, mean_square_scaled
 from auditor.explain.counterfactuals.objective import Task, scaled_distance
 from auditor.explain.image_bases import ImageBasis
 from auditor.model.generator import Encoder, Generator
@@ -52,8 +52,13 @@ class LatentSpace:
         return self.generator.latent_dim
 
     def generate(self, z: np.ndarray) -> np.ndarray:
-        """G(z) as flattened model rows (not counted: callers count per input)."""
-        return flat(self.to_model(self.generator.generate(z)))
+        """G(z) as flattened model rows in the generator's own dtype (not counted: callers count per input).
+
+        No float64 copy: the float64 arithmetic that follows (x + G(z) − G(z0), losses) upcasts inside
+        each operation, with the same figures.
+        """
+        images = np.asarray(self.to_model(self.generator.generate(z)))
+        return images.reshape(len(images), -1)
 
     def decode(self, tasks: Sequence[Task], asks: Sequence[np.ndarray]) -> list[np.ndarray]:
         images = np.split(self.generate(np.concatenate(asks)), np.cumsum([len(z) for z in asks])[:-1])
@@ -62,8 +67,11 @@ class LatentSpace:
             self.generator_rows[task.index] += len(z)
             if self.residual:
                 assert task.g0 is not None
-                rows = task.x + rows - task.g0
-            out.append(np.clip(rows, *self.domain.box))
+                rows = np.add(task.x, rows)  # float64, as x + G(z) − G(z0) in place
+                rows -= task.g0
+            else:
+                rows = rows.astype(np.float64)
+            out.append(np.clip(rows, *self.domain.box, out=rows))
         return out
 
     def proximity(self, task: Task, rows: np.ndarray, z: np.ndarray | None) -> np.ndarray:
@@ -146,8 +154,7 @@ def invert(
         out = []
         for owner, z, rows in zip(owners, asks, images):
             space.generator_rows[owner] += len(z)
-            loss = (((rows - x[owner]) / scale) ** 2).mean(axis=1)
-            out.append(Evaluation(loss, np.zeros(len(z), dtype=bool)))
+            out.append(Evaluation(mean_square_scaled(rows, x[owner], scale), np.zeros(len(z), dtype=bool)))
         return out
 
     return np.array(

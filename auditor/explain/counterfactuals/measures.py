@@ -95,6 +95,15 @@ def l2_distance(x: np.ndarray, xc: np.ndarray, scale: np.ndarray | None = None) 
     return np.sqrt(((delta if scale is None else delta / scale) ** 2).sum(axis=1))
 
 
+def mean_square_scaled(rows: np.ndarray, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """mean(((rows − x)/scale)²) per row, in float64 with one working array (rows may be float32: the
+    subtraction upcasts, so the figures equal those of float64 rows)."""
+    delta = np.subtract(rows, x, dtype=np.float64)
+    delta /= scale
+    np.square(delta, out=delta)
+    return delta.mean(axis=1)
+
+
 def changed_features(
     x: np.ndarray, xc: np.ndarray, tolerance: np.ndarray | float = CHANGE_TOLERANCE
 ) -> np.ndarray:

@@ -130,5 +130,8 @@ def new_task(
 
 def scaled_distance(rows: np.ndarray, x: np.ndarray, scale: np.ndarray, kind: str) -> np.ndarray:
     """Mean |Δ|/scale (l1) or RMS of Δ/scale (l2) per row."""
-    delta = (rows - x) / scale
-    return np.sqrt((delta**2).mean(axis=1)) if kind == "l2" else np.abs(delta).mean(axis=1)
+    delta = np.subtract(rows, x, dtype=np.float64)  # one working array: rows of 150,000 values are common
+    delta /= scale
+    if kind == "l2":
+        return np.sqrt(np.square(delta, out=delta).mean(axis=1))
+    return np.abs(delta, out=delta).mean(axis=1)
