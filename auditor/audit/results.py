@@ -97,6 +97,9 @@ class CheckResult:
     stage: Stage = Stage.MEASURE
     units: int = 0  # units of work planned
     units_finished: int = 0  # units whose results the figures cover (fewer than `units` when partial)
+    ort_seconds: float = (
+        0.0  # of `seconds`, inside ONNX Runtime (this process's classifier, generator, encoder)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +119,7 @@ class CheckResult:
             "queries": self.queries,
             "generator_queries": self.generator_queries,
             "seconds": self.seconds,
+            "ort_seconds": self.ort_seconds,
             "settings": self.settings,
             "criteria": [c.to_dict() for c in self.criteria],
             "details": self.details,

@@ -40,7 +40,28 @@ def plan_units(check: Check[SettingsT, Any], ctx: Context, settings: SettingsT, 
     ]
 
 
+def ort_seconds(ctx: Context) -> float:
+    """Seconds this process's sessions (classifier, generator, encoder) have spent inside ONNX Runtime."""
+    sessions = (ctx.generator, ctx.encoder)
+    return ctx.blackbox.ort_seconds + sum(s.ort_seconds for s in sessions if s is not None)
+
+
 def run_check(
+    check: Check[SettingsT, Any],
+    ctx: Context,
+    progress: Progress | None = None,
+    mapper: UnitMapper = local_mapper,
+    settings: SettingsT | None = None,
+    deadline_reason: str | None = None,
+) -> CheckResult:
+    """`measure_check` with the ONNX Runtime seconds it spent in this process (units run elsewhere, e.g. on
+    Ray workers, are not counted)."""
+    before = ort_seconds(ctx)
+    result = measure_check(check, ctx, progress, mapper, settings, deadline_reason)
+    return replace(result, ort_seconds=ort_seconds(ctx) - before)
+
+
+def measure_check(
     check: Check[SettingsT, Any],
     ctx: Context,
     progress: Progress | None = None,
@@ -215,7 +236,7 @@ def run_audit(
         queries=sum(r.queries for r in results),
         generator_queries=sum(r.generator_queries for r in results),
         seconds=plan.seconds + time.perf_counter() - started,
-        ort_seconds=blackbox.ort_seconds + (context.generator.ort_seconds if context.generator else 0.0),
+        ort_seconds=ort_seconds(context),
         plan=plan,
     )
 

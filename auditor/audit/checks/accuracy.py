@@ -8,6 +8,7 @@ import numpy as np
 
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
+    LARGE_ROWS_PER_UNIT,
     NAMED_ROWS,
     ROWS_PER_UNIT,
     Check,
@@ -16,6 +17,7 @@ from auditor.audit.checks.core import (
     calls_for,
     chunks,
     criteria,
+    per_unit,
 )
 from auditor.audit.config import AccuracySettings
 from auditor.audit.plan import Work
@@ -33,7 +35,7 @@ def unmet(ctx: Context, settings: AccuracySettings) -> str | None:
 
 def plan(ctx: Context, settings: AccuracySettings, seed: int) -> list[Slice]:
     assert ctx.data is not None  # unmet() said so
-    return chunks(range(len(ctx.data)), ROWS_PER_UNIT)
+    return chunks(range(len(ctx.data)), per_unit(ctx, ROWS_PER_UNIT, LARGE_ROWS_PER_UNIT))
 
 
 def estimate(ctx: Context, settings: AccuracySettings, slices: list[Slice]) -> Work:

@@ -16,6 +16,11 @@ from auditor.audit.results import Criterion, Outcome, Stage
 from auditor.audit.schema import plain
 
 ROWS_PER_UNIT = 4096
+#: Samples above this many values (64 x 64 grey: 224 x 224 images and the like) come with models that take
+#: tenths of a second a row on a CPU: their checks use small units (`per_unit`), so that a time limit
+#: stops a check after minutes of work are kept, not discarded with a unit of many minutes.
+LARGE_INPUT_VALUES = 64 * 64
+LARGE_ROWS_PER_UNIT = 64  # rows a unit predicts for large inputs (tens of seconds on a CPU)
 NAMED_ROWS = 100  # at most this many row indices are listed for a finding
 #: Rows a search asks per generation, for the plan's count of calls (momentum ES asks 20, CMA-ES 32 or 64).
 NOMINAL_POPULATION = 32
@@ -171,3 +176,11 @@ def time_limit(config: AuditConfig, settings: CheckSettings | None) -> float | N
 def settings_dict(settings: CheckSettings | None) -> dict[str, Any]:
     """A check's settings as JSON-ready values."""
     return {} if settings is None else dict(plain(settings))
+
+
+def per_unit(ctx: Context, usual: int, large: int) -> int:
+    """Items per unit: `usual`, or `large` (fewer) when one sample has more than LARGE_INPUT_VALUES values.
+
+    Decided by the input's shape alone, so a seed gives the same units (and figures) on every machine.
+    """
+    return large if int(np.prod(ctx.blackbox.input_shape)) > LARGE_INPUT_VALUES else usual

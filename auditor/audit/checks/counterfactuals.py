@@ -18,6 +18,7 @@ from auditor.audit.checks.core import (
     chunks,
     criteria,
     nonfinite_facts,
+    per_unit,
     search_budget,
     search_work,
 )
@@ -61,13 +62,14 @@ def unmet(ctx: Context, settings: CounterfactualSettings) -> str | None:
 
 
 def plan(ctx: Context, settings: CounterfactualSettings, seed: int) -> list[Slice]:
+    """Rows searched in lockstep, CF_ROWS_PER_UNIT a unit (one for large inputs: a search there takes minutes)."""
     rows = pick_rows(ctx, settings.samples, seed, "counterfactual-rows")
-    slices = chunks(rows, CF_ROWS_PER_UNIT, "samples")
+    slices = chunks(rows, per_unit(ctx, CF_ROWS_PER_UNIT, 1), "samples")
     classes = matrix_classes(ctx, settings)
     if len(classes) >= 2:
         only = None if len(classes) == ctx.blackbox.n_classes else classes
         rows = pick_rows(ctx, settings.matrix_per_class * len(classes), seed, "matrix-rows", only)
-        slices += chunks(rows, max(1, CF_PAIRS_PER_UNIT // (len(classes) - 1)), "matrix")
+        slices += chunks(rows, per_unit(ctx, max(1, CF_PAIRS_PER_UNIT // (len(classes) - 1)), 1), "matrix")
     return slices
 
 

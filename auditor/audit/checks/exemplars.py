@@ -16,6 +16,7 @@ from auditor.audit.checks.core import (
     build_lacks,
     chunks,
     criteria,
+    per_unit,
     search_budget,
     search_work,
 )
@@ -43,7 +44,8 @@ def unmet(ctx: Context, settings: ExemplarSettings) -> str | None:
 
 
 def plan(ctx: Context, settings: ExemplarSettings, seed: int) -> list[Slice]:
-    return chunks(list(covered_classes(ctx, settings.classes)), EXEMPLAR_CLASSES_PER_UNIT, "classes")
+    classes = list(covered_classes(ctx, settings.classes))
+    return chunks(classes, per_unit(ctx, EXEMPLAR_CLASSES_PER_UNIT, 1), "classes")
 
 
 def estimate(ctx: Context, settings: ExemplarSettings, slices: list[Slice]) -> Work:

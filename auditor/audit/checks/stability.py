@@ -9,6 +9,7 @@ import numpy as np
 
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
+    LARGE_ROWS_PER_UNIT,
     ROWS_PER_UNIT,
     Check,
     Reduced,
@@ -18,6 +19,7 @@ from auditor.audit.checks.core import (
     chunks,
     criteria,
     nonfinite_facts,
+    per_unit,
 )
 from auditor.audit.checks.inputs import no_inputs, unit_rows
 from auditor.audit.config import StabilitySettings
@@ -48,13 +50,15 @@ def unmet(ctx: Context, settings: StabilitySettings) -> str | None:
 
 
 def plan(ctx: Context, settings: StabilitySettings, seed: int) -> list[Slice]:
-    per_unit = max(1, ROWS_PER_UNIT // settings.repeats)  # a unit's noisy rows stay near ROWS_PER_UNIT
+    # a unit's noisy rows stay near ROWS_PER_UNIT (LARGE_ROWS_PER_UNIT for large inputs)
+    noisy = per_unit(ctx, ROWS_PER_UNIT, LARGE_ROWS_PER_UNIT)
+    per_unit_rows = max(1, noisy // settings.repeats)
     if ctx.data is None:
-        return chunks(range(settings.samples), per_unit)
+        return chunks(range(settings.samples), per_unit_rows)
     rng = np.random.default_rng(unit_seed(seed, "stability-rows", 0))
     n = len(ctx.data)
     rows = np.sort(rng.permutation(n)[: min(settings.samples, n)])
-    return chunks(rows, per_unit)
+    return chunks(rows, per_unit_rows)
 
 
 def estimate(ctx: Context, settings: StabilitySettings, slices: list[Slice]) -> Work:
