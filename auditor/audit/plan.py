@@ -104,7 +104,8 @@ class CheckPlan:
     classes: tuple[int, ...] | None = None
     class_names: tuple[str, ...] | None = None
     classes_chosen: str | None = None  # how the classes were chosen ("all 10 classes", "auto (...)")
-    skipped: str | None = None  # why the check will not run (disabled, a prerequisite missing)
+    skipped: str | None = None  # why the check will not run (disabled, a prerequisite missing, no time)
+    out_of_time: bool = False  # left out because it does not fit the time budget (`skipped` says so)
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -121,6 +122,7 @@ class CheckPlan:
         }
         if self.skipped is not None:
             doc["skipped"] = self.skipped
+            doc["out_of_time"] = self.out_of_time
         return doc
 
     def line(self) -> str:
@@ -223,11 +225,13 @@ def scale(
             continue
         changes[name] = value[:kept] if isinstance(value, tuple) else kept
         reductions.append(Reduction(name, value, changes[name], why))
+        if kept == 0:  # this part of the work is gone
+            break
         left *= size / kept
     return replace(settings, **changes), tuple(reductions)  # type: ignore[type-var]
 
 
 def _short(value: Any) -> str:
     if isinstance(value, tuple):
-        return f"{len(value)} classes" if value else "none"
+        return f"{len(value)} class{'es' if len(value) != 1 else ''}" if value else "none"
     return f"{value:,}" if isinstance(value, int) else str(value)

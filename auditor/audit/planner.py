@@ -33,7 +33,8 @@ SMALL_BATCH = 16  # the small batch size timed beside the chosen one
 GENERATOR_BATCH = 256
 STEP_GENERATIONS = 12  # generations timed per search kind ...
 STEP_SECONDS = 0.15  # ... or fewer when they take longer than this
-ROUNDS = 4  # rounds of reduction (budgets and counts are whole numbers; the work is not exactly a product)
+ROUNDS = 6  # rounds of reduction (budgets and counts are whole numbers; the work is not exactly a product)
+LEVEL_MISS = 1.25  # a check left this far above its share after a cut is at its least settings
 
 
 def plan_audit(
@@ -61,23 +62,27 @@ def plan_audit(
     full = sum(seconds.values())
     reductions: dict[str, dict[str, Reduction]] = {check.name: {} for check in checks}
     reducible = [check for check in checks if check.reduce is not None and check.name in works]
+    floored: set[str] = set()  # checks at their least settings: fixed costs from then on
     for _ in range(ROUNDS if budget is not None else 0):
         assert budget is not None
         available = (
             budget * FILL
         )  # the margin also covers the planning itself, so the cuts depend on `cost` only
-        flexible = sum(seconds[check.name] for check in reducible)
+        movable = [check for check in reducible if check.name not in floored]
+        flexible = sum(seconds[check.name] for check in movable)
         fixed = sum(seconds.values()) - flexible
         if fixed + flexible <= available or flexible <= 0:
             break
-        level = water_level([seconds[check.name] for check in reducible], max(available - fixed, 0.0))
+        level = water_level([seconds[check.name] for check in movable], max(available - fixed, 0.0))
         why = f"to fit the time budget of {budget:g} s (about {full:,.{0 if full >= 10 else 2}f} s at full size)"
-        for check in reducible:
+        for check in movable:
             assert check.reduce is not None
             if seconds[check.name] <= level:
                 continue
             settings, made = check.reduce(ctx, chosen[check.name], level / seconds[check.name], why)
             work = _work(check, ctx, settings) if made else works[check.name]
+            if cost.seconds(work) > level * LEVEL_MISS:
+                floored.add(check.name)  # its least settings stay above the level: the others give more
             if cost.seconds(work) >= seconds[check.name]:
                 continue  # nothing cut, or nothing that costs time
             chosen[check.name] = settings
@@ -86,10 +91,18 @@ def plan_audit(
                 reductions[check.name][reduction.setting] = replace(reduction, before=first.before)
             works[check.name] = work
             seconds[check.name] = cost.seconds(work)
+    dropped = _drop_what_cannot_fit(budget, full, reducible, works, seconds, skipped) if budget else set()
     plans = []
     for check in checks:
         if check.name not in works:
-            plans.append(CheckPlan(check.name, chosen[check.name], skipped=skipped[check.name]))
+            plans.append(
+                CheckPlan(
+                    check.name,
+                    chosen[check.name],
+                    skipped=skipped[check.name],
+                    out_of_time=check.name in dropped,
+                )
+            )
             continue
         work = works[check.name]
         classes = work.classes
@@ -115,6 +128,31 @@ def plan_audit(
         seconds=time.perf_counter() - started,
         full_seconds=full,
     )
+
+
+def _drop_what_cannot_fit(
+    budget: float,
+    full: float,
+    reducible: list[Check[Any, Any]],
+    works: dict[str, Work],
+    seconds: dict[str, float],
+    skipped: dict[str, str | None],
+) -> set[str]:
+    """When the checks at their least settings still pass the budget, leave out the last reducible checks
+    until the rest fit (the runner would stop them anyway, after spending the time of the earlier ones)."""
+    over = sum(seconds.values()) - budget * FILL
+    dropped: set[str] = set()
+    for check in reversed(reducible):
+        if over <= 0:
+            break
+        dropped.add(check.name)
+        over -= seconds.pop(check.name)
+        del works[check.name]
+        skipped[check.name] = (
+            f"does not fit the time budget of {budget:g} s (about {full:,.0f} s at full size; the checks before "
+            "it need the time even at their least settings): raise [run] time_budget or --time-budget"
+        )
+    return dropped
 
 
 def water_level(costs: list[float], total: float) -> float:

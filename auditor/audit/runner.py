@@ -196,6 +196,9 @@ def run_audit(
         for check in checks:
             planned = plan.check(check.name)
             settings = planned.settings if planned is not None else check.settings(config)
+            if planned is not None and planned.out_of_time and planned.skipped is not None:
+                results.append(_out_of_time(check, settings, f"not run: {planned.skipped}"))
+                continue
             seconds = time_limit(config, settings)
             share = plan.time_limit(check.name, plan.seconds + time.perf_counter() - started)
             note = None

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 TOP_FEATURES = 8
 AUC_KEYS = ("deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc")
 LEAST = (
-    ("samples", 2),
+    ("samples", 1),
     ("lime_samples", 200),
-    ("steps", 20),
+    ("steps", 10),
     ("orders", 2),
 )  # what a time budget may cut, in order, how far
 

@@ -36,7 +36,7 @@ CF_ROWS_PER_UNIT = 10
 CF_PAIRS_PER_UNIT = 40
 # what a time budget may cut, in order, and how far: the explained rows' searches, then the flip matrix
 # (a matrix cut under 2 classes is no matrix: on a slow model the explained rows come first)
-LEAST_SAMPLES = (("budget", 300), ("samples", 2))
+LEAST_SAMPLES = (("budget", 300), ("samples", 1))
 LEAST_MATRIX = (("matrix_per_class", 1), ("matrix_budget", 100), ("matrix_classes", 0))
 IMAGE_CELLS = 64  # parameters per channel of an input-space image search (about 8 x 8 cells)
 INVERSION_BUDGET = 2000  # generator rows per input to invert it when there is no encoder

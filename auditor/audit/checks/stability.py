@@ -30,7 +30,7 @@ from auditor.pictures import grid_png
 from auditor.value_sets import ValueSet
 
 FLIP_EXAMPLES = 8
-LEAST = (("samples", 50), ("repeats", 2))  # what a time budget may cut, in order, and how far
+LEAST = (("samples", 20), ("repeats", 2))  # what a time budget may cut, in order, and how far
 
 
 @dataclass(frozen=True)
