@@ -206,7 +206,7 @@ def run_audit(
                 seconds = share
                 note = (
                     f"not finished: the audit's time budget of {plan.time_budget:g} s left this check "
-                    f"{share:.2g} s (raise [run] time_budget or --time-budget)"
+                    f"{share:,.{1 if share < 10 else 0}f} s (raise [run] time_budget or --time-budget)"
                 )
             if note is not None and share is not None and share <= 0 and check.enabled(config):
                 spent = (
