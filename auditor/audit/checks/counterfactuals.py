@@ -112,11 +112,21 @@ def reduce(
         budget=search_budget(ctx, settings.budget),
         matrix_classes=covered_classes(ctx, settings.matrix_classes),
     )
-    reduced, made = scale(full, LEAST_SAMPLES, share, why)
     if not settings.matrix:
-        return reduced, made
-    reduced, more = scale(reduced, LEAST_MATRIX, share, why)
+        return scale(full, LEAST_SAMPLES, share, why)
+    # the flip matrix (classes x classes searches) is cut first, the explained rows with what is left
+    total = _queries(ctx, full)
+    rows_only = _queries(ctx, replace(full, matrix=False))
+    target = share * total
+    matrix_share = max(target - rows_only, 0.0) / max(total - rows_only, 1)
+    reduced, made = scale(full, LEAST_MATRIX, matrix_share, why)
+    rows_share = max(target - (_queries(ctx, reduced) - rows_only), 0.0) / max(rows_only, 1)
+    reduced, more = scale(reduced, LEAST_SAMPLES, min(rows_share, 1.0), why)
     return reduced, made + more
+
+
+def _queries(ctx: Context, settings: CounterfactualSettings) -> int:
+    return estimate(ctx, settings, plan(ctx, settings, ctx.config.run.seed)).queries
 
 
 def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
