@@ -109,7 +109,9 @@ def test_quick_form_runs_the_default_checks(tmp_path: Path) -> None:
     # the quick form sets no accuracy threshold: the figure is reported, not passed
     assert statuses["accuracy"] == "reported" and statuses["stability"] != "not_run"
     assert doc["plan"]["time_budget"] == 600 and len(doc["plan"]["checks"]) == len(doc["checks"])
-    assert statuses["exemplars"] == "not_run"  # an image model without a generator
+    # an image model without a generator: exemplars are searched inside the data's box
+    exemplars = next(c for c in doc["checks"] if c["name"] == "exemplars")
+    assert exemplars["status"] != "not_run" and exemplars["details"]["space"] == "input"
     assert code in (0, 1) and sorted(p.name for p in out.iterdir()) == ["images", "report.json"]
 
 

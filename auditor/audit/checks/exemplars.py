@@ -9,6 +9,7 @@ import numpy as np
 
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
+    LARGE_INPUT_VALUES,
     Check,
     Reduced,
     Slice,
@@ -24,22 +25,22 @@ from auditor.audit.checks.inputs import covered_classes
 from auditor.audit.config import ExemplarSettings
 from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
+from auditor.explain.attribution.core import Features
 from auditor.pictures import grid_png
 
 if TYPE_CHECKING:
     from auditor.explain.exemplars import ClassExemplars, ExemplarSet
 
 EXEMPLAR_CLASSES_PER_UNIT = 5
+BASIS_COEFFICIENTS = 64  # per channel: large images are searched in an 8 x 8 DCT basis (explain.image_bases)
 OVERSHOOT = 49  # a search may pass its budget by less than one generation (momentum ES starts with 50 rows)
 LEAST = (("per_class", 1), ("budget", 300), ("classes", 2))  # what a time budget may cut, in order, how far
 
 
 def unmet(ctx: Context, settings: ExemplarSettings) -> str | None:
     lacks = build_lacks("auditor.explain.exemplars", "the exemplar search (auditor.explain.exemplars)")
-    if lacks is None and ctx.generator is None and (ctx.is_image or ctx.data is None):
-        return (
-            "no generator given ([generator] path / --generator); image exemplars need one, tables need data"
-        )
+    if lacks is None and ctx.generator is None and ctx.data is None:
+        return "no generator and no data given: the search needs one ([generator] path or [data] path)"
     return lacks
 
 
@@ -51,7 +52,14 @@ def plan(ctx: Context, settings: ExemplarSettings, seed: int) -> list[Slice]:
 def estimate(ctx: Context, settings: ExemplarSettings, slices: list[Slice]) -> Work:
     """Every search spending its budget (they stop earlier once they reach the confidence)."""
     generator = ctx.generator
-    dim = generator.latent_dim if generator is not None else int(np.prod(ctx.blackbox.input_shape))
+    shape = ctx.blackbox.input_shape
+    if generator is not None:
+        dim = generator.latent_dim
+    elif ctx.is_image and int(np.prod(shape)) > LARGE_INPUT_VALUES:  # an 8 x 8 DCT basis per channel
+        view = Features(shape, ctx.blackbox.layout)
+        dim = BASIS_COEFFICIENTS * (view.size // int(np.prod(view.map_shape)))
+    else:
+        dim = int(np.prod(shape))
     rounds = [len(items) for _, items in slices for _ in range(settings.per_class)]
     budget = search_budget(ctx, settings.budget)
     work = search_work(rounds, budget, settings.method, dim, generator is not None, overshoot=OVERSHOOT)
