@@ -128,8 +128,16 @@ def timed(mapper: UnitMapper, times: dict[str, list[float]]) -> UnitMapper:
 
 
 def figures(doc: dict[str, Any]) -> str:
-    """The report without timings and query counts (a Ray worker's row cache holds only its own unit's rows)."""
-    volatile = {"seconds", "ort_seconds", "queries", "generator_queries"}
+    """The report without timings and the plan's estimates made from them (query counts are kept)."""
+    volatile = {
+        "seconds",
+        "ort_seconds",
+        "median_seconds",
+        "estimated_seconds",
+        "full_size_seconds",
+        "planning_seconds",
+        "cost",
+    }
 
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
