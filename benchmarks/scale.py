@@ -44,7 +44,7 @@ from auditor.audit.config import AuditConfig, load_config  # noqa: E402
 from auditor.audit.executors.local import UnitMapper, local_mapper  # noqa: E402
 from auditor.audit.executors.ray import RayExecutor, UnitWorker  # noqa: E402
 from auditor.audit.executors.replica import Replica  # noqa: E402
-from auditor.audit.results import Stage  # noqa: E402
+from auditor.audit.results import Stage, without_timings  # noqa: E402
 from auditor.audit.runner import plan_units, run_audit  # noqa: E402
 from auditor.model.blackbox import OpenOptions  # noqa: E402
 from auditor.model.budget import Budget  # noqa: E402
@@ -129,24 +129,7 @@ def timed(mapper: UnitMapper, times: dict[str, list[float]]) -> UnitMapper:
 
 def figures(doc: dict[str, Any]) -> str:
     """The report without timings and the plan's estimates made from them (query counts are kept)."""
-    volatile = {
-        "seconds",
-        "ort_seconds",
-        "median_seconds",
-        "estimated_seconds",
-        "full_size_seconds",
-        "planning_seconds",
-        "cost",
-    }
-
-    def strip(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in volatile}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return json.dumps(strip(doc), sort_keys=True)
+    return json.dumps(without_timings(doc), sort_keys=True)
 
 
 def schedule(times: list[float], workers: int, overhead: float) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
@@ -260,17 +259,8 @@ def _without_absent_checks(settings: dict[str, Any]) -> dict[str, Any]:
 def load_config(path: str | Path) -> AuditConfig:
     """Read and validate an audit.toml; raise ConfigError (exit 2) naming the file, the line and the key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return replace(read_table(Source(path, text), AuditConfig, raw), source=path)
+    source, raw = Source.read(path, "config file")
+    return replace(read_table(source, AuditConfig, raw), source=path)
 
 
 def config_error(config: AuditConfig, dotted: str, message: str) -> ConfigError:

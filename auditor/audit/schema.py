@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import tomllib
 from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -99,6 +100,22 @@ class Source:
             if key_re.match(self.lines[i]) or inline_re.search(self.lines[i]):
                 return i + 1
         return found[0][0] + 1 if found else 1
+
+    @classmethod
+    def read(cls, path: Path, what: str) -> tuple[Source, dict[str, Any]]:
+        """A TOML file's source and its tables; ConfigError naming the file for a missing, unreadable or
+        malformed one (`what`: the file's role, e.g. "config file")."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such {what}; check the path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the {what} ({exc})") from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        return cls(path, text), raw
 
 
 def read_table(source: Source, cls: type[T], raw: Any, dotted: str = "") -> T:

@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 from small_samples import digits_config
@@ -20,7 +19,7 @@ from auditor.audit.checks import Context
 from auditor.audit.config import AuditConfig, load_config
 from auditor.audit.executors.ray import FAULT_ENV
 from auditor.audit.executors.registry import Executor, open_executor
-from auditor.audit.results import AuditReport
+from auditor.audit.results import AuditReport, without_timings
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code
 from auditor.model.blackbox import OpenOptions
@@ -30,24 +29,6 @@ pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 
 CACHED = OpenOptions(cache=True)  # the CPU default: each unit starts with an empty row cache, here and on Ray
-# timings, and the plan's estimates made from them
-TIMINGS = (
-    "seconds",
-    "ort_seconds",
-    "median_seconds",
-    "estimated_seconds",
-    "full_size_seconds",
-    "planning_seconds",
-    "cost",
-)
-
-
-def without_timings(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
 
 
 def document(report: AuditReport) -> str:
