@@ -44,6 +44,7 @@ from auditor.audit.config import AuditConfig, load_config  # noqa: E402
 from auditor.audit.executors.local import UnitMapper, local_mapper  # noqa: E402
 from auditor.audit.executors.ray import RayExecutor, UnitWorker  # noqa: E402
 from auditor.audit.executors.replica import Replica  # noqa: E402
+from auditor.audit.planner import plan_audit  # noqa: E402
 from auditor.audit.results import Stage, without_timings  # noqa: E402
 from auditor.audit.runner import plan_units, run_audit  # noqa: E402
 from auditor.model.blackbox import OpenOptions  # noqa: E402
@@ -159,11 +160,14 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
     runs: list[dict[str, list[float]]] = []
     remote: dict[int, dict[str, list[Any]]] = {w: defaultdict(list) for w in (1, 2)}
     queries = 0
+    # one plan for every run: under [run] time_budget a plan follows the speed measured when it is made,
+    # and the runs compare executors on the same work
+    plan = plan_audit(config, Context.open(config, OPTIONS, None))
     for _ in range(repeats):
         times: dict[str, list[float]] = defaultdict(list)
         ctx = Context.open(config, OPTIONS, None)
         started = time.perf_counter()
-        local = run_audit(config, ctx, mapper=timed(local_mapper, times))
+        local = run_audit(config, ctx, mapper=timed(local_mapper, times), plan=plan)
         local_walls.append(time.perf_counter() - started)
         runs.append(times)
         serials.append(local_walls[-1] - sum(sum(t) for t in times.values()))
@@ -172,7 +176,7 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
             ctx = Context.open(config, OPTIONS, None)
             remote[workers]["startup"].append(ready(executor, ctx, workers))
             started = time.perf_counter()
-            report = run_audit(config, ctx, mapper=executor)
+            report = run_audit(config, ctx, mapper=executor, plan=plan)
             remote[workers]["wall"].append(time.perf_counter() - started)
             remote[workers]["same"].append(figures(report.to_dict()) == reference)
             executor.release(ctx)
