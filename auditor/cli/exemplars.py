@@ -123,7 +123,7 @@ def command(
         if generator_path is None:
             raise click.UsageError("a text model's exemplars need --generator (a text decoder .onnx)")
         text_model = open_text_model(model, flags, text, parse_class_names(class_names))
-        written, found = exemplars_text(
+        written, reached = exemplars_text(
             text_model,
             generator_path,
             flags,
@@ -133,7 +133,7 @@ def command(
             out=Path(out_dir),
         )
         click.echo(written)
-        if not found:
+        if not reached:
             raise SystemExit(1)
         return
     data = load_data(data_path) if data_path else None

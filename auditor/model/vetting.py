@@ -38,6 +38,13 @@ def open_vetted(
     options: OpenOptions,
     sandbox: SandboxLimits | None,
 ) -> Encoder: ...
+@overload
+def open_vetted(
+    path: str | os.PathLike[str],
+    kind: Literal["text"],
+    options: OpenOptions,
+    sandbox: SandboxLimits | None,
+) -> TextModel: ...
 def open_vetted(
     path: str | os.PathLike[str], kind: ModelKind, options: OpenOptions, sandbox: SandboxLimits | None
 ) -> BlackBox | Generator | Encoder | TextModel:

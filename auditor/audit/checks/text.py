@@ -66,6 +66,12 @@ from auditor.explain.text import (
 FLIP_EXAMPLES = 8
 TEXTS_PER_UNIT = 256  # stability: texts whose copies are scored in one batch
 LISTED_WORDS = 60  # words of one text shown with their weights in the report
+#: What a removed word becomes, in the report's words.
+REMOVAL_WORDS = {
+    "delete": "words deleted",
+    "mask": "words replaced by the mask token",
+    "unk": "words replaced by the unknown token",
+}
 
 
 def _text(ctx: Context) -> TextContext:
@@ -180,7 +186,7 @@ def _stability_run(ctx: Context, settings: StabilitySettings, unit: Unit) -> Wor
     labels = np.where(finite, np.nan_to_num(probs).argmax(axis=1), -1)
     clean = labels[: len(originals)]
     noisy = labels[len(originals) :].reshape(len(originals), settings.repeats)
-    examples = []
+    examples: list[dict[str, Any]] = []
     for i, segmented in enumerate(segments):
         hits = np.flatnonzero((noisy[i] != clean[i]) & (clean[i] >= 0))
         if len(hits) and len(examples) < FLIP_EXAMPLES:
@@ -206,7 +212,7 @@ def _stability_merge(ctx: Context, settings: StabilitySettings, parts: list[Word
     clean, noisy = clean_all[scored], noisy_all[scored]
     flips = noisy != clean[:, None]
     rate = float(flips.mean()) if flips.size else None
-    per_class = []
+    per_class: list[dict[str, Any]] = []
     for c in range(ctx.blackbox.n_classes):
         rows = clean == c
         per_class.append(
@@ -217,7 +223,7 @@ def _stability_merge(ctx: Context, settings: StabilitySettings, parts: list[Word
                 "flip_rate": float(flips[rows].mean()) if rows.any() else None,
             }
         )
-    rates = [c["flip_rate"] for c in per_class if c["flip_rate"] is not None]
+    rates: list[float] = [c["flip_rate"] for c in per_class if c["flip_rate"] is not None]
     tests = criteria(
         ("flip rate", rate, "<=", settings.max_flip_rate),
         ("highest per-class flip rate", max(rates) if rates else None, "<=", settings.max_class_flip_rate),
@@ -541,9 +547,7 @@ def _attributions_merge(
     tests = criteria(("faithful maps", share, ">=", settings.min_faithful))
     keys = ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc")
     details = {
-        "baseline": f"words {settings.removal}d"
-        if settings.removal == "delete"
-        else f"words -> {settings.removal}",
+        "baseline": REMOVAL_WORDS[settings.removal],
         "input_kind": "text",
         "removal": settings.removal,
         "methods": list(settings.methods),
