@@ -173,3 +173,16 @@ def test_exemplars_text_sample_reaches_every_class(tmp_path):
     doc = json.loads((out / "exemplars.json").read_text())
     assert sorted(e["target_name"] for e in doc["exemplars"]) == ["linux", "love", "sports"]
     assert all(e["success"] and isinstance(e["text"], str) and e["text"] for e in doc["exemplars"])
+
+
+def test_counterfactual_text_within_a_budget_below_one_greedy_batch(linear, tmp_path):
+    """4 words x 200 substitutes do not fit 20 queries: the greedy step tries deletions first and still flips."""
+    out = tmp_path / "out"
+    code = _run(
+        "counterfactual", str(linear / "model.onnx"), "--input", str(linear / "texts.jsonl"), "--index", "1",
+        "--budget", "20", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0
+    (entry,) = json.loads((out / "counterfactuals.json").read_text())["counterfactuals"]
+    assert entry["valid"] and entry["edits"] == [{"position": 3, "old": "good", "new": ""}]
+    assert entry["queries"] <= 20
