@@ -94,6 +94,11 @@ def test_attribute_text_refuses_image_methods(linear, tmp_path, capsys):
     )  # fmt: skip
     assert code == 2
     assert "does not apply to text models" in capsys.readouterr().err
+    code = _run(
+        "attribute", str(linear / "model.onnx"), "--input", str(linear / "texts.jsonl"), "--score", "raw",
+        "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 2 and "score 'raw' is not available for text models" in capsys.readouterr().err
 
 
 def test_counterfactual_text_flips_with_fewest_edits(linear, tmp_path):

@@ -462,10 +462,18 @@ def _attributions_plan(ctx: Context, settings: AttributionSettings, seed: int) -
 
 
 def _attributions_estimate(ctx: Context, settings: AttributionSettings, slices: list[Slice]) -> Work:
-    rows = sum(len(items) for _, items in slices)
-    per_text = sum(settings.lime_samples if m != "occlusion" else 30 for m in settings.methods)
-    per_text += len(settings.methods) * 2 * (settings.orders + 1) * (min(settings.steps, 30) + 1)
-    return Work(rows * per_text, rows * 2 * len(settings.methods))
+    """Per text of W words: occlusion W + 2 rows, LIME its samples, and each map's curves
+    (orders + 1) x 2 x (min(W, steps) + 1) rows; two calls a map."""
+    text = _text(ctx)
+    queries = calls = 0
+    for _, items in slices:
+        for row in items:
+            words = len(text.model.segment(text.texts[row]))
+            for method in settings.methods:
+                queries += words + 2 if method == "occlusion" else settings.lime_samples
+                queries += (settings.orders + 1) * 2 * (min(words, settings.steps) + 1)
+                calls += 2
+    return Work(queries, calls)
 
 
 def _attributions_run(ctx: Context, settings: AttributionSettings, unit: Unit) -> list[dict[str, Any]]:
