@@ -17,6 +17,7 @@ from auditor.explain.robustness import METHODS as ROBUSTNESS_METHODS
 from auditor.explain.robustness import NORMS
 from auditor.model.session import DEVICES
 from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
+from auditor.model.text import DEFAULT_REMOVAL, REMOVALS
 from auditor.search.registry import METHODS as SEARCH_METHODS
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class ModelConfig:
         None, "str", "input layout, when detection cannot tell", choices=SETTABLE_LAYOUTS
     )
     batch_size: int | None = knob(None, "pos", "rows per model call", within=(1, 2**20))
+    tokenizer: Path | None = knob(None, "file", "text models: the tokenizer.json (default: beside the model)")
+    max_length: int | None = knob(None, "pos", "text models: tokens per row", within=(1, 2**20))
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class GeneratorConfig:
 class DataConfig:
     path: Path = knob(MISSING, "file_or_folder", "samples (.npz/.npy/.csv or images) with optional labels y")
     limit: int | None = knob(None, "pos", "use at most this many rows (the first ones)")
+    text_column: str | None = knob(None, "str", "text data (.csv/.jsonl): the column of the texts")
+    label_column: str | None = knob(None, "str", "text data (.csv/.jsonl): the column of the labels")
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class StabilitySettings:
     repeats: int = knob(4, "pos", "noisy copies per row", within=(1, 1000))
     max_flip_rate: float | None = knob(0.05, "frac", "highest share of noisy copies that flip")
     max_class_flip_rate: float | None = knob(None, "frac", "highest flip rate of any class")
+    word_edits: int = knob(1, "pos", "text models: words removed in each perturbed copy", within=(1, 1000))
     timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
 
 
@@ -194,6 +200,9 @@ class AttributionSettings:
     steps: int = knob(50, "pos", "deletion and insertion curve steps", within=(1, 1000))
     orders: int = knob(5, "pos", "random orders the curves are compared with", within=(1, 100))
     min_faithful: float | None = knob(0.5, "frac", "share of maps that must beat random orders")
+    removal: str = knob(
+        DEFAULT_REMOVAL, "str", "text models: how a word is removed (delete, mask, unk)", choices=REMOVALS
+    )
     timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
 
 

@@ -160,7 +160,7 @@ def run_audit(
     its own timeout and the plan's share; a check that runs out keeps the units it finished and the
     next one starts.
     """
-    checks = checks or listed_checks(config)
+    checks = checks or listed_checks(config, context.text is not None)
     plan = plan or plan_audit(config, context, checks)
     started = time.perf_counter()
     clocks = {context.blackbox.runner: Budget(queries=config.run.max_queries)}

@@ -74,7 +74,11 @@ def read_config(
 )
 @click.option("--generator", type=click.Path(dir_okay=False), help="Generator .onnx (z -> x).")
 @click.option("--encoder", type=click.Path(dir_okay=False), help="Encoder .onnx (x -> z), with --generator.")
-@click.option("--data", type=click.Path(), help="Samples (.npz/.npy/.csv or images) with optional labels y.")
+@click.option(
+    "--data",
+    type=click.Path(),
+    help="Samples (.npz/.npy/.csv or images) with optional labels y; texts (.txt/.csv/.jsonl) for text models.",
+)
 @click.option("--out", type=click.Path(file_okay=False), help="Report folder [default: audit-out].")
 @setting_flag("--seed", RunConfig, "seed")
 @setting_flag("--budget", RunConfig, "budget")
@@ -83,6 +87,8 @@ def read_config(
 @setting_flag("--executor", RunConfig, "executor")
 @setting_flag("--time-budget", RunConfig, "time_budget")
 @setting_flag("--class-names", ModelConfig, "class_names")
+@setting_flag("--tokenizer", ModelConfig, "tokenizer")
+@setting_flag("--max-length", ModelConfig, "max_length")
 @setting_flag("--html-mode", RunConfig, "html_mode")
 @setting_flag("--format", RunConfig, "formats")
 @setting_flag("--fail-on", RunConfig, "fail_on")
@@ -103,6 +109,8 @@ def command(
     executor: str | None,
     time_budget: float | None,
     class_names: tuple[str, ...] | None,
+    tokenizer: str | None,
+    max_length: int | None,
     html_mode: str | None,
     formats: tuple[str, ...] | None,
     fail_on: str | None,
@@ -121,6 +129,8 @@ def command(
         model=override(
             config.model,
             class_names=class_names,
+            tokenizer=Path(tokenizer) if tokenizer else None,
+            max_length=max_length,
             output=flags.output_name,
             scores=flags.scores,
             input_shape=parse_shape(flags.input_shape),

@@ -26,6 +26,14 @@ from auditor.cli.options import (
 )
 from auditor.cli.output import write_json
 from auditor.cli.parsing import parse_class_names, parse_features, parse_rows, parse_target
+from auditor.cli.text_commands import (
+    TextFlags,
+    counterfactual_text,
+    load_text_rows,
+    open_text_model,
+    text_options,
+    wants_text,
+)
 from auditor.data import load_data
 from auditor.explain.counterfactuals import (
     DEFAULT_BUDGET,
@@ -78,6 +86,7 @@ from auditor.search.registry import canonical_method
     "--integer", default=None, help="Features that must stay integers: indices or names, comma-separated."
 )
 @class_names_option
+@text_options
 @run_options("counterfactuals.json and images")
 def command(
     model: str,
@@ -98,10 +107,31 @@ def command(
     out_dir: str,
     **model_flags: Any,
 ) -> None:
-    """Find, for rows of --input, the smallest change that makes MODEL predict another class."""
+    """Find, for rows of --input, the smallest change that makes MODEL predict another class.
+
+    Text models (texts in .txt/.csv/.jsonl, or --tokenizer): the fewest word substitutions or deletions,
+    substitutes drawn from --reference's texts (default: --input's).
+    """
     if encoder_path and not generator_path:
         raise click.UsageError("--encoder needs --generator")
-    flags = ModelFlags.read(model_flags)
+    flags, text = ModelFlags.read(model_flags), TextFlags.read(model_flags)
+    if wants_text(model, input_path, text):
+        texts = load_text_rows(input_path)
+        written, flipped = counterfactual_text(
+            open_text_model(model, flags, text, parse_class_names(class_names)),
+            texts,
+            parse_rows(index, len(texts)),
+            target=target,
+            budget=budget,
+            reference=reference_path,
+            seed=seed,
+            out=Path(out_dir),
+            quiet=flags.quiet,
+        )
+        click.echo(written)
+        if not flipped:
+            raise SystemExit(1)
+        return
     data = load_data(input_path)
     blackbox = open_blackbox(
         model, flags, parse_class_names(class_names) or data.class_names, data.x.shape[1:]

@@ -19,6 +19,13 @@ from auditor.cli.options import (
 )
 from auditor.cli.output import write_csv, write_json
 from auditor.cli.parsing import parse_class_names, parse_classes
+from auditor.cli.text_commands import (
+    TextFlags,
+    exemplars_text,
+    open_text_model,
+    text_options,
+    wants_text,
+)
 from auditor.data import load_data
 from auditor.explain.exemplars import (
     DEFAULT_BUDGET,
@@ -80,6 +87,7 @@ from auditor.search.registry import canonical_method
     default=None,
     help="Least latent distance between exemplars of a class (default sqrt(2d)/4).",
 )
+@text_options
 @run_options("exemplars.json and the images or CSV")
 def command(
     model: str,
@@ -101,7 +109,33 @@ def command(
     """Find inputs that MODEL scores as each chosen class, by searching GEN's latent space."""
     if generator_path is None and data_path is None:
         raise click.UsageError("give --generator GEN, or --data FILE for an input-space search")
-    flags = ModelFlags.read(model_flags)
+    flags, text = ModelFlags.read(model_flags), TextFlags.read(model_flags)
+    params = ExemplarParams(
+        per_class=per_class,
+        method=canonical_method(method),
+        budget=budget,
+        objective=objective,
+        threshold=threshold,
+        prior_penalty=prior_penalty,
+        min_distance=min_distance,
+    )
+    if wants_text(model, data_path, text):  # exemplar sentences through a text decoder
+        if generator_path is None:
+            raise click.UsageError("a text model's exemplars need --generator (a text decoder .onnx)")
+        text_model = open_text_model(model, flags, text, parse_class_names(class_names))
+        written, reached = exemplars_text(
+            text_model,
+            generator_path,
+            flags,
+            parse_classes(classes, text_model.class_names),
+            params,
+            seed=seed,
+            out=Path(out_dir),
+        )
+        click.echo(written)
+        if not reached:
+            raise SystemExit(1)
+        return
     data = load_data(data_path) if data_path else None
     blackbox = open_blackbox(
         model, flags, parse_class_names(class_names), data.x.shape[1:] if data is not None else None
@@ -112,15 +146,7 @@ def command(
         open_generator(generator_path, flags) if generator_path else None,
         parse_classes(classes, blackbox.class_names),
         reference=None if generator_path or data is None else data.ref,
-        params=ExemplarParams(
-            per_class=per_class,
-            method=canonical_method(method),
-            budget=budget,
-            objective=objective,
-            threshold=threshold,
-            prior_penalty=prior_penalty,
-            min_distance=min_distance,
-        ),
+        params=params,
         rng=np.random.default_rng(seed),
     )
     if not flags.quiet:

@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
-from auditor.cli.models import ModelFlags, model_options, open_blackbox
+from auditor.cli.models import ModelFlags, model_options
 from auditor.cli.output import printable
 from auditor.cli.parsing import parse_class_names
+from auditor.cli.text_commands import TextFlags, inspect_text, text_lines, text_options
 from auditor.jsonable import jsonable
 from auditor.model.describe import describe
 
@@ -20,14 +21,24 @@ from auditor.model.describe import describe
 @click.option(
     "--class-names", default=None, help="Comma-separated class names (else metadata, labels, 0..K-1)."
 )
+@text_options
 @model_options
 def command(model: str, as_json: bool, class_names: str | None, **flags: Any) -> None:
-    """Show what the classifier takes and returns, and how its scores are read."""
-    info = describe(open_blackbox(model, ModelFlags.read(flags), parse_class_names(class_names)))
+    """Show what the classifier takes and returns, and how its scores are read.
+
+    For a text model, also its kind (optimum, token_ids, strings) and tokenizer, or the flag that settles them.
+    """
+    model_flags, text = ModelFlags.read(flags), TextFlags.read(flags)
+    blackbox, described = inspect_text(model, model_flags, text, parse_class_names(class_names))
+    info = describe(blackbox)
+    if described is not None:
+        info["text"] = described
+        if described.get("class_names"):  # config.json's id2label beside the model
+            info["class_names"] = described["class_names"]
     if as_json:
         click.echo(json.dumps(jsonable(info), indent=2, ensure_ascii=True))
         return
-    for line in _lines(info):
+    for line in _lines(info) + (text_lines(described) if described is not None else []):
         click.echo(line)
 
 

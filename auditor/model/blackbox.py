@@ -63,6 +63,8 @@ class OpenOptions:
     cache_bytes: int = DEFAULT_CACHE_BYTES
     memory_budget: int | None = None
     cache_dir: str | None = None
+    tokenizer: str | None = None  # text models: the tokenizer.json (None: the one beside the model)
+    max_length: int | None = None  # text models: tokens per row (None: the model's, the tokenizer's)
 
     def session_settings(self) -> SessionSettings:
         """How a generator or encoder opened beside this classifier runs: same device, threads, verbosity, timeout."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -16,8 +16,11 @@ from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.sandbox import SandboxLimits
 from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.model.text import TextModel, declares_text, stack_inputs
+from auditor.model.text_generator import TextGenerator
 from auditor.model.vetting import open_vetted
 from auditor.pictures import Display, display_range
+from auditor.texts import TextData, load_texts
 
 REFERENCE_ROWS = 512  # generated rows standing in for data when only a generator is given
 REPORT_TILE = 84  # least side of an input's tile in the report, pixels
@@ -34,6 +37,7 @@ class Context:
         encoder: Encoder | None = None,
         data: Dataset | None = None,
         sandbox: SandboxLimits | None = None,
+        text: TextContext | None = None,
     ) -> None:
         self.config = config
         self.blackbox = blackbox
@@ -41,6 +45,7 @@ class Context:
         self.encoder = encoder
         self.data = data
         self.sandbox = sandbox  # the limits of the first load in a child process; None when it was skipped
+        self.text = text  # a text classifier's model, texts and decoder; None for other models
 
     @classmethod
     def open(
@@ -56,6 +61,8 @@ class Context:
         no child) and must then be the file the child checked.
         """
         options = configured_options(config, base)
+        if is_text_config(config):
+            return cls._open_text(config, options, sandbox)
         raw = _read_data(config)
         if raw is not None and options.input_shape is None:
             options = replace(options, shape_hint=raw.x.shape[1:])
@@ -81,13 +88,42 @@ class Context:
             data = _model_data(blackbox, config, named)
         return cls(config, blackbox, generator, encoder, data, sandbox)
 
+    @classmethod
+    def _open_text(cls, config: AuditConfig, options: OpenOptions, sandbox: SandboxLimits | None) -> Context:
+        """A text classifier with its tokenizer, its texts ([data]) and sentence decoder ([generator])."""
+        m = config.model
+        options = replace(
+            options, tokenizer=str(m.tokenizer) if m.tokenizer else None, max_length=m.max_length
+        )
+        model = open_vetted(m.path, "text", options, sandbox)
+        generator = decoder = None
+        if config.generator is not None:
+            generator = open_vetted(config.generator.path, "generator", options, sandbox)
+            tokenizer = model.tokenizer
+            decoder = TextGenerator.of(generator, tokenizer.path if tokenizer is not None else None)
+        texts = labels = None
+        if config.data is not None:
+            d = config.data
+            texts = load_texts(d.path, text_column=d.text_column, label_column=d.label_column)
+            if d.limit:
+                texts = TextData(
+                    texts.texts[: d.limit], texts.labels[: d.limit] if texts.labels else None, texts.source
+                )
+            labels = texts.label_indices(model.class_names) if texts.labels is not None else None
+        model.blackbox.class_names = model.class_names
+        text = TextContext(model, texts, labels, decoder)
+        return cls(config, model.blackbox, generator, None, None, sandbox, text)
+
     @property
     def is_image(self) -> bool:
         return self.blackbox.layout in IMAGE_LAYOUTS
 
     @cached_property
     def reference(self) -> np.ndarray | None:
-        """Rows that describe the input distribution: the data's reference rows, else generated rows."""
+        """Rows that describe the input distribution: the data's reference rows, else generated rows (for a text
+        model: its texts' token rows, or strings)."""
+        if self.text is not None:
+            return self.text.reference_rows()
         if self.data is not None:
             return self.data.ref
         if self.generator is not None:
@@ -119,6 +155,40 @@ class Context:
 
     def class_name(self, k: int) -> str:
         return self.blackbox.class_names[k] if 0 <= k < self.blackbox.n_classes else "none"
+
+
+@dataclass(frozen=True)
+class TextContext:
+    """What the text checks read: the classifier, the texts and their labels (class indices), the decoder."""
+
+    model: TextModel
+    data: TextData | None
+    labels: np.ndarray | None
+    decoder: TextGenerator | None
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return self.data.texts if self.data is not None else ()
+
+    def reference_rows(self) -> np.ndarray | None:
+        """Up to REFERENCE_ROWS of the texts as the BlackBox takes them (for timings): strings, or token rows
+        cut or padded to the BlackBox's row length."""
+        if not self.texts:
+            return None
+        chosen = list(self.texts[:REFERENCE_ROWS])
+        spec = self.model.blackbox.signature.input
+        tokenizer = self.model.tokenizer
+        if tokenizer is None:
+            rows = np.empty(len(chosen), dtype=object)
+            rows[:] = chosen
+            return rows.reshape(len(chosen), *spec.sample_shape)
+        return stack_inputs(spec, tokenizer.batch(tokenizer.encode(chosen), spec.sample_shape[-1]))
+
+
+def is_text_config(config: AuditConfig) -> bool:
+    """Whether a config audits a text classifier: a tokenizer or length set, or a model whose inputs are text's."""
+    m = config.model
+    return m.tokenizer is not None or m.max_length is not None or declares_text(m.path)
 
 
 def configured_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> OpenOptions:
