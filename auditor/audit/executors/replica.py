@@ -17,7 +17,7 @@ import onnx
 from auditor.audit.checks import Context
 from auditor.audit.config import AuditConfig
 from auditor.data import Dataset
-from auditor.errors import ModelError
+from auditor.errors import ArgumentError, ModelError
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import ExternalFile, LoadedModel
@@ -82,7 +82,11 @@ class Replica:
 
     @classmethod
     def of(cls, ctx: Context) -> Replica:
-        """The replica of an opened context."""
+        """The replica of an opened context (not of a text classifier's: its tokenizer stays here)."""
+        if ctx.text is not None:
+            raise ArgumentError(
+                "the Ray executor does not run text classifiers yet; audit this model with --executor local"
+            )
         blackbox = ctx.blackbox
         declared = {o.name for o in blackbox.signature.outputs}
         return cls(
