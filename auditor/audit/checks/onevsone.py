@@ -48,8 +48,7 @@ from auditor.explain.attribution import (
     occlusion,
     one_vs_one,
 )
-from auditor.explain.attribution.features import as_window
-from auditor.explain.attribution.occlusion import window_masks
+from auditor.explain.attribution.occlusion import window_count
 from auditor.pictures import grid_png
 
 ROWS_PER_UNIT = 8  # rows whose counterfactuals are searched in lockstep by one unit
@@ -103,9 +102,7 @@ def plan(ctx: Context, settings: OneVsOneSettings, seed: int) -> list[Slice]:
 def estimate(ctx: Context, settings: OneVsOneSettings, slices: list[Slice]) -> Work:
     """The counterfactual searches spend their budget; then two occlusion maps and two sets of curves a row."""
     view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
-    sizes = as_window(settings.window, view)
-    steps = as_window(settings.stride or tuple(max(1, s // 2) for s in sizes), view, "stride")
-    windows = int(np.prod([len(window_masks(n, s, t)) for n, s, t in zip(view.map_shape, sizes, steps)]))
+    windows = window_count(view, settings.window, settings.stride)
     rounds = [len(items) for _, items in slices]
     dim = ctx.generator.latent_dim if ctx.generator is not None else view.size
     searches = search_work(
