@@ -137,3 +137,14 @@ def test_the_check_is_off_and_unlisted_without_its_table() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "sample_models" / "digits" / "audit.toml")
     assert config.checks.one_vs_one is None and not checks.ONE_VS_ONE.listed(config)
     assert "one_vs_one" not in config.to_dict()["checks"]
+
+
+def test_a_time_budget_cuts_the_search_budget_then_the_rows(linear_run) -> None:
+    ctx, settings, _, _, _, _, _ = linear_run
+    reduced, made = onevsone.reduce(ctx, settings, 0.25, "time budget")
+    # [run] budget 400 -> 300 (its floor) leaves 0.25 * 400 / 300 = 1/3 to cut: 6 rows -> 2
+    assert (reduced.budget, reduced.samples) == (300, 2)
+    assert [(r.setting, r.before, r.after) for r in made] == [("budget", 400, 300), ("samples", 6, 2)]
+    before = onevsone.estimate(ctx, settings, onevsone.plan(ctx, settings, 5))
+    after = onevsone.estimate(ctx, reduced, onevsone.plan(ctx, reduced, 5))
+    assert after.queries < before.queries / 3

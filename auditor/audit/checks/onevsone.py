@@ -24,6 +24,7 @@ from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
     NAMED_ROWS,
     Check,
+    Reduced,
     Slice,
     Unit,
     add_work,
@@ -37,7 +38,7 @@ from auditor.audit.checks.core import (
 )
 from auditor.audit.checks.inputs import pick_rows
 from auditor.audit.config import AuditConfig, OneVsOneSettings
-from auditor.audit.plan import Work
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
 from auditor.explain.attribution import (
     Attribution,
@@ -51,6 +52,8 @@ from auditor.explain.attribution import (
 from auditor.explain.attribution.occlusion import window_count
 from auditor.pictures import grid_png
 
+#: what a time budget may cut, in order, how far: each search's budget, then the rows explained
+LEAST = (("budget", 300), ("samples", 2))
 ROWS_PER_UNIT = 8  # rows whose counterfactuals are searched in lockstep by one unit
 EXAMPLES = 4  # rows drawn in the report
 OFF = OneVsOneSettings(enabled=False)  # the settings of a config without [checks.one_vs_one]
@@ -117,6 +120,10 @@ def estimate(ctx: Context, settings: OneVsOneSettings, slices: list[Slice]) -> W
     per_row = [windows + 2] * 2 + [curves] * 2
     rows = sum(rounds)
     return add_work(searches, Work(rows * sum(per_row), rows * calls_for(per_row, ctx.blackbox.batch_size)))
+
+
+def reduce(ctx: Context, settings: OneVsOneSettings, share: float, why: str) -> Reduced[OneVsOneSettings]:
+    return scale(replace(settings, budget=search_budget(ctx, settings.budget)), LEAST, share, why)
 
 
 def compared_baseline(ctx: Context, settings: OneVsOneSettings) -> str:
@@ -308,5 +315,6 @@ ONE_VS_ONE = Check(
     run=run,
     merge=merge,
     estimate=estimate,
+    reduce=reduce,
     opt_in=True,
 )
