@@ -7,7 +7,9 @@ the one-vs-all map it is compared with. Both maps are judged by one deletion cur
 map order, from the row to its counterfactual, and the score falls from s(x) to s(counterfactual). The
 area under the curve is given as a share of that gap (0: the gap is gone at once, 1: nothing moves until
 the end; random orders give about 0.5), so rows of different gaps share one median. A map that ranks the
-features telling A from B first has the smaller area.
+features telling A from B first has the smaller area. (GANMEX holds maps of its counterfactual baselines
+against zero and blur baselines on perturbation metrics; which metric exactly is not settled in our notes,
+so this deletion measure toward the counterfactual is our own choice.)
 
 Opt-in: it runs only when the config has a [checks.one_vs_one] table (it searches a counterfactual per row).
 Rows without a valid counterfactual are listed and left out of the figures.
