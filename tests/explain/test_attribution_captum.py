@@ -8,10 +8,11 @@ target=0. Captum's models with several input tensors take one input here whose r
 tensors, so a per-tensor mask, baseline or window becomes one over that row or channel; Captum's windows
 of different sizes per tensor are one occlusion call per window, each read on its own row or channel.
 
-Captum's cases left out, and why: test_simple_ablation_int_to_int_nt and the NoiseTunnel variants (no noise
-tunnel here; their expectations are the plain ones, checked above), test_sparse_features and
-test_empty_sparse_features (ONNX inputs are dense tensors), and the tests of Captum's own machinery
-(perturbations_per_eval limits, futures, progress bars, dtype conversions of torch itself).
+Of Captum's 53 cases with expectations (38 in test_feature_ablation.py, 15 in test_occlusion.py), 51 are
+here; the NoiseTunnel variants (test_simple_ablation_int_to_int_nt, test_multi_input_ablation_with_mask_nt:
+stdevs 1e-10) have the plain cases' expectations and are checked through them. Left out: test_sparse_features
+and test_empty_sparse_features (sparse index lists; ONNX inputs are dense tensors), and the tests of Captum's
+own machinery (perturbations_per_eval limits, futures, progress bars, torch's dtype conversions).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def test_simple_ablation(models) -> None:
 
 
 def test_simple_ablation_int_to_int(models) -> None:
+    # also test_simple_ablation_int_to_int_nt (NoiseTunnel, stdevs 1e-10): the same expectation
     expected = [[-3.0, 0.0, 0.0]]
     np.testing.assert_allclose(ablation_maps(models["basic"], [[-3, 1, 2]]), expected, atol=ATOL)
 
