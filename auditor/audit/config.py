@@ -34,6 +34,7 @@ Classes = Literal["all", "auto"] | tuple[int, ...]
 CLASS_WORDS = ("auto", "all")  # auto: every class of a small model, a prioritised selection of a large one
 ATTRIBUTION_METHODS = tuple(attribution.METHODS)
 BASELINES = ("auto", *attribution.BASELINES)  # auto: zero for images, the reference mean for tables
+COMPARED_BASELINES = ("auto", "zero", "blur", "mean")  # the one-vs-one check's one-vs-all fill
 
 # Upper bounds that keep a valid-looking number from exhausting memory or time before any limit can act.
 MAX_SEARCH_BUDGET = 10**8  # classifier queries per search
@@ -229,6 +230,30 @@ class RobustnessSettings:
 
 
 @dataclass(frozen=True)
+class OneVsOneSettings:
+    enabled: bool = knob(True, "bool", "run this check")
+    samples: int = knob(6, "pos", "data rows explained against their runner-up class", within=EXPLAINED)
+    method: str = knob("cmaes", "str", "counterfactual search method", choices=SEARCH_METHODS)
+    budget: int | None = knob(
+        None, "pos", "queries per counterfactual search; unset: [run] budget", within=SEARCH_BUDGET
+    )
+    baseline: str = knob(
+        "auto", "str", "the compared map's fill; auto: blur for images, else mean", choices=COMPARED_BASELINES
+    )
+    window: int | None = knob(None, "pos", "occlusion patch side", within=WINDOW)
+    stride: int | None = knob(None, "pos", "occlusion step", within=WINDOW)
+    steps: int = knob(20, "pos", "deletion curve steps", within=(1, 1000))
+    orders: int = knob(3, "pos", "random orders the curves are compared with", within=(1, 100))
+    max_deletion_auc: float | None = knob(
+        None, "frac", "highest median deletion AUC of the one-vs-one maps (share of the gap)"
+    )
+    min_better_share: float | None = knob(
+        None, "frac", "lowest share of rows whose one-vs-one map deletes faster than the compared map"
+    )
+    timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
+
+
+@dataclass(frozen=True)
 class ChecksConfig:
     accuracy: AccuracySettings = table(AccuracySettings, AccuracySettings())
     stability: StabilitySettings = table(StabilitySettings, StabilitySettings())
@@ -236,6 +261,7 @@ class ChecksConfig:
     counterfactuals: CounterfactualSettings = table(CounterfactualSettings, CounterfactualSettings())
     attributions: AttributionSettings = table(AttributionSettings, AttributionSettings())
     robustness: RobustnessSettings | None = table(RobustnessSettings)  # opt-in: runs only with its table
+    one_vs_one: OneVsOneSettings | None = table(OneVsOneSettings)  # opt-in: runs only with its table
 
 
 @dataclass(frozen=True)

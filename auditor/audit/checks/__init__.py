@@ -18,6 +18,7 @@ from auditor.audit.checks.core import Check, Slice, Unit, settings_dict, time_li
 from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
 from auditor.audit.checks.exemplars import EXEMPLARS
 from auditor.audit.checks.inputs import pick_rows
+from auditor.audit.checks.onevsone import ONE_VS_ONE
 from auditor.audit.checks.provenance import PROVENANCE
 from auditor.audit.checks.robustness import ROBUSTNESS
 from auditor.audit.checks.stability import STABILITY
@@ -35,6 +36,7 @@ CHECKS: tuple[Check[Any, Any], ...] = (
     COUNTERFACTUALS,
     ATTRIBUTIONS,
     ROBUSTNESS,
+    ONE_VS_ONE,
 )
 
 
@@ -52,6 +54,7 @@ __all__ = [
     "COUNTERFACTUALS",
     "EXEMPLARS",
     "IMAGE_LAYOUTS",
+    "ONE_VS_ONE",
     "PROVENANCE",
     "ROBUSTNESS",
     "STABILITY",

@@ -63,13 +63,11 @@ def plan(ctx: Context, settings: AttributionSettings, seed: int) -> list[Slice]:
 def estimate(ctx: Context, settings: AttributionSettings, slices: list[Slice]) -> Work:
     """Per input: its own prediction, each method's rows and each map's deletion and insertion curves."""
     from auditor.explain.attribution.core import Features  # optional in a build: see unmet()
-    from auditor.explain.attribution.features import as_window
-    from auditor.explain.attribution.occlusion import window_masks
+    from auditor.explain.attribution.occlusion import window_count
 
-    view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
-    sizes = as_window(settings.window, view)
-    steps = as_window(settings.stride or tuple(max(1, s // 2) for s in sizes), view, "stride")
-    windows = int(np.prod([len(window_masks(n, s, t)) for n, s, t in zip(view.map_shape, sizes, steps)]))
+    windows = window_count(
+        Features(ctx.blackbox.input_shape, ctx.blackbox.layout), settings.window, settings.stride
+    )
     rows_of = {
         "occlusion": windows + 2,
         "lime": settings.lime_samples,
