@@ -162,6 +162,7 @@ def run_audit(
     """
     checks = checks or listed_checks(config, context.text is not None)
     plan = plan or plan_audit(config, context, checks)
+    context.settle()  # as every worker does before its first unit
     started = time.perf_counter()
     clocks = {context.blackbox.runner: Budget(queries=config.run.max_queries)}
     for model in (context.generator, context.encoder):

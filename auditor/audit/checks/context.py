@@ -118,6 +118,13 @@ class Context:
     def is_image(self) -> bool:
         return self.blackbox.layout in IMAGE_LAYOUTS
 
+    def settle(self) -> None:
+        """Compute the facts checks share (the data's predicted labels, the reference rows) now, outside every
+        unit, so that no unit's query count depends on the units that ran before it in its process."""
+        if self.data is not None and self.text is None:
+            _ = self.predicted_labels
+        _ = self.reference
+
     @cached_property
     def reference(self) -> np.ndarray | None:
         """Rows that describe the input distribution: the data's reference rows, else generated rows (for a text
