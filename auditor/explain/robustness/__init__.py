@@ -15,7 +15,7 @@ from __future__ import annotations
 from auditor.explain.robustness.api import robustness
 from auditor.explain.robustness.box import Box
 from auditor.explain.robustness.params import DEFAULT_BUDGET, METHODS, NORMS, RobustnessParams
-from auditor.explain.robustness.result import InputRadius, RobustnessResult, accuracy_curve
+from auditor.explain.robustness.result import InputRadius, RobustnessResult, accuracy_curve, censored_median
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -26,5 +26,6 @@ __all__ = [
     "RobustnessParams",
     "RobustnessResult",
     "accuracy_curve",
+    "censored_median",
     "robustness",
 ]

@@ -75,7 +75,7 @@ def robustness(
         outcome = hopskipjump_search(oracle, x0[live], box, windows, params, rng, ref, ref_labels)
     whole = Outcome.empty(x0)
     whole.stop[:] = "nonfinite_scores"
-    for name in ("best", "radius", "label", "stop"):
+    for name in ("best", "radius", "label", "stop", "tried"):
         getattr(whole, name)[live] = getattr(outcome, name)
     queries = np.ones(len(X), dtype=np.int64)
     queries[live] = oracle.queries
@@ -88,6 +88,7 @@ def robustness(
             found=bool(np.isfinite(whole.radius[i])),
             queries=int(queries[i]),
             stop_reason=str(whole.stop[i]),
+            lower_bound=None if np.isfinite(whole.radius[i]) else float(whole.tried[i]),
         )
         for i in range(len(X))
     )

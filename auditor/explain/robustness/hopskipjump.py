@@ -52,7 +52,7 @@ def hopskipjump_search(
     steps = params.bisections or max(10, int(np.ceil(np.log2(8 * np.sqrt(dim)))))
     outcome = Outcome.empty(x0)
     owners, targets, labels = starting_points(
-        oracle, box, x0, reference, reference_labels, params.starts, rng
+        oracle, box, x0, reference, reference_labels, params.starts, rng, norm, outcome.tried
     )
     points, point_labels, _ = bisect(oracle, box, x0, owners, targets, labels, steps, norm)
     outcome.offer(owners, points, point_labels, x0, norm)

@@ -23,14 +23,12 @@ from auditor.explain.robustness.box import Box, norms
 from auditor.explain.robustness.oracle import Oracle
 from auditor.explain.robustness.outcome import Outcome
 from auditor.explain.robustness.params import RobustnessParams
+from auditor.explain.robustness.schedule import first_radius, next_radius
 from auditor.explain.robustness.windows import Windows
 
 HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # schedule steps, in 1/10,000 of the budget
 P_INIT = {"linf": 0.3, "l2": 0.1}
-SHRINK = 0.7  # next ε after a flip while no ε has failed yet
 SPREAD = 4  # inputs still searching take over finished ones' rows, up to SPREAD × `candidates` each
-GROW = 2.0  # next ε after a failure while none has flipped yet
-START_SHARE = 0.25  # first ε: this share of the box's diameter in the norm
 
 
 def square_search(
@@ -45,10 +43,8 @@ def square_search(
     n = len(x0)
     norm = params.norm
     p_init = params.p_init or P_INIT[norm]
-    diameter = box.diameter(norm)
-    cap = diameter
-    first = params.start_radius or (START_SHARE * diameter if np.isfinite(diameter) else 1.0)
-    eps = np.full(n, min(first, cap), dtype=np.float64)
+    first, cap = first_radius(box, params)
+    eps = np.full(n, first, dtype=np.float64)
     lo, hi = np.zeros(n), np.full(n, np.inf)
     current = box.project(x0 + _initial(windows, rng, n, eps, norm), x0, np.arange(n))
     margin = np.full(n, np.inf)
@@ -80,12 +76,12 @@ def square_search(
         if hit.size:
             radius = outcome.offer(hit, points[won[flipped]], labels[won[flipped]], x0, norm)
             hi[hit] = np.minimum(hi[hit], radius)
-            _next_radius(hit, eps, lo, hi, cap, params.tolerance, done, outcome)
+            next_radius(hit, eps, lo, hi, cap, params.tolerance, done, outcome)
             moved[hit] = True
         stalled = inputs[(stage[inputs] >= params.square_stage_queries) & ~moved[inputs]]
         if stalled.size:
             lo[stalled] = np.maximum(lo[stalled], eps[stalled])
-            _next_radius(stalled, eps, lo, hi, cap, params.tolerance, done, outcome)
+            next_radius(stalled, eps, lo, hi, cap, params.tolerance, done, outcome)
             moved[stalled] = True
         warm = np.flatnonzero(moved & ~done)
         if warm.size:  # the new ε starts from the current perturbation rescaled
@@ -94,28 +90,8 @@ def square_search(
             current[warm] = box.project(x0[warm] + delta * ratio[:, None], x0, warm)
             margin[warm] = np.inf
             stage[warm] = 0
+    outcome.tried[:] = lo
     return outcome
-
-
-def _next_radius(
-    inputs: np.ndarray,
-    eps: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    cap: float,
-    tolerance: float,
-    done: np.ndarray,
-    outcome: Outcome,
-) -> None:
-    """Bisect between the largest failed ε and the smallest flipping radius; stop inputs within tolerance."""
-    known = np.isfinite(hi[inputs])
-    bracket = (lo[inputs] + hi[inputs]) / 2
-    eps[inputs] = np.where(
-        known, np.where(lo[inputs] > 0, bracket, hi[inputs] * SHRINK), np.minimum(eps[inputs] * GROW, cap)
-    )
-    converged = inputs[known & (hi[inputs] - lo[inputs] <= tolerance * hi[inputs])]
-    done[converged] = True
-    outcome.stop[converged] = "converged"
 
 
 def _initial(windows: Windows, rng: np.random.Generator, n: int, eps: np.ndarray, norm: str) -> np.ndarray:
