@@ -10,6 +10,7 @@ import numpy as np
 from auditor.errors import ArgumentError, DataError
 from auditor.explain.counterfactuals.measures import flat
 from auditor.explain.robustness.box import Box
+from auditor.explain.robustness.evolution import evolution_search
 from auditor.explain.robustness.hopskipjump import hopskipjump_search
 from auditor.explain.robustness.oracle import Oracle
 from auditor.explain.robustness.outcome import Outcome
@@ -67,6 +68,8 @@ def robustness(
     windows = Windows(blackbox.input_shape, blackbox.layout)
     if method == "square":
         outcome = square_search(oracle, x0[live], box, windows, params, rng)
+    elif method != "hopskipjump":
+        outcome = evolution_search(oracle, x0[live], box, params, rng, method)
     else:
         ref_labels = (
             sources if reference is None else blackbox.predict_labels(ref.reshape(len(ref), *X.shape[1:]))

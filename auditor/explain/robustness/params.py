@@ -6,15 +6,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from auditor.errors import ArgumentError
+from auditor.search import canonical_method
 
-METHODS = ("auto", "square", "hopskipjump")
+EVOLUTION = ("momentum_es", "es", "cmaes")  # our zero-order searches (auditor.search) on the margin loss
+METHODS = ("auto", "square", "hopskipjump", *EVOLUTION)
+SCORES = ("square", *EVOLUTION)  # the methods that read class scores
 NORMS = ("linf", "l2")
 DEFAULT_BUDGET = 2000
 MIN_BUDGET = 10
 SQUARE_CANDIDATES = {"linf": 4, "l2": 8}
 SQUARE_STAGE_QUERIES = {"linf": 200, "l2": 300}
+POPULATION = 16  # rows per generation of the evolution strategies
+EVOLUTION_STAGE_QUERIES = 320
 
-Method = Literal["auto", "square", "hopskipjump"]
+Method = Literal["auto", "square", "hopskipjump", "momentum_es", "es", "cmaes"]
 Norm = Literal["linf", "l2"]
 
 
@@ -25,13 +30,15 @@ class RobustnessParams:
     - method: "square" (scores: Square Attack random search inside a bisection on ε), "hopskipjump"
       (labels only: boundary walk), "auto" (square for L∞ when the model gives scores and
       `labels_only` is off; hopskipjump otherwise, which on the digits CNN found closer L2 radii
-      than Square's L2 variant).
+      than Square's L2 variant); "momentum_es" (alias "es") or "cmaes" (scores: our evolution strategies
+      on the margin loss inside the same bisection on ε).
     - norm, budget: the perturbation norm; classifier queries per input, its own prediction included,
       never exceeded.
     - labels_only: read only the predicted label even when the model returns scores.
-    - Square: `candidates` rows per input per model call (None: 4 for L∞, 8 for L2), `p_init` (share of
-      the features a window covers at the start of the schedule), `stage_queries` (queries spent at one ε
-      before it counts as too small; None: 200 for L∞, 300 for L2), `start_radius` (first ε; None: a quarter of the data box's width in the norm),
+    - Square and the evolution strategies: `candidates` rows per input per model call (None: Square 4 for
+      L∞, 8 for L2; ES population 16), `p_init` (Square: share of the features a window covers at the start
+      of the schedule), `stage_queries` (queries spent at one ε before it counts as too small; None: Square
+      200 for L∞, 300 for L2; ES 320), `start_radius` (first ε; None: a quarter of the data box's width in the norm),
       `tolerance` (stop once the found radius is within this share of the largest failed ε; HopSkipJump:
       once the radius gains less than this share over a few iterations, past half the budget).
     - HopSkipJump: `starts` (the nearest reference row of each of the `starts` nearest other labels is
@@ -80,25 +87,29 @@ class RobustnessParams:
         if self.start_radius is not None and not self.start_radius > 0:
             raise ArgumentError(f"start_radius must be > 0, got {self.start_radius}")
 
-    @property
-    def square_candidates(self) -> int:
-        """Square proposals per input per model call: L2 updates move two windows and rescale, a larger
-        batch keeps the Python share of the wall time under 15 % on the digits CNN (measured)."""
-        return self.candidates or SQUARE_CANDIDATES[self.norm]
+    def rows_per_call(self, method: str) -> int:
+        """Rows per input per model call of a score-based search: `candidates`, else Square's per norm (its L2
+        batch of 8 keeps the Python share of the wall time under 15 % on the digits CNN, measured) or the
+        evolution strategies' population."""
+        if self.candidates:
+            return self.candidates
+        return SQUARE_CANDIDATES[self.norm] if method == "square" else POPULATION
 
-    @property
-    def square_stage_queries(self) -> int:
-        """Queries Square spends at one ε before counting it as too small."""
-        return self.stage_queries or SQUARE_STAGE_QUERIES[self.norm]
+    def stage_budget(self, method: str) -> int:
+        """Queries a score-based search spends at one ε before counting it as too small."""
+        if self.stage_queries:
+            return self.stage_queries
+        return SQUARE_STAGE_QUERIES[self.norm] if method == "square" else EVOLUTION_STAGE_QUERIES
 
-    def resolved_method(self, hard_label: bool) -> Literal["square", "hopskipjump"]:
-        """The method that runs on a model that does (not) return scores; square needs scores."""
+    def resolved_method(self, hard_label: bool) -> str:
+        """The method that runs (own name: "es" is "momentum_es") on a model that does (not) return scores;
+        all but hopskipjump need scores."""
         labels = hard_label or self.labels_only
         if self.method == "auto":  # L2: the boundary walk measured closer radii than Square's L2 variant
             return "square" if not labels and self.norm == "linf" else "hopskipjump"
-        if self.method == "square" and labels:
+        if self.method in SCORES and labels:
             raise ArgumentError(
-                "the square search needs class scores; this model returns only labels (or labels_only is set): "
-                "use method 'hopskipjump'"
+                f"the {self.method} search needs class scores; this model returns only labels (or labels_only "
+                "is set): use method 'hopskipjump'"
             )
-        return self.method
+        return canonical_method(self.method) if self.method in EVOLUTION else self.method

@@ -56,7 +56,9 @@ def square_search(
         inputs = np.flatnonzero(~done & (remaining > 0))
         if not inputs.size:
             break
-        per_input = min(SPREAD * params.square_candidates, -(-params.square_candidates * n // inputs.size))
+        per_input = min(
+            SPREAD * params.rows_per_call("square"), -(-params.rows_per_call("square") * n // inputs.size)
+        )
         count = np.minimum(per_input, remaining[inputs])
         owners = np.repeat(inputs, count)
         progress = (oracle.queries[owners] - 1) / oracle.budget
@@ -78,7 +80,7 @@ def square_search(
             hi[hit] = np.minimum(hi[hit], radius)
             next_radius(hit, eps, lo, hi, cap, params.tolerance, done, outcome)
             moved[hit] = True
-        stalled = inputs[(stage[inputs] >= params.square_stage_queries) & ~moved[inputs]]
+        stalled = inputs[(stage[inputs] >= params.stage_budget("square")) & ~moved[inputs]]
         if stalled.size:
             lo[stalled] = np.maximum(lo[stalled], eps[stalled])
             next_radius(stalled, eps, lo, hi, cap, params.tolerance, done, outcome)
