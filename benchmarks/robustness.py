@@ -11,7 +11,11 @@ Every figure is recomputed here from the returned points with a separate session
 differs from the clean prediction and the point lies in [0, 1]), median radius over the successes (L2 or
 L∞ as the method's norm), median queries per input, wall seconds per input, and the share of wall time
 spent outside ONNX Runtime; the methods are interleaved within each of --repeats rounds and the table gives
-the median of the rounds. Ours runs all inputs in lockstep.
+the median of the rounds. Ours runs all inputs in lockstep. CPU columns: process CPU seconds per input and the
+share of them outside ONNX Runtime (thread CPU time of each `session.run`), which a busy machine's time
+slicing leaves alone; the load average is printed with the table, and the ratios ART / ours per input.
+Our momentum ES row is the generic evolution strategy on the margin loss (no localized updates); cmaes is
+left out (cma's own ask/tell, ~10 ms a generation per input in 784 dimensions, dominates).
 Run: `.venv/bin/python benchmarks/robustness.py [--rows 50] [--budget 2000] [--repeats 2]`.
 """
 
@@ -251,6 +255,11 @@ def main() -> None:
             ours("square_l2", RobustnessParams(method="square", norm="l2", budget=budget)),
         ),
         ("ART SquareAttack L2, bisection", "l2", art_square("l2", budget)),
+        (
+            "ours momentum_es Linf (scores)",
+            "linf",
+            ours("es_linf", RobustnessParams(method="momentum_es", norm="linf", budget=budget)),
+        ),
         (
             "ours hopskipjump Linf, labels only",
             "linf",

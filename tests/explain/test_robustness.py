@@ -143,6 +143,9 @@ def test_nothing_to_find_is_reported_not_raised(tmp_path, method) -> None:
     assert document["found"] == 0 and document["median_radius"] is None
     assert all(e["radius"] is None and e["flipped_to"] is None and not e["found"] for e in document["inputs"])
     assert all(accuracy == 1.0 for _, accuracy in document["curve"])
+    # nothing could move: the largest radius tried without a flip is 0, so the median is only known to be >= 0
+    assert all(e["lower_bound"] == 0.0 for e in document["inputs"])
+    assert document["median_radius_at_least"] == 0.0 and document["median_radius_censored"]
 
 
 def test_the_document_is_the_cli_contract_and_reproducible(tmp_path) -> None:
