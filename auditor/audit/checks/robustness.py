@@ -1,7 +1,10 @@
 """The robustness check: each chosen row's smallest L∞ or L2 perturbation that changes the model's label.
 
 Opt-in: it runs only when the config has a [checks.robustness] table. Radii are in model input units and
-come from `auditor.explain.robustness` (Square Attack with scores, a HopSkipJump-style walk with labels only).
+come from `auditor.explain.robustness` (Square Attack or our evolution strategies with scores, a HopSkipJump-style
+walk with labels only). A row not flipped within the budget counts at the largest radius tried without a flip:
+when such a row decides the median, the median is only a lower bound (`median_radius_censored`), and
+`min_median_radius` then passes at or above it and is not judged below it (never failed on an unmeasured radius).
 """
 
 from __future__ import annotations
