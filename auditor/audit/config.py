@@ -215,7 +215,10 @@ class RobustnessSettings:
     )
     norm: str = knob("linf", "str", "perturbation norm, in model input units", choices=NORMS)
     method: str = knob(
-        "auto", "str", "square: scores; hopskipjump: labels only; auto: by model", choices=ROBUSTNESS_METHODS
+        "auto",
+        "str",
+        "square, momentum_es (es), cmaes: scores; hopskipjump: labels only; auto: by model",
+        choices=ROBUSTNESS_METHODS,
     )
     budget: int = knob(
         2000, "pos", "queries per input, its own prediction included", within=(10, MAX_SEARCH_BUDGET)

@@ -34,7 +34,8 @@ from auditor.pictures import Display, display_range
     type=click.Choice(METHODS),
     default="auto",
     show_default=True,
-    help="square: scores (Square Attack); hopskipjump: labels only; auto: square for linf with scores, else hopskipjump.",
+    help="square: scores (Square Attack); momentum_es (es), cmaes: scores (our evolution strategies on the margin "
+    "loss); hopskipjump: labels only; auto: square for linf with scores, else hopskipjump.",
 )
 @click.option("--labels-only", is_flag=True, help="Read only the predicted label, even where scores exist.")
 @class_names_option
@@ -70,11 +71,14 @@ def command(
                 before, after = result.x[index], result.perturbed[index]
                 entry["image"] = save_comparison(out, f"robustness_{index}", display, before, after)
     if not flags.quiet:
-        median = document["median_radius"]
+        median, at_least = document["median_radius"], document["median_radius_at_least"]
+        if document["median_radius_censored"]:  # decided by an input not flipped: only a lower bound
+            median_text = f"at least {at_least:.4g} (inputs not flipped count at the largest radius tried)"
+        else:
+            median_text = "not reached" if median is None else f"{median:.4g}"
         click.echo(
             f"auditor: {document['found']}/{len(result.inputs)} flipped within {budget:,} queries each "
-            f"({printable(result.method)}, {norm}); median radius "
-            f"{'not reached' if median is None else f'{median:.4g}'}",
+            f"({printable(result.method)}, {norm}); median radius {median_text}",
             err=True,
         )
     click.echo(write_json(out, "robustness.json", document))

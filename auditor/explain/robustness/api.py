@@ -10,6 +10,7 @@ import numpy as np
 from auditor.errors import ArgumentError, DataError
 from auditor.explain.counterfactuals.measures import flat
 from auditor.explain.robustness.box import Box
+from auditor.explain.robustness.evolution import evolution_search
 from auditor.explain.robustness.hopskipjump import hopskipjump_search
 from auditor.explain.robustness.oracle import Oracle
 from auditor.explain.robustness.outcome import Outcome
@@ -67,6 +68,8 @@ def robustness(
     windows = Windows(blackbox.input_shape, blackbox.layout)
     if method == "square":
         outcome = square_search(oracle, x0[live], box, windows, params, rng)
+    elif method != "hopskipjump":
+        outcome = evolution_search(oracle, x0[live], box, params, rng, method)
     else:
         ref_labels = (
             sources if reference is None else blackbox.predict_labels(ref.reshape(len(ref), *X.shape[1:]))
@@ -75,7 +78,7 @@ def robustness(
         outcome = hopskipjump_search(oracle, x0[live], box, windows, params, rng, ref, ref_labels)
     whole = Outcome.empty(x0)
     whole.stop[:] = "nonfinite_scores"
-    for name in ("best", "radius", "label", "stop"):
+    for name in ("best", "radius", "label", "stop", "tried"):
         getattr(whole, name)[live] = getattr(outcome, name)
     queries = np.ones(len(X), dtype=np.int64)
     queries[live] = oracle.queries
@@ -88,6 +91,7 @@ def robustness(
             found=bool(np.isfinite(whole.radius[i])),
             queries=int(queries[i]),
             stop_reason=str(whole.stop[i]),
+            lower_bound=None if np.isfinite(whole.radius[i]) else float(whole.tried[i]),
         )
         for i in range(len(X))
     )
