@@ -15,7 +15,6 @@ from auditor.audit.config import (
     BaselineConfig,
     DataConfig,
     GeneratorConfig,
-    ModelConfig,
     RunConfig,
     load_config,
     override,
@@ -25,8 +24,9 @@ from auditor.audit.planner import plan_audit
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code, problem
 from auditor.cli.models import ModelFlags, model_options, say_device
+from auditor.cli.options import class_names_option
 from auditor.cli.output import printable
-from auditor.cli.parsing import parse_shape
+from auditor.cli.parsing import parse_range, parse_shape
 from auditor.cli.progress import TerminalProgress, summary_lines
 from auditor.cli.setting_flags import setting_flag
 from auditor.errors import ConfigError
@@ -80,7 +80,7 @@ def read_config(
 @setting_flag("--max-queries", RunConfig, "max_queries")
 @setting_flag("--check-timeout", RunConfig, "check_timeout")
 @setting_flag("--time-budget", RunConfig, "time_budget")
-@setting_flag("--class-names", ModelConfig, "class_names")
+@class_names_option
 @setting_flag("--html-mode", RunConfig, "html_mode")
 @setting_flag("--format", RunConfig, "formats")
 @setting_flag("--fail-on", RunConfig, "fail_on")
@@ -123,7 +123,11 @@ def command(
             input_shape=parse_shape(flags.input_shape),
             layout=flags.layout,
             batch_size=flags.batch_size,
+            output_batch_axis=flags.output_batch_axis if _given("output_batch_axis") else None,
+            discrete=True if flags.discrete else None,
+            value_range=parse_range(flags.value_range, "--value-range"),
         ),
+        preprocess=override(config.preprocess, preset=flags.preprocess),
         run=override(
             config.run,
             seed=seed,

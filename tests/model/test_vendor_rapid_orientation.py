@@ -65,7 +65,7 @@ def test_predictions_agree_with_the_package_pipeline(tmp_path: Path) -> None:
     render_pages(root)
     contract = preset_with("imagenet", {"channels": "BGR", "resample": "lanczos"})
     model_path = Path(rapid.DEFAULT_PATH)
-    box = PreprocessedBlackBox.open(model_path, contract)
+    box = PreprocessedBlackBox.open_with(model_path, contract)
     assert box.class_names == ("0", "90", "180", "270")  # offered from the `character` metadata
     data = load_data(root, contract, box.class_names)
     assert data.x.shape == (4 * TEXTS, 3, 224, 224) and data.x.max() == 255  # pixel space
