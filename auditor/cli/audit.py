@@ -154,7 +154,7 @@ def command(
     if not quiet:
         for line in plan.lines():
             click.echo(f"auditor: {printable(line, 2000)}", err=True)
-    report = run_audit(config, context, TerminalProgress(sys.stderr, quiet), plan=plan)
+    report = run_audit(config, context, TerminalProgress(sys.stderr, quiet, plan), plan=plan)
     files = write_report(
         report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode)
     )
