@@ -62,7 +62,13 @@ def command(
             if entry["found"]:
                 index = entry["index"]
                 before, after = result.x[index], result.perturbed[index]
-                entry["image"] = save_comparison(out, f"robustness_{index}", display, before, after)
+                names = blackbox.class_names
+                titles = (
+                    f"input {index}: {names[entry['source']]}",
+                    f"perturbed: {names[entry['flipped_to']]}",
+                    "difference",
+                )
+                entry["image"] = save_comparison(out, f"robustness_{index}", display, before, after, titles)
     if not flags.quiet:
         median = document["median_radius"]
         click.echo(
