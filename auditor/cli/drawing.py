@@ -61,8 +61,8 @@ def draw_counterfactuals(
         rank = entry["rank"]
         after = result.counterfactuals[rank]
         titles = (
-            f"input {row}: {entry['source_name']}",
-            f"counterfactual: {entry['target_name']}",
+            f"input {row}: class {entry['source_name']}",
+            f"counterfactual: class {entry['target_name']}",
             "change",
         )
         entry["image"] = save_comparison(

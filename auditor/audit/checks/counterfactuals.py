@@ -184,8 +184,8 @@ def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches])
                 f"p = {float(result.confidence[0]):.3f}, L2 {float(result.l2[0]):.3g}); input, counterfactual, change"
             )
             titles = (
-                f"input {row}: {ctx.class_name(result.source)}",
-                f"counterfactual: {ctx.class_name(result.target)}",
+                f"input {row}: class {ctx.class_name(result.source)}",
+                f"counterfactual: class {ctx.class_name(result.target)}",
                 "change",
             )
             picture = ctx.display.comparison(result.x, result.counterfactuals[0], titles)
