@@ -119,3 +119,26 @@ def test_exemplar_searches_over_bytes_return_bytes(tmp_path: Path) -> None:
     inputs = np.array([entry["input"] for entry in found.to_dict()["exemplars"]])
     assert (inputs == np.rint(inputs)).all() and inputs.min() >= 0 and inputs.max() <= 255
     assert found.space == "input"
+
+
+@pytest.mark.parametrize(
+    ("flags", "values"),
+    [
+        ((), {"discrete": False, "low": None, "high": None}),
+        (("--discrete", "--value-range", "0,255"), {"discrete": True, "low": 0.0, "high": 255.0}),
+    ],
+)
+def test_inspect_says_how_values_are_perturbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: tuple[str, ...], values: dict
+) -> None:
+    model = save(checked_byte_classifier(), tmp_path / "checked.onnx")
+    with pytest.raises(SystemExit) as stop:
+        main(["inspect", str(model), "--json", *flags])
+    assert stop.value.code in (0, None)
+    assert json.loads(capsys.readouterr().out)["input_values"] == values
+    with pytest.raises(SystemExit) as stop:
+        main(["inspect", str(model), "--value-range", "255,0"])
+    assert (
+        stop.value.code == 2
+        and "--value-range: '255,0' must be finite with LOW <= HIGH" in capsys.readouterr().err
+    )
