@@ -217,3 +217,5 @@ def test_a_wrong_contract_in_the_config_is_one_line(
     code, _, err = run_cli(["audit", "--config", str(config), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+    code, _, err = run_cli(["validate-config", str(config)], capsys)
+    assert code == 2 and message in err

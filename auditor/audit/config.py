@@ -349,7 +349,19 @@ def load_config(path: str | Path) -> AuditConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return replace(read_table(Source(path, text), AuditConfig, raw), source=path)
+    config = replace(read_table(Source(path, text), AuditConfig, raw), source=path)
+    preprocess_contract(config)  # fields that cannot go together: refused with the file and the line
+    return config
+
+
+def preprocess_contract(config: AuditConfig) -> PreprocessParams | None:
+    """The `[preprocess]` contract, or None for the older form; a contract that cannot hold names its key."""
+    try:
+        return config.preprocess.contract()
+    except ArgumentError as exc:
+        first, _, rest = str(exc).partition(" ")
+        key = first.rstrip(":")  # the library names the field: "preprocess.crop ...", "preprocess: ..."
+        raise config_error(config, key, rest) from None
 
 
 def config_error(config: AuditConfig, dotted: str, message: str) -> ConfigError:

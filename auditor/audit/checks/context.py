@@ -7,10 +7,10 @@ from functools import cached_property
 
 import numpy as np
 
-from auditor.audit.config import AuditConfig, config_error
+from auditor.audit.config import AuditConfig, config_error, preprocess_contract
 from auditor.audit.seeds import unit_seed
 from auditor.data import Dataset, Preprocess, load_data
-from auditor.errors import ArgumentError, DataError
+from auditor.errors import DataError
 from auditor.explain.attribution.core import Features
 from auditor.labels import read_class_names
 from auditor.model.blackbox import BlackBox, OpenOptions
@@ -148,16 +148,6 @@ def configured_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -
         discrete=m.discrete,
         value_range=m.value_range,
     )
-
-
-def preprocess_contract(config: AuditConfig) -> PreprocessParams | None:
-    """The `[preprocess]` contract, or None for the older form; a contract that cannot hold names its key."""
-    try:
-        return config.preprocess.contract()
-    except ArgumentError as exc:
-        first, _, rest = str(exc).partition(" ")
-        key = first.rstrip(":")  # the library names the field: "preprocess.crop ...", "preprocess: ..."
-        raise config_error(config, key, rest) from None
 
 
 def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
