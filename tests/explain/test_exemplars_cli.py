@@ -88,7 +88,9 @@ def test_tabular_box_search_writes_csv_rows_inside_the_data_range(tabular_dir, t
     blackbox = BlackBox.open(
         tabular_dir / "classifier.onnx", OpenOptions(device="cpu", batch_size=1024, threads=1)
     )
-    blackbox.adopt_class_names(load_data(data).class_names)  # the data file's names, as the command takes them
+    blackbox.adopt_class_names(
+        load_data(data).class_names
+    )  # the data file's names, as the command takes them
     result = exemplars(
         blackbox,
         None,
