@@ -449,11 +449,16 @@ class BlackBox:
     def input_values(self, reference: np.ndarray | None = None) -> ValueSet:
         """The values an input element takes: discrete (ids, bytes) when declared or integer-typed (one-tensor
         inputs), bounded by the declared range, else a small integer dtype's, else the `reference` rows' range."""
-        spec, options = self.signature.input, self.options
-        discrete = options.discrete
-        if discrete is None:
-            discrete = len(spec.names) == 1 and spec.layout != "text" and np.dtype(spec.dtype).kind in "iu"
-        return ValueSet.infer(spec.dtype, reference, options.value_range, discrete)
+        spec = self.signature.input
+        return ValueSet.infer(spec.dtype, reference, self.options.value_range, self.discrete_input)
+
+    @property
+    def discrete_input(self) -> bool:
+        """Whether the input holds ids or bytes: as declared, else an integer-typed one-tensor input (not text)."""
+        if self.options.discrete is not None:
+            return self.options.discrete
+        spec = self.signature.input
+        return len(spec.names) == 1 and spec.layout != "text" and np.dtype(spec.dtype).kind in "iu"
 
     def predict_labels(self, x: np.ndarray) -> np.ndarray:
         """Argmax class indices; NaN rows get -1."""

@@ -142,3 +142,32 @@ def test_inspect_says_how_values_are_perturbed(
         stop.value.code == 2
         and "--value-range: '255,0' must be finite with LOW <= HIGH" in capsys.readouterr().err
     )
+
+
+def test_gaussian_noise_methods_are_refused_for_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, data = save_byte_workspace(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(
+            [
+                "attribute",
+                str(model),
+                "--input",
+                str(data),
+                "--method",
+                "gaussian-lime",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+    assert stop.value.code == 2 and "use occlusion, feature-ablation or lime" in capsys.readouterr().err
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        f'[model]\npath = "{model}"\n[checks.attributions]\nmethods = ["occlusion", "gaussian-lime"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SystemExit) as stop:
+        main(["audit", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "audit.toml:4: 'checks.attributions.methods' holds gaussian-lime" in err

@@ -176,6 +176,13 @@ def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
     attributions = config.checks.attributions
     if not attributions.enabled:
         return
+    if "gaussian-lime" in attributions.methods and blackbox.discrete_input:
+        raise config_error(
+            config,
+            "checks.attributions.methods",
+            "holds gaussian-lime, which adds Gaussian noise; discrete inputs (ids, bytes) take occlusion, "
+            "feature-ablation or lime",
+        )
     view = Features(blackbox.input_shape, blackbox.layout)
     methods = set(attributions.methods)
     used = {"window": {"occlusion", "lime"} & methods, "stride": {"occlusion"} & methods}

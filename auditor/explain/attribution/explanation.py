@@ -36,6 +36,11 @@ from auditor.model.blackbox import BlackBox
 from auditor.model.generator import Encoder, Generator
 
 COUNTERFACTUAL = "counterfactual"  # one-vs-one with a counterfactual baseline, beside `METHODS`
+NOISE_METHOD = "gaussian-lime"  # the method that adds Gaussian noise, meaningless on ids and bytes
+DISCRETE_NOISE = (
+    "gaussian-lime adds Gaussian noise, which ids and bytes cannot take; for a discrete input use "
+    "occlusion, feature-ablation or lime"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,6 +179,8 @@ def explain_input(
     probabilities = blackbox.predict(x[None])[0]
     target = params.target if params.target is not None else int(np.argmax(probabilities))
     baseline, found = params.baseline, None
+    if params.method == NOISE_METHOD and blackbox.discrete_input:
+        raise ArgumentError(DISCRETE_NOISE)
     if params.method != COUNTERFACTUAL:
         baseline = on_value_set(blackbox, x, baseline, reference, rng)
         params = replace(params, baseline=baseline)
