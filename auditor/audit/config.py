@@ -11,13 +11,23 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 from auditor.audit.executors.spec import executor_problem
 from auditor.audit.schema import Source, knob, plain, read_table, table
 from auditor.audit.verdict import FAIL_ON
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError, ConfigError
 from auditor.explain import attribution
 from auditor.explain.robustness import METHODS as ROBUSTNESS_METHODS
 from auditor.explain.robustness import NORMS
 from auditor.model.session import DEVICES
 from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
 from auditor.model.text import DEFAULT_REMOVAL, REMOVALS
+from auditor.preprocessing import (
+    CHANNEL_ORDERS,
+    MAX_SIDE,
+    PRESETS,
+    RESAMPLING,
+    TENSOR_DTYPES,
+    TENSOR_LAYOUTS,
+    PreprocessParams,
+    preset_with,
+)
 from auditor.search.registry import METHODS as SEARCH_METHODS
 
 if TYPE_CHECKING:
@@ -61,6 +71,10 @@ def _ordered(pair: tuple[float, float]) -> str | None:
     return None if pair[0] < pair[1] else f"must be [low, high] with low < high, got {list(pair)}"
 
 
+def _ordered_or_equal(pair: tuple[float, float]) -> str | None:
+    return None if pair[0] <= pair[1] else f"must be [low, high] with low <= high, got {list(pair)}"
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else "must be a positive number"
 
@@ -82,6 +96,21 @@ class ModelConfig:
     batch_size: int | None = knob(None, "pos", "rows per model call", within=(1, 2**20))
     tokenizer: Path | None = knob(None, "file", "text models: the tokenizer.json (default: beside the model)")
     max_length: int | None = knob(None, "pos", "text models: tokens per row", within=(1, 2**20))
+    class_names_file: Path | None = knob(
+        None,
+        "file",
+        "class names: one per line, a JSON list or {index: name}, or a config.json with id2label",
+        added=True,
+    )
+    output_batch_axis: int = knob(
+        0, "int", "the axis of the score output that holds the rows", within=(0, 16), added=True
+    )
+    discrete: bool | None = knob(
+        None, "bool", "the input holds ids or bytes (unset: integer types do)", added=True
+    )
+    value_range: tuple[float, float] | None = knob(
+        None, "pair", "the values an input element may take, [low, high]", rule=_ordered_or_equal, added=True
+    )
 
 
 @dataclass(frozen=True)
@@ -98,11 +127,65 @@ class DataConfig:
     label_column: str | None = knob(None, "str", "text data (.csv/.jsonl): the column of the labels")
 
 
+def _scale(value: float | tuple[float, float]) -> str | None:
+    if isinstance(value, tuple):
+        return _ordered(value)
+    return None if value != 0 else "must be a non-zero factor"
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
-    size: tuple[int, int] | None = knob(None, "size", "images resized to [width, height]", within=(1, 8192))
+    """How image files become model inputs. Without `preset` or a contract field, the older form: images read
+    at `size`, pixel 0 and 255 mapped to `scale` [low, high] at once. With them, a contract: data stays
+    in pixel space (0-255) and the tensor part runs before every model call (`auditor.preprocessing`)."""
+
+    size: tuple[int, int] | None = knob(None, "size", "images resized to [height, width]", within=(1, 8192))
     mode: str = knob("RGB", "str", "colour mode of image files", choices=COLOUR_MODES)
-    scale: tuple[float, float] = knob((0.0, 1.0), "pair", "pixel 0 and 255 map to [low, high]", rule=_ordered)
+    scale: float | tuple[float, float] = knob(
+        (0.0, 1.0), "scale", "a factor (contract), or [low, high] that pixels 0 and 255 map to", rule=_scale
+    )
+    preset: str | None = knob(None, "str", "a named contract", choices=tuple(PRESETS), added=True)
+    resize: int | None = knob(
+        None, "pos", "the shorter side resized to this (contract)", within=(1, MAX_SIDE), added=True
+    )
+    crop: tuple[int, int] | None = knob(
+        None, "side", "centre crop [height, width] or one side (contract)", within=(1, MAX_SIDE), added=True
+    )
+    resample: str | None = knob(
+        None, "str", "resize filter (contract)", choices=tuple(RESAMPLING), added=True
+    )
+    channels: str | None = knob(
+        None, "str", "channel order the model takes (contract)", choices=CHANNEL_ORDERS, added=True
+    )
+    mean: tuple[float, ...] | None = knob(
+        None, "floats", "subtracted after scaling, per model channel (contract)", added=True
+    )
+    std: tuple[float, ...] | None = knob(
+        None, "floats", "divided by after the mean, per model channel (contract)", added=True
+    )
+    layout: str | None = knob(None, "str", "tensor layout (contract)", choices=TENSOR_LAYOUTS, added=True)
+    dtype: str | None = knob(None, "str", "tensor dtype (contract)", choices=TENSOR_DTYPES, added=True)
+
+    def contract(self) -> PreprocessParams | None:
+        """The preprocessing contract these settings declare; None for the older form (see the class)."""
+        extra = {
+            name: getattr(self, name)
+            for name in ("resize", "crop", "resample", "channels", "mean", "std", "layout", "dtype")
+            if getattr(self, name) is not None
+        }
+        if self.preset is None and not extra and not isinstance(self.scale, float):
+            return None
+        if isinstance(self.scale, tuple):
+            if self.scale != (0.0, 1.0):
+                raise ArgumentError(
+                    "preprocess.scale: [low, high] is the older form; with a preset or contract fields give "
+                    "a factor (e.g. 0.00392156 for 1/255) and mean/std"
+                )
+        else:
+            extra["scale"] = self.scale
+        if self.size is not None:
+            extra["size"] = self.size
+        return preset_with(self.preset or "none", {**extra, "mode": self.mode})
 
 
 @dataclass(frozen=True)
@@ -298,7 +381,19 @@ def load_config(path: str | Path) -> AuditConfig:
     """Read and validate an audit.toml; raise ConfigError (exit 2) naming the file, the line and the key."""
     path = Path(path)
     source, raw = Source.read(path, "config file")
-    return replace(read_table(source, AuditConfig, raw), source=path)
+    config = replace(read_table(source, AuditConfig, raw), source=path)
+    preprocess_contract(config)  # fields that cannot go together: refused with the file and the line
+    return config
+
+
+def preprocess_contract(config: AuditConfig) -> PreprocessParams | None:
+    """The `[preprocess]` contract, or None for the older form; a contract that cannot hold names its key."""
+    try:
+        return config.preprocess.contract()
+    except ArgumentError as exc:
+        first, _, rest = str(exc).partition(" ")
+        key = first.rstrip(":")  # the library names the field: "preprocess.crop ...", "preprocess: ..."
+        raise config_error(config, key, rest) from None
 
 
 def config_error(config: AuditConfig, dotted: str, message: str) -> ConfigError:

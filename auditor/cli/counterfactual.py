@@ -12,10 +12,10 @@ from auditor.cli.drawing import draw_counterfactuals
 from auditor.cli.lines import counterfactual_line
 from auditor.cli.models import (
     ModelFlags,
-    fit_images,
-    open_blackbox,
     open_encoder,
     open_generator,
+    open_with_data,
+    read_more,
 )
 from auditor.cli.options import (
     budget_option,
@@ -25,7 +25,7 @@ from auditor.cli.options import (
     run_options,
 )
 from auditor.cli.output import write_json
-from auditor.cli.parsing import parse_class_names, parse_features, parse_rows, parse_target
+from auditor.cli.parsing import parse_features, parse_rows, parse_target
 from auditor.cli.text_commands import (
     TextFlags,
     counterfactual_text,
@@ -34,7 +34,6 @@ from auditor.cli.text_commands import (
     text_options,
     wants_text,
 )
-from auditor.data import load_data
 from auditor.explain.counterfactuals import (
     DEFAULT_BUDGET,
     DISTANCES,
@@ -102,7 +101,7 @@ def command(
     distance: Distance,
     immutable: str | None,
     integer: str | None,
-    class_names: str | None,
+    class_names: tuple[str, ...] | None,
     seed: int,
     out_dir: str,
     **model_flags: Any,
@@ -118,7 +117,7 @@ def command(
     if wants_text(model, input_path, text):
         texts = load_text_rows(input_path)
         written, flipped = counterfactual_text(
-            open_text_model(model, flags, text, parse_class_names(class_names)),
+            open_text_model(model, flags, text, class_names),
             texts,
             parse_rows(index, len(texts)),
             target=target,
@@ -132,14 +131,8 @@ def command(
         if not flipped:
             raise SystemExit(1)
         return
-    data = load_data(input_path)
-    blackbox = open_blackbox(
-        model, flags, parse_class_names(class_names) or data.class_names, data.x.shape[1:]
-    )
-    data = fit_images(input_path, data, blackbox)
-    reference = (
-        fit_images(reference_path, load_data(reference_path), blackbox).ref if reference_path else data.ref
-    )
+    blackbox, data = open_with_data(model, flags, input_path, class_names)
+    reference = read_more(reference_path, flags, blackbox).ref if reference_path else data.ref
     rows = parse_rows(index, len(data))
     size = data.x[0].size
     features = data.feature_names if data.feature_names and len(data.feature_names) == size else None

@@ -10,7 +10,7 @@ import numpy as np
 
 from auditor.cli.drawing import draw_exemplars
 from auditor.cli.lines import exemplars_line
-from auditor.cli.models import ModelFlags, fit_images, open_blackbox, open_generator
+from auditor.cli.models import ModelFlags, open_blackbox, open_generator, open_with_data
 from auditor.cli.options import (
     budget_option,
     class_names_option,
@@ -18,7 +18,7 @@ from auditor.cli.options import (
     run_options,
 )
 from auditor.cli.output import write_csv, write_json
-from auditor.cli.parsing import parse_class_names, parse_classes
+from auditor.cli.parsing import parse_classes
 from auditor.cli.text_commands import (
     TextFlags,
     exemplars_text,
@@ -26,7 +26,6 @@ from auditor.cli.text_commands import (
     text_options,
     wants_text,
 )
-from auditor.data import load_data
 from auditor.explain.exemplars import (
     DEFAULT_BUDGET,
     OBJECTIVES,
@@ -94,7 +93,7 @@ def command(
     generator_path: str | None,
     data_path: str | None,
     classes: str,
-    class_names: str | None,
+    class_names: tuple[str, ...] | None,
     per_class: int,
     method: str,
     objective: str,
@@ -122,7 +121,7 @@ def command(
     if wants_text(model, data_path, text):  # exemplar sentences through a text decoder
         if generator_path is None:
             raise click.UsageError("a text model's exemplars need --generator (a text decoder .onnx)")
-        text_model = open_text_model(model, flags, text, parse_class_names(class_names))
+        text_model = open_text_model(model, flags, text, class_names)
         written, reached = exemplars_text(
             text_model,
             generator_path,
@@ -136,11 +135,10 @@ def command(
         if not reached:
             raise SystemExit(1)
         return
-    data = load_data(data_path) if data_path else None
-    blackbox = open_blackbox(
-        model, flags, parse_class_names(class_names), data.x.shape[1:] if data is not None else None
-    )
-    data = fit_images(data_path, data, blackbox) if data_path and data is not None else data
+    if data_path:
+        blackbox, data = open_with_data(model, flags, data_path, class_names)
+    else:
+        blackbox, data = open_blackbox(model, flags, class_names), None
     result = exemplars(
         blackbox,
         open_generator(generator_path, flags) if generator_path else None,

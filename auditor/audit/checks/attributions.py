@@ -94,7 +94,7 @@ def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | f
 
 def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
     from auditor.explain.attribution import METHODS, faithfulness, single  # optional: see unmet()
-    from auditor.explain.attribution.explanation import ExplainParams
+    from auditor.explain.attribution.explanation import ExplainParams, on_value_set
 
     rng = np.random.default_rng(unit.seed)
     x = unit_rows(ctx, unit, rng)[0]
@@ -103,10 +103,10 @@ def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
         blackbox.predict_labels(x[None])[0] < 0
     ):  # NaN or infinite scores for the input itself: nothing to explain
         return Maps(unit.items[0], x, [], False)
-    baseline = attribution_baseline(ctx, settings)
     maps = []
     for method in settings.methods:
         seed = int(rng.integers(2**31))
+        baseline = on_value_set(blackbox, x, attribution_baseline(ctx, settings), reference, seed)
         params = ExplainParams(
             method=method,
             baseline=baseline,

@@ -7,19 +7,22 @@ from functools import cached_property
 
 import numpy as np
 
-from auditor.audit.config import AuditConfig, config_error
+from auditor.audit.config import AuditConfig, config_error, preprocess_contract
 from auditor.audit.seeds import unit_seed
 from auditor.data import Dataset, Preprocess, load_data
 from auditor.errors import DataError
 from auditor.explain.attribution.core import Features
+from auditor.labels import read_class_names
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
+from auditor.model.preprocess import PreprocessedBlackBox, fit_images
 from auditor.model.sandbox import SandboxLimits
 from auditor.model.signature import IMAGE_LAYOUTS
 from auditor.model.text import TextModel, declares_text, stack_inputs
 from auditor.model.text_generator import TextGenerator
 from auditor.model.vetting import open_vetted
 from auditor.pictures import Display, display_range
+from auditor.preprocessing import PreprocessParams
 from auditor.texts import TextData, load_texts
 
 REFERENCE_ROWS = 512  # generated rows standing in for data when only a generator is given
@@ -63,10 +66,15 @@ class Context:
         options = configured_options(config, base)
         if is_text_config(config):
             return cls._open_text(config, options, sandbox)
-        raw = _read_data(config)
+        contract = preprocess_contract(config)
+        raw = _read_data(config, contract)
         if raw is not None and options.input_shape is None:
             options = replace(options, shape_hint=raw.x.shape[1:])
+        if contract is not None and contract.layout is not None and options.layout is None:
+            options = replace(options, layout=contract.layout)
         blackbox = open_vetted(config.model.path, "classifier", options, sandbox)
+        if contract is not None:
+            blackbox = PreprocessedBlackBox(blackbox, contract)
         check_fits(config, blackbox)
         generator = encoder = None
         if config.generator is not None:
@@ -75,15 +83,10 @@ class Context:
                 encoder = open_vetted(config.generator.encoder, "encoder", options, sandbox)
         data = None
         if raw is not None and config.data is not None:  # raw is read from config.data
-            default_names = tuple(str(i) for i in range(blackbox.n_classes))
-            names = raw.class_names
-            if (
-                config.model.class_names is None
-                and blackbox.class_names == default_names
-                and names
-                and len(names) == len(default_names)
-            ):
-                blackbox.class_names = names
+            if contract is not None:
+                raw = fit_images(config.data.path, raw, blackbox, contract)
+            if config.model.class_names is None:
+                blackbox.adopt_class_names(raw.class_names)
             named = raw.with_class_names(blackbox.class_names, str(config.data.path))  # labels as names
             data = _model_data(blackbox, config, named)
         return cls(config, blackbox, generator, encoder, data, sandbox)
@@ -201,16 +204,26 @@ def is_text_config(config: AuditConfig) -> bool:
 def configured_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> OpenOptions:
     """The classifier's open options: what the config says, on top of `base` for everything else."""
     m, run = config.model, config.run
+    names = m.class_names
+    if m.class_names_file is not None:
+        if names is not None:
+            raise config_error(
+                config, "model.class_names_file", "and model.class_names are both set; keep one"
+            )
+        names = read_class_names(m.class_names_file)
     return replace(
         base,
         device=run.device,
         batch_size=m.batch_size,
         output=m.output,
+        output_batch_axis=m.output_batch_axis,
         scores=m.scores,
-        class_names=m.class_names,
+        class_names=names,
         input_shape=m.input_shape,
         layout=m.layout,
         threads=run.threads,
+        discrete=m.discrete,
+        value_range=m.value_range,
     )
 
 
@@ -240,6 +253,13 @@ def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
     attributions = config.checks.attributions
     if not attributions.enabled:
         return
+    if "gaussian-lime" in attributions.methods and blackbox.discrete_input:
+        raise config_error(
+            config,
+            "checks.attributions.methods",
+            "holds gaussian-lime, which adds Gaussian noise; discrete inputs (ids, bytes) take occlusion, "
+            "feature-ablation or lime",
+        )
     view = Features(blackbox.input_shape, blackbox.layout)
     methods = set(attributions.methods)
     used = {"window": {"occlusion", "lime"} & methods, "stride": {"occlusion"} & methods}
@@ -257,11 +277,15 @@ def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
         )
 
 
-def _read_data(config: AuditConfig) -> Dataset | None:
+def _read_data(config: AuditConfig, contract: PreprocessParams | None) -> Dataset | None:
+    """The data file; image files read under the contract (pixel space), else scaled as the older form says."""
     if config.data is None:
         return None
+    if contract is not None:
+        return load_data(config.data.path, contract)
     p = config.preprocess
-    return load_data(config.data.path, Preprocess(p.size, p.mode, p.scale))
+    scale = p.scale if isinstance(p.scale, tuple) else (0.0, 1.0)
+    return load_data(config.data.path, Preprocess(p.size, p.mode, scale))
 
 
 def _model_data(blackbox: BlackBox, config: AuditConfig, data: Dataset) -> Dataset:
