@@ -18,6 +18,7 @@ from onnx_factory import save
 from auditor.cli import main
 from auditor.explain.attribution.explanation import ExplainParams, explain_input
 from auditor.explain.exemplars import ExemplarParams, exemplars
+from auditor.explain.robustness import RobustnessParams, robustness
 from auditor.model.blackbox import BlackBox, OpenOptions
 
 CHECKS = """
@@ -171,3 +172,17 @@ def test_gaussian_noise_methods_are_refused_for_bytes(
         main(["audit", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "audit.toml:4: 'checks.attributions.methods' holds gaussian-lime" in err
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_robustness_perturbs_bytes_within_their_value_set(tmp_path: Path, norm: str) -> None:
+    model, _ = save_byte_workspace(tmp_path)
+    blackbox = BlackBox.open(model, OpenOptions(device="cpu"))
+    rows, _ = byte_rows(3, seed=7)
+    result = robustness(blackbox, rows, RobustnessParams(norm=norm, budget=300), rng=0)
+    found = [entry.index for entry in result.inputs if entry.found]
+    assert found  # bytes that move flip this model's class
+    perturbed = result.perturbed[found]
+    assert (perturbed == np.rint(perturbed)).all() and perturbed.min() >= 0 and perturbed.max() <= 255
+    labels = blackbox.predict_labels(perturbed)
+    assert (labels != np.array([result.inputs[i].source for i in found])).all()  # the integer rows still flip

@@ -43,7 +43,8 @@ def robustness(
     - reference: rows giving the box ([min, max]; one range for images) and, for the label-only search,
       the differently-labelled starting rows (their labels cost one query each, counted apart). Default: X.
     - bounds: the box as (lower, upper), overriding the reference's; integer / immutable: flat feature
-      indices rounded / never moved.
+      indices rounded / never moved. A discrete-input model (ids, bytes: `BlackBox.discrete_input`) has every
+      feature integer, within its value set's range unless `bounds` says otherwise.
     - rng: a seed (recorded in the result) or a Generator. Same seed, same result, bit for bit.
     Rows the model answers with NaN, and rows nothing flips within the budget, come back not found.
     """
@@ -61,6 +62,10 @@ def robustness(
     sources = blackbox.predict_labels(X)
     image = blackbox.layout in IMAGE_LAYOUTS
     ref = x0 if reference is None else flat(blackbox.prepare(np.asarray(reference))).astype(np.float32)
+    if blackbox.discrete_input:  # ids or bytes: every element an integer of the model's value set
+        values = blackbox.input_values(ref)
+        integer = range(x0.shape[1])
+        bounds = bounds if bounds is not None else (values.low, values.high)
     box = Box.of(x0.shape[1], ref, bounds=bounds, image=image, integer=integer, immutable=immutable)
     live = np.flatnonzero(sources >= 0)
     oracle = Oracle(blackbox, sources[live], params.budget, params.labels_only)
