@@ -71,6 +71,10 @@ def run_check(
         if unmet:
             return replace(head, reason=unmet, seconds=time.perf_counter() - started)
         units = plan_units(check, ctx, settings, ctx.config.run.seed)
+        if check.stage is Stage.MEASURE:
+            ctx.settle()  # here, not in a unit: whatever runs the units, the first check to run counts it
+        queries = ctx.blackbox.queries - queries_before  # the plan's queries and the shared facts'
+        generator_queries = _generator_queries(ctx) - generator_before
         if progress:
             progress(check.name, 0, len(units))
         try:
@@ -162,7 +166,6 @@ def run_audit(
     """
     checks = checks or listed_checks(config, context.text is not None)
     plan = plan or plan_audit(config, context, checks)
-    context.settle()  # as every worker does before its first unit
     started = time.perf_counter()
     clocks = {context.blackbox.runner: Budget(queries=config.run.max_queries)}
     for model in (context.generator, context.encoder):

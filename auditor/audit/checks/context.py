@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,8 @@ from auditor.pictures import Display, display_range
 from auditor.preprocessing import PreprocessParams
 from auditor.texts import TextData, load_texts
 
+#: Cached properties checks share; computed in the audit's process and carried to workers (`settled`).
+SHARED_FACTS = ("predicted_labels", "reference")
 REFERENCE_ROWS = 512  # generated rows standing in for data when only a generator is given
 REPORT_TILE = 84  # least side of an input's tile in the report, pixels
 
@@ -122,11 +125,17 @@ class Context:
         return self.blackbox.layout in IMAGE_LAYOUTS
 
     def settle(self) -> None:
-        """Compute the facts checks share (the data's predicted labels, the reference rows) now, outside every
-        unit, so that no unit's query count depends on the units that ran before it in its process."""
-        if self.data is not None and self.text is None:
-            _ = self.predicted_labels
+        """Compute the reference rows now, outside every unit (the runner does, before a check's units), so
+        that no unit's query count depends on which units ran before it in its process."""
         _ = self.reference
+
+    def settled(self) -> dict[str, Any]:
+        """The shared facts computed so far, for a copy of this context elsewhere (`adopt`)."""
+        return {name: self.__dict__[name] for name in SHARED_FACTS if name in self.__dict__}
+
+    def adopt(self, facts: dict[str, Any]) -> None:
+        """Take shared facts another process computed (`settled`): the same values, no query here."""
+        self.__dict__.update({name: value for name, value in facts.items() if name in SHARED_FACTS})
 
     @cached_property
     def reference(self) -> np.ndarray | None:

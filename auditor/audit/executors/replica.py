@@ -114,6 +114,4 @@ class Replica:
         settings = options.session_settings()
         generator = Generator(self.generator.loaded(), settings) if self.generator is not None else None
         encoder = Encoder(self.encoder.loaded(), settings) if self.encoder is not None else None
-        context = Context(self.config, blackbox, generator, encoder, self.data, self.sandbox)
-        context.settle()
-        return context
+        return Context(self.config, blackbox, generator, encoder, self.data, self.sandbox)
