@@ -227,6 +227,7 @@ def cost_per_unit(
     check = next(c for c in CHECKS if c.name == check_name)
     settings = check.settings(config)
     units = [u for u in plan_units(check, ctx, settings, config.run.seed) if u.part == part]
+    ctx.settle()  # as the runner does before a check's units
     if check_name == "accuracy":  # one row each: the least a unit can carry
         assert ctx.data is not None
         units = [Unit(check.name, i, "rows", (i % len(ctx.data),), 0) for i in range(count)]
@@ -234,7 +235,7 @@ def cost_per_unit(
     ray = executor.ray
     actor = ray.remote(TimedWorker).options(num_cpus=1).remote(Replica.of(ctx), 1)
     ray.get(actor.ready.remote())
-    job = ray.put((check, settings))
+    job = ray.put((check, settings, ctx.settled()))
     free = Budget().allowance()
     ray.get(actor.timed.remote(job, units[0], free, free))  # the first unit calibrates the batch size
     inside, sizes = 0.0, []
