@@ -204,6 +204,8 @@ class PreprocessParams:
 
     def describe(self) -> str:
         """One line: the preset and what differs from it, then every step in order."""
+        if self == PRESETS["none"]:
+            return "none: values passed to the model as read"
         base = PRESETS.get(self.preset)
         changed = [
             f"{f.name}={_text(getattr(self, f.name))}"

@@ -11,7 +11,11 @@ Every figure is recomputed here from the returned points with a separate session
 differs from the clean prediction and the point lies in [0, 1]), median radius over the successes (L2 or
 L∞ as the method's norm), median queries per input, wall seconds per input, and the share of wall time
 spent outside ONNX Runtime; the methods are interleaved within each of --repeats rounds and the table gives
-the median of the rounds. Ours runs all inputs in lockstep.
+the median of the rounds. Ours runs all inputs in lockstep. CPU columns: process CPU seconds per input and the
+share of them outside ONNX Runtime (thread CPU time of each `session.run`), which a busy machine's time
+slicing leaves alone; the load average is printed with the table, and the ratios ART / ours per input.
+Our momentum ES row is the generic evolution strategy on the margin loss (no localized updates); cmaes is
+left out (cma's own ask/tell, ~10 ms a generation per input in 784 dimensions, dominates).
 Run: `.venv/bin/python benchmarks/robustness.py [--rows 50] [--budget 2000] [--repeats 2]`.
 """
 
@@ -52,16 +56,36 @@ class CountedSession:
         self.name = self.session.get_inputs()[0].name
         self.rows = 0
         self.seconds = 0.0
+        self.cpu = 0.0
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32).reshape(len(x), 1, 28, 28)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         (logits,) = self.session.run(None, {self.name: x})
         self.seconds += time.perf_counter() - started
+        self.cpu += time.thread_time() - cpu
         self.rows += len(x)
         z = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
+
+
+class TimedSession:
+    """Our black box's ONNX Runtime session, timing the thread CPU seconds of each call (load-independent)."""
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self.session = session
+        self.cpu = 0.0
+
+    def run(self, *args: object) -> list:
+        cpu = time.thread_time()
+        try:
+            return self.session.run(*args)
+        finally:
+            self.cpu += time.thread_time() - cpu
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.session, name)
 
 
 def radius(x: np.ndarray, adv: np.ndarray, norm: str) -> float:
@@ -73,15 +97,19 @@ def ours(name: str, params: RobustnessParams) -> Callable[[np.ndarray], dict]:
     def run(X: np.ndarray) -> dict:
         blackbox = BlackBox.open(DIGITS / "classifier.onnx", OpenOptions(device="cpu", threads=1))
         blackbox.calibrate(np.repeat(X, 4, axis=0))
-        started = time.perf_counter()
+        timed = TimedSession(blackbox.runner.session)
+        blackbox.runner.session = timed  # type: ignore[assignment]
+        started, cpu = time.perf_counter(), time.process_time()
         result = robustness(blackbox, X, params, bounds=(0.0, 1.0), rng=0)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         return {
             "points": result.perturbed,
             "found": [e.found for e in result.inputs],
             "queries": [e.queries for e in result.inputs],
             "wall": wall,
             "ort": result.ort_seconds,
+            "cpu": cpu,
+            "ort_cpu": timed.cpu,
         }
 
     run.__name__ = name
@@ -105,13 +133,21 @@ def art_hopskipjump(X: np.ndarray) -> dict:
         verbose=False,
     )
     points, queries = [], []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for x in X:
         before = model.rows
         points.append(attack.generate(x[None])[0])
         queries.append(model.rows - before + 1)  # + the clean prediction, as ours counts it
-    wall = time.perf_counter() - started
-    return {"points": np.stack(points), "found": None, "queries": queries, "wall": wall, "ort": model.seconds}
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "points": np.stack(points),
+        "found": None,
+        "queries": queries,
+        "wall": wall,
+        "ort": model.seconds,
+        "cpu": cpu,
+        "ort_cpu": model.cpu,
+    }
 
 
 def art_square(norm: str, budget: int) -> Callable[[np.ndarray], dict]:
@@ -122,7 +158,7 @@ def art_square(norm: str, budget: int) -> Callable[[np.ndarray], dict]:
         model = CountedSession(DIGITS / "classifier.onnx")
         classifier = BlackBoxClassifierNeuralNetwork(model, (1, 28, 28), 10, clip_values=(0.0, 1.0))
         points, queries = [], []
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for x in X:
             source = int(model(x[None]).argmax())
             first = model.rows
@@ -146,13 +182,15 @@ def art_square(norm: str, budget: int) -> Callable[[np.ndarray], dict]:
                     eps = (lo + hi) / 2 if np.isfinite(hi) else eps * 2
             points.append(best)
             queries.append(model.rows - first + 1)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         return {
             "points": np.stack(points),
             "found": None,
             "queries": queries,
             "wall": wall,
             "ort": model.seconds,
+            "cpu": cpu,
+            "ort_cpu": model.cpu,
         }
 
     run.__name__ = f"art_square_{norm}"
@@ -173,7 +211,16 @@ def figures(run: dict, X: np.ndarray, source: np.ndarray, norm: str, judge: Coun
         "max_queries": int(max(run["queries"])),
         "seconds": run["wall"] / len(X),
         "outside": 1 - run["ort"] / run["wall"],
+        "cpu": run["cpu"] / len(X),
+        "outside_cpu": 1 - run["ort_cpu"] / run["cpu"],
     }
+
+
+PAIRS = (
+    ("ours hopskipjump, labels only", "ART HopSkipJump, labels only"),
+    ("ours square Linf (scores)", "ART SquareAttack Linf, bisection"),
+    ("ours square L2 (scores)", "ART SquareAttack L2, bisection"),
+)
 
 
 def main() -> None:
@@ -209,6 +256,11 @@ def main() -> None:
         ),
         ("ART SquareAttack L2, bisection", "l2", art_square("l2", budget)),
         (
+            "ours momentum_es Linf (scores)",
+            "linf",
+            ours("es_linf", RobustnessParams(method="momentum_es", norm="linf", budget=budget)),
+        ),
+        (
             "ours hopskipjump Linf, labels only",
             "linf",
             ours(
@@ -218,23 +270,35 @@ def main() -> None:
         ),
     ]
     rounds: dict[str, list[dict]] = {label: [] for label, _, _ in methods}
+    loads = [os.getloadavg()[0]]
     for _ in range(args.repeats):
         for label, norm, run in methods:
             rounds[label].append(figures(run(X), X, source, norm, judge))
+            loads.append(os.getloadavg()[0])
     print(
         f"digits CNN, {len(X)} correctly classified held-out inputs, budget {budget} queries each, "
-        f"ORT 1 intra-op thread, median of {args.repeats} rounds"
+        f"ORT 1 intra-op thread, median of {args.repeats} rounds; 1-min load average "
+        f"{min(loads):.2f}..{max(loads):.2f} (median {np.median(loads):.2f}) on {os.cpu_count()} cores"
     )
-    header = f"{'method':38s} {'norm':4s} {'success':>8s} {'median radius':>13s} {'median q':>9s} {'max q':>6s} {'s/input':>8s} {'outside ORT':>11s}"
+    header = (
+        f"{'method':38s} {'norm':4s} {'success':>8s} {'median radius':>13s} {'median q':>9s} {'max q':>6s} "
+        f"{'s/input':>8s} {'cpu s/in':>8s} {'outside ORT':>11s} {'(cpu)':>6s}"
+    )
     print(header)
     print("-" * len(header))
+    medians = {}
     for label, norm, _ in methods:
         runs = rounds[label]
-        med = {key: float(np.median([r[key] for r in runs])) for key in runs[0]}
+        med = medians[label] = {key: float(np.median([r[key] for r in runs])) for key in runs[0]}
         print(
-            f"{label:38s} {norm:4s} {int(med['success']):>5d}/{len(X):<2d} {med['radius']:13.4f} {med['queries']:9.0f} "
-            f"{int(med['max_queries']):6d} {med['seconds']:8.4f} {100 * med['outside']:10.1f}%"
+            f"{label:38s} {norm:4s} {int(med['success']):>5d}/{len(X):<2d} {med['radius']:13.4f} "
+            f"{med['queries']:9.0f} {int(med['max_queries']):6d} {med['seconds']:8.4f} {med['cpu']:8.4f} "
+            f"{100 * med['outside']:10.1f}% {100 * med['outside_cpu']:5.1f}%"
         )
+    print("ART / ours per input (wall, process CPU):")
+    for mine, theirs in PAIRS:
+        a, b = medians[theirs], medians[mine]
+        print(f"  {mine:38s} {a['seconds'] / b['seconds']:5.2f}x wall {a['cpu'] / b['cpu']:5.2f}x cpu")
 
 
 if __name__ == "__main__":

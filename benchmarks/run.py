@@ -1,7 +1,7 @@
 """The tool against bare ONNX Runtime, same process, same rows: one table, medians of repeats, ratios.
 
     .venv/bin/python benchmarks/run.py [--device cpu|cuda] [--repeats 5] [--repeats-resnet 3]
-        [--threads N] [--only digits|resnet50] [--out benchmarks/RESULTS.md]
+        [--threads N] [--only digits|resnet50|text] [--texts 10] [--out benchmarks/RESULTS.md]
 
 For the digits sample and a ResNet-50-sized model (3x224x224 -> 1,000 classes, 25.6 M random weights,
 built by benchmarks/resnet.py into a temporary folder, about 100 MB, removed at the end):
@@ -14,7 +14,9 @@ replayed); (c) exemplar search for 10 classes, wall time over the ONNX Runtime t
 repeat runs ours and the bare reference back to back on fresh inputs (alternating which goes first),
 and each figure is the median over repeats of the per-repeat ratio. Writes RESULTS.md with the machine
 and versions; the last stdout line is `ratios: predict=A occlusion=B lime=C search=D` for the digits
-sample. Every case also notes the load average before and after it and the calibration's thread
+sample. (d) On the CPU, word LIME on the text sample (benchmarks/text.py): wall time over raw ONNX
+Runtime with tokenization, beside lime's LimeTextExplainer; its line is `ratios (text): text_lime=E`.
+Every case also notes the load average before and after it and the calibration's thread
 comparison (rows/s per thread count, wall clock, median of its interleaved pairs).
 """
 
@@ -39,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import resnet  # noqa: E402
+from text import measure_texts, summary_lines  # noqa: E402
 
 import auditor  # noqa: E402
 from auditor.explain.attribution import lime, occlusion  # noqa: E402
@@ -373,7 +376,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--repeats-resnet", type=int, default=3, help="Repeats of the ResNet-50 case.")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
-    parser.add_argument("--only", choices=("digits", "resnet50"), default=None)
+    parser.add_argument("--only", choices=("digits", "resnet50", "text"), default=None)
+    parser.add_argument("--texts", type=int, default=10, help="Sample texts of the word-LIME case.")
     parser.add_argument(
         "--threads", type=int, default=None, help="Pin ORT intra-op threads (default: calibrated)."
     )
@@ -385,11 +389,25 @@ def main() -> None:
         for case in cases(Path(tmp), args.repeats, args.repeats_resnet, rng, args.only):
             print(f"measuring {case.name} ...", file=sys.stderr, flush=True)
             results.append(measure(case, args.device, rng, args.threads))
+    text_summary = None
+    if args.only in (None, "text") and args.device == "cpu":
+        print("measuring word LIME on the text sample ...", file=sys.stderr, flush=True)
+        text_load = os.getloadavg()[0]
+        text_summary = measure_texts(args.texts, args.repeats, echo=False)
+        text_summary["load"] = text_load
     load_after = os.getloadavg()
-    lines = table(results)
+    lines = table(results) if results else []
+    if text_summary is not None:
+        lines += [
+            "",
+            "(d) Word LIME on the text sample (benchmarks/text.py: our wall time over raw ONNX Runtime with "
+            f"tokenization, one thread each side, load average {text_summary['load']:.2f} at its start):",
+            "",
+            *[f"- {line}" for line in summary_lines(text_summary)],
+        ]
     command = (
         f"python benchmarks/run.py --device {args.device} --repeats {args.repeats}"
-        + (f" --repeats-resnet {args.repeats_resnet}" if args.only != "digits" else "")
+        + (f" --repeats-resnet {args.repeats_resnet}" if args.only in (None, "resnet50") else "")
         + (f" --only {args.only}" if args.only else "")
         + (f" --threads {args.threads}" if args.threads else "")
     )
@@ -423,6 +441,8 @@ def main() -> None:
     ]
     args.out.write_text("\n".join(report))
     print("\n".join(lines))
+    if text_summary is not None:
+        print(f"ratios (text): text_lime={text_summary['ours_over_raw']:.3f}")
     for result in results:
         r = ratios(result)
         print(

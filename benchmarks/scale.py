@@ -44,7 +44,8 @@ from auditor.audit.config import AuditConfig, load_config  # noqa: E402
 from auditor.audit.executors.local import UnitMapper, local_mapper  # noqa: E402
 from auditor.audit.executors.ray import RayExecutor, UnitWorker  # noqa: E402
 from auditor.audit.executors.replica import Replica  # noqa: E402
-from auditor.audit.results import Stage  # noqa: E402
+from auditor.audit.planner import plan_audit  # noqa: E402
+from auditor.audit.results import Stage, without_timings  # noqa: E402
 from auditor.audit.runner import plan_units, run_audit  # noqa: E402
 from auditor.model.blackbox import OpenOptions  # noqa: E402
 from auditor.model.budget import Budget  # noqa: E402
@@ -128,17 +129,8 @@ def timed(mapper: UnitMapper, times: dict[str, list[float]]) -> UnitMapper:
 
 
 def figures(doc: dict[str, Any]) -> str:
-    """The report without timings and query counts (a Ray worker's row cache holds only its own unit's rows)."""
-    volatile = {"seconds", "ort_seconds", "queries", "generator_queries"}
-
-    def strip(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in volatile}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return json.dumps(strip(doc), sort_keys=True)
+    """The report without timings and the plan's estimates made from them (query counts are kept)."""
+    return json.dumps(without_timings(doc), sort_keys=True)
 
 
 def schedule(times: list[float], workers: int, overhead: float) -> float:
@@ -168,11 +160,14 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
     runs: list[dict[str, list[float]]] = []
     remote: dict[int, dict[str, list[Any]]] = {w: defaultdict(list) for w in (1, 2)}
     queries = 0
+    # one plan for every run: under [run] time_budget a plan follows the speed measured when it is made,
+    # and the runs compare executors on the same work
+    plan = plan_audit(config, Context.open(config, OPTIONS, None))
     for _ in range(repeats):
         times: dict[str, list[float]] = defaultdict(list)
         ctx = Context.open(config, OPTIONS, None)
         started = time.perf_counter()
-        local = run_audit(config, ctx, mapper=timed(local_mapper, times))
+        local = run_audit(config, ctx, mapper=timed(local_mapper, times), plan=plan)
         local_walls.append(time.perf_counter() - started)
         runs.append(times)
         serials.append(local_walls[-1] - sum(sum(t) for t in times.values()))
@@ -181,7 +176,7 @@ def measure(name: str, config: AuditConfig, executor: RayExecutor, repeats: int)
             ctx = Context.open(config, OPTIONS, None)
             remote[workers]["startup"].append(ready(executor, ctx, workers))
             started = time.perf_counter()
-            report = run_audit(config, ctx, mapper=executor)
+            report = run_audit(config, ctx, mapper=executor, plan=plan)
             remote[workers]["wall"].append(time.perf_counter() - started)
             remote[workers]["same"].append(figures(report.to_dict()) == reference)
             executor.release(ctx)
@@ -232,6 +227,7 @@ def cost_per_unit(
     check = next(c for c in CHECKS if c.name == check_name)
     settings = check.settings(config)
     units = [u for u in plan_units(check, ctx, settings, config.run.seed) if u.part == part]
+    ctx.settle()  # as the runner does before a check's units
     if check_name == "accuracy":  # one row each: the least a unit can carry
         assert ctx.data is not None
         units = [Unit(check.name, i, "rows", (i % len(ctx.data),), 0) for i in range(count)]
@@ -239,7 +235,7 @@ def cost_per_unit(
     ray = executor.ray
     actor = ray.remote(TimedWorker).options(num_cpus=1).remote(Replica.of(ctx), 1)
     ray.get(actor.ready.remote())
-    job = ray.put((check, settings))
+    job = ray.put((check, settings, ctx.settled()))
     free = Budget().allowance()
     ray.get(actor.timed.remote(job, units[0], free, free))  # the first unit calibrates the batch size
     inside, sizes = 0.0, []

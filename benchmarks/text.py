@@ -142,34 +142,45 @@ def lime_weights(model: TextModel, raw: Raw, text: str, target: int, n: int, see
     return weights
 
 
+def measure_texts(count: int, repeats: int, echo: bool = True) -> dict[str, float]:
+    """Medians over the first `count` sample texts of the per-text medians (see the module docstring)."""
+    model = TextModel.open(SAMPLE / "classifier.onnx", options=OpenOptions(threads=1))
+    raw = Raw(model)
+    with (SAMPLE / "samples.jsonl").open(encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for line in fh][:count]
+    have_lime = importlib.util.find_spec("lime") is not None
+    rows = []
+    for index, text in enumerate(texts):
+        row = bench_text(model, raw, text, repeats, seed=1000 * index, peer=have_lime)
+        rows.append(row)
+        if echo:
+            print(json.dumps({"text": index} | {k: round(v, 3) for k, v in row.items()}))
+    return {"texts": float(len(texts))} | {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
+
+
+def summary_lines(summary: dict[str, float]) -> list[str]:
+    """The figures in words: ours over raw ORT, and beside lime's LimeTextExplainer when it is installed."""
+    lines = [
+        f"word LIME, {SAMPLES} samples, {summary['texts']:.0f} texts (median): ours {summary['ours_ms']:.1f} ms, "
+        f"raw ORT with tokenization {summary['raw_ms']:.1f} ms, ours/raw {summary['ours_over_raw']:.3f}; "
+        f"seed-to-seed rank correlation {summary['seed_correlation']:.3f}"
+    ]
+    if "lime_ms" in summary:
+        lines.append(
+            f"lime LimeTextExplainer: {summary['lime_ms']:.1f} ms (its raw ORT with tokenization "
+            f"{summary['lime_raw_ms']:.1f} ms), lime/ours {summary['lime_over_ours']:.2f}; rank correlation "
+            f"with ours {summary['correlation_with_lime']:.3f}"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    model = TextModel.open(SAMPLE / "classifier.onnx", options=OpenOptions(threads=1))
-    raw = Raw(model)
-    with (SAMPLE / "samples.jsonl").open(encoding="utf-8") as fh:
-        texts = [json.loads(line)["text"] for line in fh][: args.texts]
-    have_lime = importlib.util.find_spec("lime") is not None
-
-    rows = []
-    for index, text in enumerate(texts):
-        row = bench_text(model, raw, text, args.repeats, seed=1000 * index, peer=have_lime)
-        rows.append(row)
-        print(json.dumps({"text": index} | {k: round(v, 3) for k, v in row.items()}))
-    summary = {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
-    print(
-        f"word LIME, {SAMPLES} samples, {len(texts)} texts (median): ours {summary['ours_ms']:.1f} ms, "
-        f"raw ORT with tokenization {summary['raw_ms']:.1f} ms, ours/raw {summary['ours_over_raw']:.3f}; "
-        f"seed-to-seed rank correlation {summary['seed_correlation']:.3f}"
-    )
-    if have_lime:
-        print(
-            f"lime LimeTextExplainer: {summary['lime_ms']:.1f} ms (its raw ORT with tokenization "
-            f"{summary['lime_raw_ms']:.1f} ms), lime/ours {summary['lime_over_ours']:.2f}; rank correlation "
-            f"with ours {summary['correlation_with_lime']:.3f}"
-        )
+    summary = measure_texts(args.texts, args.repeats)
+    print("\n".join(summary_lines(summary)))
     print(f"ratios: text_lime={summary['ours_over_raw']:.3f}")
 
 

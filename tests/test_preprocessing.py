@@ -100,4 +100,4 @@ def test_describe_is_one_line_and_a_dict() -> None:
     assert "×1/255" in line and "RGB→BGR" in line
     facts = contract.to_dict()
     assert facts["mean"] == [0.485, 0.456, 0.406] and facts["crop"] == [224, 224] and facts["dtype"] is None
-    assert preset("none").describe() == "none: colour"
+    assert preset("none").describe() == "none: values passed to the model as read"

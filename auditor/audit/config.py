@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
@@ -12,12 +11,23 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 from auditor.audit.executors.spec import executor_problem
 from auditor.audit.schema import Source, knob, plain, read_table, table
 from auditor.audit.verdict import FAIL_ON
-from auditor.errors import ConfigError
+from auditor.errors import ArgumentError, ConfigError
 from auditor.explain import attribution
 from auditor.explain.robustness import METHODS as ROBUSTNESS_METHODS
 from auditor.explain.robustness import NORMS
 from auditor.model.session import DEVICES
 from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
+from auditor.model.text import DEFAULT_REMOVAL, REMOVALS
+from auditor.preprocessing import (
+    CHANNEL_ORDERS,
+    MAX_SIDE,
+    PRESETS,
+    RESAMPLING,
+    TENSOR_DTYPES,
+    TENSOR_LAYOUTS,
+    PreprocessParams,
+    preset_with,
+)
 from auditor.search.registry import METHODS as SEARCH_METHODS
 
 if TYPE_CHECKING:
@@ -34,6 +44,7 @@ Classes = Literal["all", "auto"] | tuple[int, ...]
 CLASS_WORDS = ("auto", "all")  # auto: every class of a small model, a prioritised selection of a large one
 ATTRIBUTION_METHODS = tuple(attribution.METHODS)
 BASELINES = ("auto", *attribution.BASELINES)  # auto: zero for images, the reference mean for tables
+COMPARED_BASELINES = ("auto", "zero", "blur", "mean")  # the one-vs-one check's one-vs-all fill
 
 # Upper bounds that keep a valid-looking number from exhausting memory or time before any limit can act.
 MAX_SEARCH_BUDGET = 10**8  # classifier queries per search
@@ -60,6 +71,10 @@ def _ordered(pair: tuple[float, float]) -> str | None:
     return None if pair[0] < pair[1] else f"must be [low, high] with low < high, got {list(pair)}"
 
 
+def _ordered_or_equal(pair: tuple[float, float]) -> str | None:
+    return None if pair[0] <= pair[1] else f"must be [low, high] with low <= high, got {list(pair)}"
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else "must be a positive number"
 
@@ -79,6 +94,23 @@ class ModelConfig:
         None, "str", "input layout, when detection cannot tell", choices=SETTABLE_LAYOUTS
     )
     batch_size: int | None = knob(None, "pos", "rows per model call", within=(1, 2**20))
+    tokenizer: Path | None = knob(None, "file", "text models: the tokenizer.json (default: beside the model)")
+    max_length: int | None = knob(None, "pos", "text models: tokens per row", within=(1, 2**20))
+    class_names_file: Path | None = knob(
+        None,
+        "file",
+        "class names: one per line, a JSON list or {index: name}, or a config.json with id2label",
+        added=True,
+    )
+    output_batch_axis: int = knob(
+        0, "int", "the axis of the score output that holds the rows", within=(0, 16), added=True
+    )
+    discrete: bool | None = knob(
+        None, "bool", "the input holds ids or bytes (unset: integer types do)", added=True
+    )
+    value_range: tuple[float, float] | None = knob(
+        None, "pair", "the values an input element may take, [low, high]", rule=_ordered_or_equal, added=True
+    )
 
 
 @dataclass(frozen=True)
@@ -91,13 +123,69 @@ class GeneratorConfig:
 class DataConfig:
     path: Path = knob(MISSING, "file_or_folder", "samples (.npz/.npy/.csv or images) with optional labels y")
     limit: int | None = knob(None, "pos", "use at most this many rows (the first ones)")
+    text_column: str | None = knob(None, "str", "text data (.csv/.jsonl): the column of the texts")
+    label_column: str | None = knob(None, "str", "text data (.csv/.jsonl): the column of the labels")
+
+
+def _scale(value: float | tuple[float, float]) -> str | None:
+    if isinstance(value, tuple):
+        return _ordered(value)
+    return None if value != 0 else "must be a non-zero factor"
 
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    size: tuple[int, int] | None = knob(None, "size", "images resized to [width, height]", within=(1, 8192))
+    """How image files become model inputs. Without `preset` or a contract field, the older form: images read
+    at `size`, pixel 0 and 255 mapped to `scale` [low, high] at once. With them, a contract: data stays
+    in pixel space (0-255) and the tensor part runs before every model call (`auditor.preprocessing`)."""
+
+    size: tuple[int, int] | None = knob(None, "size", "images resized to [height, width]", within=(1, 8192))
     mode: str = knob("RGB", "str", "colour mode of image files", choices=COLOUR_MODES)
-    scale: tuple[float, float] = knob((0.0, 1.0), "pair", "pixel 0 and 255 map to [low, high]", rule=_ordered)
+    scale: float | tuple[float, float] = knob(
+        (0.0, 1.0), "scale", "a factor (contract), or [low, high] that pixels 0 and 255 map to", rule=_scale
+    )
+    preset: str | None = knob(None, "str", "a named contract", choices=tuple(PRESETS), added=True)
+    resize: int | None = knob(
+        None, "pos", "the shorter side resized to this (contract)", within=(1, MAX_SIDE), added=True
+    )
+    crop: tuple[int, int] | None = knob(
+        None, "side", "centre crop [height, width] or one side (contract)", within=(1, MAX_SIDE), added=True
+    )
+    resample: str | None = knob(
+        None, "str", "resize filter (contract)", choices=tuple(RESAMPLING), added=True
+    )
+    channels: str | None = knob(
+        None, "str", "channel order the model takes (contract)", choices=CHANNEL_ORDERS, added=True
+    )
+    mean: tuple[float, ...] | None = knob(
+        None, "floats", "subtracted after scaling, per model channel (contract)", added=True
+    )
+    std: tuple[float, ...] | None = knob(
+        None, "floats", "divided by after the mean, per model channel (contract)", added=True
+    )
+    layout: str | None = knob(None, "str", "tensor layout (contract)", choices=TENSOR_LAYOUTS, added=True)
+    dtype: str | None = knob(None, "str", "tensor dtype (contract)", choices=TENSOR_DTYPES, added=True)
+
+    def contract(self) -> PreprocessParams | None:
+        """The preprocessing contract these settings declare; None for the older form (see the class)."""
+        extra = {
+            name: getattr(self, name)
+            for name in ("resize", "crop", "resample", "channels", "mean", "std", "layout", "dtype")
+            if getattr(self, name) is not None
+        }
+        if self.preset is None and not extra and not isinstance(self.scale, float):
+            return None
+        if isinstance(self.scale, tuple):
+            if self.scale != (0.0, 1.0):
+                raise ArgumentError(
+                    "preprocess.scale: [low, high] is the older form; with a preset or contract fields give "
+                    "a factor (e.g. 0.00392156 for 1/255) and mean/std"
+                )
+        else:
+            extra["scale"] = self.scale
+        if self.size is not None:
+            extra["size"] = self.size
+        return preset_with(self.preset or "none", {**extra, "mode": self.mode})
 
 
 @dataclass(frozen=True)
@@ -147,6 +235,7 @@ class StabilitySettings:
     repeats: int = knob(4, "pos", "noisy copies per row", within=(1, 1000))
     max_flip_rate: float | None = knob(0.05, "frac", "highest share of noisy copies that flip")
     max_class_flip_rate: float | None = knob(None, "frac", "highest flip rate of any class")
+    word_edits: int = knob(1, "pos", "text models: words removed in each perturbed copy", within=(1, 1000))
     timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
 
 
@@ -195,6 +284,9 @@ class AttributionSettings:
     steps: int = knob(50, "pos", "deletion and insertion curve steps", within=(1, 1000))
     orders: int = knob(5, "pos", "random orders the curves are compared with", within=(1, 100))
     min_faithful: float | None = knob(0.5, "frac", "share of maps that must beat random orders")
+    removal: str = knob(
+        DEFAULT_REMOVAL, "str", "text models: how a word is removed (delete, mask, unk)", choices=REMOVALS
+    )
     timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
 
 
@@ -206,7 +298,10 @@ class RobustnessSettings:
     )
     norm: str = knob("linf", "str", "perturbation norm, in model input units", choices=NORMS)
     method: str = knob(
-        "auto", "str", "square: scores; hopskipjump: labels only; auto: by model", choices=ROBUSTNESS_METHODS
+        "auto",
+        "str",
+        "square, momentum_es (es), cmaes: scores; hopskipjump: labels only; auto: by model",
+        choices=ROBUSTNESS_METHODS,
     )
     budget: int = knob(
         2000, "pos", "queries per input, its own prediction included", within=(10, MAX_SEARCH_BUDGET)
@@ -221,6 +316,30 @@ class RobustnessSettings:
 
 
 @dataclass(frozen=True)
+class OneVsOneSettings:
+    enabled: bool = knob(True, "bool", "run this check")
+    samples: int = knob(6, "pos", "data rows explained against their runner-up class", within=EXPLAINED)
+    method: str = knob("cmaes", "str", "counterfactual search method", choices=SEARCH_METHODS)
+    budget: int | None = knob(
+        None, "pos", "queries per counterfactual search; unset: [run] budget", within=SEARCH_BUDGET
+    )
+    baseline: str = knob(
+        "auto", "str", "the compared map's fill; auto: blur for images, else mean", choices=COMPARED_BASELINES
+    )
+    window: int | None = knob(None, "pos", "occlusion patch side", within=WINDOW)
+    stride: int | None = knob(None, "pos", "occlusion step", within=WINDOW)
+    steps: int = knob(20, "pos", "deletion curve steps", within=(1, 1000))
+    orders: int = knob(3, "pos", "random orders the curves are compared with", within=(1, 100))
+    max_deletion_auc: float | None = knob(
+        None, "frac", "highest median deletion AUC of the one-vs-one maps (share of the gap)"
+    )
+    min_better_share: float | None = knob(
+        None, "frac", "lowest share of rows whose one-vs-one map deletes faster than the compared map"
+    )
+    timeout: float | None = knob(None, "float", TIMEOUT_HELP, within=SECONDS)
+
+
+@dataclass(frozen=True)
 class ChecksConfig:
     accuracy: AccuracySettings = table(AccuracySettings, AccuracySettings())
     stability: StabilitySettings = table(StabilitySettings, StabilitySettings())
@@ -228,6 +347,7 @@ class ChecksConfig:
     counterfactuals: CounterfactualSettings = table(CounterfactualSettings, CounterfactualSettings())
     attributions: AttributionSettings = table(AttributionSettings, AttributionSettings())
     robustness: RobustnessSettings | None = table(RobustnessSettings)  # opt-in: runs only with its table
+    one_vs_one: OneVsOneSettings | None = table(OneVsOneSettings)  # opt-in: runs only with its table
 
 
 @dataclass(frozen=True)
@@ -260,17 +380,20 @@ def _without_absent_checks(settings: dict[str, Any]) -> dict[str, Any]:
 def load_config(path: str | Path) -> AuditConfig:
     """Read and validate an audit.toml; raise ConfigError (exit 2) naming the file, the line and the key."""
     path = Path(path)
+    source, raw = Source.read(path, "config file")
+    config = replace(read_table(source, AuditConfig, raw), source=path)
+    preprocess_contract(config)  # fields that cannot go together: refused with the file and the line
+    return config
+
+
+def preprocess_contract(config: AuditConfig) -> PreprocessParams | None:
+    """The `[preprocess]` contract, or None for the older form; a contract that cannot hold names its key."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return replace(read_table(Source(path, text), AuditConfig, raw), source=path)
+        return config.preprocess.contract()
+    except ArgumentError as exc:
+        first, _, rest = str(exc).partition(" ")
+        key = first.rstrip(":")  # the library names the field: "preprocess.crop ...", "preprocess: ..."
+        raise config_error(config, key, rest) from None
 
 
 def config_error(config: AuditConfig, dotted: str, message: str) -> ConfigError:

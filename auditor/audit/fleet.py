@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-import tomllib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -35,7 +34,7 @@ from auditor.audit.results import AuditReport
 from auditor.audit.runner import run_audit
 from auditor.audit.schema import Source, knob, read_table, table
 from auditor.audit.verdict import exit_code, problem
-from auditor.errors import AuditorError, ConfigError
+from auditor.errors import AuditorError
 from auditor.interrupts import Cancelled
 from auditor.jsonable import jsonable
 from auditor.model.blackbox import OpenOptions
@@ -87,17 +86,7 @@ class Fleet:
 def load_fleet(path: str | Path) -> Fleet:
     """Read FLEET.toml; ConfigError for the fleet file itself, a per-model error for a model's own config."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such fleet file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the fleet file ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    source = Source(path, text)
+    source, raw = Source.read(path, "fleet file")
     models = raw.pop("models", None)
     defaults = read_table(source, FleetFile, raw).defaults
     if not isinstance(models, dict) or not models:

@@ -48,7 +48,7 @@ def plan_audit(
     `cost`: timings to plan with (measured here when None); with the same cost, config and seed the
     reductions are the same.
     """
-    checks = checks or listed_checks(config)
+    checks = checks or listed_checks(config, ctx.text is not None)
     started = time.perf_counter()
     queries = ctx.blackbox.queries
     budget = config.run.time_budget or None

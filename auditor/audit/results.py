@@ -15,6 +15,19 @@ SCHEMA_VERSION = 1
 #: passed / failed: judged against thresholds; reported: measured, no threshold (informational, never fails);
 #: partial: a limit stopped the check, the figures cover the units it finished; not_run: nothing measured.
 STATUSES = ("passed", "failed", "reported", "partial", "not_run")
+#: Report keys holding timings, or the plan's estimates made from them: the only figures that differ
+#: between two runs with the same seed, model and config (on one machine, or on a cluster).
+TIMING_KEYS = frozenset(
+    {
+        "seconds",
+        "ort_seconds",
+        "median_seconds",
+        "estimated_seconds",
+        "full_size_seconds",
+        "planning_seconds",
+        "cost",
+    }
+)
 
 
 class Stage(enum.Enum):
@@ -187,3 +200,12 @@ def judged_status(criteria: tuple[Criterion, ...]) -> str:
 def figure_text(value: float | None) -> str:
     """A figure in a reason line: 4 significant digits, 'n/a' when absent."""
     return "n/a" if value is None else f"{value:.4g}"
+
+
+def without_timings(document: Any) -> Any:
+    """A report's JSON (or a part of it) less `TIMING_KEYS`, at every depth: what reruns must reproduce."""
+    if isinstance(document, dict):
+        return {k: without_timings(v) for k, v in document.items() if k not in TIMING_KEYS}
+    if isinstance(document, list):
+        return [without_timings(v) for v in document]
+    return document

@@ -92,6 +92,10 @@ def measure_check(
         if unmet:
             return replace(head, reason=unmet, seconds=time.perf_counter() - started)
         units = plan_units(check, ctx, settings, ctx.config.run.seed)
+        if check.stage is Stage.MEASURE:
+            ctx.settle()  # here, not in a unit: whatever runs the units, the first check to run counts it
+        queries = ctx.blackbox.queries - queries_before  # the plan's queries and the shared facts'
+        generator_queries = _generator_queries(ctx) - generator_before
         if progress:
             progress(check.name, 0, len(units))
         try:
@@ -181,7 +185,7 @@ def run_audit(
     its own timeout and the plan's share; a check that runs out keeps the units it finished and the
     next one starts.
     """
-    checks = checks or listed_checks(config)
+    checks = checks or listed_checks(config, context.text is not None)
     plan = plan or plan_audit(config, context, checks)
     started = time.perf_counter()
     clocks = {context.blackbox.runner: Budget(queries=config.run.max_queries)}

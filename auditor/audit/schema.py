@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import tomllib
 from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -29,6 +30,7 @@ class Knob:
     choices: tuple[str, ...] = ()  # allowed strings: the value, each element, or a word in place of a value
     rule: Rule | None = None
     output: bool = False  # an output option: left out of the config digest
+    added: bool = False  # added after the digest was first published: left out of it while at its default
 
 
 def knob(
@@ -40,9 +42,10 @@ def knob(
     choices: tuple[str, ...] = (),
     rule: Rule | None = None,
     output: bool = False,
+    added: bool = False,
 ) -> Any:
     """A setting: a dataclass field (`default` MISSING: required) with its reading in the metadata."""
-    return field(default=default, metadata={"knob": Knob(kind, help, within, choices, rule, output)})
+    return field(default=default, metadata={"knob": Knob(kind, help, within, choices, rule, output, added)})
 
 
 def table(cls: type[Any], default: Any = None, needs: str = "") -> Any:
@@ -60,9 +63,14 @@ def _knob(spec: Field[Any]) -> Knob:
 
 
 def plain(obj: Any, digest: bool = False) -> Any:
-    """Settings as JSON-ready values (paths as given, tuples as lists, see `jsonable`); `digest` leaves output options out."""
+    """Settings as JSON-ready values (paths as given, tuples as lists, see `jsonable`); `digest` leaves output
+    options out, and settings added later while at their default (an older config keeps its digest)."""
     if hasattr(obj, "__dataclass_fields__"):
-        kept = [f for f in settings_fields(type(obj)) if not (digest and _knob(f).output)]
+        kept = [
+            f
+            for f in settings_fields(type(obj))
+            if not (digest and (_knob(f).output or (_knob(f).added and getattr(obj, f.name) == f.default)))
+        ]
         return {f.name: plain(getattr(obj, f.name), digest) for f in kept}
     return jsonable(obj)
 
@@ -100,6 +108,22 @@ class Source:
                 return i + 1
         return found[0][0] + 1 if found else 1
 
+    @classmethod
+    def read(cls, path: Path, what: str) -> tuple[Source, dict[str, Any]]:
+        """A TOML file's source and its tables; ConfigError naming the file for a missing, unreadable or
+        malformed one (`what`: the file's role, e.g. "config file")."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such {what}; check the path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the {what} ({exc})") from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        return cls(path, text), raw
+
 
 def read_table(source: Source, cls: type[T], raw: Any, dotted: str = "") -> T:
     """`cls` from a parsed TOML table: unknown keys refused, each knob read and checked, nested tables recursed."""
@@ -135,8 +159,16 @@ def _read_value(source: Source, spec: Knob, raw: Any, dotted: str, default: Any)
     if not accepts(raw):
         raise source.fail(dotted, f"must be {words}, got {_describe(raw)}")
     value: Any = (
-        float(raw) if kind in ("float", "frac") else tuple(map(float, raw)) if kind == "pair" else raw
+        float(raw)
+        if kind in ("float", "frac") or (kind in ("scale", "floats") and not isinstance(raw, list))
+        else tuple(map(float, raw))
+        if kind in ("pair", "scale", "floats")
+        else raw
     )
+    if kind == "floats" and isinstance(value, float):
+        value = (value,)
+    elif kind == "side" and not isinstance(value, list):
+        value = (value, value)  # one number: a square
     value = tuple(value) if isinstance(value, list) else value
     problem = _problem(spec, kind, value, dotted.rpartition(".")[2])
     if problem:
@@ -227,5 +259,17 @@ KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {  # kind -> (what a value
     "shape": ("a list of positive integers", _listed(lambda v: _int(v) and v > 0, range(1, 2**63))),
     "size": ("a list of two positive integers", _listed(lambda v: _int(v) and v > 0, range(2, 3))),
     "pair": ("a list of two finite numbers", _listed(_finite, range(2, 3))),
+    "scale": (
+        "a number or a list of two finite numbers",
+        lambda v: _finite(v) or _listed(_finite, range(2, 3))(v),
+    ),
+    "floats": (
+        "a number or a list of 1 to 3 finite numbers",
+        lambda v: _finite(v) or _listed(_finite, range(1, 4))(v),
+    ),
+    "side": (
+        "a positive integer or a list of two",
+        lambda v: (_int(v) and v > 0) or _listed(lambda e: _int(e) and e > 0, range(2, 3))(v),
+    ),
     **dict.fromkeys(PATHS, ("a string", lambda v: isinstance(v, str))),
 }

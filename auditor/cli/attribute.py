@@ -9,11 +9,19 @@ import click
 
 from auditor.cli.drawing import draw_attribution
 from auditor.cli.lines import attribution_lines
-from auditor.cli.models import ModelFlags, fit_images, open_blackbox, open_encoder, open_generator
+from auditor.cli.models import ModelFlags, open_encoder, open_generator, open_with_data
 from auditor.cli.options import budget_option, class_names_option, generator_options, run_options
 from auditor.cli.output import write_json
-from auditor.cli.parsing import class_index, load_groups, parse_class_names
-from auditor.data import load_data
+from auditor.cli.parsing import class_index, load_groups
+from auditor.cli.text_commands import (
+    TextFlags,
+    attribute_text,
+    load_text_rows,
+    open_text_model,
+    removal_option,
+    text_options,
+    wants_text,
+)
 from auditor.errors import DataError
 from auditor.explain.attribution import GROUPED, METHODS, SCORES, parse_baseline
 from auditor.explain.attribution.core import features_of
@@ -99,6 +107,8 @@ SCORE_CHOICES = tuple(
 )
 @budget_option(DEFAULT_BUDGET, "for the counterfactual search", least=2)
 @class_names_option
+@removal_option
+@text_options
 @run_options("attribution.json and images/")
 def command(
     model: str,
@@ -120,19 +130,40 @@ def command(
     generator_path: str | None,
     encoder_path: str | None,
     budget: int,
-    class_names: str | None,
+    class_names: tuple[str, ...] | None,
+    removal: str,
     seed: int,
     out_dir: str,
     **model_flags: Any,
 ) -> None:
-    """Explain MODEL's score for one input, with deletion/insertion curves beside random orders."""
-    flags = ModelFlags.read(model_flags)
+    """Explain MODEL's score for one input, with deletion/insertion curves beside random orders.
+
+    Text models (texts in .txt/.csv/.jsonl, or --tokenizer): weights of the words by occlusion, lime or
+    kernel-shap, each word removed as --removal says.
+    """
+    flags, text = ModelFlags.read(model_flags), TextFlags.read(model_flags)
+    if wants_text(model, input_path, text):
+        texts = load_text_rows(input_path, index)
+        written = attribute_text(
+            open_text_model(model, flags, text, class_names),
+            texts,
+            index=index,
+            method=method,
+            target=target,
+            samples=samples,
+            steps=steps,
+            removal=removal,
+            score=score,
+            seed=seed,
+            out=Path(out_dir),
+            quiet=flags.quiet,
+        )
+        click.echo(written)
+        return
     if groups_path is not None and method not in GROUPED:
         raise click.UsageError(f"--groups applies to --method {' or '.join(GROUPED)}")
     groups = load_groups(groups_path) if groups_path is not None else None
-    data = load_data(input_path)
-    blackbox = open_blackbox(model, flags, parse_class_names(class_names), data.x.shape[1:])
-    data = fit_images(input_path, data, blackbox)
+    blackbox, data = open_with_data(model, flags, input_path, class_names, labels=True)
     if index >= len(data):
         raise DataError(f"--index {index} is out of range: {input_path} holds {len(data)} rows")
     names, searched = blackbox.class_names, method == COUNTERFACTUAL

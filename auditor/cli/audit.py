@@ -26,8 +26,9 @@ from auditor.audit.planner import plan_audit
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code, problem
 from auditor.cli.models import ModelFlags, model_options, say_device
+from auditor.cli.options import class_names_option
 from auditor.cli.output import printable
-from auditor.cli.parsing import parse_shape
+from auditor.cli.parsing import parse_range, parse_shape
 from auditor.cli.progress import TerminalProgress, summary_lines
 from auditor.cli.setting_flags import setting_flag
 from auditor.errors import ConfigError
@@ -74,7 +75,11 @@ def read_config(
 )
 @click.option("--generator", type=click.Path(dir_okay=False), help="Generator .onnx (z -> x).")
 @click.option("--encoder", type=click.Path(dir_okay=False), help="Encoder .onnx (x -> z), with --generator.")
-@click.option("--data", type=click.Path(), help="Samples (.npz/.npy/.csv or images) with optional labels y.")
+@click.option(
+    "--data",
+    type=click.Path(),
+    help="Samples (.npz/.npy/.csv or images) with optional labels y; texts (.txt/.csv/.jsonl) for text models.",
+)
 @click.option("--out", type=click.Path(file_okay=False), help="Report folder [default: audit-out].")
 @setting_flag("--seed", RunConfig, "seed")
 @setting_flag("--budget", RunConfig, "budget")
@@ -82,7 +87,9 @@ def read_config(
 @setting_flag("--check-timeout", RunConfig, "check_timeout")
 @setting_flag("--executor", RunConfig, "executor")
 @setting_flag("--time-budget", RunConfig, "time_budget")
-@setting_flag("--class-names", ModelConfig, "class_names")
+@class_names_option
+@setting_flag("--tokenizer", ModelConfig, "tokenizer")
+@setting_flag("--max-length", ModelConfig, "max_length")
 @setting_flag("--html-mode", RunConfig, "html_mode")
 @setting_flag("--format", RunConfig, "formats")
 @setting_flag("--fail-on", RunConfig, "fail_on")
@@ -103,6 +110,8 @@ def command(
     executor: str | None,
     time_budget: float | None,
     class_names: tuple[str, ...] | None,
+    tokenizer: str | None,
+    max_length: int | None,
     html_mode: str | None,
     formats: tuple[str, ...] | None,
     fail_on: str | None,
@@ -121,12 +130,18 @@ def command(
         model=override(
             config.model,
             class_names=class_names,
+            tokenizer=Path(tokenizer) if tokenizer else None,
+            max_length=max_length,
             output=flags.output_name,
             scores=flags.scores,
             input_shape=parse_shape(flags.input_shape),
             layout=flags.layout,
             batch_size=flags.batch_size,
+            output_batch_axis=flags.output_batch_axis if _given("output_batch_axis") else None,
+            discrete=True if flags.discrete else None,
+            value_range=parse_range(flags.value_range, "--value-range"),
         ),
+        preprocess=override(config.preprocess, preset=flags.preprocess),
         run=override(
             config.run,
             seed=seed,
@@ -155,7 +170,7 @@ def command(
         for line in plan.lines():
             click.echo(f"auditor: {printable(line, 2000)}", err=True)
     with open_executor(config.run.executor) as mapper:
-        report = run_audit(config, context, TerminalProgress(sys.stderr, quiet), mapper, plan=plan)
+        report = run_audit(config, context, TerminalProgress(sys.stderr, quiet, plan), mapper, plan=plan)
     files = write_report(
         report, config.run.out, config.run.formats, WriteOptions(html_mode=config.run.html_mode)
     )

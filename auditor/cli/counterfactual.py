@@ -12,10 +12,10 @@ from auditor.cli.drawing import draw_counterfactuals
 from auditor.cli.lines import counterfactual_line
 from auditor.cli.models import (
     ModelFlags,
-    fit_images,
-    open_blackbox,
     open_encoder,
     open_generator,
+    open_with_data,
+    read_more,
 )
 from auditor.cli.options import (
     budget_option,
@@ -25,8 +25,15 @@ from auditor.cli.options import (
     run_options,
 )
 from auditor.cli.output import write_json
-from auditor.cli.parsing import parse_class_names, parse_features, parse_rows, parse_target
-from auditor.data import load_data
+from auditor.cli.parsing import parse_features, parse_rows, parse_target
+from auditor.cli.text_commands import (
+    TextFlags,
+    counterfactual_text,
+    load_text_rows,
+    open_text_model,
+    text_options,
+    wants_text,
+)
 from auditor.explain.counterfactuals import (
     DEFAULT_BUDGET,
     DISTANCES,
@@ -78,6 +85,7 @@ from auditor.search.registry import canonical_method
     "--integer", default=None, help="Features that must stay integers: indices or names, comma-separated."
 )
 @class_names_option
+@text_options
 @run_options("counterfactuals.json and images")
 def command(
     model: str,
@@ -93,23 +101,38 @@ def command(
     distance: Distance,
     immutable: str | None,
     integer: str | None,
-    class_names: str | None,
+    class_names: tuple[str, ...] | None,
     seed: int,
     out_dir: str,
     **model_flags: Any,
 ) -> None:
-    """Find, for rows of --input, the smallest change that makes MODEL predict another class."""
+    """Find, for rows of --input, the smallest change that makes MODEL predict another class.
+
+    Text models (texts in .txt/.csv/.jsonl, or --tokenizer): the fewest word substitutions or deletions,
+    substitutes drawn from --reference's texts (default: --input's).
+    """
     if encoder_path and not generator_path:
         raise click.UsageError("--encoder needs --generator")
-    flags = ModelFlags.read(model_flags)
-    data = load_data(input_path)
-    blackbox = open_blackbox(
-        model, flags, parse_class_names(class_names) or data.class_names, data.x.shape[1:]
-    )
-    data = fit_images(input_path, data, blackbox)
-    reference = (
-        fit_images(reference_path, load_data(reference_path), blackbox).ref if reference_path else data.ref
-    )
+    flags, text = ModelFlags.read(model_flags), TextFlags.read(model_flags)
+    if wants_text(model, input_path, text):
+        texts = load_text_rows(input_path)
+        written, flipped = counterfactual_text(
+            open_text_model(model, flags, text, class_names),
+            texts,
+            parse_rows(index, len(texts)),
+            target=target,
+            budget=budget,
+            reference=reference_path,
+            seed=seed,
+            out=Path(out_dir),
+            quiet=flags.quiet,
+        )
+        click.echo(written)
+        if not flipped:
+            raise SystemExit(1)
+        return
+    blackbox, data = open_with_data(model, flags, input_path, class_names)
+    reference = read_more(reference_path, flags, blackbox).ref if reference_path else data.ref
     rows = parse_rows(index, len(data))
     size = data.x[0].size
     features = data.feature_names if data.feature_names and len(data.feature_names) == size else None

@@ -12,7 +12,7 @@ from auditor.explain.attribution.explanation import Explanation
 from auditor.explain.counterfactuals import CounterfactualResult
 from auditor.explain.exemplars import ExemplarSet
 from auditor.model.signature import IMAGE_LAYOUTS
-from auditor.pictures import Display, display_range, feature_strip, grid, save_png
+from auditor.pictures import Display, display_range, grid, save_png
 
 IMAGES = "images"  # the pictures' folder inside --out
 
@@ -25,9 +25,17 @@ def save_picture(out: Path, stem: str, rgb: np.ndarray) -> str:
     return relative.as_posix()
 
 
-def save_comparison(out: Path, stem: str, display: Display, before: np.ndarray, after: np.ndarray) -> str:
-    """before | after | their change, side by side, saved as `images/<stem>.png`; its relative path."""
-    return save_picture(out, stem, display.comparison(before, after))
+def save_comparison(
+    out: Path,
+    stem: str,
+    display: Display,
+    before: np.ndarray,
+    after: np.ndarray,
+    titles: tuple[str, str, str] | None = None,
+) -> str:
+    """before | after | their change, side by side under their titles, saved as `images/<stem>.png`; its
+    relative path."""
+    return save_picture(out, stem, display.comparison(before, after, titles))
 
 
 def draw_exemplars(
@@ -52,14 +60,22 @@ def draw_counterfactuals(
     for entry in entries:
         rank = entry["rank"]
         after = result.counterfactuals[rank]
-        entry["image"] = save_comparison(out, f"counterfactual_{row}_{rank}", display, result.x, after)
+        titles = (
+            f"input {row}: class {entry['source_name']}",
+            f"counterfactual: class {entry['target_name']}",
+            "change",
+        )
+        entry["image"] = save_comparison(
+            out, f"counterfactual_{row}_{rank}", display, result.x, after, titles
+        )
 
 
 def draw_attribution(
     explained: Explanation, view: Features, display: Display, out: Path, index: int, with_baseline: bool
 ) -> dict[str, str]:
     """The map over the input, the map alone and the input (images; the baseline too `with_baseline`), or a
-    colour strip of the feature values (tables); their paths by name. Maps of more than two axes: none."""
+    bar chart of the map and a line chart of the input (rows of values); their paths by name. Maps of more
+    than two axes: none."""
     heat = np.asarray(explained.attribution.map, dtype=np.float64)
     if heat.ndim > 2:
         return {}
@@ -73,5 +89,5 @@ def draw_attribution(
         if with_baseline:
             pictures["baseline"] = display.tile(resolve_baseline(np.asarray(explained.baseline), x, view))
     else:
-        pictures = {"map": feature_strip(heat)}
+        pictures = {"map": display.map_tile(heat.reshape(-1)), "input": display.tile(x.reshape(-1))}
     return {name: save_picture(out, f"{name}_{index}", rgb) for name, rgb in pictures.items()}

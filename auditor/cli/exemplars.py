@@ -10,7 +10,7 @@ import numpy as np
 
 from auditor.cli.drawing import draw_exemplars
 from auditor.cli.lines import exemplars_line
-from auditor.cli.models import ModelFlags, fit_images, open_blackbox, open_generator
+from auditor.cli.models import ModelFlags, open_blackbox, open_generator, open_with_data
 from auditor.cli.options import (
     budget_option,
     class_names_option,
@@ -18,8 +18,14 @@ from auditor.cli.options import (
     run_options,
 )
 from auditor.cli.output import write_csv, write_json
-from auditor.cli.parsing import parse_class_names, parse_classes
-from auditor.data import load_data
+from auditor.cli.parsing import parse_classes
+from auditor.cli.text_commands import (
+    TextFlags,
+    exemplars_text,
+    open_text_model,
+    text_options,
+    wants_text,
+)
 from auditor.explain.exemplars import (
     DEFAULT_BUDGET,
     OBJECTIVES,
@@ -80,13 +86,14 @@ from auditor.search.registry import canonical_method
     default=None,
     help="Least latent distance between exemplars of a class (default sqrt(2d)/4).",
 )
+@text_options
 @run_options("exemplars.json and the images or CSV")
 def command(
     model: str,
     generator_path: str | None,
     data_path: str | None,
     classes: str,
-    class_names: str | None,
+    class_names: tuple[str, ...] | None,
     per_class: int,
     method: str,
     objective: str,
@@ -101,26 +108,43 @@ def command(
     """Find inputs that MODEL scores as each chosen class, by searching GEN's latent space."""
     if generator_path is None and data_path is None:
         raise click.UsageError("give --generator GEN, or --data FILE for an input-space search")
-    flags = ModelFlags.read(model_flags)
-    data = load_data(data_path) if data_path else None
-    blackbox = open_blackbox(
-        model, flags, parse_class_names(class_names), data.x.shape[1:] if data is not None else None
+    flags, text = ModelFlags.read(model_flags), TextFlags.read(model_flags)
+    params = ExemplarParams(
+        per_class=per_class,
+        method=canonical_method(method),
+        budget=budget,
+        objective=objective,
+        threshold=threshold,
+        prior_penalty=prior_penalty,
+        min_distance=min_distance,
     )
-    data = fit_images(data_path, data, blackbox) if data_path and data is not None else data
+    if wants_text(model, data_path, text):  # exemplar sentences through a text decoder
+        if generator_path is None:
+            raise click.UsageError("a text model's exemplars need --generator (a text decoder .onnx)")
+        text_model = open_text_model(model, flags, text, class_names)
+        written, reached = exemplars_text(
+            text_model,
+            generator_path,
+            flags,
+            parse_classes(classes, text_model.class_names),
+            params,
+            seed=seed,
+            out=Path(out_dir),
+        )
+        click.echo(written)
+        if not reached:
+            raise SystemExit(1)
+        return
+    if data_path:
+        blackbox, data = open_with_data(model, flags, data_path, class_names)
+    else:
+        blackbox, data = open_blackbox(model, flags, class_names), None
     result = exemplars(
         blackbox,
         open_generator(generator_path, flags) if generator_path else None,
         parse_classes(classes, blackbox.class_names),
         reference=None if generator_path or data is None else data.ref,
-        params=ExemplarParams(
-            per_class=per_class,
-            method=canonical_method(method),
-            budget=budget,
-            objective=objective,
-            threshold=threshold,
-            prior_penalty=prior_penalty,
-            min_distance=min_distance,
-        ),
+        params=params,
         rng=np.random.default_rng(seed),
     )
     if not flags.quiet:

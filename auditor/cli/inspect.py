@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
-from auditor.cli.models import ModelFlags, model_options, open_blackbox
+from auditor.cli.models import ModelFlags, model_options
+from auditor.cli.options import class_names_option
 from auditor.cli.output import printable
-from auditor.cli.parsing import parse_class_names
+from auditor.cli.text_commands import TextFlags, inspect_text, text_lines, text_options
 from auditor.jsonable import jsonable
 from auditor.model.describe import describe
 
@@ -17,18 +18,35 @@ from auditor.model.describe import describe
 @click.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-@click.option(
-    "--class-names", default=None, help="Comma-separated class names (else metadata, labels, 0..K-1)."
-)
+@class_names_option
+@text_options
 @model_options
-def command(model: str, as_json: bool, class_names: str | None, **flags: Any) -> None:
-    """Show what the classifier takes and returns, and how its scores are read."""
-    info = describe(open_blackbox(model, ModelFlags.read(flags), parse_class_names(class_names)))
+def command(model: str, as_json: bool, class_names: tuple[str, ...] | None, **flags: Any) -> None:
+    """Show what the classifier takes and returns, how its scores are read, and the preprocessing in force.
+
+    For a text model, also its kind (optimum, token_ids, strings) and tokenizer, or the flag that settles them.
+    """
+    model_flags, text = ModelFlags.read(flags), TextFlags.read(flags)
+    blackbox, described = inspect_text(model, model_flags, text, class_names)
+    info = describe(blackbox)
+    if described is not None:
+        info["text"] = described
+        if described.get("class_names"):  # config.json's id2label beside the model
+            info["class_names"] = described["class_names"]
     if as_json:
         click.echo(json.dumps(jsonable(info), indent=2, ensure_ascii=True))
         return
-    for line in _lines(info):
+    for line in _lines(info) + (text_lines(described) if described is not None else []):
         click.echo(line)
+
+
+def values_line(values: dict[str, Any]) -> str:
+    """How input values are perturbed: discrete ids replaced within their set, real values given noise."""
+    low, high = values["low"], values["high"]
+    bounds = "" if low is None or high is None else f" {low:g}..{high:g}"
+    if values["discrete"]:
+        return f"discrete{bounds or ' (range from the data)'}: perturbed by replacement within the set"
+    return f"real{bounds or ''}: perturbed by noise"
 
 
 def _lines(info: dict[str, Any]) -> list[str]:
@@ -49,6 +67,8 @@ def _lines(info: dict[str, Any]) -> list[str]:
     lines += [
         f"convention   {info['convention']} (score output: {printable(info['score_output'])}) - {printable(info['convention_reason'])}",
         f"classes      {info['n_classes']}: {printable(', '.join(info['class_names']), 500)}",
+        f"preprocess   {printable(info['preprocess']['summary'], 300)}",
+        f"values       {values_line(info['input_values'])}",
         f"device       {info['provider']} (available: {', '.join(info['providers_available'])})",
     ]
     for key, value in info["metadata"].items():

@@ -10,15 +10,17 @@ from typing import Any
 
 import click
 
-from auditor.cli.parsing import Bounded, parse_shape
-from auditor.data import Dataset, Preprocess, is_images, load_data
+from auditor.cli.parsing import Bounded, parse_range, parse_shape
+from auditor.data import Dataset, load_data
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import GiB, Limits
+from auditor.model.preprocess import PreprocessedBlackBox, fit_images
 from auditor.model.sandbox import SandboxLimits
 from auditor.model.session import DEVICES
-from auditor.model.signature import CHANNEL_LAYOUTS, SCORE_KINDS, SETTABLE_LAYOUTS
+from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
 from auditor.model.vetting import open_vetted
+from auditor.preprocessing import PRESETS, PreprocessParams, preset
 
 
 def flag(name: str, default: Any, help_text: str, kind: click.ParamType | None = None) -> Any:
@@ -47,6 +49,9 @@ class ModelFlags:
     )
     threads: int | None = flag("--threads", None, "ONNX Runtime intra-op threads.", click.IntRange(1, 1024))
     output_name: str | None = flag("--output", None, "Name of the output holding class scores.")
+    output_batch_axis: int = flag(
+        "--output-batch-axis", 0, "Axis of the score output that holds the rows.", click.IntRange(0, 16)
+    )
     scores: str | None = flag(
         "--scores",
         None,
@@ -58,6 +63,16 @@ class ModelFlags:
     )
     layout: str | None = flag(
         "--layout", None, "Input layout, when detection cannot tell.", click.Choice(SETTABLE_LAYOUTS)
+    )
+    preprocess: str | None = flag(
+        "--preprocess",
+        None,
+        "Preprocessing contract: data stay 0-255 pixels, the preset's tensor part runs before each call.",
+        click.Choice(tuple(PRESETS)),
+    )
+    discrete: bool = flag("--discrete", False, "The input holds ids or bytes (integer types always do).")
+    value_range: str | None = flag(
+        "--value-range", None, "Values an input element may take, LOW,HIGH (e.g. 0,255 for bytes)."
     )
     max_model_bytes: float = flag("--max-model-bytes", 4.0, "Model size cap, GiB.", Bounded(0, 1024))
     max_initializer_bytes: float = flag("--max-initializer-bytes", 4.0, "Weights cap, GiB.", Bounded(0, 1024))
@@ -104,21 +119,29 @@ class ModelFlags:
         self, class_names: tuple[str, ...] | None = None, shape_hint: tuple[int, ...] | None = None
     ) -> OpenOptions:
         """How to open models; `shape_hint` (the data's row shape) settles dynamic per-sample dimensions."""
+        contract = self.contract()
         return OpenOptions(
             device=self.device,
             batch_size=self.batch_size,
             output=self.output_name,
+            output_batch_axis=self.output_batch_axis,
             scores=self.scores,
             class_names=class_names,
             input_shape=parse_shape(self.input_shape),
             shape_hint=shape_hint,
-            layout=self.layout,
+            layout=self.layout or (contract.layout if contract is not None else None),
+            discrete=True if self.discrete else None,
+            value_range=parse_range(self.value_range, "--value-range"),
             threads=self.threads,
             verbose=self.verbose,
             limits=self.limits(),
             call_timeout=self.call_timeout or None,
             cache_dir=self.cache_dir,
         )
+
+    def contract(self) -> PreprocessParams | None:
+        """The preprocessing contract of --preprocess; None without it (values passed to the model as read)."""
+        return preset(self.preprocess) if self.preprocess else None
 
     def sandbox_limits(self) -> SandboxLimits | None:
         """The limits of the first load of each model in a child process; None with --trust-model."""
@@ -140,12 +163,37 @@ def open_blackbox(
     class_names: tuple[str, ...] | None = None,
     shape_hint: tuple[int, ...] | None = None,
 ) -> BlackBox:
-    """Open a classifier after its sandboxed first load and say where it runs."""
+    """Open a classifier after its sandboxed first load, under the --preprocess contract, and say where it runs."""
     blackbox = open_vetted(
         path, "classifier", flags.to_open_options(class_names, shape_hint), flags.sandbox_limits()
     )
     say_device(blackbox.provider, flags)
-    return blackbox
+    contract = flags.contract()
+    return blackbox if contract is None else PreprocessedBlackBox(blackbox, contract)
+
+
+def open_with_data(
+    path: str,
+    flags: ModelFlags,
+    data_path: str,
+    class_names: tuple[str, ...] | None,
+    labels: bool = False,
+) -> tuple[BlackBox, Dataset]:
+    """A classifier and its data: read under the contract (images at the model's size when it leaves it open),
+    class names from the flag, else the data file's, else the model's; `labels` maps label names to indices."""
+    contract = flags.contract()
+    data = load_data(data_path, contract)
+    blackbox = open_blackbox(path, flags, class_names, data.x.shape[1:])
+    if class_names is None:
+        blackbox.adopt_class_names(data.class_names)
+    data = fit_images(data_path, data, blackbox, contract)
+    return blackbox, data.with_class_names(blackbox.class_names, data_path) if labels else data
+
+
+def read_more(path: str, flags: ModelFlags, blackbox: BlackBox) -> Dataset:
+    """Further rows (a reference set) read like the command's data."""
+    contract = flags.contract()
+    return fit_images(path, load_data(path, contract), blackbox, contract)
 
 
 def open_generator(path: str, flags: ModelFlags) -> Generator:
@@ -156,17 +204,6 @@ def open_generator(path: str, flags: ModelFlags) -> Generator:
 def open_encoder(path: str, flags: ModelFlags) -> Encoder:
     """Open an encoder (model input -> latent z) after its sandboxed first load."""
     return open_vetted(path, "encoder", flags.to_open_options(), flags.sandbox_limits())
-
-
-def fit_images(path: str, data: Dataset, blackbox: BlackBox) -> Dataset:
-    """Image files read again in the model's channels (grey or RGB) and size when the default read does not fit."""
-    if not is_images(path) or blackbox.layout not in CHANNEL_LAYOUTS:
-        return data
-    shape = blackbox.input_shape
-    channels, height, width = shape if blackbox.layout == "NCHW" else (shape[2], shape[0], shape[1])
-    if channels not in (1, 3) or data.x.shape[1:] == (channels, height, width):
-        return data
-    return load_data(path, Preprocess(size=(height, width), mode="L" if channels == 1 else "RGB"))
 
 
 def say_device(provider: str, flags: ModelFlags) -> None:

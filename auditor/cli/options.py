@@ -8,12 +8,26 @@ from typing import Any
 import click
 
 from auditor.cli.models import model_options
+from auditor.labels import class_names_argument
 from auditor.search.registry import METHODS
+
+
+class ClassNames(click.ParamType):
+    """--class-names: a file of names (one per line, JSON list or {index: name}, config.json), else NAME,NAME."""
+
+    name = "file|names"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value if isinstance(value, tuple) or value is None else class_names_argument(str(value))
 
 
 def class_names_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--class-names", default=None, help="Comma-separated class names (else the data's, metadata, 0..K-1)."
+        "--class-names",
+        type=ClassNames(),
+        default=None,
+        help="A file of class names (one per line, a JSON list or {index: name}, a config.json with id2label), "
+        "or comma-separated names (else the data's, the model's metadata, 0..K-1).",
     )(func)
 
 

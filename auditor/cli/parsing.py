@@ -9,6 +9,7 @@ from typing import Any
 import click
 import numpy as np
 
+from auditor import labels
 from auditor.cli.output import printable
 from auditor.errors import ArgumentError, DataError
 from auditor.explain.counterfactuals import NAMED_TARGETS, NamedTarget
@@ -37,9 +38,17 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
-def parse_class_names(text: str | None) -> tuple[str, ...] | None:
-    """Comma-separated class names; None when not given."""
-    return tuple(name.strip() for name in text.split(",")) if text else None
+def parse_range(text: str | None, flag: str) -> tuple[float, float] | None:
+    """LOW,HIGH (e.g. 0,255); None when not given."""
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{flag}: '{printable(text, 40)}' is not LOW,HIGH like 0,255") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise click.BadParameter(f"{flag}: '{printable(text, 40)}' must be finite with LOW <= HIGH")
+    return low, high
 
 
 def named_index(text: str, names: Sequence[str] | None, size: int, what: str, flag: str) -> int:
@@ -55,15 +64,15 @@ def named_index(text: str, names: Sequence[str] | None, size: int, what: str, fl
 
 
 def class_index(text: str, class_names: tuple[str, ...], flag: str) -> int:
-    """A class given by name or index."""
-    return named_index(text, class_names, len(class_names), "class", flag)
+    """A class given by name or index (`auditor.labels`: a name first, then an index)."""
+    return labels.class_index(text, class_names, flag)
 
 
 def parse_classes(text: str, class_names: tuple[str, ...]) -> list[int] | None:
-    """--classes: 'all' -> None; otherwise comma-separated class indices or names -> indices."""
+    """--classes: 'all' -> None; otherwise comma-separated class names or indices -> indices."""
     if text.strip().lower() == "all":
         return None
-    return [class_index(item, class_names, "--classes") for item in text.split(",")]
+    return list(labels.class_indices(text, class_names, "--classes"))
 
 
 def parse_features(text: str | None, names: tuple[str, ...] | None, size: int, flag: str) -> tuple[int, ...]:

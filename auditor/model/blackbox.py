@@ -36,6 +36,7 @@ from auditor.model.signature import (
     expose_zipmap_inputs,
     metadata_class_names,
 )
+from auditor.value_sets import ValueSet
 
 DEFAULT_BATCH_BYTES = 32 * 2**20
 MAX_DEFAULT_BATCH = 1024
@@ -50,6 +51,8 @@ class OpenOptions:
     batch_size: int | None = None
     output: str | None = None
     output_batch_axis: int = 0  # the axis of the score output that holds the rows
+    discrete: bool | None = None  # the input holds ids or bytes (None: integer dtypes are, floats are not)
+    value_range: tuple[float, float] | None = None  # the values an input element may take, when declared
     scores: str | None = None
     class_names: tuple[str, ...] | None = None
     input_shape: tuple[int, ...] | None = None
@@ -63,6 +66,8 @@ class OpenOptions:
     cache_bytes: int = DEFAULT_CACHE_BYTES
     memory_budget: int | None = None
     cache_dir: str | None = None
+    tokenizer: str | None = None  # text models: the tokenizer.json (None: the one beside the model)
+    max_length: int | None = None  # text models: tokens per row (None: the model's, the tokenizer's)
 
     def session_settings(self) -> SessionSettings:
         """How a generator or encoder opened beside this classifier runs: same device, threads, verbosity, timeout."""
@@ -433,6 +438,29 @@ class BlackBox:
         out = np.zeros((len(flat), self.n_classes), dtype=np.float32)
         out[np.arange(len(flat)), index[inverse]] = 1.0
         return out
+
+    def adopt_class_names(self, names: tuple[str, ...] | None) -> None:
+        """Take a data file's class names when the model has only index names of its own and the count fits."""
+        if (
+            names
+            and len(names) == self.n_classes
+            and self.class_names == tuple(map(str, range(self.n_classes)))
+        ):
+            self.class_names = tuple(names)
+
+    def input_values(self, reference: np.ndarray | None = None) -> ValueSet:
+        """The values an input element takes: discrete (ids, bytes) when declared or integer-typed (one-tensor
+        inputs), bounded by the declared range, else a small integer dtype's, else the `reference` rows' range."""
+        spec = self.signature.input
+        return ValueSet.infer(spec.dtype, reference, self.options.value_range, self.discrete_input)
+
+    @property
+    def discrete_input(self) -> bool:
+        """Whether the input holds ids or bytes: as declared, else an integer-typed one-tensor input (not text)."""
+        if self.options.discrete is not None:
+            return self.options.discrete
+        spec = self.signature.input
+        return len(spec.names) == 1 and spec.layout != "text" and np.dtype(spec.dtype).kind in "iu"
 
     def predict_labels(self, x: np.ndarray) -> np.ndarray:
         """Argmax class indices; NaN rows get -1."""

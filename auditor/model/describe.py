@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
+from auditor.errors import ArgumentError
 from auditor.model.blackbox import BlackBox, model_metadata
+from auditor.model.preprocess import contract_of
 
 
 def parameter_count(blackbox: BlackBox) -> int:
     graph = blackbox.model.proto.graph
     return int(sum(np.prod(t.dims, dtype=np.int64) for t in graph.initializer))
+
+
+def values_facts(blackbox: BlackBox) -> dict[str, Any]:
+    """The values an input element takes as declared or read from the dtype: discrete or not, and bounds
+    (None where unknown without data)."""
+    try:
+        values = blackbox.input_values()
+    except ArgumentError:  # discrete, range known only from data
+        return {"discrete": True, "low": None, "high": None}
+    bound = [value if math.isfinite(value) else None for value in (values.low, values.high)]
+    return {"discrete": values.discrete, "low": bound[0], "high": bound[1]}
 
 
 def describe(blackbox: BlackBox) -> dict[str, Any]:
@@ -48,6 +62,9 @@ def describe(blackbox: BlackBox) -> dict[str, Any]:
         "label_output": sig.label_output,
         "n_classes": sig.n_classes,
         "class_names": list(blackbox.class_names),
+        "preprocess": contract_of(blackbox),
+        "input_values": values_facts(blackbox),
+        "output_batch_axis": sig.batch_axis,
         "provider": blackbox.provider,
         "providers_available": ort.get_available_providers(),
         "onnxruntime_version": ort.__version__,

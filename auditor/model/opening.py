@@ -8,10 +8,11 @@ from typing import Literal, overload
 from auditor.errors import ArgumentError
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
+from auditor.model.text import TextModel
 
-ModelKind = Literal["classifier", "generator", "encoder"]
-#: What a model file can be opened as.
-KINDS: tuple[ModelKind, ...] = ("classifier", "generator", "encoder")
+ModelKind = Literal["classifier", "generator", "encoder", "text"]
+#: What a model file can be opened as ("text": a text classifier with its tokenizer, `TextModel`).
+KINDS: tuple[ModelKind, ...] = ("classifier", "generator", "encoder", "text")
 
 
 @overload
@@ -25,12 +26,14 @@ def open_model(
 @overload
 def open_model(path: str | os.PathLike[str], kind: Literal["encoder"], options: OpenOptions) -> Encoder: ...
 @overload
+def open_model(path: str | os.PathLike[str], kind: Literal["text"], options: OpenOptions) -> TextModel: ...
+@overload
 def open_model(
     path: str | os.PathLike[str], kind: ModelKind, options: OpenOptions
-) -> BlackBox | Generator | Encoder: ...
+) -> BlackBox | Generator | Encoder | TextModel: ...
 def open_model(
     path: str | os.PathLike[str], kind: ModelKind, options: OpenOptions
-) -> BlackBox | Generator | Encoder:
+) -> BlackBox | Generator | Encoder | TextModel:
     """Load `path` safely (options.limits) and open it as `kind`; a generator or encoder runs like the classifier."""
     if kind == "classifier":
         return BlackBox.open(path, options)
@@ -38,4 +41,6 @@ def open_model(
         return Generator.open(path, options.session_settings(), options.limits)
     if kind == "encoder":
         return Encoder.open(path, options.session_settings(), options.limits)
+    if kind == "text":
+        return TextModel.open(path, options=options)
     raise ArgumentError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")

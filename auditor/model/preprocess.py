@@ -13,16 +13,20 @@ from typing import Any
 
 import numpy as np
 
+from auditor.data import Dataset, Preprocess, is_images, load_data
 from auditor.errors import ConventionError
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.calibration import Calibration
-from auditor.preprocessing import PreprocessParams, channel_axis
+from auditor.model.signature import CHANNEL_LAYOUTS
+from auditor.preprocessing import PRESETS, PreprocessParams, channel_axis
 
 
-class PreprocessedBlackBox:
+class PreprocessedBlackBox(BlackBox):
     """`blackbox` with `params`' tensor part applied before every call; every other attribute is the BlackBox's.
 
-    Queries, calls, the row cache and calibration are the wrapped BlackBox's own (on model tensors).
+    A BlackBox wherever one is taken: its own predictions go through the contract, and every attribute
+    it does not set is read from the wrapped BlackBox (queries, calls, the row cache and calibration are
+    that BlackBox's own, on model tensors).
     """
 
     def __init__(self, blackbox: BlackBox, params: PreprocessParams) -> None:
@@ -31,7 +35,7 @@ class PreprocessedBlackBox:
         self.params = params
 
     @classmethod
-    def open(
+    def open_with(
         cls, path: str | os.PathLike[str], params: PreprocessParams, options: OpenOptions = OpenOptions()
     ) -> PreprocessedBlackBox:
         """Open a classifier under a contract (its `layout`, when set, decides the model's input layout)."""
@@ -60,6 +64,10 @@ class PreprocessedBlackBox:
         """Probabilities (n, K) float32 of pixel rows x (see `BlackBox.predict` for `cache`)."""
         return self.blackbox.predict(self.to_model(x), cache)
 
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        """The score output as the model returns it for pixel rows x (see `BlackBox.predict_raw`)."""
+        return self.blackbox.predict_raw(self.to_model(x))
+
     def predict_labels(self, x: np.ndarray) -> np.ndarray:
         """Argmax class indices of pixel rows x; NaN rows get -1."""
         return self.blackbox.predict_labels(self.to_model(x))
@@ -67,9 +75,21 @@ class PreprocessedBlackBox:
     def calibrate(self, x: np.ndarray | None = None) -> Calibration:
         return self.blackbox.calibrate(None if x is None else self.to_model(x))
 
-    def describe(self) -> dict[str, Any]:
+    def contract(self) -> dict[str, Any]:
         """The contract in force: every field, and one line for people."""
-        return {**self.params.to_dict(), "summary": self.params.describe()}
+        return contract_facts(self.params)
+
+
+def contract_facts(params: PreprocessParams) -> dict[str, Any]:
+    """A contract's fields and its one-line summary, JSON-ready (inspect, provenance)."""
+    return {**params.to_dict(), "summary": params.describe()}
+
+
+def contract_of(blackbox: BlackBox) -> dict[str, Any]:
+    """The contract a classifier is called through (`none` for a plain BlackBox)."""
+    if isinstance(blackbox, PreprocessedBlackBox):
+        return blackbox.contract()
+    return contract_facts(PRESETS["none"])
 
 
 def check_contract(blackbox: BlackBox, params: PreprocessParams) -> None:
@@ -103,3 +123,25 @@ def check_contract(blackbox: BlackBox, params: PreprocessParams) -> None:
             raise ConventionError(
                 f"the preprocessing contract's {name} has {width} values but input '{spec.name}' has {channels} channels"
             )
+
+
+def fit_images(
+    path: str | os.PathLike[str], data: Dataset, blackbox: BlackBox, params: PreprocessParams | None = None
+) -> Dataset:
+    """Image files read again in the model's channels (grey or RGB) and size when the first read does not fit.
+
+    Without a contract, as the older form reads them (scaled to 0-1); under a contract that leaves the
+    size open, at the model's size in pixel space; a contract that sets the size is left to decide.
+    """
+    if not is_images(path) or blackbox.layout not in CHANNEL_LAYOUTS:
+        return data
+    shape = blackbox.input_shape
+    channels, height, width = shape if blackbox.layout == "NCHW" else (shape[2], shape[0], shape[1])
+    if channels not in (1, 3) or data.x.shape[1:] == (channels, height, width):
+        return data
+    mode = "L" if channels == 1 else "RGB"
+    if params is None:
+        return load_data(path, Preprocess(size=(height, width), mode=mode))
+    if params.output_size is not None:
+        return data
+    return load_data(path, replace(params, size=(height, width), mode=mode))

@@ -440,7 +440,8 @@ def check_batch_first(name: str, values: np.ndarray, rows: int) -> None:
         return
     axes = [i for i, d in enumerate(shape) if d == rows]
     hint = (
-        f"the rows seem to be on axis {axes[0]}: read them there with --output-batch-axis {axes[0]}"
+        f"the rows seem to be on axis {axes[0]}: read them there with --output-batch-axis {axes[0]} "
+        f"([model] output_batch_axis = {axes[0]})"
         if axes
         else "no axis holds them: choose another output with --output"
     )

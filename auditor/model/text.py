@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from auditor.errors import ArgumentError, ConventionError, DataError, ModelError
 from auditor.model.blackbox import PROBE_ROWS, BlackBox, OpenOptions
 from auditor.model.calibration import MEMORY_BUDGETS, largest_intermediate
-from auditor.model.loading import LoadedModel, load_model
+from auditor.model.loading import Limits, LoadedModel, load_model
 from auditor.model.signature import INT_TYPES, STRING_TYPE, TOKEN_INPUTS, InputSpec
 
 TEXT_KINDS = ("optimum", "token_ids", "strings")
@@ -205,10 +206,26 @@ class TextModel:
         max_length: int | None = None,
         options: OpenOptions = OpenOptions(),
     ) -> TextModel:
-        """Load a text classifier; its tokenizer.json and config.json (id2label) default to the model's folder."""
+        """Load a text classifier; its tokenizer.json and config.json (id2label) default to the model's folder
+        (`tokenizer` and `max_length` default to the options')."""
+        return cls.from_loaded(
+            load_model(path, options.limits), tokenizer=tokenizer, max_length=max_length, options=options
+        )
+
+    @classmethod
+    def from_loaded(
+        cls,
+        model: LoadedModel,
+        *,
+        tokenizer: str | os.PathLike[str] | None = None,
+        max_length: int | None = None,
+        options: OpenOptions = OpenOptions(),
+    ) -> TextModel:
+        """A text classifier over an already checked model (e.g. one vetted in the sandbox)."""
+        tokenizer = tokenizer if tokenizer is not None else options.tokenizer
+        max_length = max_length if max_length is not None else options.max_length
         if max_length is not None and (isinstance(max_length, bool) or int(max_length) < 1):
             raise ArgumentError(f"max_length must be a positive number of tokens, got {max_length!r}")
-        model = load_model(path, options.limits)
         kind = text_kind(model)
         folder = model.path.parent
         text_tokenizer = None
@@ -257,6 +274,10 @@ class TextModel:
     @property
     def path(self) -> Path:
         return self.blackbox.path
+
+    @property
+    def model(self) -> LoadedModel:
+        return self.blackbox.model
 
     @property
     def queries(self) -> int:
@@ -465,6 +486,21 @@ def _token_probe(vocab_size: int) -> Callable[[InputSpec], np.ndarray]:
         return stack_inputs(spec, TokenBatch(ids, np.ones_like(ids), np.zeros_like(ids)))
 
     return rows
+
+
+def declares_text(path: str | os.PathLike[str], limits: Limits = Limits()) -> bool:
+    """Whether a model file's inputs are text's (one string input, or an int input named input_ids), read
+    without checking the model: False for any file that cannot be read (its proper load says why)."""
+    try:
+        if Path(path).stat().st_size > limits.max_file_bytes:
+            return False
+        proto = onnx.load_model(os.fspath(path), load_external_data=False)
+    except Exception:  # onnx raises assorted errors for bad files; the real load reports them
+        return False
+    initializers = {t.name for t in proto.graph.initializer}
+    types = {i.name: i.type.tensor_type.elem_type for i in proto.graph.input if i.name not in initializers}
+    string, ints = onnx.TensorProto.STRING, (onnx.TensorProto.INT32, onnx.TensorProto.INT64)
+    return (len(types) == 1 and string in types.values()) or types.get("input_ids") in ints
 
 
 def text_kind(model: LoadedModel) -> str:

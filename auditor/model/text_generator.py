@@ -56,7 +56,13 @@ class TextGenerator:
         limits: Limits = Limits(),
     ) -> TextGenerator:
         """Load a decoder; its vocabulary from `vocabulary` (tokens, or a tokenizer.json) or its metadata."""
-        generator = Generator.open(path, settings, limits)
+        return cls.of(Generator.open(path, settings, limits), vocabulary)
+
+    @classmethod
+    def of(
+        cls, generator: Generator, vocabulary: Sequence[str] | str | os.PathLike[str] | None = None
+    ) -> TextGenerator:
+        """An opened decoder; its vocabulary from `vocabulary` (tokens, or a tokenizer.json) or its metadata."""
         if vocabulary is None:
             tokens = _metadata_vocabulary(generator)
         elif isinstance(vocabulary, str | os.PathLike):

@@ -14,6 +14,7 @@ from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.opening import ModelKind, open_model
 from auditor.model.sandbox import SandboxLimits, check_in_child, confirm_unchanged
+from auditor.model.text import TextModel
 
 
 @overload
@@ -37,9 +38,16 @@ def open_vetted(
     options: OpenOptions,
     sandbox: SandboxLimits | None,
 ) -> Encoder: ...
+@overload
+def open_vetted(
+    path: str | os.PathLike[str],
+    kind: Literal["text"],
+    options: OpenOptions,
+    sandbox: SandboxLimits | None,
+) -> TextModel: ...
 def open_vetted(
     path: str | os.PathLike[str], kind: ModelKind, options: OpenOptions, sandbox: SandboxLimits | None
-) -> BlackBox | Generator | Encoder:
+) -> BlackBox | Generator | Encoder | TextModel:
     """Open `path` as `kind` after its first load in a child limited by `sandbox` (None: trust it, no child)."""
     contact = check_in_child(path, kind, options, sandbox) if sandbox is not None else None
     opened = open_model(path, kind, options)

@@ -72,16 +72,17 @@ def upscale(rgb: np.ndarray, min_side: int = 112) -> np.ndarray:
 
 
 def grid(tiles: list[np.ndarray], columns: int, pad: int = 2) -> np.ndarray:
-    """Lay equal-sized RGB tiles out in rows of `columns`, on white."""
+    """Lay RGB tiles out in rows of `columns`, on white, each at the top left of a cell as large as the largest."""
     if not tiles:
         raise ValueError("grid needs at least one tile")
-    height, width = tiles[0].shape[:2]
+    height = max(tile.shape[0] for tile in tiles)
+    width = max(tile.shape[1] for tile in tiles)
     rows = -(-len(tiles) // columns)
     canvas = np.full((rows * (height + pad) + pad, columns * (width + pad) + pad, 3), 255, np.uint8)
     for i, tile in enumerate(tiles):
         row, column = divmod(i, columns)
         top, left = pad + row * (height + pad), pad + column * (width + pad)
-        canvas[top : top + height, left : left + width] = tile
+        canvas[top : top + tile.shape[0], left : left + tile.shape[1]] = tile
     return canvas
 
 

@@ -73,7 +73,7 @@ def test_exit_2_on_a_config_error_naming_file_line_and_key(tmp_path: Path) -> No
     assert done.returncode == 2
     assert done.stderr.strip() == (
         f"auditor: error: {config}:{len(lines)}: 'checks.attributions.max_flips' is not a known key "
-        "(known: enabled, methods, samples, baseline, window, stride, lime_samples, steps, orders, min_faithful, timeout)"
+        "(known: enabled, methods, samples, baseline, window, stride, lime_samples, steps, orders, min_faithful, removal, timeout)"
     )
     assert not (tmp_path / "out").exists()
 

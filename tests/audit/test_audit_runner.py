@@ -13,29 +13,10 @@ from workspace import build
 from auditor.audit import checks
 from auditor.audit.baseline import compare_baseline, load_baseline
 from auditor.audit.config import load_config, override
-from auditor.audit.results import AuditReport
+from auditor.audit.results import AuditReport, without_timings
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code, problem
 from auditor.errors import ConfigError
-
-# timings, and the plan's estimates made from them
-TIMINGS = (
-    "seconds",
-    "ort_seconds",
-    "median_seconds",
-    "estimated_seconds",
-    "full_size_seconds",
-    "planning_seconds",
-    "cost",
-)
-
-
-def without_timings(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module")

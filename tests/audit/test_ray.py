@@ -1,8 +1,8 @@
 """The Ray executor: the same report as in process, bit for bit; killed workers replaced; units that never finish.
 
 One local cluster for the session (`ray_cluster`: 2 CPUs) and one executor with its two actors for the
-module (a killed actor is replaced in it). The row cache is off in these runs, so that every unit's rows
-are counted alike wherever it runs and report.json matches in every key but timings.
+module (a killed actor is replaced in it). The row cache is on (the CPU default): every unit starts with
+an empty one wherever it runs, so report.json matches in every key but timings.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 from small_samples import digits_config
@@ -20,9 +19,10 @@ from auditor.audit.checks import Context
 from auditor.audit.config import AuditConfig, load_config
 from auditor.audit.executors.ray import FAULT_ENV
 from auditor.audit.executors.registry import Executor, open_executor
-from auditor.audit.results import AuditReport
+from auditor.audit.results import AuditReport, without_timings
 from auditor.audit.runner import run_audit
 from auditor.audit.verdict import exit_code
+from auditor.errors import ArgumentError
 from auditor.model.blackbox import OpenOptions
 from auditor.report.writer import write_report
 
@@ -30,24 +30,6 @@ pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 
 CACHED = OpenOptions(cache=True)  # the CPU default: each unit starts with an empty row cache, here and on Ray
-# timings, and the plan's estimates made from them
-TIMINGS = (
-    "seconds",
-    "ort_seconds",
-    "median_seconds",
-    "estimated_seconds",
-    "full_size_seconds",
-    "planning_seconds",
-    "cost",
-)
-
-
-def without_timings(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
 
 
 def document(report: AuditReport) -> str:
@@ -121,3 +103,12 @@ def test_a_unit_whose_worker_always_dies_is_not_finished(
         '<skipped message="partial: not finished: unit 1 of attributions'
         in (tmp_path / "out" / "junit.xml").read_text()
     )
+
+
+def test_a_text_classifier_on_ray_is_refused_in_one_line(executor: Executor) -> None:
+    config = load_config(Path(__file__).parents[2] / "sample_models" / "text" / "audit.toml")
+    context = Context.open(config, CACHED, None)
+    with pytest.raises(
+        ArgumentError, match=r"^the Ray executor does not run text classifiers yet; audit this"
+    ):
+        run_audit(config, context, mapper=executor)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_factory import linear_classifier_ml, save
+from onnx_factory import linear, linear_classifier_ml, save
 
 from auditor.audit import checks
 from auditor.audit.config import load_config
 from auditor.audit.runner import run_check
 from auditor.audit.seeds import unit_seed
 from auditor.cli import main
-from auditor.explain.robustness import RobustnessParams, robustness
+from auditor.explain.robustness import RobustnessParams, censored_median, robustness
 
 DIGITS = Path(__file__).resolve().parents[2] / "sample_models" / "digits"
 OTHERS_OFF = "".join(
@@ -139,3 +139,58 @@ def test_a_label_only_model_gets_radii_no_smaller_than_its_boundary_distance(tmp
         ]
         assert c == y[entry["index"]] and entry["radius"] >= min(gaps) * (1 - 1e-4)
         assert row.shape == (4,)
+
+
+def test_a_censored_median_is_the_median_with_each_not_found_radius_at_its_lower_bound() -> None:
+    inf = np.inf
+    # found radii 1 and 2, three not found with bounds 5, 6, 0.5: values 1, 2, 5, 6, 0.5 -> median 2; the
+    # not-found 0.5 lies at or below it, so 2 is only a lower bound
+    assert censored_median(np.array([1.0, 2.0, inf, inf, inf]), np.array([1.0, 2.0, 5.0, 6.0, 0.5])) == (
+        2.0,
+        True,
+    )
+    # every not-found bound above the median: the median is exact
+    assert censored_median(np.array([1.0, 2.0, 3.0, inf]), np.array([1.0, 2.0, 3.0, 9.0])) == (2.5, False)
+    assert censored_median(np.array([]), np.array([])) == (None, False)
+
+
+@pytest.fixture(scope="module")
+def unreachable(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """A logistic regression whose boundary lies far outside the data's box: no row can flip inside it. The
+    box's L∞ diameter (its widest feature's range) is the largest ε the search can try."""
+    root = tmp_path_factory.mktemp("unreachable")
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(4, 1))
+    x = rng.normal(size=(30, 4)).astype(np.float32)
+    bias = np.array([10.0 * np.abs(w).sum() * np.abs(x).max()])  # w·x + b > 0 over the whole box
+    save(linear(w, bias, head="sigmoid"), root / "far.onnx")
+    np.savez(root / "data.npz", X=x, y=np.ones(len(x), dtype=np.int64))
+    return root, float((x.max(axis=0) - x.min(axis=0)).max())
+
+
+def unreachable_check(root: Path, threshold: float, name: str) -> checks.CheckResult:
+    # budget: 200 queries at each of ε = d/4, d/2, d (d the diameter) and more at d: every ε fails
+    table = f"samples = 6\nbudget = 700\nmin_median_radius = {threshold}"
+    config = workspace(root / name, root / "far.onnx", root / "data.npz", table)
+    return run_check(checks.ROBUSTNESS, checks.Context.open(load_config(config)))
+
+
+def test_unflipped_inputs_count_at_the_largest_radius_tried_and_pass_a_threshold_below_it(
+    unreachable,
+) -> None:
+    root, diameter = unreachable
+    result = unreachable_check(root, diameter / 2, "below")
+    details = result.details
+    assert details["method"] == "square" and details["found_fraction"] == 0.0
+    assert [entry["lower_bound"] for entry in details["radii"]] == pytest.approx([diameter] * 6, rel=1e-6)
+    assert result.figure == pytest.approx(diameter, rel=1e-6) and details["median_radius_censored"]
+    assert "at least" in details["median_radius_note"]
+    assert result.status == "passed"  # the median is at least the diameter, above the threshold
+
+
+def test_a_threshold_above_a_censored_median_is_not_judged_rather_than_failed(unreachable) -> None:
+    root, diameter = unreachable
+    result = unreachable_check(root, diameter * 2, "above")
+    assert result.figure == pytest.approx(diameter, rel=1e-6) and result.details["median_radius_censored"]
+    assert result.status == "reported" and not result.criteria
+    assert "not judged" in result.details["median_radius_note"]

@@ -3,7 +3,8 @@
 - ECE is the bin-count-weighted mean gap (bins of unequal counts, worked out by hand);
 - a map is faithful only when it beats the random orders on deletion AND on insertion;
 - a class is reached only by an exemplar at or above the confidence;
-- a counterfactual is valid only when the model gives the target class.
+- a counterfactual is valid only when the model gives the target class;
+- a one-vs-one map's deletion area is a share of its own gap, and "better" is strictly below the compared map.
 
 The three-class model used for the last two: logits l0 = 10·x0, l1 = 10·x1, l2 = (l0 + l1)/2 − 1 on
 x in [0, 1]², so p2 <= e^-1/2 / (1 + e^-1/2) < 0.16 everywhere (class 2 is never on top, by AM-GM), while
@@ -26,6 +27,8 @@ from workspace import build
 from auditor.audit import checks
 from auditor.audit.checks.attributions import Maps
 from auditor.audit.checks.attributions import merge as merge_attributions
+from auditor.audit.checks.onevsone import Contrast, Contrasts
+from auditor.audit.checks.onevsone import merge as merge_one_vs_one
 from auditor.audit.config import load_config
 from auditor.audit.results import AuditReport
 from auditor.audit.runner import run_audit
@@ -225,6 +228,75 @@ def test_attribution_check_share_matches_the_maps_curves(tmp_path: Path) -> None
     ]
     assert len(maps) == 3 and result.figure == pytest.approx(np.mean(by_hand))
     assert result.status == ("passed" if np.mean(by_hand) >= 0.5 else "failed")
+
+
+# ---------------------------------------------------------------- one-vs-one: deletion as a share of the gap
+
+
+def _contrast(ctx: checks.Context, row: int, ours: list[float] | None, theirs: list[float]) -> Contrast:
+    """A row whose one-vs-one and compared maps have these deletion curves over fractions 0, 1/2, 1
+    (None: no valid counterfactual); the AUCs are the trapezoids, taken with np.trapezoid."""
+    x = np.asarray(ctx.data.x[0])  # type: ignore[union-attr]
+    fractions = np.linspace(0.0, 1.0, 3)
+
+    def judged(curve: list[float]) -> tuple[Attribution, Faithfulness]:
+        values = np.array(curve)
+        area = float(np.trapezoid(values, fractions))
+        attribution = Attribution(
+            map=np.ones(x.shape[1:]), method="one-vs-one/occlusion", target=0, score="log_ratio", settings={},
+            queries=0, calls=0, seconds=0.0, score_input=curve[0], score_baseline=curve[-1], contrast=1,
+            total=curve[0] - curve[-1], extra={"gap": curve[0] - curve[-1]},
+        )  # fmt: skip
+        faith = Faithfulness(
+            target=0, fractions=fractions, deletion=values, insertion=values[::-1], random_deletion=values,
+            random_insertion=values[::-1], deletion_auc=area, insertion_auc=area, random_deletion_auc=area,
+            random_insertion_auc=area, orders=1, queries=0, calls=0, seconds=0.0,
+        )  # fmt: skip
+        return attribution, faith
+
+    if ours is None:
+        return Contrast(row, x, x, 0, 1, False)
+    (mine, mine_faith), (other, other_faith) = judged(ours), judged(theirs)
+    return Contrast(row, x, x, 0, 1, True, mine, other, mine_faith, other_faith)
+
+
+def test_one_vs_one_judges_the_median_deletion_share_and_the_share_of_better_maps(tmp_path: Path) -> None:
+    config = load_config(build(tmp_path))
+    ctx = checks.Context.open(config)
+    parts = [
+        Contrasts(
+            (
+                # area 0.5 * (4 + 0) / 2 + 0.5 * (0 - 2) / 2 = 0.5 over the gap 6, from -2: 2.5 / 6 = 0.41667;
+                # compared: 0.5 * 3.5 + 0.5 * 0.5 = 2.0 -> 4 / 6 = 0.66667: better
+                _contrast(ctx, 10, [4.0, 0.0, -2.0], [4.0, 3.0, -2.0]),
+                # 0.5 * 1.5 + 0.5 * 0.5 = 1.0 -> 1 / 2 = 0.5; compared 0.75 -> 0.375: not better
+                _contrast(ctx, 11, [2.0, 1.0, 0.0], [2.0, 0.5, 0.0]),
+            ),
+            (),
+        ),
+        Contrasts(
+            (
+                _contrast(ctx, 12, None, []),  # no valid counterfactual: listed, left out of the figures
+                # 0.5 * 0 + 0.5 * (-1) = -0.5 -> 0.5 / 2 = 0.25; compared 0.5 -> 1.5 / 2 = 0.75: better
+                _contrast(ctx, 13, [1.0, -1.0, -1.0], [1.0, 1.0, -1.0]),
+            ),
+            (),
+        ),
+    ]
+    rules = {"max_deletion_auc": 0.4, "min_better_share": 0.6}
+    settings = dataclasses.replace(checks.ONE_VS_ONE.settings(config), **rules)
+    outcome = merge_one_vs_one(ctx, settings, parts)
+    shares = {m["index"]: m.get("deletion_auc") for m in outcome.details["maps"]}
+    assert shares == pytest.approx({10: 2.5 / 6, 11: 0.5, 12: None, 13: 0.25})
+    assert [m.get("better") for m in outcome.details["maps"]] == [True, False, None, True]
+    assert outcome.figure == pytest.approx(2.5 / 6)  # the median of 0.41667, 0.5, 0.25
+    assert outcome.details["median_compared_deletion_auc"] == pytest.approx(2 / 3)
+    assert outcome.details["no_counterfactual_rows"] == [12] and outcome.details["judged_rows"] == 3
+    deletion, better = outcome.criteria
+    assert (deletion.value, deletion.threshold, deletion.passed) == (pytest.approx(2.5 / 6), 0.4, False)
+    assert (better.value, better.threshold, better.passed) == (pytest.approx(2 / 3), 0.6, True)
+    relaxed = merge_one_vs_one(ctx, dataclasses.replace(settings, max_deletion_auc=0.45), parts)
+    assert all(criterion.passed for criterion in relaxed.criteria)
 
 
 # ---------------------------------------------------------------- exemplars: reached at the confidence

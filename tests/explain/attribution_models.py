@@ -124,36 +124,56 @@ def captum_multilayer(tensors: int = 1, mult: float = 1.0, summed: bool = False)
     )
 
 
-def captum_basic():
-    """BasicModel: 1 - relu(1 - x), x: [N, 3] -> [N, 3]."""
+def captum_basic(integer: bool = False):
+    """BasicModel: 1 - relu(1 - x), x: [N, 3] -> [N, 3]. integer: an int64 input computed in int64 (relu as
+    max(0, .), which ONNX Runtime has for integers), the output cast to float (Captum's int_to_float)."""
+    relu = (
+        helper.make_node("Max", ["a", "zero"], ["r"]) if integer else helper.make_node("Relu", ["a"], ["r"])
+    )
     nodes = [
         helper.make_node("Sub", ["one", "x"], ["a"]),
-        helper.make_node("Relu", ["a"], ["r"]),
-        helper.make_node("Sub", ["one", "r"], ["out"]),
+        relu,
+        helper.make_node("Sub", ["one", "r"], ["o"]),
+        helper.make_node("Cast", ["o"], ["out"], to=TensorProto.FLOAT),
     ]
     return model(
         nodes,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("x", TensorProto.INT64 if integer else TensorProto.FLOAT, ["N", 3])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])],
-        [_tensor("one", [1.0])],
+        _constants(integer),
     )
 
 
-def captum_model3():
-    """BasicModel3: relu(relu(x1 - 1) - relu(x2)) with x = [x1, x2]: [N, 2] -> [N, 1]."""
+def _constants(integer: bool) -> list:
+    """The constants one (and, for an integer model, zero) in the input's type."""
+    if not integer:
+        return [_tensor("one", [1.0])]
+    return [numpy_helper.from_array(np.array([v], np.int64), name) for name, v in (("one", 1), ("zero", 0))]
+
+
+def captum_model3(integer: bool = False):
+    """BasicModel3: relu(relu(x1 - 1) - relu(x2)) with x = [x1, x2]: [N, 2] -> [N, 1]. integer: an int64
+    input computed in int64, the output cast to float (Captum's int_to_float)."""
+
+    def relu(source: str, out: str):
+        if integer:
+            return helper.make_node("Max", [source, "zero"], [out])
+        return helper.make_node("Relu", [source], [out])
+
     nodes = [
         helper.make_node("Split", ["x", "halves"], ["x1", "x2"], axis=1),
         helper.make_node("Sub", ["x1", "one"], ["a"]),
-        helper.make_node("Relu", ["a"], ["r1"]),
-        helper.make_node("Relu", ["x2"], ["r2"]),
+        relu("a", "r1"),
+        relu("x2", "r2"),
         helper.make_node("Sub", ["r1", "r2"], ["d"]),
-        helper.make_node("Relu", ["d"], ["out"]),
+        relu("d", "o"),
+        helper.make_node("Cast", ["o"], ["out"], to=TensorProto.FLOAT),
     ]
     return model(
         nodes,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("x", TensorProto.INT64 if integer else TensorProto.FLOAT, ["N", 2])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])],
-        [_tensor("one", [1.0]), numpy_helper.from_array(np.array([1, 1], np.int64), "halves")],
+        [*_constants(integer), numpy_helper.from_array(np.array([1, 1], np.int64), "halves")],
     )
 
 

@@ -189,6 +189,19 @@ def test_gaussian_lime_takes_a_batch(tmp_path) -> None:
     assert isinstance(batch, Attributions) and batch.maps.shape == (2, 6, 6)
     np.testing.assert_allclose(batch[0].map, gaussian_lime(bb, xs[0], samples=100, rng=0).map)
     assert batch.queries == 2 * 101 and batch[1].settings["seed"] == 0
+    # input 1 draws from the first child stream of the seed: the same map as a single call on that stream
+    child = np.random.default_rng(0).spawn(1)[0]
+    np.testing.assert_allclose(batch[1].map, gaussian_lime(bb, xs[1], samples=100, rng=child).map)
+
+
+def test_gaussian_lime_sends_a_batch_as_one_stream_of_calls(tmp_path) -> None:
+    bb = open_model(conv_image((1, 6, 6), 3), tmp_path / "m.onnx")
+    xs = np.random.default_rng(11).uniform(size=(3, 1, 6, 6))
+    calls = bb.calls
+    batch = gaussian_lime(bb, xs, samples=100, estimator="stein", rng=0)
+    # 3 x 101 rows share calls of BATCH rows: ceil(303 / 32) = 10, where one input at a time takes 3 x 4
+    assert batch.queries == bb.queries == 3 * 101 and [item.queries for item in batch] == [101] * 3
+    assert batch.calls == bb.calls - calls == math.ceil(3 * 101 / BATCH) < 3 * math.ceil(101 / BATCH)
 
 
 def test_an_input_that_fits_neither_form_is_refused(tmp_path) -> None:

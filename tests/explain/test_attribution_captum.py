@@ -7,6 +7,12 @@ models are Captum's (captum/testing/helpers/basic_models.py) with the same weigh
 target=0. Captum's models with several input tensors take one input here whose rows (or channels) are those
 tensors, so a per-tensor mask, baseline or window becomes one over that row or channel; Captum's windows
 of different sizes per tensor are one occlusion call per window, each read on its own row or channel.
+
+Of Captum's 53 cases with expectations (38 in test_feature_ablation.py, 15 in test_occlusion.py), 51 are
+here; the NoiseTunnel variants (test_simple_ablation_int_to_int_nt, test_multi_input_ablation_with_mask_nt:
+stdevs 1e-10) have the plain cases' expectations and are checked through them. Left out: test_sparse_features
+and test_empty_sparse_features (sparse index lists; ONNX inputs are dense tensors), and the tests of Captum's
+own machinery (perturbations_per_eval limits, futures, progress bars, torch's dtype conversions).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from attribution_models import (
     captum_sum,
     open_model,
 )
-from onnx_factory import conv_image
+from onnx_factory import conv_image, linear
 
 from auditor.errors import ArgumentError
 from auditor.explain.attribution import Attributions, feature_ablation, occlusion
@@ -54,6 +60,10 @@ def models(tmp_path_factory):
         "basic": (captum_basic(), None),
         "model3": (captum_model3(), None),
         "sum7": (captum_sum(7), None),
+        "basic_int": (captum_basic(integer=True), None),
+        "model3_int": (captum_model3(integer=True), None),
+        "identity": (linear(np.eye(3), np.zeros(3)), "logits"),
+        "constant": (linear(np.zeros((5, 30)), np.ones(30)), "logits"),
         "conv": (captum_conv(), "logits"),
         "conv_column": (captum_conv(column=True), "logits"),
     }
@@ -81,8 +91,19 @@ def test_simple_ablation(models) -> None:
 
 
 def test_simple_ablation_int_to_int(models) -> None:
+    # also test_simple_ablation_int_to_int_nt (NoiseTunnel, stdevs 1e-10): the same expectation
     expected = [[-3.0, 0.0, 0.0]]
     np.testing.assert_allclose(ablation_maps(models["basic"], [[-3, 1, 2]]), expected, atol=ATOL)
+
+
+def test_simple_ablation_int_to_float(models) -> None:
+    # an int64 input tensor, computed in int64, the output cast to float; Captum's int_to_int has an integer
+    # output, which our model contract reads as labels, so it runs here on float inputs (above)
+    expected = [[-3.0, 0.0, 0.0]]
+    x = np.array([[-3, 1, 2]], dtype=np.int64)
+    result = feature_ablation(models["basic_int"], x, score="raw", target=0)
+    assert isinstance(result, Attributions)
+    np.testing.assert_allclose(result.maps, expected, atol=ATOL)
 
 
 def test_simple_ablation_with_mask(models) -> None:
@@ -151,6 +172,35 @@ def test_multi_input_ablation_with_mask(models) -> None:
     per_feature = rows([[2.0] * 3], [[3.0] * 3], [[4.0] * 3])[0]  # Captum's baselines=(2, 3.0, 4)
     found = ablation_maps(models["multi_input"], MULTI_INPUT, groups=groups, baseline=per_feature)
     np.testing.assert_allclose(found, rows(*expected_with_baseline), atol=ATOL)
+
+
+def test_unassociated_output_3d_tensor(models) -> None:
+    # also test_future_output: a forward whose outputs (ones of shape 5 x 3 x 2, here 30 columns) ignore the
+    # input gives zero maps for every output, mask arange(5); the inputs are ten random rows as in Captum
+    x = np.random.default_rng(0).normal(size=(10, 5))
+    for target in range(30):
+        found = ablation_maps(models["constant"], x, groups=np.arange(5), target=target)
+        np.testing.assert_allclose(found, np.zeros((10, 5)), atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    ("groups", "expected"),
+    [
+        # test_single_inp_ablation_multi_output_aggr: mask [[0, 1, 2]]
+        (np.array([0, 1, 2]), [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0]]),
+        # test_single_inp_ablation_multi_output_aggr_mask_none
+        (None, [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0]]),
+        # test_single_inp_ablation_multi_output_aggr_non_standard: mask [[0, 0, 1]]
+        (np.array([0, 0, 1]), [[1.0, 1.0, 0.0], [2.0, 2.0, 0.0], [0.0, 0.0, 3.0]]),
+    ],
+)
+def test_single_inp_ablation_multi_output_aggr(models, groups, expected) -> None:
+    # Captum's forward returns the batch's first row (inp[0]) as its three outputs, so its map of output j is
+    # the first input's map for output j of the identity model; the second input ([4, 5, 6]) is not read there
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    options = {} if groups is None else {"groups": groups}
+    found = [ablation_maps(models["identity"], x, target=j, **options)[0] for j in range(3)]
+    np.testing.assert_allclose(found, expected, atol=ATOL)
 
 
 def test_multi_input_ablation_with_mask_dupe_feature_idx(models) -> None:
@@ -266,6 +316,15 @@ def test_simple_multi_input(models) -> None:
         np.testing.assert_allclose(found, np.concatenate(expected, axis=1), atol=ATOL)
 
 
+def test_simple_multi_input_int_to_float(models) -> None:
+    # the same expectations on an int64 input computed in int64, the output cast to float
+    expected = ([[0.0], [1.0]], [[0.0], [-1.0]])
+    x = np.array([[-10, -5], [3, 1]], dtype=np.int64)
+    result = occlusion(models["model3_int"], x, score="raw", target=0, window=1, stride=1)
+    assert isinstance(result, Attributions)
+    np.testing.assert_allclose(result.maps, np.concatenate(expected, axis=1), atol=ATOL)
+
+
 def test_simple_input_larger_shape(models) -> None:
     expected = [[200.0, 220.0, 240.0]]
     found = occlusion_maps(
@@ -354,6 +413,28 @@ def test_simple_multi_input_conv_diff_shapes(models) -> None:
     second = occlusion_maps(models["conv_column"], x, window=(1, 2, 1), stride=(1, 1, 1))[0, 1, :, :1]
     np.testing.assert_allclose(first, expected_x, atol=ATOL)
     np.testing.assert_allclose(second, expected_x2, atol=ATOL)
+
+
+def test_improper_window_shape(tmp_path) -> None:
+    bb = open_model(conv_image((1, 4, 4), 4), tmp_path / "m.onnx")
+    x = np.arange(16.0).reshape(1, 4, 4)
+    # too many window dimensions: refused, as in Captum
+    with pytest.raises(ArgumentError, match=r"window \[1, 1, 1, 2\] does not fit"):
+        occlusion(bb, x, window=(1, 1, 1, 2), target=0)
+    # too few: Captum refuses (1, 2) on a [1, 4, 4] input; we read it as one entry per map axis (the
+    # image's rows and columns, channels together), the same windows as (1, 1, 2) on one channel
+    per_map = occlusion(bb, x, window=(1, 2), stride=(1, 2), target=0, score="raw").map
+    per_input = occlusion(bb, x, window=(1, 1, 2), stride=(1, 1, 2), target=0, score="raw").map
+    np.testing.assert_allclose(per_map, per_input[0], atol=ATOL)
+
+
+def test_improper_stride(tmp_path) -> None:
+    bb = open_model(conv_image((1, 4, 4), 4), tmp_path / "m.onnx")
+    x = np.arange(16.0).reshape(1, 4, 4)
+    # a stride with fewer or more dimensions than its window: refused, as in Captum
+    for window, stride in (((1, 2, 2), (1, 2)), ((1, 1, 2), (2, 1, 2, 2))):
+        with pytest.raises(ArgumentError, match=r"stride .* does not fit"):
+            occlusion(bb, x, window=window, stride=stride, target=0)
 
 
 def test_too_large_stride(tmp_path) -> None:

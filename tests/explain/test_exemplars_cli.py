@@ -85,8 +85,14 @@ def test_tabular_box_search_writes_csv_rows_inside_the_data_range(tabular_dir, t
     report = json.loads((out / "exemplars.json").read_text())
     assert report["space"] == "input" and all("input" in e and "image" not in e for e in report["exemplars"])
     # the library's own JSON form of the same search is what the command wrote, key for key
+    blackbox = BlackBox.open(
+        tabular_dir / "classifier.onnx", OpenOptions(device="cpu", batch_size=1024, threads=1)
+    )
+    blackbox.adopt_class_names(
+        load_data(data).class_names
+    )  # the data file's names, as the command takes them
     result = exemplars(
-        BlackBox.open(tabular_dir / "classifier.onnx", OpenOptions(device="cpu", batch_size=1024, threads=1)),
+        blackbox,
         None,
         reference=load_data(data).ref,
         params=ExemplarParams(method="cmaes", threshold=0.99),
@@ -126,4 +132,4 @@ def test_missed_threshold_exits_1_and_bad_usage_exits_2(digits_dir, tmp_path, ca
     assert json.loads((tmp_path / "out" / "exemplars.json").read_text())["exemplars"][0]["success"] is False
     assert _run([model, "--out", out]) == 2  # neither --generator nor --data
     assert _run([model, "--generator", generator, "--classes", "eleven", "--out", out]) == 2
-    assert "neither a class index" in capsys.readouterr().err
+    assert "'eleven' is neither a class name nor an index 0..9" in capsys.readouterr().err

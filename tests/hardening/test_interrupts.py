@@ -71,7 +71,25 @@ def test_the_previous_sigterm_handler_comes_back():
     assert signal.getsignal(signal.SIGTERM) == before
 
 
-def test_sigterm_during_an_audit_leaves_out_untouched(tmp_path, digits_dir):
+def ray_daemons() -> set[int]:
+    """Process ids of Ray's cluster daemons on this machine (a cluster someone started and left running)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"raylet" in cmdline or b"gcs_server" in cmdline:
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.ray)])
+def test_sigterm_during_an_audit_leaves_out_untouched(tmp_path, digits_dir, executor):
+    if executor == "ray":
+        pytest.importorskip("ray")
+    daemons = ray_daemons()
     out = tmp_path / "report"
     (out / "images").mkdir(parents=True)
     (out / "report.json").write_text('{"previous": true}')
@@ -89,6 +107,8 @@ def test_sigterm_during_an_audit_leaves_out_untouched(tmp_path, digits_dir):
         "--device",
         "cpu",
         "--trust-model",
+        "--executor",
+        executor,
     ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     lines = []
@@ -107,6 +127,10 @@ def test_sigterm_during_an_audit_leaves_out_untouched(tmp_path, digits_dir):
     assert all(line.strip() for line in stderr.splitlines())
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    deadline = time.monotonic() + 20  # the cluster the run started is stopped with it
+    while ray_daemons() - daemons and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not ray_daemons() - daemons
 
 
 def _tiny_report() -> AuditReport:

@@ -21,7 +21,7 @@ PIXELS = np.random.default_rng(1).integers(0, 256, (37, 3, 8, 8)).astype(np.floa
 def test_pixels_through_the_contract_equal_the_tensors_given_by_hand(tmp_path: Path, nhwc: bool) -> None:
     path = save(conv_image((3, 8, 8), k=4, nhwc=nhwc), tmp_path / "m.onnx")
     contract = replace(preset("imagenet"), resize=None, crop=None, channels="BGR")
-    boxed = PreprocessedBlackBox.open(path, contract, OpenOptions(cache=False))
+    boxed = PreprocessedBlackBox.open_with(path, contract, OpenOptions(cache=False))
     plain = BlackBox.open(path, OpenOptions(cache=False))
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     by_hand = (PIXELS[:, ::-1] / 255 - mean[None, :, None, None]) / std[None, :, None, None]  # BGR, NCHW
@@ -30,12 +30,12 @@ def test_pixels_through_the_contract_equal_the_tensors_given_by_hand(tmp_path: P
     np.testing.assert_allclose(boxed.predict(rows), plain.predict(tensors.astype(np.float32)), atol=1e-5)
     assert boxed.queries == len(PIXELS) and boxed.layout == ("NHWC" if nhwc else "NCHW")
     assert (boxed.predict_labels(rows) == plain.predict_labels(tensors.astype(np.float32))).all()
-    assert boxed.describe()["summary"].startswith("imagenet with resize=None, crop=None, channels=BGR")
+    assert boxed.contract()["summary"].startswith("imagenet with resize=None, crop=None, channels=BGR")
 
 
 def test_digits_in_pixel_space_under_unit_keep_their_accuracy(digits_dir: Path) -> None:
     data = np.load(digits_dir / "samples.npz")
-    boxed = PreprocessedBlackBox.open(digits_dir / "classifier.onnx", replace(preset("unit"), mode="L"))
+    boxed = PreprocessedBlackBox.open_with(digits_dir / "classifier.onnx", replace(preset("unit"), mode="L"))
     pixels = data["X"] * 255  # what a user holds: 0-255 images
     accuracy = float((boxed.predict_labels(pixels) == data["y"]).mean())
     assert accuracy == pytest.approx(445 / 450)  # the sample's published figure, now from 0-255 inputs

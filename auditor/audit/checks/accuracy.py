@@ -81,8 +81,11 @@ def _f1(recall: float | None, precision: float | None) -> float | None:
 
 def merge(ctx: Context, settings: AccuracySettings, parts: list[np.ndarray]) -> Outcome:
     assert ctx.data is not None and ctx.data.y is not None
-    probs = np.concatenate(parts)
-    y = ctx.data.y
+    return accuracy_outcome(ctx, settings, np.concatenate(parts), ctx.data.y)
+
+
+def accuracy_outcome(ctx: Context, settings: AccuracySettings, probs: np.ndarray, y: np.ndarray) -> Outcome:
+    """The accuracy check's figures from the model's probabilities (n, K) and the labels (n,)."""
     k = ctx.blackbox.n_classes
     finite = np.isfinite(probs).all(axis=1)
     pred = np.where(finite, np.nan_to_num(probs).argmax(axis=1), -1)

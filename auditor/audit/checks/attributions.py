@@ -64,13 +64,11 @@ def plan(ctx: Context, settings: AttributionSettings, seed: int) -> list[Slice]:
 def estimate(ctx: Context, settings: AttributionSettings, slices: list[Slice]) -> Work:
     """Per input: its own prediction, each method's rows and each map's deletion and insertion curves."""
     from auditor.explain.attribution.core import Features  # optional in a build: see unmet()
-    from auditor.explain.attribution.features import as_window
-    from auditor.explain.attribution.occlusion import window_masks
+    from auditor.explain.attribution.occlusion import window_count
 
-    view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
-    sizes = as_window(settings.window, view)
-    steps = as_window(settings.stride or tuple(max(1, s // 2) for s in sizes), view, "stride")
-    windows = int(np.prod([len(window_masks(n, s, t)) for n, s, t in zip(view.map_shape, sizes, steps)]))
+    windows = window_count(
+        Features(ctx.blackbox.input_shape, ctx.blackbox.layout), settings.window, settings.stride
+    )
     rows_of = {
         "occlusion": windows + 2,
         "lime": settings.lime_samples,
@@ -97,7 +95,7 @@ def attribution_baseline(ctx: Context, settings: AttributionSettings) -> str | f
 
 def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
     from auditor.explain.attribution import METHODS, faithfulness, single  # optional: see unmet()
-    from auditor.explain.attribution.explanation import ExplainParams
+    from auditor.explain.attribution.explanation import ExplainParams, on_value_set
 
     rng = np.random.default_rng(unit.seed)
     x = unit_rows(ctx, unit, rng)[0]
@@ -106,10 +104,10 @@ def run(ctx: Context, settings: AttributionSettings, unit: Unit) -> Maps:
         blackbox.predict_labels(x[None])[0] < 0
     ):  # NaN or infinite scores for the input itself: nothing to explain
         return Maps(unit.items[0], x, [], False)
-    baseline = attribution_baseline(ctx, settings)
     maps = []
     for method in settings.methods:
         seed = int(rng.integers(2**31))
+        baseline = on_value_set(blackbox, x, attribution_baseline(ctx, settings), reference, seed)
         params = ExplainParams(
             method=method,
             baseline=baseline,

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-from auditor.audit.config import AuditConfig, config_error
+from auditor.audit.config import AuditConfig, config_error, preprocess_contract
 from auditor.audit.seeds import unit_seed
 from auditor.data import Dataset, Preprocess, load_data
 from auditor.errors import DataError
 from auditor.explain.attribution.core import Features
+from auditor.labels import read_class_names
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
+from auditor.model.preprocess import PreprocessedBlackBox, fit_images
 from auditor.model.sandbox import SandboxLimits
 from auditor.model.signature import IMAGE_LAYOUTS
+from auditor.model.text import TextModel, declares_text, stack_inputs
+from auditor.model.text_generator import TextGenerator
 from auditor.model.vetting import open_vetted
 from auditor.pictures import Display, display_range
+from auditor.preprocessing import PreprocessParams
+from auditor.texts import TextData, load_texts
 
+#: Cached properties checks share; computed in the audit's process and carried to workers (`settled`).
+SHARED_FACTS = ("predicted_labels", "reference")
 REFERENCE_ROWS = 512  # generated rows standing in for data when only a generator is given
 REPORT_TILE = 84  # least side of an input's tile in the report, pixels
 
@@ -34,6 +43,7 @@ class Context:
         encoder: Encoder | None = None,
         data: Dataset | None = None,
         sandbox: SandboxLimits | None = None,
+        text: TextContext | None = None,
     ) -> None:
         self.config = config
         self.blackbox = blackbox
@@ -41,6 +51,7 @@ class Context:
         self.encoder = encoder
         self.data = data
         self.sandbox = sandbox  # the limits of the first load in a child process; None when it was skipped
+        self.text = text  # a text classifier's model, texts and decoder; None for other models
 
     @classmethod
     def open(
@@ -56,10 +67,17 @@ class Context:
         no child) and must then be the file the child checked.
         """
         options = configured_options(config, base)
-        raw = _read_data(config)
+        if is_text_config(config):
+            return cls._open_text(config, options, sandbox)
+        contract = preprocess_contract(config)
+        raw = _read_data(config, contract)
         if raw is not None and options.input_shape is None:
             options = replace(options, shape_hint=raw.x.shape[1:])
+        if contract is not None and contract.layout is not None and options.layout is None:
+            options = replace(options, layout=contract.layout)
         blackbox = open_vetted(config.model.path, "classifier", options, sandbox)
+        if contract is not None:
+            blackbox = PreprocessedBlackBox(blackbox, contract)
         check_fits(config, blackbox)
         generator = encoder = None
         if config.generator is not None:
@@ -68,26 +86,63 @@ class Context:
                 encoder = open_vetted(config.generator.encoder, "encoder", options, sandbox)
         data = None
         if raw is not None and config.data is not None:  # raw is read from config.data
-            default_names = tuple(str(i) for i in range(blackbox.n_classes))
-            names = raw.class_names
-            if (
-                config.model.class_names is None
-                and blackbox.class_names == default_names
-                and names
-                and len(names) == len(default_names)
-            ):
-                blackbox.class_names = names
+            if contract is not None:
+                raw = fit_images(config.data.path, raw, blackbox, contract)
+            if config.model.class_names is None:
+                blackbox.adopt_class_names(raw.class_names)
             named = raw.with_class_names(blackbox.class_names, str(config.data.path))  # labels as names
             data = _model_data(blackbox, config, named)
         return cls(config, blackbox, generator, encoder, data, sandbox)
+
+    @classmethod
+    def _open_text(cls, config: AuditConfig, options: OpenOptions, sandbox: SandboxLimits | None) -> Context:
+        """A text classifier with its tokenizer, its texts ([data]) and sentence decoder ([generator])."""
+        m = config.model
+        options = replace(
+            options, tokenizer=str(m.tokenizer) if m.tokenizer else None, max_length=m.max_length
+        )
+        model = open_vetted(m.path, "text", options, sandbox)
+        generator = decoder = None
+        if config.generator is not None:
+            generator = open_vetted(config.generator.path, "generator", options, sandbox)
+            tokenizer = model.tokenizer
+            decoder = TextGenerator.of(generator, tokenizer.path if tokenizer is not None else None)
+        texts = labels = None
+        if config.data is not None:
+            d = config.data
+            texts = load_texts(d.path, text_column=d.text_column, label_column=d.label_column)
+            if d.limit:
+                texts = TextData(
+                    texts.texts[: d.limit], texts.labels[: d.limit] if texts.labels else None, texts.source
+                )
+            labels = texts.label_indices(model.class_names) if texts.labels is not None else None
+        model.blackbox.class_names = model.class_names
+        text = TextContext(model, texts, labels, decoder)
+        return cls(config, model.blackbox, generator, None, None, sandbox, text)
 
     @property
     def is_image(self) -> bool:
         return self.blackbox.layout in IMAGE_LAYOUTS
 
+    def settle(self) -> None:
+        """Compute the reference rows now, outside every unit (the runner does, before a check's units), so
+        that no unit's query count depends on which units ran before it in its process."""
+        _ = self.reference
+
+    def settled(self) -> dict[str, Any]:
+        """The shared facts computed so far, for a copy of this context elsewhere (`adopt`)."""
+        return {name: self.__dict__[name] for name in SHARED_FACTS if name in self.__dict__}
+
+    def adopt(self, facts: dict[str, Any]) -> None:
+        """Take shared facts another process computed (`settled`): the same values, no query here."""
+        self.__dict__.update({name: value for name, value in facts.items() if name in SHARED_FACTS})
+
     @cached_property
     def reference(self) -> np.ndarray | None:
-        """Rows that describe the input distribution: the data's reference rows, else generated rows."""
+        """Rows that describe the input distribution: the data's reference rows, else generated rows (for a text
+        model: its texts' token rows, or strings)."""
+        if self.text is not None:
+            return self.text.reference_rows()
         if self.data is not None:
             return self.data.ref
         if self.generator is not None:
@@ -121,19 +176,63 @@ class Context:
         return self.blackbox.class_names[k] if 0 <= k < self.blackbox.n_classes else "none"
 
 
+@dataclass(frozen=True)
+class TextContext:
+    """What the text checks read: the classifier, the texts and their labels (class indices), the decoder."""
+
+    model: TextModel
+    data: TextData | None
+    labels: np.ndarray | None
+    decoder: TextGenerator | None
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return self.data.texts if self.data is not None else ()
+
+    def reference_rows(self) -> np.ndarray | None:
+        """Up to REFERENCE_ROWS of the texts as the BlackBox takes them (for timings): strings, or token rows
+        cut or padded to the BlackBox's row length."""
+        if not self.texts:
+            return None
+        chosen = list(self.texts[:REFERENCE_ROWS])
+        spec = self.model.blackbox.signature.input
+        tokenizer = self.model.tokenizer
+        if tokenizer is None:
+            rows = np.empty(len(chosen), dtype=object)
+            rows[:] = chosen
+            return rows.reshape(len(chosen), *spec.sample_shape)
+        return stack_inputs(spec, tokenizer.batch(tokenizer.encode(chosen), spec.sample_shape[-1]))
+
+
+def is_text_config(config: AuditConfig) -> bool:
+    """Whether a config audits a text classifier: a tokenizer or length set, or a model whose inputs are text's."""
+    m = config.model
+    return m.tokenizer is not None or m.max_length is not None or declares_text(m.path)
+
+
 def configured_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> OpenOptions:
     """The classifier's open options: what the config says, on top of `base` for everything else."""
     m, run = config.model, config.run
+    names = m.class_names
+    if m.class_names_file is not None:
+        if names is not None:
+            raise config_error(
+                config, "model.class_names_file", "and model.class_names are both set; keep one"
+            )
+        names = read_class_names(m.class_names_file)
     return replace(
         base,
         device=run.device,
         batch_size=m.batch_size,
         output=m.output,
+        output_batch_axis=m.output_batch_axis,
         scores=m.scores,
-        class_names=m.class_names,
+        class_names=names,
         input_shape=m.input_shape,
         layout=m.layout,
         threads=run.threads,
+        discrete=m.discrete,
+        value_range=m.value_range,
     )
 
 
@@ -163,6 +262,13 @@ def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
     attributions = config.checks.attributions
     if not attributions.enabled:
         return
+    if "gaussian-lime" in attributions.methods and blackbox.discrete_input:
+        raise config_error(
+            config,
+            "checks.attributions.methods",
+            "holds gaussian-lime, which adds Gaussian noise; discrete inputs (ids, bytes) take occlusion, "
+            "feature-ablation or lime",
+        )
     view = Features(blackbox.input_shape, blackbox.layout)
     methods = set(attributions.methods)
     used = {"window": {"occlusion", "lime"} & methods, "stride": {"occlusion"} & methods}
@@ -180,11 +286,15 @@ def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
         )
 
 
-def _read_data(config: AuditConfig) -> Dataset | None:
+def _read_data(config: AuditConfig, contract: PreprocessParams | None) -> Dataset | None:
+    """The data file; image files read under the contract (pixel space), else scaled as the older form says."""
     if config.data is None:
         return None
+    if contract is not None:
+        return load_data(config.data.path, contract)
     p = config.preprocess
-    return load_data(config.data.path, Preprocess(p.size, p.mode, p.scale))
+    scale = p.scale if isinstance(p.scale, tuple) else (0.0, 1.0)
+    return load_data(config.data.path, Preprocess(p.size, p.mode, scale))
 
 
 def _model_data(blackbox: BlackBox, config: AuditConfig, data: Dataset) -> Dataset:

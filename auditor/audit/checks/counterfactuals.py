@@ -196,7 +196,12 @@ def merge(ctx: Context, settings: CounterfactualSettings, parts: list[Searches])
                 f"Row {row}: {ctx.class_name(result.source)} → {ctx.class_name(result.target)} ({verdict}, "
                 f"p = {float(result.confidence[0]):.3f}, L2 {float(result.l2[0]):.3g}); input, counterfactual, change"
             )
-            picture = ctx.display.comparison(result.x, result.counterfactuals[0])
+            titles = (
+                f"input {row}: class {ctx.class_name(result.source)}",
+                f"counterfactual: class {ctx.class_name(result.target)}",
+                "change",
+            )
+            picture = ctx.display.comparison(result.x, result.counterfactuals[0], titles)
             figures.append(Figure(f"counterfactual-{len(figures)}", caption, png_bytes(picture)))
     validity = summary.to_dict()["validity"]
     tests = criteria(("validity", validity, ">=", settings.min_validity))

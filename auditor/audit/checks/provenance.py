@@ -6,6 +6,7 @@ import hashlib
 import os
 import platform
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,15 +23,24 @@ NAME = "provenance"
 
 
 def _file_facts(path: os.PathLike[str] | str | None) -> dict[str, Any] | None:
+    """Path, SHA-256 and size of a file; of a folder (image files), over its files' relative names and bytes."""
     if path is None:
         return None
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return {"path": str(path), "sha256": digest.hexdigest(), "size": size}
+    for file in files:
+        if root.is_dir():
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        with file.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+    facts: dict[str, Any] = {"path": str(path), "sha256": digest.hexdigest(), "size": size}
+    if root.is_dir():
+        facts["files"] = len(files)
+    return facts
 
 
 def _versions() -> dict[str, str]:

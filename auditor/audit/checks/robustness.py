@@ -1,7 +1,10 @@
 """The robustness check: each chosen row's smallest L∞ or L2 perturbation that changes the model's label.
 
 Opt-in: it runs only when the config has a [checks.robustness] table. Radii are in model input units and
-come from `auditor.explain.robustness` (Square Attack with scores, a HopSkipJump-style walk with labels only).
+come from `auditor.explain.robustness` (Square Attack or our evolution strategies with scores, a HopSkipJump-style
+walk with labels only). A row not flipped within the budget counts at the largest radius tried without a flip:
+when such a row decides the median, the median is only a lower bound (`median_radius_censored`), and
+`min_median_radius` then passes at or above it and is not judged below it (never failed on an unmeasured radius).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from auditor.audit.checks.core import Check, Slice, Unit, chunks, criteria, nonf
 from auditor.audit.checks.inputs import no_inputs, pick_rows, unit_rows
 from auditor.audit.config import AuditConfig, RobustnessSettings, config_error
 from auditor.audit.results import Figure, Outcome
-from auditor.explain.robustness import InputRadius, RobustnessParams, robustness
+from auditor.explain.robustness import InputRadius, RobustnessParams, censored_median, robustness
 from auditor.pictures import grid_png
 
 ROWS_PER_UNIT = 64  # rows searched in lockstep by one unit
@@ -88,20 +91,15 @@ def run(ctx: Context, settings: RobustnessSettings, unit: Unit) -> Radii:
     )
 
 
-def median(radii: np.ndarray) -> float | None:
-    """Median radius, rows without a found radius counted as infinitely robust; None when it is infinite."""
-    value = float(np.median(radii)) if radii.size else np.inf
-    return value if np.isfinite(value) else None
-
-
 def merge(ctx: Context, settings: RobustnessSettings, parts: list[Radii]) -> Outcome:
     entries = [(row, entry) for p in parts for row, entry in zip(p.rows, p.inputs)]
     skipped = [row for row, entry in entries if entry.source < 0]
     scored = [(row, entry) for row, entry in entries if entry.source >= 0]
     radii = np.array([np.inf if e.radius is None else e.radius for _, e in scored], dtype=np.float64)
+    bounds = np.array([(e.lower_bound or 0.0) if e.radius is None else e.radius for _, e in scored])
     sources = np.array([e.source for _, e in scored], dtype=np.int64)
     correct = np.concatenate([p.correct for p in parts])[[e.source >= 0 for _, e in entries]]
-    median_radius = median(radii)
+    median_radius, censored = censored_median(radii, bounds)
     found = float(np.isfinite(radii).mean()) if radii.size else None
     drop = None
     if settings.eps is not None and radii.size:
@@ -111,14 +109,17 @@ def merge(ctx: Context, settings: RobustnessSettings, parts: list[Radii]) -> Out
             "class": k,
             "name": ctx.class_name(k),
             "rows": int((sources == k).sum()),
-            "median_radius": median(radii[sources == k]),
+            **_median_figures(radii[sources == k], bounds[sources == k]),
             "found": int(np.isfinite(radii[sources == k]).sum()),
         }
         for k in range(ctx.blackbox.n_classes)
         if (sources == k).any()
     ]
+    threshold = settings.min_median_radius
+    unjudged = censored and threshold is not None and median_radius is not None and median_radius < threshold
+    # a censored median is a lower bound on the true one: it passes at or above the threshold, else unjudged
     tests = criteria(
-        ("median radius", median_radius, ">=", settings.min_median_radius),
+        ("median radius", median_radius, ">=", None if unjudged else threshold),
         ("accuracy drop at eps", drop, "<=", settings.max_accuracy_drop_at_eps),
     )
     method = parts[0].method if parts else None
@@ -130,6 +131,18 @@ def merge(ctx: Context, settings: RobustnessSettings, parts: list[Radii]) -> Out
         "budget": settings.budget,
         "rows": len(scored),
         "median_radius": median_radius,
+        "median_radius_censored": censored,
+        "median_radius_note": (
+            "inputs not flipped within the budget count at the largest radius tried without a flip (a lower "
+            "bound), and one of them decides the median: the median radius is at least this figure"
+            + (
+                f"; min_median_radius {threshold:g} not judged (the figure is only a lower bound)"
+                if unjudged
+                else ""
+            )
+            if censored
+            else None
+        ),
         "found_fraction": found,
         "eps": settings.eps,
         "accuracy_clean": float(correct.mean()) if correct.size else None,
@@ -159,6 +172,11 @@ def merge(ctx: Context, settings: RobustnessSettings, parts: list[Radii]) -> Out
         )
         figures = (Figure("robustness-flips", caption, grid_png(tiles, 3)),)
     return Outcome(median_radius, "median radius", "higher", tests, details, figures, {"method": method})
+
+
+def _median_figures(radii: np.ndarray, bounds: np.ndarray) -> dict[str, Any]:
+    value, censored = censored_median(radii, bounds)
+    return {"median_radius": value, "median_radius_censored": censored}
 
 
 ROBUSTNESS = Check(

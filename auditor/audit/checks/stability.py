@@ -86,9 +86,7 @@ def noise_scale(ctx: Context, noise: float) -> tuple[np.ndarray, np.ndarray, np.
 
 def input_values(ctx: Context) -> ValueSet:
     """The values a one-tensor input takes: discrete (ids, bytes) when its dtype is an integer type."""
-    spec = ctx.blackbox.signature.input
-    discrete = len(spec.names) == 1 and np.dtype(spec.dtype).kind in "iu"
-    return ValueSet.infer(spec.dtype, ctx.reference, discrete=discrete)
+    return ctx.blackbox.input_values(ctx.reference)
 
 
 def run(ctx: Context, settings: StabilitySettings, unit: Unit) -> Flips:

@@ -73,7 +73,7 @@ class UnitWorker:
 
     def run(
         self,
-        job: tuple[Check[Any, Any], Any],
+        job: tuple[Check[Any, Any], Any, dict[str, Any]],
         unit: Unit,
         allowance: Allowance,
         generator_allowance: Allowance,
@@ -84,8 +84,9 @@ class UnitWorker:
         `fault` is the test hook's value (see the module's docstring), read where the units are sent.
         """
         exit_if_due(fault, unit)
-        check, settings = job
+        check, settings, facts = job
         ctx = self.context
+        ctx.adopt(facts)  # the shared facts as this process has them: never computed (nor counted) here
         ctx.blackbox.runner.budget = allowance.budget()
         for model in (ctx.generator, ctx.encoder):
             if model is not None:
@@ -310,7 +311,7 @@ class Pool:
         would be in this process.
         """
         ray = self.ray
-        job = ray.put((check, settings))
+        job = ray.put((check, settings, ctx.settled()))  # with the facts this process computed
         fault = os.environ.get(FAULT_ENV)
         budget = ctx.blackbox.runner.budget or Budget()
         generator = ctx.generator.runner.budget if ctx.generator is not None else None

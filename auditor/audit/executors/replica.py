@@ -17,7 +17,7 @@ import onnx
 from auditor.audit.checks import Context
 from auditor.audit.config import AuditConfig
 from auditor.data import Dataset
-from auditor.errors import ModelError
+from auditor.errors import ArgumentError, ModelError
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import ExternalFile, LoadedModel
@@ -82,13 +82,21 @@ class Replica:
 
     @classmethod
     def of(cls, ctx: Context) -> Replica:
-        """The replica of an opened context."""
+        """The replica of an opened context (not of a text classifier's: its tokenizer stays here)."""
+        if ctx.text is not None:
+            raise ArgumentError(
+                "the Ray executor does not run text classifiers yet; audit this model with --executor local"
+            )
         blackbox = ctx.blackbox
+        if blackbox.calibration is None and blackbox.calibrates:
+            blackbox.calibrate()  # settles the row cache (below) before the workers are made
         declared = {o.name for o in blackbox.signature.outputs}
         return cls(
             ctx.config,
             ModelBytes.of(blackbox.model, declared),
-            blackbox.options,
+            # the row cache as this process settled it (on "auto" the calibration's timings decide),
+            # so that a worker counts a unit's queries as this process would
+            replace(blackbox.options, cache=blackbox.cache is not None),
             blackbox.class_names,
             ModelBytes.of(ctx.generator.model) if ctx.generator is not None else None,
             ModelBytes.of(ctx.encoder.model) if ctx.encoder is not None else None,
@@ -101,6 +109,8 @@ class Replica:
         options = replace(self.options, threads=threads)
         blackbox = BlackBox.from_loaded(self.classifier.loaded(), options)
         blackbox.class_names = self.class_names
+        if blackbox.calibrates:  # now, so that no unit's query count holds the calibration's rows
+            blackbox.calibrate()
         settings = options.session_settings()
         generator = Generator(self.generator.loaded(), settings) if self.generator is not None else None
         encoder = Encoder(self.encoder.loaded(), settings) if self.encoder is not None else None

@@ -212,8 +212,8 @@ class Attribution:
 class Attributions:
     """The maps of a batch of inputs (Captum's [N, ...] convention), explained in one stream of model calls.
 
-    Each item counts its own rows in `queries`; where the inputs share calls (every method but Gaussian
-    LIME), its `calls` and `seconds` are those of the whole batch.
+    Each item counts its own rows in `queries`; the inputs share calls, so its `calls` and `seconds` are
+    those of the whole batch.
     """
 
     items: tuple[Attribution, ...]

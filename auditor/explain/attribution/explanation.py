@@ -8,14 +8,14 @@ counterfactual toward the contrast searched first as the baseline (an array base
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from auditor.errors import ArgumentError
-from auditor.explain.attribution.baselines import Baseline
-from auditor.explain.attribution.core import Attribution, sample_of, score_kind, single
+from auditor.explain.attribution.baselines import Baseline, resolve_baseline
+from auditor.explain.attribution.core import Attribution, features_of, sample_of, score_kind, single
 from auditor.explain.attribution.methods import GROUPED, METHODS
 from auditor.explain.attribution.metrics import (
     Faithfulness,
@@ -36,6 +36,11 @@ from auditor.model.blackbox import BlackBox
 from auditor.model.generator import Encoder, Generator
 
 COUNTERFACTUAL = "counterfactual"  # one-vs-one with a counterfactual baseline, beside `METHODS`
+NOISE_METHOD = "gaussian-lime"  # the method that adds Gaussian noise, meaningless on ids and bytes
+DISCRETE_NOISE = (
+    "gaussian-lime adds Gaussian noise, which ids and bytes cannot take; for a discrete input use "
+    "occlusion, feature-ablation or lime"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +150,17 @@ def runner_up(probabilities: np.ndarray, target: int) -> int:
     return next(int(k) for k in np.argsort(-probabilities, kind="stable") if k != target)
 
 
+def on_value_set(
+    blackbox: BlackBox, x: np.ndarray, baseline: Baseline, reference: np.ndarray | None, rng: int
+) -> Baseline:
+    """The baseline moved onto a discrete input's value set (ids and bytes are "off" at a value of their
+    set: the mean of bytes is rounded, clipped to the range); any other input's baseline as given."""
+    values = blackbox.input_values(reference)
+    if not values.discrete:
+        return baseline
+    return values.project(resolve_baseline(baseline, x, features_of(blackbox), reference, rng))
+
+
 def explain_input(
     blackbox: BlackBox,
     x: np.ndarray,
@@ -163,6 +179,11 @@ def explain_input(
     probabilities = blackbox.predict(x[None])[0]
     target = params.target if params.target is not None else int(np.argmax(probabilities))
     baseline, found = params.baseline, None
+    if params.method == NOISE_METHOD and blackbox.discrete_input:
+        raise ArgumentError(DISCRETE_NOISE)
+    if params.method != COUNTERFACTUAL:
+        baseline = on_value_set(blackbox, x, baseline, reference, rng)
+        params = replace(params, baseline=baseline)
     if params.method == COUNTERFACTUAL:
         contrast = params.contrast if params.contrast is not None else runner_up(probabilities, target)
         if contrast == target:

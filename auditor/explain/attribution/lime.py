@@ -12,7 +12,6 @@ kernel on the noise they equal SmoothGrad at a smaller tau.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -269,8 +268,10 @@ def gaussian_lime(
     reference overall). `estimator`: "ols" (needs samples > d + 1), "stein" (antithetic pairs), "auto".
     `kernel_width` nu weights every sample by the RBF kernel exp(-|eps|^2 / (2 nu^2)): the estimate is then
     SmoothGrad at tau, the gradient averaged over N(x, tau^2 I) with 1/tau^2 = 1/sigma^2 + 1/nu^2 (Agarwal
-    et al.); standard errors then treat the kernel weights as precision weights. A batch [N, *input] is
-    explained input after input (its own calls each), one Attributions with a map per input.
+    et al.); standard errors then treat the kernel weights as precision weights. A batch [N, *input] goes
+    out as one stream of calls (every round holds a block of each input's draws; input 0 draws from `rng`
+    as a single call would, input i > 0 from its own child stream `rng.spawn`), one Attributions with a
+    map per input.
     """
     if estimator not in ESTIMATORS:
         raise ArgumentError(f"unknown estimator '{estimator}'; use one of {', '.join(ESTIMATORS)}")
@@ -287,7 +288,19 @@ def gaussian_lime(
             f"{len(wanted)} targets given for {len(xs)} inputs; give one per input or one for all"
         )
     noise = Noise(samples, sigma, estimator, kernel_width, kind, contrast, seed_of(rng))
-    items = [smoothgrad(tally, row, view, chosen, noise, reference, gen) for row, chosen in zip(xs, wanted)]
+    streams = [gen, *gen.spawn(len(xs) - 1)]  # input i > 0 draws from its own child stream
+    runs = [
+        Smoothing(row, view, chosen, noise, reference, stream)
+        for row, chosen, stream in zip(xs, wanted, streams)
+    ]
+    step = chunk_rows(tally.model, xs[0].size * 4)
+    while active := [run for run in runs if not run.finished]:
+        share = max(2, step // len(active))  # one round: every unfinished input's next block, one stream
+        blocks = [run.block(share) for run in active]
+        outputs = tally.predict(np.concatenate(blocks).astype(np.float32))
+        for run, stop in zip(active, np.cumsum([len(b) for b in blocks])):
+            run.take(outputs[stop - len(run.rows) : stop])
+    items = [run.result(tally) for run in runs]
     return batch_result(items, tally, batched)
 
 
@@ -304,88 +317,111 @@ class Noise:
     seed: int | None  # for the record
 
 
-def smoothgrad(
-    tally: Tally,
-    x: np.ndarray,
-    view: Features,
-    target: int | None,
-    noise: Noise,
-    reference: np.ndarray | None,
-    gen: np.random.Generator,
-) -> Attribution:
-    """Gaussian LIME of one input (see `gaussian_lime`), its rows sent through `tally`."""
-    samples, kernel_width, contrast = noise.samples, noise.kernel_width, noise.contrast
-    estimator = noise.estimator
-    d = x.size
-    rows0, calls0, started = tally.rows, tally.calls, time.perf_counter()
-    scale = noise_scale(x, noise.sigma, reference, per_column=not view.image).reshape(-1)
-    if estimator == "auto":
-        estimator = "ols" if samples >= 2 * (d + 1) and d <= OLS_MAX_DIM else "stein"
-    if estimator == "ols" and (samples <= d + 1 or d > OLS_MAX_DIM):
-        raise ArgumentError(
-            f"least squares needs more samples than inputs + 1 ({d + 1}) and at most {OLS_MAX_DIM} inputs; "
-            "use estimator='stein' or more samples"
-        )
-    if estimator == "stein" and samples < 4:
-        raise ArgumentError(f"the Stein estimator needs at least 4 samples (2 pairs), got {samples}")
-    # the kernel tilts N(0, sigma^2) into N(0, tau^2); Stein's identity then divides by tau^2
-    tau2 = scale**2 if kernel_width is None else 1.0 / (1.0 / scale**2 + 1.0 / kernel_width**2)
-    pairs = estimator == "stein"
-    draws = samples // 2 if pairs else samples
-    stats = Moments(d, view.index(), pairs)
-    step = chunk_rows(tally.model, d * 4)
-    per = max(2, step // 2 if pairs else step)
-    scorer: Score | None = None
-    s0 = 0.0
-    done = 0
-    while done < draws:
-        k = min(per - 1 if done == 0 else per, draws - done)
-        eps = gen.standard_normal((k, d)) * scale
-        block = [x.reshape(1, d) + eps] + ([x.reshape(1, d) - eps] if pairs else [])
-        if done == 0:
-            block.insert(0, x.reshape(1, d))
-        rows = np.concatenate(block).reshape(-1, *x.shape).astype(np.float32)
-        outputs = tally.predict(rows)
-        if scorer is None:
-            scorer = Score(noise.score, resolve_target(outputs[0], target, contrast), contrast)
-            s0 = float(scorer(outputs[:1])[0])
+class Smoothing:
+    """One input's Gaussian LIME under way (see `gaussian_lime`): it draws its noise in blocks from its own
+    stream, takes the model's outputs for each block and fits once every draw is in."""
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        view: Features,
+        target: int | None,
+        noise: Noise,
+        reference: np.ndarray | None,
+        gen: np.random.Generator,
+    ) -> None:
+        d = x.size
+        samples, estimator = noise.samples, noise.estimator
+        self.scale = noise_scale(x, noise.sigma, reference, per_column=not view.image).reshape(-1)
+        if estimator == "auto":
+            estimator = "ols" if samples >= 2 * (d + 1) and d <= OLS_MAX_DIM else "stein"
+        if estimator == "ols" and (samples <= d + 1 or d > OLS_MAX_DIM):
+            raise ArgumentError(
+                f"least squares needs more samples than inputs + 1 ({d + 1}) and at most {OLS_MAX_DIM} inputs; "
+                "use estimator='stein' or more samples"
+            )
+        if estimator == "stein" and samples < 4:
+            raise ArgumentError(f"the Stein estimator needs at least 4 samples (2 pairs), got {samples}")
+        width = noise.kernel_width
+        # the kernel tilts N(0, sigma^2) into N(0, tau^2); Stein's identity then divides by tau^2
+        self.tau2 = self.scale**2 if width is None else 1.0 / (1.0 / self.scale**2 + 1.0 / width**2)
+        self.x, self.view, self.target, self.noise, self.gen = x, view, target, noise, gen
+        self.estimator = estimator
+        self.pairs = estimator == "stein"
+        self.draws = samples // 2 if self.pairs else samples
+        self.stats = Moments(d, view.index(), self.pairs)
+        self.scorer: Score | None = None
+        self.s0 = 0.0
+        self.done = 0
+        self.queries = 0
+        self.eps = np.zeros((0, d))
+        self.rows = np.zeros((0, *x.shape))
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.draws
+
+    def block(self, share: int) -> np.ndarray:
+        """The next rows to score, at most `share` of them: the input itself first, then x + eps (and x − eps)."""
+        per = max(2, share // 2 if self.pairs else share)
+        k = min(per - 1 if self.done == 0 else per, self.draws - self.done)
+        d = self.x.size
+        self.eps = self.gen.standard_normal((k, d)) * self.scale
+        block = [self.x.reshape(1, d) + self.eps] + ([self.x.reshape(1, d) - self.eps] if self.pairs else [])
+        if self.done == 0:
+            block.insert(0, self.x.reshape(1, d))
+        self.rows = np.concatenate(block).reshape(-1, *self.x.shape)
+        return self.rows
+
+    def take(self, outputs: np.ndarray) -> None:
+        """The model's outputs for the last block, added to the running sums."""
+        self.queries += len(outputs)
+        if self.scorer is None:
+            contrast = self.noise.contrast
+            self.scorer = Score(self.noise.score, resolve_target(outputs[0], self.target, contrast), contrast)
+            self.s0 = float(self.scorer(outputs[:1])[0])
             outputs = outputs[1:]
-        values = scorer(outputs)
-        weights = rbf_weights(eps, scale, kernel_width)
-        stats.add(eps, values[:k], values[k:] if pairs else None, tau2, weights)
-        done += k
-    assert scorer is not None
-    gradient, stderr, map_stderr, r2 = stats.solve()
-    settings: dict[str, object] = {
-        "samples": samples,
-        "estimator": estimator,
-        "sigma": float(scale.mean()) if np.ptp(scale) == 0 else scale.reshape(x.shape),
-        "seed": noise.seed,
-        "score": noise.score,
-        "groups": None,  # every input value perturbed on its own
-    }
-    extra: dict[str, object] = {"gradient_stderr": stderr.reshape(x.shape), "used_samples": stats.n}
-    if kernel_width is not None:
-        tau = np.sqrt(tau2)
-        settings["kernel_width"] = kernel_width
-        settings["tau"] = float(tau.mean()) if np.ptp(tau) == 0 else tau.reshape(x.shape)
-        extra["effective_samples"] = stats.effective
-    return Attribution(
-        map=view.to_map(gradient.reshape(x.shape)),
-        method="gaussian-lime",
-        target=scorer.target,
-        score=scorer.kind,
-        contrast=contrast,
-        settings=settings,
-        queries=tally.rows - rows0,
-        calls=tally.calls - calls0,
-        seconds=time.perf_counter() - started,
-        score_input=s0,
-        fidelity=r2,
-        stderr=map_stderr.reshape(view.map_shape),
-        gradient=gradient.reshape(x.shape),
-        extra=extra,
-    )
+        values = self.scorer(outputs)
+        k = len(self.eps)
+        weights = rbf_weights(self.eps, self.scale, self.noise.kernel_width)
+        self.stats.add(self.eps, values[:k], values[k:] if self.pairs else None, self.tau2, weights)
+        self.done += k
+
+    def result(self, tally: Tally) -> Attribution:
+        """The fitted map, with the calls and time of the whole stream."""
+        assert self.scorer is not None
+        x, view, noise, scale = self.x, self.view, self.noise, self.scale
+        gradient, stderr, map_stderr, r2 = self.stats.solve()
+        settings: dict[str, object] = {
+            "samples": noise.samples,
+            "estimator": self.estimator,
+            "sigma": float(scale.mean()) if np.ptp(scale) == 0 else scale.reshape(x.shape),
+            "seed": noise.seed,
+            "score": noise.score,
+            "groups": None,  # every input value perturbed on its own
+        }
+        extra: dict[str, object] = {"gradient_stderr": stderr.reshape(x.shape), "used_samples": self.stats.n}
+        if noise.kernel_width is not None:
+            tau = np.sqrt(self.tau2)
+            settings["kernel_width"] = noise.kernel_width
+            settings["tau"] = float(tau.mean()) if np.ptp(tau) == 0 else tau.reshape(x.shape)
+            extra["effective_samples"] = self.stats.effective
+        return Attribution(
+            map=view.to_map(gradient.reshape(x.shape)),
+            method="gaussian-lime",
+            target=self.scorer.target,
+            score=self.scorer.kind,
+            contrast=noise.contrast,
+            settings=settings,
+            queries=self.queries,
+            calls=tally.calls,
+            seconds=tally.seconds,
+            score_input=self.s0,
+            fidelity=r2,
+            stderr=map_stderr.reshape(view.map_shape),
+            gradient=gradient.reshape(x.shape),
+            extra=extra,
+        )
 
 
 def rbf_weights(noise: np.ndarray, scale: np.ndarray, width: float | None) -> np.ndarray:

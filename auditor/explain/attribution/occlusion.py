@@ -17,6 +17,7 @@ from auditor.explain.attribution.baselines import Baseline, describe_baseline, r
 from auditor.explain.attribution.core import (
     Attribution,
     Attributions,
+    Features,
     Model,
     Perturbations,
     Score,
@@ -42,6 +43,16 @@ def window_masks(length: int, size: int, stride: int) -> np.ndarray:
     begin = np.arange(count)[:, None] * stride
     cells = np.arange(length)
     return (cells >= begin) & (cells < begin + size)
+
+
+def window_count(
+    view: Features, window: int | tuple[int, ...] | None, stride: int | tuple[int, ...] | None
+) -> int:
+    """How many windows `occlusion` slides over a model of features `view` with this window and stride."""
+    space = window_space(view, window)
+    sizes = as_window(window, space)
+    steps = as_stride(stride, sizes, space)
+    return int(np.prod([len(window_masks(n, s, t)) for n, s, t in zip(space.map_shape, sizes, steps)]))
 
 
 def window_keep(axes: list[np.ndarray], counts: tuple[int, ...], start: int, stop: int) -> np.ndarray:

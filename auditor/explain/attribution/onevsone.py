@@ -12,7 +12,7 @@ import numpy as np
 
 from auditor.errors import ArgumentError
 from auditor.explain.attribution.ablation import feature_ablation
-from auditor.explain.attribution.core import Attribution, Attributions, Model
+from auditor.explain.attribution.core import Attribution, Attributions, Model, Target
 from auditor.explain.attribution.lime import lime
 from auditor.explain.attribution.occlusion import occlusion
 
@@ -29,14 +29,15 @@ def one_vs_one(
     counterfactual: np.ndarray,
     *,
     contrast: int,
-    target: int | None = None,
+    target: Target = None,
     explainer: str = "occlusion",
     **options: Any,
 ) -> Attribution | Attributions:
     """Attribute log p_target - log p_contrast (target: the predicted class) with the counterfactual as baseline.
 
     `gap` = score_input - score_baseline is what the map explains; `total` is the map's own sum to hold against it.
-    A batch x [N, ...] takes counterfactuals [N, ...] (one per input) and gives one Attributions.
+    A batch x [N, ...] takes counterfactuals [N, ...] (one per input), and `target` may be one class per
+    input; it gives one Attributions.
     """
     if explainer not in EXPLAINERS:
         raise ArgumentError(f"unknown explainer '{explainer}'; use one of {', '.join(EXPLAINERS)}")

@@ -63,11 +63,17 @@ def counterfactuals(
     batch = _batch(blackbox, X, target)
     inputs = len(batch.rows)
     image = blackbox.layout in IMAGE_LAYOUTS
-    domain = Domain(blackbox.input_shape, image, reference, constraints)
+    values = blackbox.input_values(reference)  # discrete inputs: searched in input space, kept integers
+    domain = Domain(blackbox.input_shape, image, reference, constraints, values)
     start: LatentStart | None = None
     round_budget = (params.budget - 1) // params.count
     basis = None
-    if generator is None and reference is not None and uses_basis(blackbox.layout, blackbox.input_shape):
+    if (
+        generator is None
+        and reference is not None
+        and not values.discrete
+        and uses_basis(blackbox.layout, blackbox.input_shape)
+    ):
         basis = ImageBasis(blackbox.prepare(np.asarray(reference)), blackbox.layout, clipped=False)
     decoder = generator if generator is not None else basis
     if decoder is not None:

@@ -9,6 +9,7 @@ import numpy as np
 
 from auditor.errors import ArgumentError, DataError
 from auditor.explain.counterfactuals.measures import change_tolerance, data_box, feature_scale, flat
+from auditor.value_sets import ValueSet
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,10 @@ class FeatureConstraints:
 
 
 class Domain:
-    """Scale, box and feature constraints of the flattened input, and the projection onto them."""
+    """Scale, box and feature constraints of the flattened input, and the projection onto them.
+
+    `value_set`: the input's value set; a discrete one (ids, bytes) keeps every element an integer within it.
+    """
 
     def __init__(
         self,
@@ -33,8 +37,10 @@ class Domain:
         image: bool,
         reference: np.ndarray | None,
         constraints: FeatureConstraints,
+        value_set: ValueSet | None = None,
     ) -> None:
         self.shape = shape
+        self.value_set = value_set if value_set is not None and value_set.discrete else None
         self.size = int(np.prod(shape))
         self.image = image
         if reference is not None:
@@ -72,8 +78,11 @@ class Domain:
         return index
 
     def project(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Clip to the box, keep immutables, round integers, snap category codes, argmax one-hot blocks."""
+        """Clip to the box, keep immutables, round integers, snap category codes, argmax one-hot blocks,
+        and move discrete inputs onto their value set."""
         rows = np.clip(rows, *self.box)
+        if self.value_set is not None:
+            rows = self.value_set.project(rows)
         if self.immutable.size:
             rows[:, self.immutable] = x[self.immutable]
         if self.integer.size:

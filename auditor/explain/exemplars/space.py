@@ -27,7 +27,7 @@ class InputBox:
     """Input-space search without a generator: standardized coordinates inside the data's ranges.
 
     Features that never vary in the reference data stay fixed at their value; decoded rows keep the
-    reference rows' sample shape.
+    reference rows' sample shape, and integers for a discrete input (ids, bytes).
     """
 
     mean: np.ndarray
@@ -36,9 +36,10 @@ class InputBox:
     upper: np.ndarray
     free: np.ndarray  # indices of the searched features
     shape: tuple[int, ...]  # of one reference row
+    discrete: bool = False
 
     @classmethod
-    def from_reference(cls, reference: np.ndarray) -> InputBox:
+    def from_reference(cls, reference: np.ndarray, discrete: bool = False) -> InputBox:
         rows = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
         if len(rows) < 2 or not np.isfinite(rows).all():
             raise DataError(
@@ -48,7 +49,9 @@ class InputBox:
         free = np.flatnonzero(upper > lower)
         if free.size == 0:
             raise DataError("every feature is constant in the reference data; there is nothing to search")
-        return cls(rows.mean(axis=0), rows.std(axis=0), lower, upper, free, tuple(reference.shape[1:]))
+        return cls(
+            rows.mean(axis=0), rows.std(axis=0), lower, upper, free, tuple(reference.shape[1:]), discrete
+        )
 
     @property
     def dim(self) -> int:
@@ -67,6 +70,8 @@ class InputBox:
         """Standardized coordinates (n, dim) -> rows (n, *shape), clipped to the box."""
         x = np.repeat(self.mean[None], len(u), axis=0)
         x[:, self.free] = self.mean[self.free] + u * self.scale[self.free]
+        if self.discrete:
+            x = np.rint(x)  # the box's bounds are values of the data, integers too
         return np.clip(x, self.lower, self.upper).astype(np.float32).reshape(len(u), *self.shape)
 
 
@@ -81,9 +86,11 @@ class SearchSpace:
         self.box: InputBox | None = None
         self.bounds: tuple[np.ndarray | float, np.ndarray | float] | None
         self.kind = "latent"
+        discrete = False
         if generator is None and reference is not None:
             reference = model_rows(blackbox, reference)
-            if uses_basis(blackbox.layout, blackbox.input_shape):
+            discrete = blackbox.input_values(reference).discrete  # searched in input space, as integers
+            if uses_basis(blackbox.layout, blackbox.input_shape) and not discrete:
                 self.generator = ImageBasis(reference, blackbox.layout)
                 self.kind = self.generator.name
         if self.generator is not None:
@@ -96,7 +103,7 @@ class SearchSpace:
             if reference is None:
                 raise ArgumentError("without a generator, give reference rows (--data) to set the search box")
             self.kind = "input"
-            self.box = InputBox.from_reference(reference)
+            self.box = InputBox.from_reference(reference, discrete)
             self.dim = self.box.dim
             self.bounds = self.box.bounds
             what = f"reference rows of {self.box.mean.size} features"

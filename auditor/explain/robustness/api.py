@@ -10,6 +10,7 @@ import numpy as np
 from auditor.errors import ArgumentError, DataError
 from auditor.explain.counterfactuals.measures import flat
 from auditor.explain.robustness.box import Box
+from auditor.explain.robustness.evolution import evolution_search
 from auditor.explain.robustness.hopskipjump import hopskipjump_search
 from auditor.explain.robustness.oracle import Oracle
 from auditor.explain.robustness.outcome import Outcome
@@ -42,7 +43,8 @@ def robustness(
     - reference: rows giving the box ([min, max]; one range for images) and, for the label-only search,
       the differently-labelled starting rows (their labels cost one query each, counted apart). Default: X.
     - bounds: the box as (lower, upper), overriding the reference's; integer / immutable: flat feature
-      indices rounded / never moved.
+      indices rounded / never moved. A discrete-input model (ids, bytes: `BlackBox.discrete_input`) has every
+      feature integer, within its value set's range unless `bounds` says otherwise.
     - rng: a seed (recorded in the result) or a Generator. Same seed, same result, bit for bit.
     Rows the model answers with NaN, and rows nothing flips within the budget, come back not found.
     """
@@ -60,6 +62,10 @@ def robustness(
     sources = blackbox.predict_labels(X)
     image = blackbox.layout in IMAGE_LAYOUTS
     ref = x0 if reference is None else flat(blackbox.prepare(np.asarray(reference))).astype(np.float32)
+    if blackbox.discrete_input:  # ids or bytes: every element an integer of the model's value set
+        values = blackbox.input_values(ref)
+        integer = range(x0.shape[1])
+        bounds = bounds if bounds is not None else (values.low, values.high)
     box = Box.of(x0.shape[1], ref, bounds=bounds, image=image, integer=integer, immutable=immutable)
     live = np.flatnonzero(sources >= 0)
     oracle = Oracle(blackbox, sources[live], params.budget, params.labels_only)
@@ -67,6 +73,8 @@ def robustness(
     windows = Windows(blackbox.input_shape, blackbox.layout)
     if method == "square":
         outcome = square_search(oracle, x0[live], box, windows, params, rng)
+    elif method != "hopskipjump":
+        outcome = evolution_search(oracle, x0[live], box, params, rng, method)
     else:
         ref_labels = (
             sources if reference is None else blackbox.predict_labels(ref.reshape(len(ref), *X.shape[1:]))
@@ -75,7 +83,7 @@ def robustness(
         outcome = hopskipjump_search(oracle, x0[live], box, windows, params, rng, ref, ref_labels)
     whole = Outcome.empty(x0)
     whole.stop[:] = "nonfinite_scores"
-    for name in ("best", "radius", "label", "stop"):
+    for name in ("best", "radius", "label", "stop", "tried"):
         getattr(whole, name)[live] = getattr(outcome, name)
     queries = np.ones(len(X), dtype=np.int64)
     queries[live] = oracle.queries
@@ -88,6 +96,7 @@ def robustness(
             found=bool(np.isfinite(whole.radius[i])),
             queries=int(queries[i]),
             stop_reason=str(whole.stop[i]),
+            lower_bound=None if np.isfinite(whole.radius[i]) else float(whole.tried[i]),
         )
         for i in range(len(X))
     )

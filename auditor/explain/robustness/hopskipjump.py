@@ -17,6 +17,8 @@ bisection step or step-size trial.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from auditor.explain.robustness.box import Box
@@ -50,7 +52,7 @@ def hopskipjump_search(
     steps = params.bisections or max(10, int(np.ceil(np.log2(8 * np.sqrt(dim)))))
     outcome = Outcome.empty(x0)
     owners, targets, labels = starting_points(
-        oracle, box, x0, reference, reference_labels, params.starts, rng
+        oracle, box, x0, reference, reference_labels, params.starts, rng, norm, outcome.tried
     )
     points, point_labels, _ = bisect(oracle, box, x0, owners, targets, labels, steps, norm)
     outcome.offer(owners, points, point_labels, x0, norm)
@@ -177,20 +179,36 @@ def _vertex(
 
 def _random_bits(rng: np.random.Generator, m: int, windows: Windows) -> np.ndarray:
     """(m, D) random 0/1; on images drawn per PROBE_CELL×PROBE_CELL block of pixels (per channel)."""
-    if not windows.image or min(windows.height, windows.width) < 4 * PROBE_CELL:
-        cells = m * windows.size
-        return np.unpackbits(np.frombuffer(rng.bytes((cells + 7) // 8), np.uint8), count=cells).reshape(m, -1)
-    c, h, w, f = windows.channels, windows.height, windows.width, PROBE_CELL
-    rows, columns = -(-h // f), -(-w // f)
-    cells = m * c * rows * columns
-    small = np.unpackbits(np.frombuffer(rng.bytes((cells + 7) // 8), np.uint8), count=cells)
-    small = small.reshape(m, c, rows, 1, columns, 1)
-    grid = np.broadcast_to(small, (m, c, rows, f, columns, f)).reshape(m, c, rows * f, columns * f)[
-        :, :, :h, :w
-    ]
-    if windows.layout == "NHWC":
-        grid = grid.transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(grid).reshape(m, -1)
+    if windows.image and min(windows.height, windows.width) >= 4 * PROBE_CELL:
+        cells, index = _probe_cells(windows.channels, windows.height, windows.width, windows.strides)
+    else:
+        cells, index = windows.size, None
+    count = m * cells
+    bits = np.unpackbits(np.frombuffer(rng.bytes((count + 7) // 8), np.uint8), count=count).reshape(m, cells)
+    return bits if index is None else np.take(bits, index, axis=1)
+
+
+@functools.cache
+def _probe_cells(
+    channels: int, height: int, width: int, strides: tuple[int, int, int]
+) -> tuple[int, np.ndarray]:
+    """An image's random cells per probe, and each flat feature's cell (its channel's PROBE_CELL² block)."""
+    rows, columns = -(-height // PROBE_CELL), -(-width // PROBE_CELL)
+    channel, row, column = strides
+    cell = (
+        np.arange(channels)[:, None, None] * rows * columns
+        + (np.arange(height) // PROBE_CELL)[None, :, None] * columns
+        + (np.arange(width) // PROBE_CELL)[None, None, :]
+    )
+    flat = (
+        np.arange(channels)[:, None, None] * channel
+        + np.arange(height)[None, :, None] * row
+        + np.arange(width)[None, None, :] * column
+    )
+    index = np.empty(channels * height * width, dtype=np.intp)
+    index[flat.reshape(-1)] = cell.reshape(-1)
+    index.flags.writeable = False  # cached: shared by every call
+    return channels * rows * columns, index
 
 
 def _step(

@@ -11,12 +11,15 @@ from auditor.explain.robustness.box import norms
 
 @dataclass(eq=False)
 class Outcome:
-    """Per input: `best` flipped point (the input itself until one is found), its radius (inf: none), label, stop."""
+    """Per input: `best` flipped point (the input itself until one is found), its radius (inf: none), label,
+    stop, and `tried`: the largest radius searched without finding a flip (a lower bound on the radius as far
+    as the search could tell; 0 when none)."""
 
     best: np.ndarray
     radius: np.ndarray
     label: np.ndarray
     stop: np.ndarray
+    tried: np.ndarray
 
     @classmethod
     def empty(cls, x0: np.ndarray) -> Outcome:
@@ -26,6 +29,7 @@ class Outcome:
             np.full(n, np.inf),
             np.full(n, -1, dtype=np.int64),
             np.full(n, "not_found", dtype=object),
+            np.zeros(n),
         )
 
     def offer(

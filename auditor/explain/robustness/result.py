@@ -10,7 +10,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class InputRadius:
-    """One input: its predicted class, the class the smallest perturbation found flips it to, that radius."""
+    """One input: its predicted class, the class the smallest perturbation found flips it to, that radius.
+
+    Not found: `lower_bound` is the largest radius the search tried without a flip (its radius is at least
+    that, as far as the budget could tell; 0 when none was tried); None for found inputs."""
 
     index: int
     source: int
@@ -19,6 +22,7 @@ class InputRadius:
     found: bool
     queries: int
     stop_reason: str
+    lower_bound: float | None = None
 
     def to_dict(self, class_names: tuple[str, ...]) -> dict[str, Any]:
         return {
@@ -31,6 +35,7 @@ class InputRadius:
             "found": self.found,
             "queries": self.queries,
             "stop_reason": self.stop_reason,
+            "lower_bound": self.lower_bound,
         }
 
 
@@ -72,6 +77,18 @@ class RobustnessResult:
         """Median over all inputs, those without a found radius counted as infinitely robust (None if it is)."""
         return _median(self.radii)
 
+    def median_radius_at_least(self) -> tuple[float | None, bool]:
+        """Median over all inputs, each not-found input counted at its lower bound: (value, censored); see
+        `censored_median`."""
+        return censored_median(self.radii, self.lower_bounds)
+
+    @property
+    def lower_bounds(self) -> np.ndarray:
+        """Per input: the largest radius tried without a flip where none was found, else the radius."""
+        return np.array(
+            [e.radius if e.lower_bound is None else e.lower_bound for e in self.inputs], dtype=np.float64
+        )
+
     def median_radius_per_class(self) -> dict[str, float | None]:
         """Median radius per predicted class, as `median_radius` does it."""
         sources = np.array([e.source for e in self.inputs])
@@ -83,6 +100,7 @@ class RobustnessResult:
     def to_dict(self) -> dict[str, Any]:
         """The robustness.json document (CLI.md): norm, seed, queries, inputs, curve, and the summary figures."""
         found = [e for e in self.inputs if e.found]
+        at_least, censored = self.median_radius_at_least()
         return {
             "method": self.method,
             "norm": self.norm,
@@ -93,6 +111,8 @@ class RobustnessResult:
             "reference_queries": self.reference_queries,
             "found": len(found),
             "median_radius": self.median_radius(),
+            "median_radius_at_least": at_least,
+            "median_radius_censored": censored,
             "median_radius_per_class": self.median_radius_per_class(),
             "inputs": [e.to_dict(self.class_names) for e in self.inputs],
             "curve": [[eps, accuracy] for eps, accuracy in self.curve],
@@ -110,6 +130,19 @@ def accuracy_curve(radii: np.ndarray, correct: np.ndarray, points: int) -> tuple
     robust = correct[None, :] & (radii[None, :] > grid[:, None])
     robust[0] = correct
     return tuple((float(eps), float(share)) for eps, share in zip(grid, robust.mean(axis=1)))
+
+
+def censored_median(radii: np.ndarray, bounds: np.ndarray) -> tuple[float | None, bool]:
+    """Median radius with each not-found input (radius inf) counted at its lower bound (`bounds`, the largest
+    radius tried without a flip): (value, censored). The true median is at least `value`; `censored` says a
+    not-found input's bound is at or below it, so that `value` is only that lower bound, not the median
+    itself. (None, False) without inputs."""
+    if not radii.size:
+        return None, False
+    found = np.isfinite(radii)
+    values = np.where(found, radii, bounds)
+    value = float(np.median(values))
+    return value, bool((~found & (values <= value)).any())
 
 
 def _median(values: np.ndarray) -> float | None:

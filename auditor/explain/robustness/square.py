@@ -4,7 +4,8 @@ Square Attack (Andriushchenko, Croce, Flammarion & Hein, ECCV 2020; reference co
 at a fixed radius ε, keep a perturbation δ and propose localized changes (a random square of the image,
 all channels), accepting one when it lowers the margin loss log p_source − max other log p. L∞: the square
 is set to ±ε per channel, starting from vertical stripes; L2: a square gets a two-bump pattern carrying the
-mass of a second square, which is emptied, and δ is rescaled to norm ε. The share of pixels a square covers
+mass of a second square, which is emptied, and the spare norm, so that ‖δ‖ stays ε (only the two squares'
+cells change: a proposal costs a copy of its input's point and two windows). The share of pixels a square covers
 follows the authors' piecewise schedule (halved at 10, 50, 200, … 8000 of 10,000), here over each input's
 budget. Around it: ε is bisected between the smallest radius that flipped the class and the largest ε that
 did not within `stage_queries`; every new ε is warm-started from δ rescaled. Off images a "square" is a
@@ -22,14 +23,12 @@ from auditor.explain.robustness.box import Box, norms
 from auditor.explain.robustness.oracle import Oracle
 from auditor.explain.robustness.outcome import Outcome
 from auditor.explain.robustness.params import RobustnessParams
+from auditor.explain.robustness.schedule import first_radius, next_radius
 from auditor.explain.robustness.windows import Windows
 
 HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # schedule steps, in 1/10,000 of the budget
 P_INIT = {"linf": 0.3, "l2": 0.1}
-SHRINK = 0.7  # next ε after a flip while no ε has failed yet
 SPREAD = 4  # inputs still searching take over finished ones' rows, up to SPREAD × `candidates` each
-GROW = 2.0  # next ε after a failure while none has flipped yet
-START_SHARE = 0.25  # first ε: this share of the box's diameter in the norm
 
 
 def square_search(
@@ -44,10 +43,8 @@ def square_search(
     n = len(x0)
     norm = params.norm
     p_init = params.p_init or P_INIT[norm]
-    diameter = box.diameter(norm)
-    cap = diameter
-    first = params.start_radius or (START_SHARE * diameter if np.isfinite(diameter) else 1.0)
-    eps = np.full(n, min(first, cap), dtype=np.float64)
+    first, cap = first_radius(box, params)
+    eps = np.full(n, first, dtype=np.float64)
     lo, hi = np.zeros(n), np.full(n, np.inf)
     current = box.project(x0 + _initial(windows, rng, n, eps, norm), x0, np.arange(n))
     margin = np.full(n, np.inf)
@@ -59,7 +56,9 @@ def square_search(
         inputs = np.flatnonzero(~done & (remaining > 0))
         if not inputs.size:
             break
-        per_input = min(SPREAD * params.candidates, -(-params.candidates * n // inputs.size))
+        per_input = min(
+            SPREAD * params.rows_per_call("square"), -(-params.rows_per_call("square") * n // inputs.size)
+        )
         count = np.minimum(per_input, remaining[inputs])
         owners = np.repeat(inputs, count)
         progress = (oracle.queries[owners] - 1) / oracle.budget
@@ -79,12 +78,12 @@ def square_search(
         if hit.size:
             radius = outcome.offer(hit, points[won[flipped]], labels[won[flipped]], x0, norm)
             hi[hit] = np.minimum(hi[hit], radius)
-            _next_radius(hit, eps, lo, hi, cap, params.tolerance, done, outcome)
+            next_radius(hit, eps, lo, hi, cap, params.tolerance, done, outcome)
             moved[hit] = True
-        stalled = inputs[(stage[inputs] >= params.stage_queries) & ~moved[inputs]]
+        stalled = inputs[(stage[inputs] >= params.stage_budget("square")) & ~moved[inputs]]
         if stalled.size:
             lo[stalled] = np.maximum(lo[stalled], eps[stalled])
-            _next_radius(stalled, eps, lo, hi, cap, params.tolerance, done, outcome)
+            next_radius(stalled, eps, lo, hi, cap, params.tolerance, done, outcome)
             moved[stalled] = True
         warm = np.flatnonzero(moved & ~done)
         if warm.size:  # the new ε starts from the current perturbation rescaled
@@ -93,28 +92,8 @@ def square_search(
             current[warm] = box.project(x0[warm] + delta * ratio[:, None], x0, warm)
             margin[warm] = np.inf
             stage[warm] = 0
+    outcome.tried[:] = lo
     return outcome
-
-
-def _next_radius(
-    inputs: np.ndarray,
-    eps: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    cap: float,
-    tolerance: float,
-    done: np.ndarray,
-    outcome: Outcome,
-) -> None:
-    """Bisect between the largest failed ε and the smallest flipping radius; stop inputs within tolerance."""
-    known = np.isfinite(hi[inputs])
-    bracket = (lo[inputs] + hi[inputs]) / 2
-    eps[inputs] = np.where(
-        known, np.where(lo[inputs] > 0, bracket, hi[inputs] * SHRINK), np.minimum(eps[inputs] * GROW, cap)
-    )
-    converged = inputs[known & (hi[inputs] - lo[inputs] <= tolerance * hi[inputs])]
-    done[converged] = True
-    outcome.stop[converged] = "converged"
 
 
 def _initial(windows: Windows, rng: np.random.Generator, n: int, eps: np.ndarray, norm: str) -> np.ndarray:
@@ -187,6 +166,10 @@ def _propose(
     """One localized change of each owner's current point, grouped by window size, projected into the box."""
     points = current[owners]
     least = 3 if norm == "l2" and windows.image else 1
+    total = None
+    if norm == "l2" and windows.image:  # each input's ‖δ‖², shared by its proposals
+        shift = current - x0
+        total = np.einsum("ij,ij->i", shift, shift, dtype=np.float64)
     for value in np.unique(share):
         rows = np.flatnonzero(share == value)
         who = owners[rows]
@@ -197,37 +180,49 @@ def _propose(
             signs = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(len(rows), windows.channels, 1))
             values = origins + signs * eps[who].astype(np.float32)[:, None, None]
             points[rows[:, None, None], index] = box.project_cells(values, index, origins)
-            continue
-        origins = x0[who]
-        delta = (
-            np.subtract(points[rows], origins)
-            if len(rows) < len(owners)
-            else np.subtract(points, origins, out=points)
-        )
-        if windows.image:
+        elif total is not None:
             side = side + 1 if side % 2 == 0 and side < min(windows.height, windows.width) else side
-            delta = _l2_update(windows, rng, delta, eps[who], side)
+            _l2_update(windows, box, rng, x0, current, points, rows, who, eps[who], total[who], side)
         else:
+            origins = x0[who]
+            delta = np.subtract(points[rows], origins)
             delta = _l2_subset_update(windows, rng, delta, eps[who], side, float(value))
-        delta += origins
-        points[rows] = box.project(delta, x0, who)
+            delta += origins
+            points[rows] = box.project(delta, x0, who)
     return points
 
 
 def _l2_update(
-    windows: Windows, rng: np.random.Generator, delta: np.ndarray, eps: np.ndarray, side: int
-) -> np.ndarray:
-    """Images: move the mass of window 2 and the spare norm into window 1 with a fresh two-bump pattern;
-    then δ rescaled to norm ε."""
-    m = len(delta)
-    rows = np.arange(m)[:, None, None]
-    total = np.einsum("ij,ij->i", delta, delta, dtype=np.float64)
-    first, second = windows.draw(rng, m, side), windows.draw(rng, m, side)
-    old = delta[rows, first]
+    windows: Windows,
+    box: Box,
+    rng: np.random.Generator,
+    x0: np.ndarray,
+    current: np.ndarray,
+    points: np.ndarray,
+    rows: np.ndarray,
+    who: np.ndarray,
+    eps: np.ndarray,
+    total: np.ndarray,
+    side: int,
+) -> None:
+    """Images, in place on `points[rows]` (copies of their inputs' current points): move the perturbation δ
+    of window 2 and the spare norm ε² − ‖δ‖² into window 1 with a fresh two-bump pattern, so that ‖δ‖ = ε
+    (the authors' update, which conserves the norm: only the two windows' cells are touched)."""
+    m = len(rows)
+    first, top, left = windows.squares(rng, m, side)
+    second, top2, left2 = windows.squares(rng, m, side)
+    owner, row = who[:, None, None], rows[:, None, None]
+    base = x0[owner, first]
+    old = current[owner, first] - base
     old_sq = (old.astype(np.float64) ** 2).sum(axis=2, keepdims=True)
-    delta[rows, first] = 0.0
-    moved_sq = (delta[rows, second].astype(np.float64) ** 2).sum(axis=2, keepdims=True)
-    delta[rows, second] = 0.0
+    # window 2's cells inside window 1 were emptied with it: their mass is not moved twice
+    steps = np.arange(side)
+    down = (top2[:, None] + steps)[:, :, None] - top[:, None, None]
+    across = (left2[:, None] + steps)[:, None, :] - left[:, None, None]
+    outside = ~(((down >= 0) & (down < side))[:, :, None] & ((across >= 0) & (across < side))[:, None, :])
+    emptied = x0[owner, second]
+    moved = (current[owner, second] - emptied) * outside.reshape(m, 1, side * side)
+    moved_sq = (moved.astype(np.float64) ** 2).sum(axis=2, keepdims=True)
     flip = rng.random(m) > 0.5
     pattern = np.where(
         flip[:, None], _two_bumps(side, True).reshape(1, -1), _two_bumps(side, False).reshape(1, -1)
@@ -238,10 +233,8 @@ def _l2_update(
     fresh *= np.sqrt(spare + old_sq + moved_sq) / np.maximum(
         np.sqrt((fresh**2).sum(axis=2, keepdims=True)), 1e-30
     )
-    delta[rows, first] = fresh.astype(np.float32)
-    scale = eps / np.maximum(np.sqrt(np.einsum("ij,ij->i", delta, delta, dtype=np.float64)), 1e-30)
-    delta *= scale[:, None].astype(np.float32)
-    return delta
+    points[row, second] = emptied
+    points[row, first] = box.project_cells((base + fresh).astype(np.float32), first, base)
 
 
 def _l2_subset_update(

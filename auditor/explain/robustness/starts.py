@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor.explain.robustness.box import Box
+from auditor.explain.robustness.box import Box, norms
 from auditor.explain.robustness.oracle import Oracle
 
 NOISE_ROWS = 16  # uniform rows in the box tried per input that has no differently-labelled reference row
@@ -18,8 +18,12 @@ def starting_points(
     reference_labels: np.ndarray,
     count: int,
     rng: np.random.Generator,
+    norm: str,
+    tried: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flipped points to walk from: (owners, rows in the box, their labels); inputs with none get none."""
+    """Flipped points to walk from: (owners, rows in the box, their labels); inputs with none get none.
+
+    `tried[i]` (in place) becomes the largest distance (`norm`) of a queried row that kept input i's label."""
     owners, picks = unlike_rows(x0, oracle.sources, reference, reference_labels, count)
     targets = box.project(reference[picks].astype(np.float32), x0, owners)
     labels = reference_labels[picks]
@@ -30,7 +34,7 @@ def starting_points(
     owners, targets, labels = owners[keep], targets[keep], labels[keep]
     lacking = np.setdiff1d(np.arange(len(x0)), owners)
     if lacking.size:
-        extra_owners, extra, extra_labels = noise_rows(oracle, box, x0, lacking, rng)
+        extra_owners, extra, extra_labels = noise_rows(oracle, box, x0, lacking, rng, norm, tried)
         first = np.r_[True, np.diff(extra_owners) != 0] if len(extra_owners) else np.empty(0, dtype=bool)
         owners = np.concatenate([owners, extra_owners[first]])
         targets = np.concatenate([targets, extra[first]])
@@ -66,10 +70,16 @@ def unlike_rows(
 
 
 def noise_rows(
-    oracle: Oracle, box: Box, x0: np.ndarray, inputs: np.ndarray, rng: np.random.Generator
+    oracle: Oracle,
+    box: Box,
+    x0: np.ndarray,
+    inputs: np.ndarray,
+    rng: np.random.Generator,
+    norm: str,
+    tried: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For inputs without a start: uniform rows in the box, one call; (owners, rows, labels) of those labelled
-    differently."""
+    differently. `tried` (in place): each input's largest distance of a row that kept its label."""
     allowed = np.minimum(NOISE_ROWS, np.maximum(oracle.remaining()[inputs] - 1, 0))
     owners = np.repeat(inputs, allowed)
     lower, upper = (
@@ -81,4 +91,6 @@ def noise_rows(
     )
     _, labels = oracle.query(rows, owners)
     flipped = (labels >= 0) & (labels != oracle.sources[owners])
+    kept = ~flipped & (labels >= 0)
+    np.maximum.at(tried, owners[kept], norms(rows[kept] - x0[owners[kept]], norm))
     return owners[flipped], rows[flipped], labels[flipped]

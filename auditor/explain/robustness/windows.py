@@ -47,6 +47,12 @@ class Windows:
         if not self.image:
             keys = rng.random((m, self.size))
             return np.argpartition(keys, side - 1, axis=1)[:, :side][:, None, :]
+        return self.squares(rng, m, side)[0]
+
+    def squares(
+        self, rng: np.random.Generator, m: int, side: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Images: m random side×side squares, all channels: (m, channels, side²) flat indices, tops, lefts."""
         top = rng.integers(0, self.height - side + 1, size=m)
         left = rng.integers(0, self.width - side + 1, size=m)
         steps = np.arange(side)
@@ -54,4 +60,4 @@ class Windows:
         cells = (
             (top[:, None] + steps)[:, :, None] * row + (left[:, None] + steps)[:, None, :] * column
         ).reshape(m, 1, side * side)
-        return cells + (np.arange(self.channels) * channel)[None, :, None]
+        return cells + (np.arange(self.channels) * channel)[None, :, None], top, left

@@ -112,6 +112,15 @@ def _segment(model: TextModel, text: str) -> Segmented:
     return segmented
 
 
+def _check_score(score: str) -> None:
+    """Text models are read through their probabilities: every score kind but the raw output column."""
+    if score == "raw":
+        raise ArgumentError(
+            "score 'raw' is not available for text models (they are read as probabilities); use probability, "
+            "log_probability or log_odds"
+        )
+
+
 def _target(probs: np.ndarray, target: int | None, n_classes: int) -> int:
     if not np.isfinite(probs).all():
         raise DataError("the model returns NaN or Inf for this text; it cannot be explained")
@@ -130,6 +139,7 @@ def word_occlusion(
     score: str = "probability",
 ) -> WordAttribution:
     """Each word's weight is the drop in the score when that word alone is removed: W + 2 rows, one batch."""
+    _check_score(score)
     run = _Run(model)
     segmented = _segment(model, text)
     n = len(segmented)
@@ -170,6 +180,7 @@ def word_lime(
     rng: np.random.Generator | int = 0,
 ) -> WordAttribution:
     """LIME (kernel="lime") or KernelSHAP (kernel="shap") weights of the words, all samples in one batch."""
+    _check_score(score)
     if kernel not in KERNELS:
         raise ArgumentError(f"unknown kernel {kernel!r}; use one of {', '.join(KERNELS)}")
     if samples < 3:

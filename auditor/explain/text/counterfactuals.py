@@ -4,7 +4,9 @@ class to a target, each edit chosen by the model's answers alone.
 1. Importance: each word's occlusion drop of the source class's probability (W + 2 rows).
 2. Greedy: every single edit of an unedited word among the `positions` most important (each substitute
    from the vocabulary, or deletion) is scored on top of the edits so far, all in one batch; the edit
-   with the best margin log p_target - max_other log p is kept, until the class flips.
+   with the best margin log p_target - max_other log p is kept, until the class flips. When the budget
+   left is smaller than the batch, each position keeps its first options (deletion, then the most
+   frequent words) as far as the budget goes.
 3. Prune: edits whose undoing keeps the text valid are undone.
 4. Zero-order search over substitution choices: with k edits, an elitist evolution over sets of k - 1
    edits (positions among the most important, options drawn by their single-edit margins from step 2)
@@ -282,9 +284,12 @@ class _Search:
             pairs = [(i, j) for i in free for j in self._candidates(i)]
             if not pairs:
                 break
-            if len(pairs) > self.scorer.left():
+            if self.scorer.left() < 1:
                 reason = "budget"
                 break
+            if len(pairs) > self.scorer.left():  # what the budget allows: every position's first options
+                rank = {i: r for r, i in enumerate(free)}
+                pairs = sorted(pairs, key=lambda pair: (pair[1], rank[pair[0]]))[: self.scorer.left()]
             texts = [self.segmented.edited({**edits, i: self.options[j]}) for i, j in pairs]
             margins, valid, _ = self.scorer(texts)
             if not edits:

@@ -1,0 +1,54 @@
+"""The text sample's audit end to end through the CLI, and the text config keys."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tokenizers")
+
+from auditor.cli import main
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_models" / "text"
+
+
+def _audit(*args: str) -> int:
+    with pytest.raises(SystemExit) as stop:
+        main(["audit", *args, "--device", "cpu", "--quiet"])
+    return int(stop.value.code)
+
+
+def test_text_sample_audit_passes(tmp_path):
+    out = tmp_path / "out"
+    assert _audit("--config", str(SAMPLE / "audit.toml"), "--out", str(out)) == 0
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["verdict"] == "pass" and doc["class_names"] == ["linux", "love", "sports"]
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert {name: c["status"] for name, c in checks.items() if name != "provenance"} == dict.fromkeys(
+        ("accuracy", "stability", "exemplars", "counterfactuals", "attributions"), "passed"
+    )
+    assert checks["accuracy"]["figure"] == pytest.approx(0.6468, abs=1e-4)  # the sample README's figure
+    assert checks["accuracy"]["details"]["rows"] == 218
+    exemplars = checks["exemplars"]["details"]
+    assert exemplars["classes_reached"] == 1.0 and all(e["text"] for e in exemplars["exemplars"])
+    for entry in checks["counterfactuals"]["details"]["counterfactuals"]:
+        edited = "".join(p["text"] if p["kind"] == "text" else p["new"] for p in entry["segments"])
+        assert " ".join(edited.split()) == " ".join(entry["edited"].split())  # the marked edits make the text
+    for entry in checks["attributions"]["details"]["maps"]:
+        assert "".join(p["text"] for p in entry["segments"]) == entry["text"]
+    assert checks["attributions"]["details"]["removal"] == "delete"
+
+
+def test_text_column_must_exist(tmp_path, capsys):
+    for name in ("classifier.onnx", "tokenizer.json", "config.json", "samples.jsonl"):
+        shutil.copy(SAMPLE / name, tmp_path / name)
+    (tmp_path / "audit.toml").write_text(
+        '[model]\npath = "classifier.onnx"\n[data]\npath = "samples.jsonl"\ntext_column = "body"\n'
+    )
+    assert _audit("--config", str(tmp_path / "audit.toml"), "--out", str(tmp_path / "out")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no text column 'body'" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
