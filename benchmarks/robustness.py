@@ -138,14 +138,20 @@ def art_hopskipjump(X: np.ndarray) -> dict:
         before = model.rows
         points.append(attack.generate(x[None])[0])
         queries.append(model.rows - before + 1)  # + the clean prediction, as ours counts it
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return art_run(model, points, queries, started, cpu)
+
+
+def art_run(
+    model: CountedSession, points: list[np.ndarray], queries: list[int], started: float, cpu: float
+) -> dict:
+    """An ART run's points and counts, timed from `started` (wall) and `cpu` (process CPU)."""
     return {
         "points": np.stack(points),
         "found": None,
         "queries": queries,
-        "wall": wall,
+        "wall": time.perf_counter() - started,
         "ort": model.seconds,
-        "cpu": cpu,
+        "cpu": time.process_time() - cpu,
         "ort_cpu": model.cpu,
     }
 
@@ -182,16 +188,7 @@ def art_square(norm: str, budget: int) -> Callable[[np.ndarray], dict]:
                     eps = (lo + hi) / 2 if np.isfinite(hi) else eps * 2
             points.append(best)
             queries.append(model.rows - first + 1)
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        return {
-            "points": np.stack(points),
-            "found": None,
-            "queries": queries,
-            "wall": wall,
-            "ort": model.seconds,
-            "cpu": cpu,
-            "ort_cpu": model.cpu,
-        }
+        return art_run(model, points, queries, started, cpu)
 
     run.__name__ = f"art_square_{norm}"
     return run
