@@ -63,8 +63,9 @@ def read_config(
         if config.generator is None:
             raise ConfigError("--encoder needs a generator (--generator or [generator] in the config)")
         config = replace(config, generator=replace(config.generator, encoder=Path(encoder)))
-    if data:
-        config = replace(config, data=DataConfig(Path(data), config.data.limit if config.data else None))
+    if data:  # a new path; the config's other [data] settings (limit, text and label columns) still hold
+        kept = replace(config.data, path=Path(data)) if config.data else DataConfig(Path(data))
+        config = replace(config, data=kept)
     return config
 
 

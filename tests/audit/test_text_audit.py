@@ -52,3 +52,27 @@ def test_text_column_must_exist(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "no text column 'body'" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_data_flag_keeps_the_configs_text_columns(tmp_path, capsys):
+    for name in ("classifier.onnx", "tokenizer.json", "config.json"):
+        shutil.copy(SAMPLE / name, tmp_path / name)
+    rows = [json.loads(line) for line in (SAMPLE / "samples.jsonl").read_text().splitlines()[:40]]
+    renamed = "".join(json.dumps({"body": r["text"], "topic": r["label"]}) + "\n" for r in rows)
+    (tmp_path / "a.jsonl").write_text(renamed)
+    (tmp_path / "b.jsonl").write_text(renamed)
+    (tmp_path / "audit.toml").write_text(
+        '[model]\npath = "classifier.onnx"\n'
+        '[data]\npath = "a.jsonl"\ntext_column = "body"\nlabel_column = "topic"\n'
+        "[checks.stability]\nenabled = false\n[checks.exemplars]\nenabled = false\n"
+        "[checks.counterfactuals]\nenabled = false\n[checks.attributions]\nenabled = false\n"
+    )
+    out = tmp_path / "out"
+    code = _audit(
+        "--config", str(tmp_path / "audit.toml"), "--data", str(tmp_path / "b.jsonl"), "--out", str(out)
+    )
+    assert code == 0, capsys.readouterr().err
+    accuracy = next(
+        c for c in json.loads((out / "report.json").read_text())["checks"] if c["name"] == "accuracy"
+    )
+    assert accuracy["details"]["rows"] == 40  # texts and labels read from the config's columns of --data
