@@ -61,6 +61,18 @@ class Cost:
             + search
         )
 
+    def scaled(self, factor: float) -> Cost:
+        """These timings `factor` times slower (a machine that turned out busier than when it was timed)."""
+        return replace(
+            self,
+            call=self.call * factor,
+            row=self.row * factor,
+            generator_row=self.generator_row * factor,
+            steps={key: value * factor for key, value in self.steps.items()},
+            rows_per_second=self.rows_per_second / factor,
+            source=f"{self.source}, x{factor:.2f} as measured",
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_per_second": self.rows_per_second,
@@ -151,6 +163,10 @@ class AuditPlan:
     queries: int = 0  # classifier rows the planning sent (the data's predictions, to rank confused classes)
     seconds: float = 0.0  # time the planning took (timings included)
     full_seconds: float = 0.0  # the estimate before any reduction
+    upfront_seconds: float | None = (
+        None  # the estimate printed before the run, when the checks were re-planned
+    )
+    replans: tuple[str, ...] = ()  # why the later checks were planned again during the run
 
     @property
     def estimated_seconds(self) -> float:
@@ -158,6 +174,18 @@ class AuditPlan:
 
     def check(self, name: str) -> CheckPlan | None:
         return next((c for c in self.checks if c.name == name), None)
+
+    def replanned(self, later: AuditPlan, why: str) -> AuditPlan:
+        """This plan with `later`'s checks in place of the same-named ones, the cost they were planned with,
+        and why."""
+        new = {c.name: c for c in later.checks}
+        return replace(
+            self,
+            cost=later.cost,
+            checks=tuple(new.get(c.name, c) for c in self.checks),
+            upfront_seconds=self.upfront_seconds if self.replans else self.estimated_seconds,
+            replans=(*self.replans, why),
+        )
 
     def time_limit(self, name: str, elapsed: float) -> float | None:
         """Seconds the check may use when `elapsed` of the budget is gone: what is left minus what the later
@@ -179,6 +207,8 @@ class AuditPlan:
             "estimated_seconds": self.estimated_seconds,
             "full_size_seconds": self.full_seconds,
             "planning_seconds": self.seconds,
+            "upfront_seconds": self.upfront_seconds,
+            "replans": list(self.replans),
             "planning_queries": self.queries,
             "cost": self.cost.to_dict(),
             "checks": [c.to_dict() for c in self.checks],

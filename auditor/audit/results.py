@@ -25,6 +25,7 @@ TIMING_KEYS = frozenset(
         "estimated_seconds",
         "full_size_seconds",
         "planning_seconds",
+        "upfront_seconds",
         "cost",
     }
 )

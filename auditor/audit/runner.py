@@ -18,13 +18,17 @@ from auditor.audit.checks import Check, Context, Unit, listed_checks, settings_d
 from auditor.audit.checks.core import SettingsT
 from auditor.audit.config import AuditConfig
 from auditor.audit.executors.local import UnitMapper, forget_cached_rows, local_mapper
-from auditor.audit.plan import AuditPlan
+from auditor.audit.plan import FILL, AuditPlan
 from auditor.audit.planner import plan_audit
 from auditor.audit.results import AuditReport, CheckResult, Stage, figure_text, judged_status
 from auditor.audit.seeds import unit_seed
 from auditor.errors import ArgumentError, AuditorError, ConfigError, NotFinished
 from auditor.model.budget import Budget
 
+#: Re-plan the later checks when the checks so far ran this many times slower than planned ...
+REPLAN_PACE = 1.25
+#: ... once they have taken at least this long (the pace of a few short checks is noise).
+REPLAN_AFTER_SECONDS = 2.0
 Progress = Callable[[str, int, int], None]  # (check name, units done, units total)
 
 
@@ -193,11 +197,14 @@ def run_audit(
         if model is not None:
             clocks[model.runner] = Budget()
     before = {runner: runner.budget for runner in clocks}
-    results = []
+    results: list[CheckResult] = []
     try:
         for runner, limit in clocks.items():
             runner.budget = limit
-        for check in checks:
+        for index, check in enumerate(checks):
+            plan = _paced(
+                plan, config, context, checks[index:], results, plan.seconds + time.perf_counter() - started
+            )
             planned = plan.check(check.name)
             settings = planned.settings if planned is not None else check.settings(config)
             if planned is not None and planned.out_of_time and planned.skipped is not None:
@@ -246,6 +253,42 @@ def run_audit(
         ort_seconds=ort_seconds(context),
         plan=plan,
     )
+
+
+def _paced(
+    plan: AuditPlan,
+    config: AuditConfig,
+    context: Context,
+    later: tuple[Check[Any, Any], ...],
+    results: list[CheckResult],
+    elapsed: float,
+) -> AuditPlan:
+    """The plan, or (once per audit) the later checks planned again for the time left when the checks so far
+    ran REPLAN_PACE times slower than planned and the later ones would no longer fit at that pace."""
+    if plan.time_budget is None or plan.replans:
+        return plan
+    done = [(result, plan.check(result.name)) for result in results if result.stage is Stage.MEASURE]
+    planned = sum(entry.seconds for _, entry in done if entry is not None)
+    actual = sum(result.seconds for result, entry in done if entry is not None)
+    if actual < REPLAN_AFTER_SECONDS or actual <= planned * REPLAN_PACE:
+        return plan
+    pace = actual / max(planned, 1e-9)
+    left = plan.time_budget - elapsed
+    seconds = {c.name: entry.seconds for c in later if (entry := plan.check(c.name)) is not None}
+    waiting = tuple(c for c in later if c.stage is Stage.MEASURE and seconds.get(c.name, 0.0) > 0)
+    if left <= 0 or sum(seconds[c.name] for c in waiting) * pace <= left * FILL:
+        return plan
+    again = plan_audit(
+        replace(config, run=replace(config.run, time_budget=left)),
+        context,
+        waiting,
+        cost=plan.cost.scaled(pace),
+    )
+    why = (
+        f"after {results[-1].name}: the checks ran {pace:.1f}x slower than planned, so the later checks "
+        f"were planned again for the {left:.3g} s left"
+    )
+    return plan.replanned(again, why)
 
 
 def _not_run(check: Check[Any, Any], settings: Any, reason: str | None = None) -> CheckResult:

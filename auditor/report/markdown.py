@@ -76,6 +76,11 @@ def plan_lines(report: AuditReport) -> list[str]:
         "",
         f"**Plan**: ~{plan.estimated_seconds:.1f} s estimated for {budget}; the audit took {report.seconds:.1f} s.",
     ]
+    if plan.replans:
+        lines += [
+            f"Up front the estimate was ~{plan.upfront_seconds or 0:.1f} s; {md(why)}."
+            for why in plan.replans
+        ]
     reduced = [p for p in plan.checks if p.reductions]
     if not reduced:
         return [*lines, "Nothing was reduced."]

@@ -12,13 +12,14 @@ from onnx_factory import model as make_model
 from onnx_factory import save
 from workspace import build
 
-from auditor.audit import checks
+from auditor.audit import checks, runner
 from auditor.audit.checks.inputs import AUTO_CLASSES, CONFUSED_PAIRS, SAMPLED_CLASSES
 from auditor.audit.config import load_config, override
 from auditor.audit.plan import AuditPlan, Cost, Work, scale
 from auditor.audit.planner import fit_call_cost, plan_audit, water_level
 from auditor.audit.runner import run_audit
 from auditor.jsonable import jsonable
+from auditor.report import markdown
 
 # timings to plan with, so that the reductions do not depend on this machine's load
 FIXED_COST = Cost(
@@ -267,3 +268,27 @@ def test_the_plan_estimate_is_close_to_the_time_taken_on_digits(digits_dir: Path
     assert 1 / 3 <= estimated / taken <= 3
     for name in whole:
         assert report.check(name).queries <= plan.check(name).queries  # type: ignore[union-attr]
+
+
+def test_checks_slower_than_planned_have_the_later_ones_planned_again(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "REPLAN_AFTER_SECONDS", 0.0)  # the workspace's checks are short
+    config = load_config(workspace)
+    config = dataclasses.replace(config, run=override(config.run, time_budget=0.5))
+    ctx = checks.Context.open(config)
+    plan = plan_audit(config, ctx, cost=FIXED_COST.scaled(1e-4))  # timings of a machine far faster than this
+    assert not any(c.reductions for c in plan.checks)  # up front everything fits
+    report = run_audit(config, ctx, plan=plan)
+    assert report.plan is not None and len(report.plan.replans) == 1  # planned again once, and says why
+    assert "slower than planned, so the later checks were planned again" in report.plan.replans[0]
+    assert report.plan.upfront_seconds == pytest.approx(plan.estimated_seconds)
+    reduced = [c for c in report.plan.checks if c.reductions]
+    assert reduced  # the later checks were cut to the time left, and ran with the cut settings
+    for entry in reduced:
+        for cut in entry.reductions:
+            assert report.check(entry.name).settings[cut.setting] == jsonable(cut.after)
+    assert "Up front the estimate was" in markdown.render(report)
+    roomy = dataclasses.replace(config, run=override(config.run, time_budget=600.0))
+    unhurried = run_audit(roomy, ctx, plan=plan_audit(roomy, ctx, cost=FIXED_COST.scaled(1e-4)))
+    assert unhurried.plan is not None and not unhurried.plan.replans  # slower, but the rest still fits
