@@ -11,6 +11,17 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx_factory import model, save
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+#: A bag-of-words vocabulary and each word's contribution to logit 1 - logit 0 (the log-odds of class 1).
+WORDS = ["good", "bad", "movie", "plot", "great", "awful", "boring", "fine", "the", "was", "and"]
+CONTRIBUTION = {
+    "good": 1.0,
+    "great": 2.0,
+    "fine": 0.5,
+    "bad": -1.5,
+    "awful": -2.5,
+    "boring": -1.0,
+    "plot": 0.25,
+}
 
 
 def word_tokenizer(path: Path, words: Sequence[str], *, cls_sep: bool = True) -> dict[str, int]:

@@ -9,22 +9,11 @@ import pytest
 
 pytest.importorskip("tokenizers")
 
-from text_factory import bag_of_words, bert_shaped, save, word_tokenizer
+from text_factory import CONTRIBUTION, WORDS, bag_of_words, bert_shaped, save, word_tokenizer
 
 from auditor.explain.text import word_faithfulness, word_lime, word_occlusion
 from auditor.model.text import TextModel
 
-WORDS = ["good", "bad", "movie", "plot", "great", "awful", "boring", "fine", "the", "was", "and"]
-#: Each word's contribution to logit 1 - logit 0 (the log-odds of class 1).
-CONTRIBUTION = {
-    "good": 1.0,
-    "great": 2.0,
-    "fine": 0.5,
-    "bad": -1.5,
-    "awful": -2.5,
-    "boring": -1.0,
-    "plot": 0.25,
-}
 TEXT = "The movie was bad and the plot was awful, and boring"
 
 

@@ -11,22 +11,12 @@ import pytest
 
 pytest.importorskip("tokenizers")
 
-from text_factory import bag_of_words, bert_shaped, hf_config, save, word_tokenizer
+from text_factory import CONTRIBUTION, WORDS, bag_of_words, bert_shaped, hf_config, save, word_tokenizer
 
 from auditor.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_models" / "text"
-WORDS = ["good", "bad", "movie", "plot", "great", "awful", "boring", "fine", "the", "was", "and"]
-CONTRIBUTION = {
-    "good": 1.0,
-    "great": 2.0,
-    "fine": 0.5,
-    "bad": -1.5,
-    "awful": -2.5,
-    "boring": -1.0,
-    "plot": 0.25,
-}
 TEXTS = [
     "The movie was bad and the plot was awful, and boring",
     "the movie was good",
