@@ -58,21 +58,6 @@ def run_check(
     settings: SettingsT | None = None,
     deadline_reason: str | None = None,
 ) -> CheckResult:
-    """`measure_check` with the ONNX Runtime seconds it spent in this process (units run elsewhere, e.g. on
-    Ray workers, are not counted)."""
-    before = ort_seconds(ctx)
-    result = measure_check(check, ctx, progress, mapper, settings, deadline_reason)
-    return replace(result, ort_seconds=ort_seconds(ctx) - before)
-
-
-def measure_check(
-    check: Check[SettingsT, Any],
-    ctx: Context,
-    progress: Progress | None = None,
-    mapper: UnitMapper = local_mapper,
-    settings: SettingsT | None = None,
-    deadline_reason: str | None = None,
-) -> CheckResult:
     """Plan, map and merge one check (with `settings`, else its configured ones).
 
     A prerequisite missing or a user-facing error makes it 'not_run'. A spent query budget or time limit, or a
@@ -229,7 +214,11 @@ def run_audit(
                 continue
             for limit in clocks.values():
                 limit.start_check(seconds)
-            results.append(run_check(check, context, progress, mapper, settings, note))
+            ort_before = ort_seconds(
+                context
+            )  # this process's sessions: units run on Ray workers are not in it
+            result = run_check(check, context, progress, mapper, settings, note)
+            results.append(replace(result, ort_seconds=ort_seconds(context) - ort_before))
     finally:
         for runner, previous in before.items():
             runner.budget = previous

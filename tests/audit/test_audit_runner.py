@@ -54,6 +54,10 @@ def test_query_totals_are_per_check_deltas_of_one_session(config_path: Path) -> 
     assert report.queries == ctx.blackbox.queries == sum(c.queries for c in report.checks)
     assert report.check("accuracy").queries == 60
     assert report.generator_queries == ctx.generator.queries  # type: ignore[union-attr]
+    # each check's ONNX Runtime seconds: its share of the session's, within its own wall time
+    shares = [c.ort_seconds for c in report.checks]
+    assert all(0 <= s <= c.seconds for s, c in zip(shares, report.checks, strict=True))
+    assert report.check("accuracy").ort_seconds > 0 and sum(shares) <= report.ort_seconds
 
 
 def test_report_json_has_the_stable_keys(report: AuditReport) -> None:
