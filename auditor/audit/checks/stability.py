@@ -24,7 +24,7 @@ from auditor.audit.checks.core import (
 from auditor.audit.checks.inputs import no_inputs, unit_rows
 from auditor.audit.config import StabilitySettings
 from auditor.audit.plan import Work, scale
-from auditor.audit.results import Figure, Outcome
+from auditor.audit.results import Criterion, Figure, Outcome
 from auditor.audit.seeds import unit_seed
 from auditor.pictures import grid_png
 from auditor.value_sets import ValueSet
@@ -116,41 +116,13 @@ def merge(ctx: Context, settings: StabilitySettings, parts: list[Flips]) -> Outc
     noisy_all = np.concatenate([p.noisy for p in parts])
     scored = clean_all >= 0  # rows whose own prediction is finite; the others cannot flip and are left out
     skipped = np.concatenate([p.items for p in parts])[~scored]
-    clean, noisy = clean_all[scored], noisy_all[scored]
-    flips = noisy != clean[:, None]
-    k = ctx.blackbox.n_classes
-    rate = float(flips.mean()) if flips.size else None
-    per_class: list[dict[str, Any]] = []
-    for c in range(k):
-        rows = clean == c
-        targets = np.bincount(noisy[rows][flips[rows]].clip(-1) + 1, minlength=k + 1)[1:]
-        per_class.append(
-            {
-                "class": c,
-                "name": ctx.class_name(c),
-                "rows": int(rows.sum()),
-                "flip_rate": float(flips[rows].mean()) if rows.any() else None,
-                "most_common_target": int(targets.argmax()) if targets.any() else None,
-            }
-        )
-    rates = [c["flip_rate"] for c in per_class if c["flip_rate"] is not None]
-    tests = criteria(
-        ("flip rate", rate, "<=", settings.max_flip_rate),
-        ("highest per-class flip rate", max(rates) if rates else None, "<=", settings.max_class_flip_rate),
-    )
+    rate, tests, figures_of_flips = flip_figures(ctx, settings, clean_all, noisy_all)
     std, _, _ = noise_scale(ctx, settings.noise)
     values = input_values(ctx)
     details = {
         "inputs": "data rows" if ctx.data is not None else "generator prior samples",
-        "rows": len(clean),
-        "perturbed_rows": int(flips.size),
-        "flip_rate": rate,
-        "rows_with_a_flip": float(flips.any(axis=1).mean()) if len(clean) else None,
-        "highest_class_flip_rate": max(rates) if rates else None,
-        "invalid_predictions": int((noisy_all < 0).sum() + (~scored).sum()),
-        "nonfinite_noisy": int((noisy < 0).sum()),  # noisy copies of a scored row without a finite prediction
+        **figures_of_flips,
         **nonfinite_facts(skipped, "these inputs were left out of the flip rates"),
-        "per_class": per_class,
         "noise": (
             {
                 "kind": "replacement",
@@ -180,6 +152,47 @@ def merge(ctx: Context, settings: StabilitySettings, parts: list[Flips]) -> Outc
         figures = (Figure("stability-flips", caption, grid_png(tiles, 4)),)
     details["examples"] = [{"clean": int(a), "noisy": int(b)} for _, _, (a, b) in examples]
     return Outcome(rate, "flip rate", "lower", tests, details, figures)
+
+
+def flip_figures(
+    ctx: Context, settings: StabilitySettings, clean_all: np.ndarray, noisy_all: np.ndarray
+) -> tuple[float | None, tuple[Criterion, ...], dict[str, Any]]:
+    """The flip rate, its criteria and figures from each row's class (-1: not finite) and its noisy copies'
+    (rows, repeats): rows whose own prediction is not finite cannot flip and are left out."""
+    scored = clean_all >= 0
+    clean, noisy = clean_all[scored], noisy_all[scored]
+    flips = noisy != clean[:, None]
+    k = ctx.blackbox.n_classes
+    rate = float(flips.mean()) if flips.size else None
+    per_class: list[dict[str, Any]] = []
+    for c in range(k):
+        rows = clean == c
+        targets = np.bincount(noisy[rows][flips[rows]].clip(-1) + 1, minlength=k + 1)[1:]
+        per_class.append(
+            {
+                "class": c,
+                "name": ctx.class_name(c),
+                "rows": int(rows.sum()),
+                "flip_rate": float(flips[rows].mean()) if rows.any() else None,
+                "most_common_target": int(targets.argmax()) if targets.any() else None,
+            }
+        )
+    rates = [c["flip_rate"] for c in per_class if c["flip_rate"] is not None]
+    tests = criteria(
+        ("flip rate", rate, "<=", settings.max_flip_rate),
+        ("highest per-class flip rate", max(rates) if rates else None, "<=", settings.max_class_flip_rate),
+    )
+    figures = {
+        "rows": len(clean),
+        "perturbed_rows": int(flips.size),
+        "flip_rate": rate,
+        "rows_with_a_flip": float(flips.any(axis=1).mean()) if len(clean) else None,
+        "highest_class_flip_rate": max(rates) if rates else None,
+        "invalid_predictions": int((noisy_all < 0).sum() + (~scored).sum()),
+        "nonfinite_noisy": int((noisy < 0).sum()),  # noisy copies of a scored row without a finite prediction
+        "per_class": per_class,
+    }
+    return rate, tests, figures
 
 
 STABILITY = Check(

@@ -37,7 +37,7 @@ from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
 from auditor.audit.checks.exemplars import EXEMPLARS
 from auditor.audit.checks.inputs import covered_classes
 from auditor.audit.checks.robustness import ROBUSTNESS
-from auditor.audit.checks.stability import STABILITY
+from auditor.audit.checks.stability import STABILITY, flip_figures
 from auditor.audit.config import (
     AccuracySettings,
     AttributionSettings,
@@ -208,26 +208,7 @@ def _stability_run(ctx: Context, settings: StabilitySettings, unit: Unit) -> Wor
 def _stability_merge(ctx: Context, settings: StabilitySettings, parts: list[WordFlips]) -> Outcome:
     clean_all = np.concatenate([p.clean for p in parts])
     noisy_all = np.concatenate([p.noisy for p in parts])
-    scored = clean_all >= 0
-    clean, noisy = clean_all[scored], noisy_all[scored]
-    flips = noisy != clean[:, None]
-    rate = float(flips.mean()) if flips.size else None
-    per_class: list[dict[str, Any]] = []
-    for c in range(ctx.blackbox.n_classes):
-        rows = clean == c
-        per_class.append(
-            {
-                "class": c,
-                "name": ctx.class_name(c),
-                "rows": int(rows.sum()),
-                "flip_rate": float(flips[rows].mean()) if rows.any() else None,
-            }
-        )
-    rates: list[float] = [c["flip_rate"] for c in per_class if c["flip_rate"] is not None]
-    tests = criteria(
-        ("flip rate", rate, "<=", settings.max_flip_rate),
-        ("highest per-class flip rate", max(rates) if rates else None, "<=", settings.max_class_flip_rate),
-    )
+    rate, tests, figures_of_flips = flip_figures(ctx, settings, clean_all, noisy_all)
     examples = [
         {**e, "clean_name": ctx.class_name(e["clean"]), "noisy_name": ctx.class_name(e["noisy"])}
         for p in parts
@@ -236,13 +217,7 @@ def _stability_merge(ctx: Context, settings: StabilitySettings, parts: list[Word
     details = {
         "input_kind": "text",
         "inputs": "texts",
-        "rows": len(clean),
-        "perturbed_rows": int(flips.size),
-        "flip_rate": rate,
-        "rows_with_a_flip": float(flips.any(axis=1).mean()) if len(clean) else None,
-        "highest_class_flip_rate": max(rates) if rates else None,
-        "invalid_predictions": int((noisy_all < 0).sum() + (~scored).sum()),
-        "per_class": per_class,
+        **figures_of_flips,
         "noise": {"kind": "word deletion", "words": settings.word_edits, "repeats": settings.repeats},
         "text_examples": examples,
     }
