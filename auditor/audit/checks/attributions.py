@@ -141,10 +141,7 @@ def merge(ctx: Context, settings: AttributionSettings, parts: list[Maps]) -> Out
     for part in parts:
         row, x, maps = part.row, part.x, part.maps
         for attribution, faith in maps:
-            faithful = (
-                faith.deletion_auc < faith.random_deletion_auc
-                and faith.insertion_auc > faith.random_insertion_auc
-            )
+            faithful = faith.beats_random
             entry: dict[str, Any] = {
                 "index": row,
                 "method": attribution.method,

@@ -471,10 +471,7 @@ def _attributions_run(ctx: Context, settings: AttributionSettings, unit: Unit) -
             faith = word_faithfulness(
                 text.model, found, orders=settings.orders, steps=settings.steps, rng=unit.seed
             )
-            faithful = (
-                faith.deletion_auc < faith.random_deletion_auc
-                and faith.insertion_auc > faith.random_insertion_auc
-            )
+            faithful = faith.beats_random
             weights = np.asarray(found.weights, np.float64)
             scale = float(np.max(np.abs(weights))) if weights.size and np.isfinite(weights).all() else 0.0
             out.append(

@@ -97,6 +97,12 @@ class Faithfulness:
         return self.deletion_auc / self.random_deletion_auc if self.random_deletion_auc > 0 else float("nan")
 
     @property
+    def beats_random(self) -> bool:
+        """The audit's faithfulness rule: deleting by the map drops the score faster, and inserting by it
+        raises the score faster, than the median random order."""
+        return self.deletion_auc < self.random_deletion_auc and self.insertion_auc > self.random_insertion_auc
+
+    @property
     def insertion_ratio(self) -> float:
         """Insertion AUC over the random orders' (above 1: better than chance)."""
         return (
