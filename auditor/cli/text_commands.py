@@ -22,15 +22,14 @@ from auditor.cli.parsing import class_index, parse_target
 from auditor.errors import AuditorError, DataError
 from auditor.explain.exemplars import ExemplarParams
 from auditor.explain.text import (
-    WordAttribution,
+    WORD_METHODS,
     WordCounterfactual,
     WordEditParams,
     corpus_vocabulary,
     text_exemplars,
+    word_attribution,
     word_counterfactual,
     word_faithfulness,
-    word_lime,
-    word_occlusion,
 )
 from auditor.model.blackbox import BlackBox
 from auditor.model.text import DEFAULT_REMOVAL, REMOVALS, TextModel, declares_text
@@ -39,7 +38,6 @@ from auditor.model.vetting import open_vetted
 from auditor.texts import TEXT_COLUMNS, TextData, load_texts
 
 #: Word attribution methods of `attribute` for text models, by the CLI's names.
-TEXT_METHODS = ("occlusion", "lime", "kernel-shap")
 
 
 @dataclass(frozen=True)
@@ -148,27 +146,16 @@ def attribute_text(
     quiet: bool,
 ) -> Path:
     """`attribute` on a text: word weights, their deletion/insertion curves, attribution.json."""
-    if method not in TEXT_METHODS:
+    if method not in WORD_METHODS:
         raise click.UsageError(
-            f"--method {method} does not apply to text models; use {', '.join(TEXT_METHODS)}"
+            f"--method {method} does not apply to text models; use {', '.join(WORD_METHODS)}"
         )
     text = data.texts[index]
     chosen = None if target is None else class_index(target, model.class_names, "--target")
     scored = (score or "probability").replace("-", "_")
-    explained: WordAttribution
-    if method == "occlusion":
-        explained = word_occlusion(model, text, target=chosen, removal=removal, score=scored)
-    else:
-        explained = word_lime(
-            model,
-            text,
-            target=chosen,
-            removal=removal,
-            samples=samples,
-            kernel="lime" if method == "lime" else "shap",
-            score=scored,
-            rng=seed,
-        )
+    explained = word_attribution(
+        model, text, method, target=chosen, removal=removal, samples=samples, score=scored, rng=seed
+    )
     curves = word_faithfulness(model, explained, steps=steps, rng=seed)
     labels = data.label_indices(model.class_names) if data.labels is not None else None
     document = {

@@ -52,15 +52,15 @@ from auditor.audit.seeds import unit_seed
 from auditor.errors import ArgumentError, DataError
 from auditor.explain.exemplars import ExemplarParams
 from auditor.explain.text import (
+    WORD_METHODS,
     TextExemplars,
     WordCounterfactual,
     WordEditParams,
     corpus_vocabulary,
     text_exemplars,
+    word_attribution,
     word_counterfactual,
     word_faithfulness,
-    word_lime,
-    word_occlusion,
 )
 
 FLIP_EXAMPLES = 8
@@ -426,9 +426,9 @@ TEXT_COUNTERFACTUALS = Check(
 
 
 def _attributions_unmet(ctx: Context, settings: AttributionSettings) -> str | None:
-    unknown = [m for m in settings.methods if m not in ("occlusion", "lime", "kernel-shap")]
+    unknown = [m for m in settings.methods if m not in WORD_METHODS]
     if unknown:
-        return f"{', '.join(unknown)} do not apply to text models; use occlusion, lime or kernel-shap"
+        return f"{', '.join(unknown)} do not apply to text models; use {', '.join(WORD_METHODS)}"
     return _need_texts(ctx)
 
 
@@ -457,17 +457,14 @@ def _attributions_run(ctx: Context, settings: AttributionSettings, unit: Unit) -
     for row in unit.items:
         sentence = text.texts[row]
         for method in settings.methods:
-            if method == "occlusion":
-                found = word_occlusion(text.model, sentence, removal=settings.removal)
-            else:
-                found = word_lime(
-                    text.model,
-                    sentence,
-                    removal=settings.removal,
-                    samples=settings.lime_samples,
-                    kernel="lime" if method == "lime" else "shap",
-                    rng=unit.seed,
-                )
+            found = word_attribution(
+                text.model,
+                sentence,
+                method,
+                removal=settings.removal,
+                samples=settings.lime_samples,
+                rng=unit.seed,
+            )
             faith = word_faithfulness(
                 text.model, found, orders=settings.orders, steps=settings.steps, rng=unit.seed
             )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from auditor.explain.text.attribution import (
     KERNELS,
+    WORD_METHODS,
     WordAttribution,
     text_coalitions,
+    word_attribution,
     word_faithfulness,
     word_lime,
     word_occlusion,
@@ -20,9 +22,6 @@ from auditor.explain.text.counterfactuals import (
 )
 from auditor.explain.text.exemplars import TextExemplars, text_exemplars
 
-#: Word attribution methods by name ("kernel-shap" is LIME's engine with the Shapley kernel).
-WORD_METHODS = ("occlusion", "lime", "kernel-shap")
-
 __all__ = [
     "KERNELS",
     "WORD_METHODS",
@@ -34,6 +33,7 @@ __all__ = [
     "corpus_vocabulary",
     "text_coalitions",
     "text_exemplars",
+    "word_attribution",
     "word_counterfactual",
     "word_distance",
     "word_faithfulness",

@@ -231,6 +231,32 @@ def word_lime(
     )
 
 
+#: Word attribution methods by name ("kernel-shap" is LIME's engine with the Shapley kernel).
+WORD_METHODS = ("occlusion", "lime", "kernel-shap")
+
+
+def word_attribution(
+    model: TextModel,
+    text: str,
+    method: str,
+    *,
+    target: int | None = None,
+    removal: str = DEFAULT_REMOVAL,
+    samples: int = DEFAULT_SAMPLES,
+    score: str = "probability",
+    rng: np.random.Generator | int = 0,
+) -> WordAttribution:
+    """The words' weights by `method` (one of WORD_METHODS): occlusion, LIME or KernelSHAP."""
+    if method not in WORD_METHODS:
+        raise ArgumentError(f"{method} does not apply to text models; use {', '.join(WORD_METHODS)}")
+    if method == "occlusion":
+        return word_occlusion(model, text, target=target, removal=removal, score=score)
+    kernel = "lime" if method == "lime" else "shap"
+    return word_lime(
+        model, text, target=target, removal=removal, samples=samples, kernel=kernel, score=score, rng=rng
+    )
+
+
 def text_coalitions(
     n_words: int, samples: int, width: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
