@@ -58,6 +58,9 @@ CONTENDER = 0.75
 THREAD_GAIN = 1.25
 #: Interleaved pairs of timings (fewer threads, more threads) in the thread comparison.
 THREAD_ROUNDS = 3
+#: Longest call (seconds) at the next larger batch that a slow model's thread comparison may use (past
+#: the time budget: `comparison_rows`).
+COMPARE_CALL = 1.0
 #: Seconds of calls the re-check of a multi-thread choice judges together.
 RECHECK_SECONDS = 0.5
 #: Batches within this share of the best throughput count as equal (then MIN_CALL decides). When repeated
@@ -208,9 +211,11 @@ def calibrate(
        timed and budgeted on it, so that other processes' load neither skews nor starves the choice,
        with as much again for the re-timing rounds.
     2. Thread counts at that batch in THREAD_ROUNDS interleaved wall-clock pairs, with as many rows
-       as fit in THREAD_SHARE of the budget; more threads must win clearly (`more_threads_win`).
+       as fit in THREAD_SHARE of the budget (a slow model: the next larger batch, `comparison_rows`);
+       more threads must win clearly (`more_threads_win`).
     3. When more threads won, batch sizes from the largest down to the chosen one again with them
-       (more threads usually want larger batches), in what is left of the budget.
+       (more threads usually want larger batches), in what is left of the budget; a slow model
+       compared at a larger batch keeps it.
     """
     started = clock()
     first = plan.threads[0]
@@ -229,11 +234,14 @@ def calibrate(
     compared: tuple[Trial, ...] = ()
     if len(plan.threads) > 1:
         share = THREAD_SHARE * time_budget / ((THREAD_ROUNDS + 1) * len(plan.threads))
-        n = int(np.clip(rate * share, 1, batch))
+        n = comparison_rows(plan.batches, batch, rate, share)
         threads, by_threads = _compare_threads(runners, tile(rows, n), plan.threads, clock)
         compared = tuple(Trial(n, k, r) for k, r in by_threads.items())
         trials += compared
-        rate *= by_threads[threads] / by_threads[first]
+        if n > batch and threads != first:  # a slow model won with more threads at a larger batch: keep it
+            batch, rate = n, by_threads[threads]
+        else:
+            rate *= by_threads[threads] / by_threads[first]
         fewest = min(plan.threads)
         if threads != fewest:
             fallback = Trial(n, fewest, by_threads[fewest])
@@ -250,6 +258,20 @@ def calibrate(
     return Calibration(
         batch, threads, spinning, rate, tuple(trials), seconds, fallback=fallback, compared=compared
     )
+
+
+def comparison_rows(batches: Sequence[int], batch: int, rate: float, share: float) -> int:
+    """Rows a call in the thread comparison: what `share` seconds allow, up to the chosen batch; for a
+    model too slow for one row in its share, the next size above the chosen batch, when such calls take
+    at most COMPARE_CALL.
+
+    More threads need more rows a call to win: on the ResNet-50-sized benchmark (0.1 s a row on one
+    core), two threads run 11 rows/s at batch 1, where they lose the comparison, and 14-16 at 2-4 rows.
+    """
+    above = [b for b in batches if b > batch]
+    if rate * share < 1 and above and min(above) / rate <= COMPARE_CALL:
+        return min(above)
+    return int(np.clip(rate * share, 1, batch))
 
 
 def ladder(

@@ -182,7 +182,11 @@ def test_slow_models_stop_the_ladder_early():
         machine.runners, np.zeros((2, 4)), Plan(calibration.LADDER, (1, 2), False), clock=machine.clock
     )
     assert {n for _, n in machine.batches} <= {1, 4}
-    assert cal.seconds < 2 * calibration.TIME_BUDGET
+    # too slow for one row in the thread comparison's share: the threads are compared at 4 rows a call
+    # (a warm-up and THREAD_ROUNDS timings per count), and nothing else past the budget
+    assert {n for t, n in machine.batches if t == 2} == {4}
+    comparison = 2 * (calibration.THREAD_ROUNDS + 1) * 4 * 0.02
+    assert cal.seconds < 2 * calibration.TIME_BUDGET + comparison
 
 
 @pytest.mark.parametrize(("speedup", "chosen"), [(1.6, 2), (1.05, 1), (0.6, 1)])
@@ -240,3 +244,17 @@ def test_ladder_stops_two_sizes_past_the_peak():
     )
     assert cal.batch_size == 4
     assert {n for _, n in machine.batches} == {1, 4, 16, 64}
+
+
+def test_a_slow_model_compares_threads_at_a_larger_batch_and_keeps_it():
+    # ResNet-50-like on 2 cores: 0.12 s a row on one thread at any batch; two threads 0.09 s a row at
+    # batch 1 but 0.065 s from 4 rows. The time budget alone covers batch 1 only.
+    def per_row(threads: int, n: int) -> float:
+        return 0.12 if threads == 1 else (0.09 if n < 4 else 0.065)
+
+    machine = FakeMachine(per_row)
+    plan = Plan((1, 4, 16, 64), (1, 2), False)
+    cal = calibration.calibrate(machine.runners, np.zeros((3, 4)), plan, clock=machine.clock)
+    assert (cal.batch_size, cal.threads) == (4, 2)
+    assert {n for t, n in machine.batches if t == 2} == {4}  # compared at 4 rows, larger ones too slow
+    assert cal.seconds < 4.0
