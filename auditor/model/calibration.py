@@ -1,19 +1,19 @@
 """Batch size and CPU threads chosen by a short measurement on first use, re-checked, and remembered.
 
-On the first large `predict`, the black box times its session at a few batch sizes (those that fit
-the memory budget, smallest first, while a ~0.3 s time budget lasts), then, on a multi-core CPU,
-times one thread against several at the chosen batch and keeps the faster. With one thread, ONNX
-Runtime computes on the calling thread, so batch sizes are compared in that thread's CPU time, which
-a busy neighbour leaves alone (a preemption in one wall-clock timing used to pick batch 1 on a loaded
-machine). Threads are compared in wall-clock time, under the load of the moment, in interleaved
-pairs: more threads are kept only when they win clearly in the median and never lose a pair, since
-they lose most when the machine gets busy (two ORT threads on a 2-core box fall by 40-70 % when the
-other core is taken; one thread by 5 %). A choice of more threads is then re-checked on the calls
-themselves (`Recheck`): calls slower than one thread was at calibration switch the black box back to
-one thread. Results are kept per (model SHA-256, provider, thread and batch requests, input shape,
-budget) for the process, and in `calibration.json` under a cache folder only when one is given. The
-black box also drops its automatic row cache when hashing a row would cost more than CACHE_SHARE of
-running it (tiny tabular models).
+On the first large `predict`, the black box times its session at a few batch sizes (those that fit the
+memory budget, smallest first, while a ~0.3 s time budget lasts), then, on a multi-core CPU, times one
+thread against several at the chosen batch (a model too slow for that: at the next larger batch, which
+more threads need to win) and keeps the faster. With one thread, ONNX Runtime computes on the calling
+thread, so batch sizes are compared in that thread's CPU time, which a busy neighbour leaves alone (a
+preemption in one wall-clock timing used to pick batch 1 on a loaded machine). Threads are compared in
+wall-clock time, under the load of the moment, in interleaved pairs: more threads are kept only when they
+win clearly in the median and never lose a pair, since they lose most when the machine gets busy (two ORT
+threads on a 2-core box fall by 40-70 % when the other core is taken; one thread by 5 %). A choice of
+more threads is then re-checked on the calls themselves (`Recheck`): calls slower than one thread was at
+calibration, for two half-second windows in a row, switch the black box back to one thread. Results are
+kept per (model SHA-256, provider, thread and batch requests, input shape, budget) for the process, and
+in `calibration.json` under a cache folder only when one is given. The black box also drops its automatic
+row cache when hashing a row would cost more than CACHE_SHARE of running it (tiny tabular models).
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ THREAD_ROUNDS = 3
 COMPARE_CALL = 1.0
 #: Seconds of calls the re-check of a multi-thread choice judges together.
 RECHECK_SECONDS = 0.5
+#: Slow windows in a row that make the re-check fall back to fewer threads.
+RECHECK_WINDOWS = 2
 #: Batches within this share of the best throughput count as equal (then MIN_CALL decides). When repeated
 #: timings of one size spread wider (a busy machine), that spread is used instead, up to MAX_TIE.
 TIE = 0.10
@@ -393,9 +395,10 @@ def more_threads_win(pairs: Sequence[tuple[float, float]], gain: float = THREAD_
 class Recheck:
     """Watches calls made with more threads against the calibration's fewer-thread timing.
 
-    Calls of at least the timing's row count are added up until they span `window` seconds; a window
-    at fewer rows/s than the fewer threads managed at calibration means the machine got busy since
-    (more threads lose most then), and `observe` says so.
+    Calls of at least the timing's row count are added up until they span `window` seconds; RECHECK_WINDOWS
+    windows in a row at fewer rows/s than the fewer threads managed at calibration mean the machine got
+    busy since (more threads lose most then), and `observe` says so. One slow window is not enough: a
+    burst of a fraction of a second would otherwise cost the rest of the run the faster choice.
     """
 
     def __init__(self, fallback: Trial, window: float | None = None) -> None:
@@ -403,9 +406,10 @@ class Recheck:
         self.window = RECHECK_SECONDS if window is None else window
         self.rows = 0
         self.seconds = 0.0
+        self.slow_windows = 0
 
     def observe(self, rows: int, seconds: float) -> bool:
-        """Note one call; True when the window it closes ran slower than the fewer threads did."""
+        """Note one call; True when the window it closes is the RECHECK_WINDOWS-th slow one in a row."""
         if rows < self.fallback.batch:
             return False  # smaller calls run at fewer rows/s anyway: not comparable
         self.rows += rows
@@ -414,7 +418,8 @@ class Recheck:
             return False
         slow = self.rows < self.fallback.rows_per_second * self.seconds
         self.rows, self.seconds = 0, 0.0
-        return slow
+        self.slow_windows = self.slow_windows + 1 if slow else 0
+        return self.slow_windows >= RECHECK_WINDOWS
 
 
 def cache_cost(row_shape: Sequence[int], dtype: str, width: int) -> float:
