@@ -183,13 +183,15 @@ def run_audit(
             clocks[model.runner] = Budget()
     before = {runner: runner.budget for runner in clocks}
     results: list[CheckResult] = []
+    paced_from = 0  # the results run under the current plan's estimates (since the last re-plan)
     try:
         for runner, limit in clocks.items():
             runner.budget = limit
         for index, check in enumerate(checks):
-            plan = _paced(
-                plan, config, context, checks[index:], results, plan.seconds + time.perf_counter() - started
-            )
+            elapsed = plan.seconds + time.perf_counter() - started
+            paced = _paced(plan, config, context, checks[index:], results[paced_from:], elapsed)
+            if paced is not plan:
+                plan, paced_from = paced, len(results)
             planned = plan.check(check.name)
             settings = planned.settings if planned is not None else check.settings(config)
             if planned is not None and planned.out_of_time and planned.skipped is not None:
@@ -252,9 +254,11 @@ def _paced(
     results: list[CheckResult],
     elapsed: float,
 ) -> AuditPlan:
-    """The plan, or (once per audit) the later checks planned again for the time left when the checks so far
-    ran REPLAN_PACE times slower than planned and the later ones would no longer fit at that pace."""
-    if plan.time_budget is None or plan.replans:
+    """The plan, or the later checks planned again for the time left when the checks run under it (`results`,
+    those since the last re-plan) ran REPLAN_PACE times slower than planned and the later ones would no
+    longer fit at that pace. Again after a re-plan: the machine may slow down more than once (a neighbour
+    arrives, then the calibration's re-check falls back to fewer threads)."""
+    if plan.time_budget is None:
         return plan
     done = [(result, plan.check(result.name)) for result in results if result.stage is Stage.MEASURE]
     planned = sum(entry.seconds for _, entry in done if entry is not None)

@@ -1,7 +1,8 @@
 """Spending limits an audit sets on a model: rows it may still send in total, and the running check's deadline.
 
 Attach one to a runner (`blackbox.runner.budget = Budget(queries=50_000)`); every batch is charged
-before it is sent, so the total is never exceeded, and a batch asked for after the deadline is refused.
+before it is sent, so the total is never exceeded, and a batch asked for after the deadline is refused,
+as is each further chunk of a large batch (a predict of many rows stops within one call of the deadline).
 The refusal is a NotFinished error, which the audit runner reports as the check not finished.
 """
 
@@ -31,19 +32,27 @@ class Budget:
         self.seconds = seconds or None
         self.deadline = time.monotonic() + seconds if seconds else None
 
-    def charge(self, rows: int) -> None:
-        """Take `rows` from the budget before they are sent; raise BudgetExhausted when they do not fit."""
+    def check_time(self) -> None:
+        """Raise BudgetExhausted once the running check's deadline has passed."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             limit = f" of {self.seconds:g} s" if self.seconds else ""
             raise BudgetExhausted(
                 f"not finished: the check ran past its time limit{limit} (raise [run] check_timeout or the check's timeout)"
             )
+
+    def charge(self, rows: int) -> None:
+        """Take `rows` from the budget before they are sent; raise BudgetExhausted when they do not fit."""
+        self.check_time()
         if self.queries is not None and self.spent + rows > self.queries:
             raise BudgetExhausted(
                 f"not finished: the audit's budget of {self.queries:,} queries is spent ({self.spent:,} sent; "
                 "raise [run] max_queries)"
             )
         self.spent += rows
+
+    def refund(self, rows: int) -> None:
+        """Give back `rows` charged but never sent (a call stopped part-way)."""
+        self.spent -= rows
 
     def record(self, rows: int) -> None:
         """Count `rows` that another process sent on this budget's behalf (checked there against what was left)."""

@@ -184,20 +184,29 @@ class BatchRunner:
         contiguously, and gathered one chunk at a time elsewhere, so a few skipped rows cost no full copy.
         """
         n = len(x) if index is None else len(index)
-        if self.budget is not None:
-            self.budget.charge(n)
+        budget = self.budget
+        if budget is not None:
+            budget.charge(n)
         parts: list[list[np.ndarray]] = [[] for _ in outputs]
-        for start in range(0, n, self.batch_size):
-            stop = min(n, start + self.batch_size)
-            if index is None:
-                chunk = x[start:stop]
-            else:
-                rows = index[start:stop]
-                contiguous = rows[-1] - rows[0] == len(rows) - 1
-                chunk = x[rows[0] : rows[-1] + 1] if contiguous else x[rows]
-            for i, value in enumerate(self._run_chunk(chunk, outputs)):
-                parts[i].append(value)
-        self.rows += n
+        sent = 0
+        try:
+            for start in range(0, n, self.batch_size):
+                if start and budget is not None:
+                    budget.check_time()  # a large batch stops within one call of the deadline
+                stop = min(n, start + self.batch_size)
+                if index is None:
+                    chunk = x[start:stop]
+                else:
+                    rows = index[start:stop]
+                    contiguous = rows[-1] - rows[0] == len(rows) - 1
+                    chunk = x[rows[0] : rows[-1] + 1] if contiguous else x[rows]
+                for i, value in enumerate(self._run_chunk(chunk, outputs)):
+                    parts[i].append(value)
+                sent = stop
+        finally:
+            self.rows += sent
+            if budget is not None and sent < n:
+                budget.refund(n - sent)
         return [_concat(p) for p in parts]
 
     def _run_chunk(self, chunk: np.ndarray, outputs: list[str]) -> list[np.ndarray]:

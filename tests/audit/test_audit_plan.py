@@ -17,6 +17,7 @@ from auditor.audit.checks.inputs import AUTO_CLASSES, CONFUSED_PAIRS, SAMPLED_CL
 from auditor.audit.config import load_config, override
 from auditor.audit.plan import AuditPlan, Cost, Work, scale
 from auditor.audit.planner import fit_call_cost, plan_audit, water_level
+from auditor.audit.results import CheckResult
 from auditor.audit.runner import run_audit
 from auditor.jsonable import jsonable
 from auditor.report import markdown
@@ -280,7 +281,7 @@ def test_checks_slower_than_planned_have_the_later_ones_planned_again(
     plan = plan_audit(config, ctx, cost=FIXED_COST.scaled(1e-4))  # timings of a machine far faster than this
     assert not any(c.reductions for c in plan.checks)  # up front everything fits
     report = run_audit(config, ctx, plan=plan)
-    assert report.plan is not None and len(report.plan.replans) == 1  # planned again once, and says why
+    assert report.plan is not None and report.plan.replans  # planned again, and says why
     assert "slower than planned, so the later checks were planned again" in report.plan.replans[0]
     assert report.plan.upfront_seconds == pytest.approx(plan.estimated_seconds)
     reduced = [c for c in report.plan.checks if c.reductions]
@@ -292,3 +293,39 @@ def test_checks_slower_than_planned_have_the_later_ones_planned_again(
     roomy = dataclasses.replace(config, run=override(config.run, time_budget=600.0))
     unhurried = run_audit(roomy, ctx, plan=plan_audit(roomy, ctx, cost=FIXED_COST.scaled(1e-4)))
     assert unhurried.plan is not None and not unhurried.plan.replans  # slower, but the rest still fits
+
+
+def test_a_second_slowdown_has_the_checks_after_it_planned_again(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pace is judged on the checks run since the last re-plan, against the re-planned estimates: a
+    machine that slows down twice (a neighbour arrives, then the re-check falls back to one thread) is
+    followed twice; checks on the new estimates' pace are not."""
+    monkeypatch.setattr(runner, "REPLAN_AFTER_SECONDS", 0.0)  # the workspace's checks are short
+    config = load_config(workspace)
+    config = dataclasses.replace(config, run=override(config.run, time_budget=600.0))
+    ctx = checks.Context.open(config)
+    listed = [c for c in checks.listed_checks(config) if c.stage is checks.Stage.MEASURE]
+    plan = plan_audit(config, ctx, cost=FIXED_COST)
+
+    def ran(entry_plan: AuditPlan, check: checks.Check, pace: float) -> CheckResult:
+        planned = entry_plan.check(check.name)
+        assert planned is not None and planned.seconds > 0
+        settings = planned.settings
+        return dataclasses.replace(runner._not_run(check, settings), seconds=pace * planned.seconds)
+
+    def left_for(later: list[checks.Check], entry_plan: AuditPlan, pace: float) -> float:
+        """Elapsed seconds that leave the later checks half the time they need at this pace."""
+        need = sum(entry_plan.check(c.name).seconds for c in later)  # type: ignore[union-attr]
+        return 600.0 - 0.5 * pace * need
+
+    first = [ran(plan, listed[0], 3.0)]
+    once = runner._paced(plan, config, ctx, tuple(listed[1:]), first, left_for(listed[1:], plan, 3.0))
+    assert len(once.replans) == 1 and once.cost.row == pytest.approx(3.0 * plan.cost.row)
+    on_pace = [ran(once, listed[1], 1.0)]  # as the re-planned estimate said: no new plan
+    elapsed = left_for(listed[2:], once, 1.0) + 1.0
+    assert runner._paced(once, config, ctx, tuple(listed[2:]), on_pace, elapsed) is once
+    slower = [ran(once, listed[1], 2.0)]  # the machine slowed down again
+    twice = runner._paced(once, config, ctx, tuple(listed[2:]), slower, left_for(listed[2:], once, 2.0))
+    assert len(twice.replans) == 2 and twice.cost.row == pytest.approx(6.0 * plan.cost.row)
+    assert f"after {listed[1].name}: the checks ran 2.0x slower" in twice.replans[1]

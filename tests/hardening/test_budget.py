@@ -44,3 +44,29 @@ def test_a_check_past_its_deadline_is_not_finished(blackbox):
     budget.start_check(None)
     assert blackbox.predict(X[20:30]).shape == (10, 2)
     assert budget.spent == 20
+
+
+class SlowSession:
+    """The real session, each call taking at least `seconds` (a model far slower than this linear one)."""
+
+    def __init__(self, session, seconds: float) -> None:
+        self._session, self._seconds = session, seconds
+
+    def run(self, *args):
+        time.sleep(self._seconds)
+        return self._session.run(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
+def test_a_large_batch_stops_within_one_call_of_the_deadline(blackbox):
+    # 40 rows in calls of 4, 0.05 s each: the deadline at 0.12 s passes during the third call
+    blackbox.runner.batch_size = 4
+    blackbox.runner.session = SlowSession(blackbox.runner.session, 0.05)
+    blackbox.runner.budget = budget = Budget(queries=100)
+    budget.start_check(0.12)
+    with pytest.raises(BudgetExhausted, match="past its time limit"):
+        blackbox.predict(X, cache=False)
+    assert 1 <= blackbox.calls <= 3  # not the ten calls of the whole batch
+    assert blackbox.queries == budget.spent == 4 * blackbox.calls  # rows sent; the rest given back
