@@ -271,15 +271,21 @@ def _paced(
     waiting = tuple(c for c in later if c.stage is Stage.MEASURE and seconds.get(c.name, 0.0) > 0)
     if left <= 0 or sum(seconds[c.name] for c in waiting) * pace <= left * FILL:
         return plan
+    threads = context.blackbox.threads  # the calibration's re-check may have fallen back to fewer
     again = plan_audit(
         replace(config, run=replace(config.run, time_budget=left)),
         context,
         waiting,
-        cost=plan.cost.scaled(pace),
+        cost=replace(plan.cost.scaled(pace), threads=threads),
+    )
+    fell_back = (
+        f" (ONNX Runtime fell back from {plan.cost.threads} to {threads} thread(s))"
+        if threads != plan.cost.threads
+        else ""
     )
     why = (
-        f"after {results[-1].name}: the checks ran {pace:.1f}x slower than planned, so the later checks "
-        f"were planned again for the {left:.3g} s left"
+        f"after {results[-1].name}: the checks ran {pace:.1f}x slower than planned{fell_back}, so the later "
+        f"checks were planned again for the {left:.3g} s left"
     )
     return plan.replanned(again, why)
 

@@ -306,7 +306,8 @@ def test_a_second_slowdown_has_the_checks_after_it_planned_again(
     config = dataclasses.replace(config, run=override(config.run, time_budget=600.0))
     ctx = checks.Context.open(config)
     listed = [c for c in checks.listed_checks(config) if c.stage is checks.Stage.MEASURE]
-    plan = plan_audit(config, ctx, cost=FIXED_COST)
+    monkeypatch.setattr(ctx.blackbox, "threads", 2)
+    plan = plan_audit(config, ctx, cost=dataclasses.replace(FIXED_COST, threads=2))
 
     def ran(entry_plan: AuditPlan, check: checks.Check, pace: float) -> CheckResult:
         planned = entry_plan.check(check.name)
@@ -325,7 +326,13 @@ def test_a_second_slowdown_has_the_checks_after_it_planned_again(
     on_pace = [ran(once, listed[1], 1.0)]  # as the re-planned estimate said: no new plan
     elapsed = left_for(listed[2:], once, 1.0) + 1.0
     assert runner._paced(once, config, ctx, tuple(listed[2:]), on_pace, elapsed) is once
-    slower = [ran(once, listed[1], 2.0)]  # the machine slowed down again
+    assert "fell back" not in once.replans[0]
+    slower = [ran(once, listed[1], 2.0)]  # the machine slowed down again, and the re-check fell back
+    monkeypatch.setattr(ctx.blackbox, "threads", 1)
     twice = runner._paced(once, config, ctx, tuple(listed[2:]), slower, left_for(listed[2:], once, 2.0))
     assert len(twice.replans) == 2 and twice.cost.row == pytest.approx(6.0 * plan.cost.row)
-    assert f"after {listed[1].name}: the checks ran 2.0x slower" in twice.replans[1]
+    assert twice.cost.threads == 1
+    assert (
+        f"after {listed[1].name}: the checks ran 2.0x slower than planned (ONNX Runtime fell back from 2 to 1 "
+        "thread(s))" in twice.replans[1]
+    )
