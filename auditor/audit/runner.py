@@ -254,40 +254,55 @@ def _paced(
     results: list[CheckResult],
     elapsed: float,
 ) -> AuditPlan:
-    """The plan, or the later checks planned again for the time left when the checks run under it (`results`,
-    those since the last re-plan) ran REPLAN_PACE times slower than planned and the later ones would no
-    longer fit at that pace. Again after a re-plan: the machine may slow down more than once (a neighbour
-    arrives, then the calibration's re-check falls back to fewer threads)."""
+    """The plan, or the later checks planned again for the time left when they would no longer fit at the pace
+    of the moment: the checks run under this plan (`results`, those since the last re-plan) ran REPLAN_PACE
+    times slower than it planned, or the calibration's re-check fell back to fewer threads since it was made
+    (`_fallback_pace`). Again after a re-plan: the machine may slow down more than once."""
     if plan.time_budget is None:
         return plan
     done = [(result, plan.check(result.name)) for result in results if result.stage is Stage.MEASURE]
     planned = sum(entry.seconds for _, entry in done if entry is not None)
     actual = sum(result.seconds for result, entry in done if entry is not None)
-    if actual < REPLAN_AFTER_SECONDS or actual <= planned * REPLAN_PACE:
+    measured = actual / max(planned, 1e-9)
+    if actual < REPLAN_AFTER_SECONDS or measured <= REPLAN_PACE:
+        measured = 1.0
+    fell_back = _fallback_pace(plan, context)
+    pace = max(measured, fell_back)
+    if pace == 1.0:
         return plan
-    pace = actual / max(planned, 1e-9)
     left = plan.time_budget - elapsed
     seconds = {c.name: entry.seconds for c in later if (entry := plan.check(c.name)) is not None}
     waiting = tuple(c for c in later if c.stage is Stage.MEASURE and seconds.get(c.name, 0.0) > 0)
     if left <= 0 or sum(seconds[c.name] for c in waiting) * pace <= left * FILL:
         return plan
-    threads = context.blackbox.threads  # the calibration's re-check may have fallen back to fewer
+    threads = context.blackbox.threads
     again = plan_audit(
         replace(config, run=replace(config.run, time_budget=left)),
         context,
         waiting,
         cost=replace(plan.cost.scaled(pace), threads=threads),
     )
-    fell_back = (
-        f" (ONNX Runtime fell back from {plan.cost.threads} to {threads} thread(s))"
-        if threads != plan.cost.threads
-        else ""
+    causes = [f"the checks ran {measured:.1f}x slower than planned"] if measured > 1.0 else []
+    if fell_back > 1.0:
+        causes.append(
+            f"ONNX Runtime fell back from {plan.cost.threads} to {threads} thread(s), "
+            f"{fell_back:.1f}x slower than planned"
+        )
+    after = results[-1].name if results else "planning"
+    return plan.replanned(
+        again,
+        f"after {after}: {' and '.join(causes)}, so the later checks were planned again for the {left:.3g} s left",
     )
-    why = (
-        f"after {results[-1].name}: the checks ran {pace:.1f}x slower than planned{fell_back}, so the later "
-        f"checks were planned again for the {left:.3g} s left"
-    )
-    return plan.replanned(again, why)
+
+
+def _fallback_pace(plan: AuditPlan, context: Context) -> float:
+    """How many times slower than planned the classifier runs since the calibration's re-check fell back to
+    fewer threads than the plan's (its one-thread timing against the plan's rate); 1 when it did not."""
+    blackbox = context.blackbox
+    found = blackbox.calibration
+    if found is None or found.fallback is None or blackbox.threads >= plan.cost.threads:
+        return 1.0
+    return max(1.0, plan.cost.rows_per_second / found.fallback.rows_per_second)
 
 
 def _not_run(check: Check[Any, Any], settings: Any, reason: str | None = None) -> CheckResult:

@@ -344,7 +344,11 @@ class BlackBox:
                 self.runner.on_call = None
                 self._use_threads(fallback.threads, False)
                 self.calibration = replace(
-                    found, threads=fallback.threads, spinning=False, source="rechecked"
+                    found,
+                    threads=fallback.threads,
+                    spinning=False,
+                    rows_per_second=fallback.rows_per_second,
+                    source="rechecked",
                 )
                 calibration.remember(key, self.calibration)  # for this process: later black boxes start there
 
