@@ -21,7 +21,7 @@ from auditor.errors import DataError
 from auditor.explain.attribution.core import Features
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
-from auditor.model.preprocess import PreprocessedBlackBox, fit_images
+from auditor.model.preprocess import PreprocessedBlackBox, check_generator_pixels, fit_images
 from auditor.model.sandbox import SandboxLimits
 from auditor.model.signature import IMAGE_LAYOUTS
 from auditor.model.text import TextModel, declares_text, stack_inputs
@@ -90,6 +90,8 @@ class Context:
         generator = encoder = None
         if config.generator is not None:
             generator = open_vetted(config.generator.path, "generator", options, sandbox)
+            if contract is not None:
+                check_generator_pixels(generator, contract, config.run.seed)
             if config.generator.encoder is not None:
                 encoder = open_vetted(config.generator.encoder, "encoder", options, sandbox)
         data = None
