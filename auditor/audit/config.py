@@ -439,6 +439,31 @@ def resolve_classes(config: AuditConfig, names: Sequence[str]) -> AuditConfig:
     return replace(config, checks=checks, written=config.written or config)
 
 
+def resolved_target(target: CfTarget | int | str) -> CfTarget | int:
+    """`counterfactuals.target` once its name is an index (`resolve_classes`): "second", "any" or a class."""
+    if target == "second":
+        return "second"
+    if target == "any":
+        return "any"
+    if isinstance(target, int):
+        return target
+    raise ArgumentError(
+        f"counterfactuals.target {shown(target)} is a class name; resolve it first (resolve_classes)"
+    )
+
+
+def resolved_classes(choice: Classes) -> Literal["all", "auto"] | tuple[int, ...]:
+    """A class list once its names are indices (`resolve_classes`), or its word."""
+    if choice == "all":
+        return "all"
+    if choice == "auto":
+        return "auto"
+    indices = tuple(item for item in choice if isinstance(item, int))
+    if len(indices) != len(choice):
+        raise ArgumentError(f"classes {list(choice)} hold class names; resolve them first (resolve_classes)")
+    return indices
+
+
 def _class_choice(config: AuditConfig, key: str, value: Any, names: Sequence[str]) -> Any:
     """One class setting (a class, or a list of them) with its names as indices; a word ("auto", "second")
     as it is."""

@@ -11,9 +11,10 @@ from onnx_factory import save
 from workspace import build, image_classifier
 
 from auditor.audit.checks import Context
-from auditor.audit.config import load_config
+from auditor.audit.config import load_config, resolved_classes, resolved_target
 from auditor.audit.results import without_timings
 from auditor.cli import main
+from auditor.errors import ArgumentError
 
 NAMES = ("cat", "dog", "eel")
 BY_INDEX = {"exemplars": "classes = [0, 2]", "counterfactuals": "target = 1\nmatrix_classes = [0, 2]"}
@@ -164,3 +165,13 @@ def test_an_unknown_class_name_is_one_line_naming_the_file_the_key_and_the_name(
     assert run_main("validate-config", str(config)) == (2 if model else 0)
     err = capsys.readouterr().err
     assert (f"{config}:{line}: {message}" in err) == bool(model)
+
+
+def test_checks_refuse_class_names_that_were_not_resolved() -> None:
+    """Settings built by hand with names reach no search: the checks ask for indices."""
+    with pytest.raises(ArgumentError, match="hold class names; resolve them first"):
+        resolved_classes(("cat", 1))
+    with pytest.raises(ArgumentError, match="'dog' is a class name; resolve it first"):
+        resolved_target("dog")
+    assert resolved_classes((2, 0)) == (2, 0) and resolved_classes("auto") == "auto"
+    assert resolved_target(1) == 1 and resolved_target("second") == "second"
