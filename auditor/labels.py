@@ -121,8 +121,13 @@ def class_names_argument(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(","))
 
 
-def class_index(text: str, names: Sequence[str], what: str = "class") -> int:
-    """One class chosen by name, else by index 0..K-1."""
+def listed(names: Sequence[str], count: int = 8) -> str:
+    """The first `count` class names for a message, each `shown`, with "..." when there are more."""
+    return ", ".join(shown(n) for n in names[:count]) + (", ..." if len(names) > count else "")
+
+
+def find_class(text: str, names: Sequence[str]) -> int | None:
+    """The class `text` names: by name (as given, then stripped), else by index 0..K-1; None when neither."""
     if text in names:
         return list(names).index(text)
     stripped = text.strip()
@@ -130,10 +135,20 @@ def class_index(text: str, names: Sequence[str], what: str = "class") -> int:
         return list(names).index(stripped)
     if stripped.isdigit() and int(stripped) < len(names):
         return int(stripped)
-    raise ArgumentError(
-        f"{what}: {shown(text)} is neither a class name nor an index 0..{len(names) - 1}; "
-        f"classes: {', '.join(shown(n) for n in names[:8])}{', ...' if len(names) > 8 else ''}"
-    )
+    return None
+
+
+def unknown_class(names: Sequence[str]) -> str:
+    """Why a text chooses no class: the words every class choice refuses with (flags and config keys)."""
+    return f"neither a class name nor an index 0..{len(names) - 1}; classes: {listed(names)}"
+
+
+def class_index(text: str, names: Sequence[str], what: str = "class") -> int:
+    """One class chosen by name, else by index 0..K-1."""
+    found = find_class(text, names)
+    if found is None:
+        raise ArgumentError(f"{what}: {shown(text)} is {unknown_class(names)}")
+    return found
 
 
 def class_indices(text: str, names: Sequence[str], what: str = "classes") -> tuple[int, ...]:
@@ -169,9 +184,8 @@ def label_indices(labels: np.ndarray, names: Sequence[str], source: str) -> np.n
         if found is None and text.isdigit() and int(text) < k:
             found = int(text)
         if found is None:
-            listed = ", ".join(shown(n) for n in names[:8]) + (", ..." if k > 8 else "")
             raise DataError(
-                f"{source}: label {shown(label)} is not a class of the model (classes: {listed}); "
+                f"{source}: label {shown(label)} is not a class of the model (classes: {listed(names)}); "
                 "check the labels or give the model's class names"
             )
         index[i] = found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
@@ -15,6 +16,7 @@ from auditor.errors import ArgumentError, ConfigError
 from auditor.explain import attribution
 from auditor.explain.robustness import METHODS as ROBUSTNESS_METHODS
 from auditor.explain.robustness import NORMS
+from auditor.labels import find_class, read_class_names, shown, unknown_class
 from auditor.model.session import DEVICES
 from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
 from auditor.model.text import DEFAULT_REMOVAL, REMOVALS
@@ -38,9 +40,9 @@ Section = TypeVar("Section", bound="DataclassInstance")
 HTML_MODES = ("inline", "folder")
 FORMATS = ("html", "json", "junit", "sarif", "markdown")
 COLOUR_MODES = ("L", "RGB")
-CfTarget = Literal["second", "any"]  # besides a class index: each input's runner-up, or any class but its own
+CfTarget = Literal["second", "any"]  # besides a class: each input's runner-up, or any class but its own
 CF_TARGETS = get_args(CfTarget)
-Classes = Literal["all", "auto"] | tuple[int, ...]
+Classes = Literal["all", "auto"] | tuple[int | str, ...]  # names are resolved to indices: `resolve_classes`
 CLASS_WORDS = ("auto", "all")  # auto: every class of a small model, a prioritised selection of a large one
 ATTRIBUTION_METHODS = tuple(attribution.METHODS)
 BASELINES = ("auto", *attribution.BASELINES)  # auto: zero for images, the reference mean for tables
@@ -61,10 +63,11 @@ FLOAT32 = (-1e38, 1e38)
 TIMEOUT_HELP = "seconds for this check; unset: [run] check_timeout, 0: no limit"
 
 
-def _classes(value: tuple[int, ...]) -> str | None:
-    if not value or min(value) < 0 or len(value) > MAX_CLASSES:
-        return f'must be "auto", "all" or a non-empty list of at most {MAX_CLASSES:,} class indices >= 0'
-    return "holds a class index twice; list each class once" if len(set(value)) != len(value) else None
+def _classes(value: tuple[int | str, ...]) -> str | None:
+    indices = [item for item in value if isinstance(item, int)]
+    if not value or (indices and min(indices) < 0) or len(value) > MAX_CLASSES:
+        return f'must be "auto", "all" or a non-empty list of at most {MAX_CLASSES:,} class names or indices >= 0'
+    return "holds a class twice; list each class once" if len(set(value)) != len(value) else None
 
 
 def _ordered(pair: tuple[float, float]) -> str | None:
@@ -243,7 +246,7 @@ class StabilitySettings:
 class ExemplarSettings:
     enabled: bool = knob(True, "bool", "run this check")
     classes: Classes = knob(
-        "auto", "ints", '"auto", "all" or class indices', choices=CLASS_WORDS, rule=_classes
+        "auto", "classes", '"auto", "all" or class names or indices', choices=CLASS_WORDS, rule=_classes
     )
     per_class: int = knob(3, "pos", "exemplar searches per class", within=(1, 100))
     min_confidence: float = knob(0.9, "frac", "confidence an exemplar must reach", rule=_probability)
@@ -257,13 +260,19 @@ class ExemplarSettings:
 class CounterfactualSettings:
     enabled: bool = knob(True, "bool", "run this check")
     samples: int = knob(10, "pos", "data rows explained", within=EXPLAINED)
-    target: CfTarget | int = knob("second", "int", "a class, second or any", within=CLASS, choices=CF_TARGETS)
+    target: CfTarget | int | str = knob(
+        "second", "class", "a class name or index, second or any", within=CLASS, choices=CF_TARGETS
+    )
     method: str = knob("cmaes", "str", "search method", choices=SEARCH_METHODS)
     budget: int | None = knob(None, "pos", "queries per search; unset: [run] budget", within=SEARCH_BUDGET)
     min_validity: float | None = knob(0.8, "frac", "share of searches that must flip the prediction")
     matrix: bool = knob(True, "bool", "the one-vs-one flip-distance matrix between classes")
     matrix_classes: Classes = knob(
-        "auto", "ints", 'flip matrix classes: "auto", "all" or indices', choices=CLASS_WORDS, rule=_classes
+        "auto",
+        "classes",
+        'flip matrix classes: "auto", "all" or class names or indices',
+        choices=CLASS_WORDS,
+        rule=_classes,
     )
     matrix_per_class: int = knob(1, "pos", "inputs per class sent to every other class", within=(1, 1000))
     matrix_budget: int = knob(300, "pos", "queries per matrix search", within=SEARCH_BUDGET)
@@ -360,14 +369,16 @@ class AuditConfig:
     baseline: BaselineConfig = table(BaselineConfig, BaselineConfig())
     checks: ChecksConfig = table(ChecksConfig, ChecksConfig())
     source: Path | None = field(default=None, compare=False)  # the config file, when there is one
+    # the config as written, when this one has its class names resolved to indices (`resolve_classes`)
+    written: AuditConfig | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings (paths as given strings), for the report and the config hash."""
-        return _without_absent_checks(plain(self))
+        """JSON-ready settings as written (paths as given strings, classes as named), for the report and the hash."""
+        return _without_absent_checks(plain(self.written or self))
 
     def digest(self) -> str:
-        """SHA-256 of the settings that decide the results (output options excluded)."""
-        settings = _without_absent_checks(plain(self, digest=True))
+        """SHA-256 of the settings as written that decide the results (output options excluded)."""
+        settings = _without_absent_checks(plain(self.written or self, digest=True))
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
@@ -383,7 +394,104 @@ def load_config(path: str | Path) -> AuditConfig:
     source, raw = Source.read(path, "config file")
     config = replace(read_table(source, AuditConfig, raw), source=path)
     preprocess_contract(config)  # fields that cannot go together: refused with the file and the line
+    names = configured_class_names(config)
+    if (
+        names is not None
+    ):  # [checks.*] classes by name checked now; else the data's or the model's names decide
+        resolve_classes(config, names)
     return config
+
+
+def configured_class_names(config: AuditConfig) -> tuple[str, ...] | None:
+    """The class names `[model]` gives (class_names, or class_names_file read), else None."""
+    m = config.model
+    if m.class_names_file is None:
+        return m.class_names
+    if m.class_names is not None:
+        raise config_error(config, "model.class_names_file", "and model.class_names are both set; keep one")
+    return read_class_names(m.class_names_file)
+
+
+def resolve_classes(config: AuditConfig, names: Sequence[str]) -> AuditConfig:
+    """`config` with the classes its enabled checks choose (exemplars.classes, counterfactuals.target and
+    matrix_classes) as indices among `names`, the model's K class names: a name first, then an index, as the
+    --classes flag reads them. A name no class has, or an index >= K, is a ConfigError naming the key.
+    `to_dict` and `digest` of the result still describe the config as written."""
+    exemplars, counterfactuals = config.checks.exemplars, config.checks.counterfactuals
+    classes, matrix, target = exemplars.classes, counterfactuals.matrix_classes, counterfactuals.target
+    if exemplars.enabled:
+        classes = _class_choice(config, "checks.exemplars.classes", classes, names)
+    if counterfactuals.enabled and counterfactuals.matrix:
+        matrix = _class_choice(config, "checks.counterfactuals.matrix_classes", matrix, names)
+    if counterfactuals.enabled:
+        target = _class_choice(config, "checks.counterfactuals.target", target, names)
+    if (classes, matrix, target) == (
+        exemplars.classes,
+        counterfactuals.matrix_classes,
+        counterfactuals.target,
+    ):
+        return config
+    checks = replace(
+        config.checks,
+        exemplars=replace(exemplars, classes=classes),
+        counterfactuals=replace(counterfactuals, matrix_classes=matrix, target=target),
+    )
+    return replace(config, checks=checks, written=config.written or config)
+
+
+def resolved_target(target: CfTarget | int | str) -> CfTarget | int:
+    """`counterfactuals.target` once its name is an index (`resolve_classes`): "second", "any" or a class."""
+    if target == "second":
+        return "second"
+    if target == "any":
+        return "any"
+    if isinstance(target, int):
+        return target
+    raise ArgumentError(
+        f"counterfactuals.target {shown(target)} is a class name; resolve it first (resolve_classes)"
+    )
+
+
+def resolved_classes(choice: Classes) -> Literal["all", "auto"] | tuple[int, ...]:
+    """A class list once its names are indices (`resolve_classes`), or its word."""
+    if choice == "all":
+        return "all"
+    if choice == "auto":
+        return "auto"
+    indices = tuple(item for item in choice if isinstance(item, int))
+    if len(indices) != len(choice):
+        raise ArgumentError(f"classes {list(choice)} hold class names; resolve them first (resolve_classes)")
+    return indices
+
+
+def _class_choice(config: AuditConfig, key: str, value: Any, names: Sequence[str]) -> Any:
+    """One class setting (a class, or a list of them) with its names as indices; a word ("auto", "second")
+    as it is."""
+    if isinstance(value, str) and value in (*CLASS_WORDS, *CF_TARGETS):
+        return value
+    items = value if isinstance(value, tuple) else (value,)
+    k = len(names)
+    indices: list[int] = []
+    for item in items:
+        index = find_class(item, names) if isinstance(item, str) else item
+        if index is None:
+            if tuple(names) == tuple(map(str, range(k))):  # index names only
+                raise config_error(
+                    config,
+                    key,
+                    f"holds {shown(item)}, but the model's classes have no names (only indices 0..{k - 1}); "
+                    "give [model] class_names_file or class_names, or a data file with class names",
+                )
+            raise config_error(config, key, f"holds {shown(item)}, {unknown_class(names)}")
+        if index >= k:
+            held = "holds class" if isinstance(value, tuple) else "is class"
+            raise config_error(config, key, f"{held} {index}, but the model has {k} classes (0..{k - 1})")
+        if index in indices:
+            raise config_error(
+                config, key, f"holds class {index} ({shown(names[index])}) twice; list each class once"
+            )
+        indices.append(index)
+    return tuple(indices) if isinstance(value, tuple) else indices[0]
 
 
 def preprocess_contract(config: AuditConfig) -> PreprocessParams | None:

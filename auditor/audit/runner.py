@@ -16,7 +16,7 @@ from auditor import __version__
 from auditor.audit.baseline import compare_baseline, load_baseline
 from auditor.audit.checks import Check, Context, Unit, listed_checks, settings_dict, time_limit
 from auditor.audit.checks.core import SettingsT
-from auditor.audit.config import AuditConfig
+from auditor.audit.config import AuditConfig, resolve_classes
 from auditor.audit.executors.local import UnitMapper, forget_cached_rows, local_mapper
 from auditor.audit.plan import FILL, AuditPlan
 from auditor.audit.planner import plan_audit
@@ -174,6 +174,7 @@ def run_audit(
     its own timeout and the plan's share; a check that runs out keeps the units it finished and the
     next one starts.
     """
+    config = resolve_classes(config, context.blackbox.class_names)  # as `Context.open` did: classes by name
     checks = checks or listed_checks(config, context.text is not None)
     plan = plan or plan_audit(config, context, checks)
     started = time.perf_counter()

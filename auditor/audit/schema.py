@@ -195,7 +195,8 @@ def _problem(spec: Knob, kind: str, value: Any, key: str) -> str | None:
         return f"holds unknown {key.removesuffix('s')} {unknown[0]!r} (known: {', '.join(spec.choices)})"
     if spec.within is not None and kind != "str":
         low, high = spec.within
-        outside = [n for n in (value if isinstance(value, tuple) else (value,)) if not low <= n <= high]
+        numbers = [n for n in (value if isinstance(value, tuple) else (value,)) if not isinstance(n, str)]
+        outside = [n for n in numbers if not low <= n <= high]  # a class given by name has no bounds
         if outside:
             words = "each value" if isinstance(value, tuple) else "the value"
             return (
@@ -233,6 +234,11 @@ def _finite(value: Any) -> bool:
     return (_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
+def _class(value: Any) -> bool:
+    """A class index or a class name (resolved once the class names are known)."""
+    return _int(value) or (isinstance(value, str) and bool(value.strip()))
+
+
 def _listed(test: Callable[[Any], bool], sizes: range = range(0, 2**63)) -> Callable[[Any], bool]:
     return lambda value: isinstance(value, list) and len(value) in sizes and all(test(v) for v in value)
 
@@ -256,6 +262,8 @@ KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {  # kind -> (what a value
     "bool": ("true or false", lambda v: isinstance(v, bool)),
     "strs": ("a list of strings", _listed(lambda v: isinstance(v, str))),
     "ints": ("a list of integers", _listed(_int)),
+    "class": ("a class index or a class name", _class),
+    "classes": ("a list of class indices or names", _listed(_class)),
     "shape": ("a list of positive integers", _listed(lambda v: _int(v) and v > 0, range(1, 2**63))),
     "size": ("a list of two positive integers", _listed(lambda v: _int(v) and v > 0, range(2, 3))),
     "pair": ("a list of two finite numbers", _listed(_finite, range(2, 3))),

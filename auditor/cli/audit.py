@@ -163,6 +163,7 @@ def command(
         ),
     )
     context = Context.open(config, flags.to_open_options(), flags.sandbox_limits())
+    config = context.config  # its [checks.*] classes given by name now as indices
     if config.run.device == "auto":
         say_device(context.blackbox.provider, flags)
     quiet = flags.quiet

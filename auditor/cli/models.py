@@ -15,7 +15,7 @@ from auditor.data import Dataset, load_data
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
 from auditor.model.loading import GiB, Limits
-from auditor.model.preprocess import PreprocessedBlackBox, fit_images
+from auditor.model.preprocess import PreprocessedBlackBox, check_generator_pixels, fit_images
 from auditor.model.sandbox import SandboxLimits
 from auditor.model.session import DEVICES
 from auditor.model.signature import SCORE_KINDS, SETTABLE_LAYOUTS
@@ -197,8 +197,13 @@ def read_more(path: str, flags: ModelFlags, blackbox: BlackBox) -> Dataset:
 
 
 def open_generator(path: str, flags: ModelFlags) -> Generator:
-    """Open a generator (latent z -> model input) after its sandboxed first load."""
-    return open_vetted(path, "generator", flags.to_open_options(), flags.sandbox_limits())
+    """Open a generator (latent z -> model input) after its sandboxed first load; under --preprocess, one
+    whose rows are pixels (0-255)."""
+    generator = open_vetted(path, "generator", flags.to_open_options(), flags.sandbox_limits())
+    contract = flags.contract()
+    if contract is not None:
+        check_generator_pixels(generator, contract)
+    return generator
 
 
 def open_encoder(path: str, flags: ModelFlags) -> Encoder:

@@ -17,8 +17,13 @@ from auditor.data import Dataset, Preprocess, is_images, load_data
 from auditor.errors import ConventionError
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.calibration import Calibration
+from auditor.model.generator import Generator
 from auditor.model.signature import CHANNEL_LAYOUTS
 from auditor.preprocessing import PRESETS, PreprocessParams, channel_axis
+
+PIXELS = (0.0, 255.0)  # the values of the user's pixel space, which a contract maps to the model's
+PIXEL_SLACK = 0.5  # a generator's rounding at the edges of the pixel range
+GENERATED_SAMPLE = 64  # prior draws a generator's output range is judged on
 
 
 class PreprocessedBlackBox(BlackBox):
@@ -145,3 +150,30 @@ def fit_images(
     if params.output_size is not None:
         return data
     return load_data(path, replace(params, size=(height, width), mode=mode))
+
+
+def check_generator_pixels(generator: Generator, params: PreprocessParams, seed: int = 0) -> None:
+    """Refuse, in one line, a generator whose rows are not pixels when a contract rescales pixels for the model.
+
+    Under a contract the generator's rows are the user's pixel space (0-255), as image files are; a
+    generator of 0-1 images or of normalised tensors would reach the model rescaled twice. Judged on
+    GENERATED_SAMPLE rows from the prior (`seed`): every value finite, within 0-255, and some above 1.
+    """
+    if all(v == 0 for v in params.mean) and all(v == 1 for v in params.std) and params.scale == 1.0:
+        return  # values reach the model as they are: any range is the model's own
+    rows = generator.generate(generator.sample_prior(GENERATED_SAMPLE, np.random.default_rng(seed)))
+    finite = bool(np.isfinite(rows).all())
+    low, high = (float(rows.min()), float(rows.max())) if finite else (float("nan"),) * 2
+    if (
+        finite
+        and PIXELS[0] - PIXEL_SLACK <= low
+        and high <= PIXELS[1] + PIXEL_SLACK
+        and high > 1.0 + PIXEL_SLACK
+    ):
+        return
+    seen = f"lie in [{low:.3f}, {high:.3f}]" if finite else "hold NaN or infinite values"
+    raise ConventionError(
+        f"the generator's rows {seen}, not 0-255 pixels, but the preprocessing contract ({params.describe()}) "
+        "rescales pixels for the classifier; give a generator of 0-255 images, or no contract when the "
+        "generator already gives the model's input values"
+    )

@@ -8,15 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from auditor.audit.config import AuditConfig, config_error, preprocess_contract
+from auditor.audit.config import (
+    AuditConfig,
+    config_error,
+    configured_class_names,
+    preprocess_contract,
+    resolve_classes,
+)
 from auditor.audit.seeds import unit_seed
 from auditor.data import Dataset, Preprocess, load_data
 from auditor.errors import DataError
 from auditor.explain.attribution.core import Features
-from auditor.labels import read_class_names
 from auditor.model.blackbox import BlackBox, OpenOptions
 from auditor.model.generator import Encoder, Generator
-from auditor.model.preprocess import PreprocessedBlackBox, fit_images
+from auditor.model.preprocess import PreprocessedBlackBox, check_generator_pixels, fit_images
 from auditor.model.sandbox import SandboxLimits
 from auditor.model.signature import IMAGE_LAYOUTS
 from auditor.model.text import TextModel, declares_text, stack_inputs
@@ -78,18 +83,21 @@ class Context:
         blackbox = open_vetted(config.model.path, "classifier", options, sandbox)
         if contract is not None:
             blackbox = PreprocessedBlackBox(blackbox, contract)
+        if raw is not None and config.model.class_names is None:
+            blackbox.adopt_class_names(raw.class_names)
+        config = resolve_classes(config, blackbox.class_names)  # [checks.*] classes by name, as indices
         check_fits(config, blackbox)
         generator = encoder = None
         if config.generator is not None:
             generator = open_vetted(config.generator.path, "generator", options, sandbox)
+            if contract is not None:
+                check_generator_pixels(generator, contract, config.run.seed)
             if config.generator.encoder is not None:
                 encoder = open_vetted(config.generator.encoder, "encoder", options, sandbox)
         data = None
         if raw is not None and config.data is not None:  # raw is read from config.data
             if contract is not None:
                 raw = fit_images(config.data.path, raw, blackbox, contract)
-            if config.model.class_names is None:
-                blackbox.adopt_class_names(raw.class_names)
             named = raw.with_class_names(blackbox.class_names, str(config.data.path))  # labels as names
             data = _model_data(blackbox, config, named)
         return cls(config, blackbox, generator, encoder, data, sandbox)
@@ -117,6 +125,7 @@ class Context:
                 )
             labels = texts.label_indices(model.class_names) if texts.labels is not None else None
         model.blackbox.class_names = model.class_names
+        config = resolve_classes(config, model.class_names)
         text = TextContext(model, texts, labels, decoder)
         return cls(config, model.blackbox, generator, None, None, sandbox, text)
 
@@ -213,13 +222,6 @@ def is_text_config(config: AuditConfig) -> bool:
 def configured_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -> OpenOptions:
     """The classifier's open options: what the config says, on top of `base` for everything else."""
     m, run = config.model, config.run
-    names = m.class_names
-    if m.class_names_file is not None:
-        if names is not None:
-            raise config_error(
-                config, "model.class_names_file", "and model.class_names are both set; keep one"
-            )
-        names = read_class_names(m.class_names_file)
     return replace(
         base,
         device=run.device,
@@ -227,7 +229,7 @@ def configured_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -
         output=m.output,
         output_batch_axis=m.output_batch_axis,
         scores=m.scores,
-        class_names=names,
+        class_names=configured_class_names(config),
         input_shape=m.input_shape,
         layout=m.layout,
         threads=run.threads,
@@ -237,28 +239,8 @@ def configured_options(config: AuditConfig, base: OpenOptions = OpenOptions()) -
 
 
 def check_fits(config: AuditConfig, blackbox: BlackBox) -> None:
-    """Refuse, before any check runs, settings that only the model shows to be wrong (class indices, window sizes)."""
-    k = blackbox.n_classes
-    exemplars, counterfactuals = config.checks.exemplars, config.checks.counterfactuals
-    if exemplars.enabled and isinstance(exemplars.classes, tuple) and max(exemplars.classes) >= k:
-        raise config_error(
-            config,
-            "checks.exemplars.classes",
-            f"holds class {max(exemplars.classes)}, but the model has {k} classes (0..{k - 1})",
-        )
-    matrix = counterfactuals.matrix_classes
-    if counterfactuals.enabled and counterfactuals.matrix and isinstance(matrix, tuple) and max(matrix) >= k:
-        raise config_error(
-            config,
-            "checks.counterfactuals.matrix_classes",
-            f"holds class {max(matrix)}, but the model has {k} classes (0..{k - 1})",
-        )
-    if counterfactuals.enabled and isinstance(counterfactuals.target, int) and counterfactuals.target >= k:
-        raise config_error(
-            config,
-            "checks.counterfactuals.target",
-            f"is class {counterfactuals.target}, but the model has {k} classes (0..{k - 1})",
-        )
+    """Refuse, before any check runs, settings that only the model shows to be wrong (window sizes, methods);
+    class choices are refused as their names are resolved (`resolve_classes`)."""
     attributions = config.checks.attributions
     if not attributions.enabled:
         return

@@ -23,7 +23,7 @@ from auditor.audit.checks.core import (
     search_work,
 )
 from auditor.audit.checks.inputs import covered_classes, pick_rows
-from auditor.audit.config import CfTarget, CounterfactualSettings
+from auditor.audit.config import CfTarget, CounterfactualSettings, resolved_target
 from auditor.audit.plan import Work, scale
 from auditor.audit.results import Figure, Outcome
 from auditor.explain.attribution.core import Features
@@ -142,7 +142,7 @@ def run(ctx: Context, settings: CounterfactualSettings, unit: Unit) -> Searches:
     skipped = [unit.items[i] for i in np.flatnonzero(labels < 0)]
     if unit.part == "samples":
         rows = np.flatnonzero(labels >= 0)
-        target: CfTarget | int | np.ndarray = settings.target
+        target: CfTarget | int | np.ndarray = resolved_target(settings.target)
         budget = search_budget(ctx, settings.budget)
     else:
         classes = matrix_classes(ctx, settings)

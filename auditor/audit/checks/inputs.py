@@ -9,7 +9,7 @@ import numpy as np
 
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import Unit
-from auditor.audit.config import Classes
+from auditor.audit.config import Classes, resolved_classes
 from auditor.audit.seeds import unit_seed
 
 #: "auto" covers every class of a model with at most this many classes; beyond, in this order: the classes
@@ -57,9 +57,10 @@ def covered_classes(ctx: Context, choice: Classes) -> tuple[int, ...]:
     """The classes a per-class check covers, most important first: a list as given, "all", or "auto"
     (every class up to AUTO_CLASSES; beyond, confused pairs, classes in the data, a seeded sample)."""
     k = ctx.blackbox.n_classes
-    if isinstance(choice, tuple):
-        return choice
-    if choice == "all" or k <= AUTO_CLASSES:
+    chosen = resolved_classes(choice)
+    if isinstance(chosen, tuple):
+        return chosen
+    if chosen == "all" or k <= AUTO_CLASSES:
         return tuple(range(k))
     order: list[int] = []
     if ctx.data is not None:
