@@ -11,7 +11,7 @@ reduction is recorded with its reason.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +33,11 @@ SMALL_BATCH = 16  # the small batch size timed beside the chosen one
 GENERATOR_BATCH = 256
 STEP_GENERATIONS = 12  # generations timed per search kind ...
 STEP_SECONDS = 0.15  # ... or fewer when they take longer than this
-ROUNDS = 6  # rounds of reduction (budgets and counts are whole numbers; the work is not exactly a product)
+ROUNDS = 10  # rounds of reduction (budgets and counts are whole numbers; the work is not exactly a product)
+#: A round that cut nothing while the plan is still over asks the most expensive check for less and less
+#: (this factor each time, down to MIN_SHARE of its work) until one whole step goes (`_step_down`).
+SQUEEZE = 0.8
+MIN_SHARE = 0.05
 LEVEL_MISS = 1.25  # a check left this far above its share after a cut is at its least settings
 
 
@@ -63,6 +67,21 @@ def plan_audit(
     reductions: dict[str, dict[str, Reduction]] = {check.name: {} for check in checks}
     reducible = [check for check in checks if check.reduce is not None and check.name in works]
     floored: set[str] = set()  # checks at their least settings: fixed costs from then on
+    why = f"to fit the time budget of {budget or 0:g} s (about {full:,.{0 if full >= 10 else 2}f} s at full size)"
+
+    def cut(check: Check[Any, Any], share: float) -> float:
+        """Reduce the check to `share` of its work; its seconds after (unchanged when nothing was cut)."""
+        assert check.reduce is not None
+        settings, made = check.reduce(ctx, chosen[check.name], share, why)
+        work = _work(check, ctx, settings) if made else works[check.name]
+        after = cost.seconds(work)
+        if after < seconds[check.name]:  # something cut that costs time
+            chosen[check.name], works[check.name], seconds[check.name] = settings, work, after
+            for reduction in made:
+                first = reductions[check.name].get(reduction.setting, reduction)
+                reductions[check.name][reduction.setting] = replace(reduction, before=first.before)
+        return after
+
     for _ in range(ROUNDS if budget is not None else 0):
         assert budget is not None
         available = (
@@ -74,23 +93,13 @@ def plan_audit(
         if fixed + flexible <= available or flexible <= 0:
             break
         level = water_level([seconds[check.name] for check in movable], max(available - fixed, 0.0))
-        why = f"to fit the time budget of {budget:g} s (about {full:,.{0 if full >= 10 else 2}f} s at full size)"
         for check in movable:
-            assert check.reduce is not None
-            if seconds[check.name] <= level:
-                continue
-            settings, made = check.reduce(ctx, chosen[check.name], level / seconds[check.name], why)
-            work = _work(check, ctx, settings) if made else works[check.name]
-            if cost.seconds(work) > level * LEVEL_MISS:
+            if seconds[check.name] > level and cut(check, level / seconds[check.name]) > level * LEVEL_MISS:
                 floored.add(check.name)  # its least settings stay above the level: the others give more
-            if cost.seconds(work) >= seconds[check.name]:
-                continue  # nothing cut, or nothing that costs time
-            chosen[check.name] = settings
-            for reduction in made:
-                first = reductions[check.name].get(reduction.setting, reduction)
-                reductions[check.name][reduction.setting] = replace(reduction, before=first.before)
-            works[check.name] = work
-            seconds[check.name] = cost.seconds(work)
+        if sum(seconds[check.name] for check in movable) == flexible:  # nothing cut: counts are whole numbers
+            largest = max(movable, key=lambda c: seconds[c.name])
+            if not _step_down(largest, seconds[largest.name], fixed + flexible - available, cut):
+                floored.add(largest.name)
     dropped = _drop_what_cannot_fit(budget, full, reducible, works, seconds, skipped) if budget else set()
     plans = []
     for check in checks:
@@ -128,6 +137,20 @@ def plan_audit(
         seconds=time.perf_counter() - started,
         full_seconds=full,
     )
+
+
+def _step_down(
+    check: Check[Any, Any], seconds: float, over: float, cut: Callable[[Check[Any, Any], float], float]
+) -> bool:
+    """Cut `check` (the most expensive one left, `seconds` now) by `over` seconds, or by its next whole step
+    when that is more: a plan a few seconds over would otherwise leave out a later check whole. False when
+    it is at its least settings already."""
+    share = 1.0 - over / seconds
+    while share > MIN_SHARE:
+        if cut(check, share) < seconds:
+            return True
+        share *= SQUEEZE
+    return False
 
 
 def _drop_what_cannot_fit(

@@ -12,11 +12,11 @@ from onnx_factory import model as make_model
 from onnx_factory import save
 from workspace import build
 
-from auditor.audit import checks, runner
+from auditor.audit import checks, planner, runner
 from auditor.audit.checks.inputs import AUTO_CLASSES, CONFUSED_PAIRS, SAMPLED_CLASSES
 from auditor.audit.config import load_config, override
-from auditor.audit.plan import AuditPlan, Cost, Work, scale
-from auditor.audit.planner import fit_call_cost, plan_audit, water_level
+from auditor.audit.plan import FILL, AuditPlan, Cost, Work, scale
+from auditor.audit.planner import MIN_SHARE, SQUEEZE, fit_call_cost, plan_audit, water_level
 from auditor.audit.results import CheckResult
 from auditor.audit.runner import run_audit
 from auditor.jsonable import jsonable
@@ -347,3 +347,36 @@ def test_a_second_slowdown_has_the_checks_after_it_planned_again(
         f"after {listed[2].name}: ONNX Runtime fell back from 2 to 1 thread(s), 2.5x slower than planned, so"
         in thrice.replans[2]
     )
+
+
+@pytest.mark.parametrize("budget", [0.035, 0.05, 0.065, 0.075, 0.0775, 0.095])
+def test_a_check_is_left_out_only_when_the_others_are_at_their_least(workspace: Path, budget: float) -> None:
+    """Whole-number settings (classes, inputs) can leave a plan a little over after the water-level rounds;
+    a later check is then left out only when no earlier one can give a step more."""
+    config = load_config(workspace)
+    config = dataclasses.replace(config, run=override(config.run, time_budget=budget))
+    ctx = checks.Context.open(config)
+    plan = plan_audit(config, ctx, cost=FIXED_COST)
+    if not any(c.out_of_time for c in plan.checks):
+        assert sum(c.seconds for c in plan.checks) <= budget * FILL + 1e-9
+        return
+    for check in checks.listed_checks(config):
+        entry = plan.check(check.name)
+        if check.reduce is None or entry is None or entry.out_of_time or entry.skipped:
+            continue
+        least, made = check.reduce(ctx, entry.settings, MIN_SHARE, "test")
+        assert not made or planner._work(check, ctx, least).queries >= entry.queries, check.name
+
+
+def test_step_down_takes_the_next_whole_step() -> None:
+    """A check of 5 whole units at 20 s each, 8 s over: 5 units at 92 %, 4 at 73.6 %."""
+    asked: list[float] = []
+
+    def cut(check: object, share: float) -> float:
+        asked.append(share)
+        return 20.0 * min(5, int(np.ceil(5 * share - 1e-9)))
+
+    assert planner._step_down(None, 100.0, 8.0, cut)  # type: ignore[arg-type]
+    assert asked == pytest.approx([0.92, 0.92 * SQUEEZE])
+    asked.clear()
+    assert not planner._step_down(None, 20.0, 8.0, lambda check, share: 20.0)  # type: ignore[arg-type]
