@@ -283,7 +283,7 @@ def _exemplars_estimate(ctx: Context, settings: ExemplarSettings, slices: list[S
     queries = calls = 0
     steps = 0
     for _, items in slices:
-        spent = [_expected_queries(float(reach[k]), first, later, budget) for k in items]
+        spent = [expected_search_queries(float(reach[k]), first, later, budget) for k in items]
         generations = [1 + max(q - first, 0) / later for q in spent]
         queries += settings.per_class * round(sum(spent))
         steps += settings.per_class * round(sum(generations))
@@ -317,7 +317,7 @@ def _populations(ctx: Context, method: str) -> tuple[int, int]:
     return len(z), len(search.ask())
 
 
-def _expected_queries(reach: float, first: int, later: int, budget: int) -> float:
+def expected_search_queries(reach: float, first: int, later: int, budget: int) -> float:
     """Queries of one search whose every row reaches its class with chance `reach`, stopped at the end of
     the generation of its first success, or at its budget (passed by less than a generation)."""
     cap = budget + OVERSHOOT
