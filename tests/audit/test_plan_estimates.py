@@ -48,7 +48,7 @@ def test_a_time_budget_reduces_the_text_checks_and_the_audit_still_finishes() ->
     ctx = checks.Context.open(config)
     full = plan_audit(_text_config(), ctx, cost=SLOW_COST)
     plan = plan_audit(config, ctx, cost=SLOW_COST)
-    assert full.full_seconds > 100  # 200,000 counterfactual queries alone are 200 s at these timings
+    assert full.full_seconds > 20  # 15,215 counterfactual queries alone are 15 s at these timings
     assert sum(c.seconds for c in plan.checks) <= 10.0
     reduced = {c.name: c for c in plan.checks if c.reductions}
     assert {"counterfactuals", "attributions"} <= set(reduced) and "accuracy" not in reduced
