@@ -71,7 +71,10 @@ def test_a_time_budget_reduces_the_text_checks_and_the_audit_still_finishes() ->
     assert "Reduced to fit the time budget of 10 s" in markdown.render(report)
 
 
-def test_text_exemplars_are_planned_at_the_queries_their_searches_spend() -> None:
+def test_text_searches_are_planned_at_the_queries_they_spend() -> None:
+    """Exemplars stop at the first generation that reaches the class, word counterfactuals at the greedy
+    step that flips the text: planned at their budgets (180,000 and 200,000 queries) they were 400 and 13
+    times what they spend on the text sample."""
     config = _text_config()
     ctx = checks.Context.open(config)
     plan = plan_audit(config, ctx)
@@ -82,10 +85,17 @@ def test_text_exemplars_are_planned_at_the_queries_their_searches_spend() -> Non
     assert planned.queries < budgeted / 100
     assert plan.queries == PROBE_ROWS  # the probe of the decoder's prior: planning queries, made once
     assert plan_audit(config, ctx).queries == 0
-    spent = run_audit(config, ctx, plan=plan).check("exemplars")
+    assert plan.cost.text_row > 0  # the tokenizer's time per text is planned too
+    report = run_audit(config, ctx, plan=plan)
+    spent = report.check("exemplars")
     assert spent.status == "passed"
     assert planned.queries / 2 <= spent.queries <= 2 * planned.queries
     assert planned.generator_queries / 2 <= spent.generator_queries <= 2 * planned.generator_queries
+    counterfactuals = plan.check("counterfactuals")
+    assert counterfactuals is not None and counterfactuals.queries < 10 * config.run.budget / 10
+    spent = report.check("counterfactuals")
+    assert spent.status == "passed"
+    assert counterfactuals.queries / 2 <= spent.queries <= 2 * counterfactuals.queries
 
 
 def testexpected_search_queries_of_a_search_stopped_at_its_first_success() -> None:
