@@ -2,8 +2,9 @@
 
 A check's `Work` is what its settings allow it to send (searches that stop early on success send less);
 `Cost` turns work into seconds from measured timings: a classifier call costs `call` + rows · `row`
-(fitted on the calibration's timed batches), a generator row `generator_row`, and one generation of one
-search the step time measured for its method and size. The runner gives each check the time left in
+(fitted on the calibration's timed batches), a generator row `generator_row`, a text tokenized before
+its row is scored `text_row`, and one generation of one search the step time measured for its method
+and size. The runner gives each check the time left in
 [run] time_budget minus what the later checks are planned to need (`AuditPlan.time_limit`).
 """
 
@@ -37,6 +38,7 @@ class Work:
     generator_rows: int = 0
     steps: dict[Search, int] = field(default_factory=dict)  # generations summed over searches, by search
     classes: tuple[int, ...] | None = None  # the classes a per-class check covers
+    texts: int = 0  # texts tokenized on our side before they are scored (a text classifier's checks)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Cost:
     batch_size: int
     threads: int
     source: str  # "calibration": the black box's own timings; "timed": timed for the plan
+    text_row: float = 0.0  # seconds to tokenize one text (a text classifier's; ten times its ORT row here)
 
     def seconds(self, work: Work) -> float:
         search = sum(count * self.steps.get(key, 0.0) for key, count in work.steps.items())
@@ -58,6 +61,7 @@ class Cost:
             work.calls * self.call
             + work.queries * self.row
             + work.generator_rows * self.generator_row
+            + work.texts * self.text_row
             + search
         )
 
@@ -68,6 +72,7 @@ class Cost:
             call=self.call * factor,
             row=self.row * factor,
             generator_row=self.generator_row * factor,
+            text_row=self.text_row * factor,
             steps={key: value * factor for key, value in self.steps.items()},
             rows_per_second=self.rows_per_second / factor,
             source=f"{self.source}, x{factor:.2f} as measured",
@@ -79,6 +84,7 @@ class Cost:
             "call_seconds": self.call,
             "row_seconds": self.row,
             "generator_row_seconds": self.generator_row,
+            "text_row_seconds": self.text_row,
             "search_step_seconds": {f"{method}:{dim}": value for (method, dim), value in self.steps.items()},
             "batch_size": self.batch_size,
             "threads": self.threads,

@@ -31,6 +31,7 @@ from auditor.search.registry import canonical_method, make_search
 TIMING_SECONDS = 0.3  # time spent timing the classifier when its calibration has too few batch sizes
 SMALL_BATCH = 16  # the small batch size timed beside the chosen one
 GENERATOR_BATCH = 256
+TEXT_ROWS = 256  # texts tokenized to time a text classifier's tokenizer
 STEP_GENERATIONS = 12  # generations timed per search kind ...
 STEP_SECONDS = 0.15  # ... or fewer when they take longer than this
 ROUNDS = 10  # rounds of reduction (budgets and counts are whole numbers; the work is not exactly a product)
@@ -238,7 +239,8 @@ def measure_cost(ctx: Context, searches: Iterable[Search] = ()) -> Cost:
         call, row = call + batch * row, 0.0
     generator = _generator_row(ctx.generator, ctx.config.run.seed) if ctx.generator is not None else 0.0
     steps = {key: _step_seconds(key, ctx.config.run.seed) for key in dict.fromkeys(searches)}
-    return Cost(call, row, generator, steps, rate, batch, threads, source)
+    text_row = _text_row(ctx)
+    return Cost(call, row, generator, steps, rate, batch, threads, source, text_row)
 
 
 def fit_call_cost(rates: dict[int, float]) -> tuple[float, float]:
@@ -279,6 +281,21 @@ def _generator_row(generator: Generator, seed: int) -> float:
         generator.session.run([generator.output_name], feed)
         best = min(best, time.perf_counter() - started)
     return float(best / GENERATOR_BATCH)
+
+
+def _text_row(ctx: Context) -> float:
+    """Seconds to tokenize one of the data's texts (best of two timings of TEXT_ROWS, no model query);
+    0 for other models and for text models that take strings."""
+    text = ctx.text
+    if text is None or text.model.tokenizer is None or not text.texts:
+        return 0.0
+    chosen = list(text.texts[:TEXT_ROWS])
+    best = np.inf
+    for _ in range(2):
+        started = time.perf_counter()
+        text.model.encode(chosen)
+        best = min(best, time.perf_counter() - started)
+    return float(best / len(chosen))
 
 
 def _step_seconds(key: Search, seed: int) -> float:

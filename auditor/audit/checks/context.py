@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -193,6 +193,8 @@ class TextContext:
     data: TextData | None
     labels: np.ndarray | None
     decoder: TextGenerator | None
+    #: the plan's probe of the decoder's prior (text exemplars), by (seed, confidence): made once a context
+    prior_reach: dict[tuple[int, float], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def texts(self) -> tuple[str, ...]:

@@ -129,6 +129,7 @@ def add_work(first: Work, second: Work) -> Work:
         first.generator_rows + second.generator_rows,
         steps,
         first.classes if first.classes is not None else second.classes,
+        first.texts + second.texts,
     )
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from auditor.audit.checks.context import Context
 from auditor.audit.checks.core import (
+    NOMINAL_POPULATION,
     Check,
     Reduced,
     Slice,
@@ -78,17 +79,35 @@ def matrix_classes(ctx: Context, settings: CounterfactualSettings) -> tuple[int,
     return covered_classes(ctx, settings.matrix_classes) if settings.matrix else ()
 
 
+def search_dim(ctx: Context) -> int:
+    """Parameters of a counterfactual search here: the generator's latent, IMAGE_CELLS a channel for
+    images (grid cells, or as many coefficients of an image basis), else every feature."""
+    if ctx.generator is not None:
+        return ctx.generator.latent_dim
+    if ctx.is_image:
+        view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
+        return IMAGE_CELLS * (view.size // int(np.prod(view.map_shape)))
+    return int(np.prod(ctx.blackbox.input_shape))
+
+
+def inversion_work(ctx: Context, inputs: int, method: str) -> Work:
+    """Without an encoder, each input's start in the generator's latent space is searched first: up to
+    INVERSION_BUDGET generator rows (no classifier query) and their search generations."""
+    if ctx.generator is None or ctx.encoder is not None:
+        return Work(0, 0)
+    generations = -(-INVERSION_BUDGET // NOMINAL_POPULATION)
+    return Work(
+        0,
+        0,
+        generator_rows=inputs * INVERSION_BUDGET,
+        steps={(method, ctx.generator.latent_dim): inputs * generations},
+    )
+
+
 def estimate(ctx: Context, settings: CounterfactualSettings, slices: list[Slice]) -> Work:
     """Every search spending its budget (counterfactual searches do), and the generator's inversions."""
-    generator = ctx.generator
-    if generator is not None:
-        dim = generator.latent_dim
-    elif ctx.is_image:
-        view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
-        dim = IMAGE_CELLS * (view.size // int(np.prod(view.map_shape)))
-    else:
-        dim = int(np.prod(ctx.blackbox.input_shape))
-    latent = generator is not None
+    dim = search_dim(ctx)
+    latent = ctx.generator is not None
     samples = [len(items) for part, items in slices if part == "samples"]
     work = search_work(
         samples, search_budget(ctx, settings.budget), settings.method, dim, latent, sum(samples)
@@ -99,9 +118,8 @@ def estimate(ctx: Context, settings: CounterfactualSettings, slices: list[Slice]
         work, search_work(pairs, settings.matrix_budget, settings.method, dim, latent, sum(pairs))
     )
     inputs = sum(samples) + sum(len(items) for part, items in slices if part == "matrix")
-    inverted = inputs * INVERSION_BUDGET if latent and ctx.encoder is None else 0
-    classes = matrix_classes(ctx, settings) or None
-    return replace(work, generator_rows=work.generator_rows + inverted, classes=classes)
+    work = add_work(work, inversion_work(ctx, inputs, settings.method))
+    return replace(work, classes=matrix_classes(ctx, settings) or None)
 
 
 def reduce(

@@ -38,6 +38,7 @@ from auditor.audit.checks.core import (
     search_budget,
     search_work,
 )
+from auditor.audit.checks.counterfactuals import inversion_work, search_dim
 from auditor.audit.checks.inputs import pick_rows
 from auditor.audit.config import AuditConfig, OneVsOneSettings
 from auditor.audit.plan import Work, scale
@@ -105,22 +106,24 @@ def plan(ctx: Context, settings: OneVsOneSettings, seed: int) -> list[Slice]:
 
 
 def estimate(ctx: Context, settings: OneVsOneSettings, slices: list[Slice]) -> Work:
-    """The counterfactual searches spend their budget; then two occlusion maps and two sets of curves a row."""
+    """The work of the counterfactuals check's searches (they spend their budget, in the space that check
+    searches, after the generator's inversions when there is no encoder: `inversion_work`); then, for
+    every row, two occlusion maps and two sets of deletion curves (all rows' counterfactuals valid)."""
     view = Features(ctx.blackbox.input_shape, ctx.blackbox.layout)
     windows = window_count(view, settings.window, settings.stride)
     rounds = [len(items) for _, items in slices]
-    dim = ctx.generator.latent_dim if ctx.generator is not None else view.size
+    rows = sum(rounds)
     searches = search_work(
         rounds,
         search_budget(ctx, settings.budget),
         settings.method,
-        dim,
+        search_dim(ctx),
         ctx.generator is not None,
-        sum(rounds),
+        rows,
     )
+    searches = add_work(searches, inversion_work(ctx, rows, settings.method))
     curves = 2 * (settings.orders + 1) * (settings.steps + 1)
     per_row = [windows + 2] * 2 + [curves] * 2
-    rows = sum(rounds)
     return add_work(searches, Work(rows * sum(per_row), rows * calls_for(per_row, ctx.blackbox.batch_size)))
 
 

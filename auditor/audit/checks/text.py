@@ -15,17 +15,19 @@ Every perturbed text of a unit is scored in one batch; every randomized step tak
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from auditor.audit.checks.accuracy import ACCURACY, accuracy_outcome
 from auditor.audit.checks.attributions import ATTRIBUTIONS
+from auditor.audit.checks.attributions import LEAST as ATTRIBUTION_LEAST
 from auditor.audit.checks.context import Context, TextContext
 from auditor.audit.checks.core import (
     ROWS_PER_UNIT,
     Check,
+    Reduced,
     Slice,
     Unit,
     calls_for,
@@ -33,10 +35,12 @@ from auditor.audit.checks.core import (
     criteria,
     search_budget,
 )
-from auditor.audit.checks.counterfactuals import COUNTERFACTUALS
-from auditor.audit.checks.exemplars import EXEMPLARS
+from auditor.audit.checks.counterfactuals import COUNTERFACTUALS, LEAST_SAMPLES
+from auditor.audit.checks.exemplars import EXEMPLARS, OVERSHOOT
+from auditor.audit.checks.exemplars import LEAST as EXEMPLAR_LEAST
 from auditor.audit.checks.inputs import covered_classes
 from auditor.audit.checks.robustness import ROBUSTNESS
+from auditor.audit.checks.stability import LEAST as STABILITY_LEAST
 from auditor.audit.checks.stability import STABILITY, flip_figures
 from auditor.audit.config import (
     AccuracySettings,
@@ -46,7 +50,7 @@ from auditor.audit.config import (
     RobustnessSettings,
     StabilitySettings,
 )
-from auditor.audit.plan import Work
+from auditor.audit.plan import Work, scale
 from auditor.audit.results import Outcome
 from auditor.audit.seeds import unit_seed
 from auditor.errors import ArgumentError, DataError
@@ -62,10 +66,13 @@ from auditor.explain.text import (
     word_counterfactual,
     word_faithfulness,
 )
+from auditor.search import Evaluation
+from auditor.search.registry import make_search
 
 FLIP_EXAMPLES = 8
 TEXTS_PER_UNIT = 256  # stability: texts whose copies are scored in one batch
 LISTED_WORDS = 60  # words of one text shown with their weights in the report
+PROBE_ROWS = 256  # draws of the decoder's prior the plan classifies once, to learn how soon exemplars succeed
 #: What a removed word becomes, in the report's words.
 REMOVAL_WORDS = {
     "delete": "words deleted",
@@ -114,7 +121,7 @@ def _accuracy_plan(ctx: Context, settings: AccuracySettings, seed: int) -> list[
 
 def _accuracy_estimate(ctx: Context, settings: AccuracySettings, slices: list[Slice]) -> Work:
     sizes = [len(items) for _, items in slices]
-    return Work(sum(sizes), calls_for(sizes, ctx.blackbox.batch_size))
+    return Work(sum(sizes), calls_for(sizes, ctx.blackbox.batch_size), texts=sum(sizes))
 
 
 def _accuracy_run(ctx: Context, settings: AccuracySettings, unit: Unit) -> np.ndarray:
@@ -164,7 +171,15 @@ def _stability_plan(ctx: Context, settings: StabilitySettings, seed: int) -> lis
 
 def _stability_estimate(ctx: Context, settings: StabilitySettings, slices: list[Slice]) -> Work:
     sizes = [len(items) * (1 + settings.repeats) for _, items in slices]
-    return Work(sum(sizes), calls_for(sizes, ctx.blackbox.batch_size))
+    return Work(sum(sizes), calls_for(sizes, ctx.blackbox.batch_size), texts=sum(sizes))
+
+
+def _stability_reduce(
+    ctx: Context, settings: StabilitySettings, share: float, why: str
+) -> Reduced[StabilitySettings]:
+    """Cut from the texts really tested (no more than the data holds), then the copies (the pixel rule)."""
+    rows = min(settings.samples, len(_text(ctx).texts))
+    return scale(replace(settings, samples=rows), STABILITY_LEAST, share, why)
 
 
 def _stability_run(ctx: Context, settings: StabilitySettings, unit: Unit) -> WordFlips:
@@ -233,6 +248,7 @@ TEXT_STABILITY = Check(
     run=_stability_run,
     merge=_stability_merge,
     estimate=_stability_estimate,
+    reduce=_stability_reduce,
 )
 
 
@@ -252,9 +268,78 @@ def _exemplars_plan(ctx: Context, settings: ExemplarSettings, seed: int) -> list
 
 
 def _exemplars_estimate(ctx: Context, settings: ExemplarSettings, slices: list[Slice]) -> Work:
-    searches = sum(len(items) for _, items in slices) * settings.per_class
+    """The queries the searches are expected to spend, not their budgets: a search stops at the end of the
+    first generation with a sentence of the class at `min_confidence`, and on the text sample that is the
+    first one (50 rows of 20,000). The first generation draws the decoder's prior (momentum ES from the
+    prior, CMA-ES from its centre at one prior deviation), so the share p of PROBE_ROWS prior draws that
+    reach a class (`prior_reach`) gives the chance that a generation of n rows finds none, (1 - p)^n. A
+    search is planned at its first generation plus the expected further generations as if they drew
+    the prior too (they search nearer the class, so this errs high); a class that no draw reached is
+    planned at its whole budget. Every query is a decoded row, and each restart's classes run in lockstep
+    (one decoder and one classifier call per generation)."""
     budget = search_budget(ctx, settings.budget)
-    return Work(searches * budget, searches * budget // 20 + 1, generator_rows=searches * budget)
+    reach = prior_reach(ctx, settings.min_confidence)
+    first, later = _populations(ctx, settings.method)
+    queries = calls = 0
+    steps = 0
+    for _, items in slices:
+        spent = [expected_search_queries(float(reach[k]), first, later, budget) for k in items]
+        generations = [1 + max(q - first, 0) / later for q in spent]
+        queries += settings.per_class * round(sum(spent))
+        steps += settings.per_class * round(sum(generations))
+        calls += settings.per_class * int(np.ceil(max(generations, default=0)))
+    assert _text(ctx).decoder is not None  # unmet() said so
+    dim = _text(ctx).decoder.latent_dim  # type: ignore[union-attr]
+    steps_of = {(settings.method, dim): steps}
+    return Work(queries, calls, generator_rows=queries, steps=steps_of, texts=queries)
+
+
+def prior_reach(ctx: Context, confidence: float) -> np.ndarray:
+    """Per class, the share of PROBE_ROWS draws of the decoder's prior that the classifier gives that class
+    with at least `confidence`: one decoder call and one classifier call (planning queries), made once."""
+    text = _text(ctx)
+    decoder = text.decoder
+    assert decoder is not None  # unmet() said so
+    key = (ctx.config.run.seed, confidence)
+    if key not in text.prior_reach:
+        rng = np.random.default_rng(unit_seed(ctx.config.run.seed, "plan-text-exemplars", 0))
+        probs = text.model.predict(decoder.texts(decoder.decode(decoder.sample_prior(PROBE_ROWS, rng))))
+        text.prior_reach[key] = (np.nan_to_num(probs, nan=0.0) >= confidence).mean(axis=0)
+    return text.prior_reach[key]
+
+
+def _populations(ctx: Context, method: str) -> tuple[int, int]:
+    """Rows the search asks in its first generation and in each later one (as built for the search)."""
+    decoder = _text(ctx).decoder
+    assert decoder is not None  # unmet() said so
+    search = make_search(method, decoder.latent_dim, np.random.default_rng(0))
+    z = search.ask()
+    search.tell(z, Evaluation(np.zeros(len(z)), np.zeros(len(z), dtype=bool)))
+    return len(z), len(search.ask())
+
+
+def expected_search_queries(reach: float, first: int, later: int, budget: int) -> float:
+    """Queries of one search whose every row reaches its class with chance `reach`, stopped at the end of
+    the generation of its first success, or at its budget (passed by less than a generation)."""
+    cap = budget + OVERSHOOT
+    if reach <= 0.0:
+        return float(cap)
+    missed = (1.0 - reach) ** first
+    found_later = 1.0 - (1.0 - reach) ** later
+    return min(first + (missed * later / found_later if found_later > 0 else cap), cap)
+
+
+def _exemplars_reduce(
+    ctx: Context, settings: ExemplarSettings, share: float, why: str
+) -> Reduced[ExemplarSettings]:
+    """The pixel rule (searches per class, then the budget, then classes), the budget cut only when some
+    class is planned to spend it (a cut that stops no search saves nothing)."""
+    full = replace(
+        settings, classes=covered_classes(ctx, settings.classes), budget=search_budget(ctx, settings.budget)
+    )
+    reach = prior_reach(ctx, settings.min_confidence)
+    spends = any(reach[k] <= 0.0 for k in full.classes)  # type: ignore[union-attr]  # a tuple now
+    return scale(full, tuple(d for d in EXEMPLAR_LEAST if spends or d[0] != "budget"), share, why)
 
 
 def _exemplars_run(ctx: Context, settings: ExemplarSettings, unit: Unit) -> TextExemplars:
@@ -324,6 +409,7 @@ TEXT_EXEMPLARS = Check(
     run=_exemplars_run,
     merge=_exemplars_merge,
     estimate=_exemplars_estimate,
+    reduce=_exemplars_reduce,
     shared_seed=True,
 )
 
@@ -340,9 +426,50 @@ def _counterfactuals_plan(ctx: Context, settings: CounterfactualSettings, seed: 
 
 
 def _counterfactuals_estimate(ctx: Context, settings: CounterfactualSettings, slices: list[Slice]) -> Work:
-    rows = sum(len(items) for _, items in slices)
-    budget = search_budget(ctx, settings.budget)
-    return Work(rows * budget, rows * 16)
+    """Each text's search as far as its first greedy step, capped at the budget: the text with each of its W
+    words deleted (W + 1 rows, scored as token rows), then every option (deletion and the corpus's most
+    frequent words) at each of the `positions` most important words, texts tokenized and scored in one
+    batch. A search stops once an edit flips the text; a text that needs k edits spends about k such
+    steps (and a pruning and a refinement), so this is the search of a one-word counterfactual, as every
+    one of the text sample's is (10 of 10, 1,009 to 1,626 queries planned at about 1,620; planned at
+    its whole budget instead, 20,000 a text, the plan was 12 times the queries spent)."""
+    queries = calls = edited = 0
+    for words, step, spent in _word_searches(ctx, settings, [row for _, items in slices for row in items]):
+        queries += spent
+        edited += max(spent - words - 1, 0)
+        calls += calls_for([words + 1, step], ctx.blackbox.batch_size)
+    return Work(queries, calls, texts=edited)
+
+
+def _word_searches(
+    ctx: Context, settings: CounterfactualSettings, rows: list[int]
+) -> list[tuple[int, int, int]]:
+    """Per text: its words, the queries of one greedy step, and the queries planned (see the estimate)."""
+    text = _text(ctx)
+    params = WordEditParams(budget=search_budget(ctx, settings.budget))
+    options = int(params.deletion) + min(params.substitutes, len(corpus_vocabulary(text.texts)))
+    planned = []
+    for row in rows:
+        words = len(text.model.segment(text.texts[row]))
+        step = min(params.positions or words, words) * options
+        planned.append((words, step, min(words + 1 + step, params.budget)))
+    return planned
+
+
+def _counterfactuals_reduce(
+    ctx: Context, settings: CounterfactualSettings, share: float, why: str
+) -> Reduced[CounterfactualSettings]:
+    """The pixel rule for the explained rows (each search's budget, then the texts; text has no flip
+    matrix), the budget cut only when a text is planned to spend it (a cut that stops no search saves
+    nothing, and one below a greedy step's queries leaves the search few of its options)."""
+    full = replace(
+        settings,
+        budget=search_budget(ctx, settings.budget),
+        samples=min(settings.samples, len(_text(ctx).texts)),
+    )
+    rows = [row for _, items in _counterfactuals_plan(ctx, full, ctx.config.run.seed) for row in items]
+    spends = any(spent >= full.budget for _, _, spent in _word_searches(ctx, full, rows))
+    return scale(full, tuple(d for d in LEAST_SAMPLES if spends or d[0] != "budget"), share, why)
 
 
 def _counterfactuals_run(
@@ -419,6 +546,7 @@ TEXT_COUNTERFACTUALS = Check(
     run=_counterfactuals_run,
     merge=_counterfactuals_merge,
     estimate=_counterfactuals_estimate,
+    reduce=_counterfactuals_reduce,
 )
 
 
@@ -449,6 +577,15 @@ def _attributions_estimate(ctx: Context, settings: AttributionSettings, slices: 
                 queries += (settings.orders + 1) * 2 * (min(words, settings.steps) + 1)
                 calls += 2
     return Work(queries, calls)
+
+
+def _attributions_reduce(
+    ctx: Context, settings: AttributionSettings, share: float, why: str
+) -> Reduced[AttributionSettings]:
+    """The pixel rule: texts, LIME's samples (when a sampled method runs), curve steps, random orders."""
+    sampled = any(method != "occlusion" for method in settings.methods)  # lime, kernel-shap
+    dials = tuple(d for d in ATTRIBUTION_LEAST if sampled or d[0] != "lime_samples")
+    return scale(replace(settings, samples=min(settings.samples, len(_text(ctx).texts))), dials, share, why)
 
 
 def _attributions_run(ctx: Context, settings: AttributionSettings, unit: Unit) -> list[dict[str, Any]]:
@@ -572,6 +709,7 @@ TEXT_ATTRIBUTIONS = Check(
     run=_attributions_run,
     merge=_attributions_merge,
     estimate=_attributions_estimate,
+    reduce=_attributions_reduce,
 )
 
 
