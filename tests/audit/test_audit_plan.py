@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx_factory import model as make_model
 from onnx_factory import save
-from workspace import build
+from workspace import FIXED_COST, assert_ran_with_cuts, build, reduced_checks
 
 from auditor.audit import checks, planner, runner
 from auditor.audit.checks.inputs import AUTO_CLASSES, CONFUSED_PAIRS, SAMPLED_CLASSES
@@ -22,18 +22,6 @@ from auditor.audit.runner import run_audit
 from auditor.jsonable import jsonable
 from auditor.model.calibration import Calibration, Trial
 from auditor.report import markdown
-
-# timings to plan with, so that the reductions do not depend on this machine's load
-FIXED_COST = Cost(
-    call=1e-3,
-    row=1e-4,
-    generator_row=1e-5,
-    steps={},
-    rows_per_second=1e4,
-    batch_size=256,
-    threads=1,
-    source="test",
-)
 
 
 @pytest.fixture(scope="module")
@@ -76,20 +64,11 @@ def test_a_time_budget_reduces_the_expensive_checks_the_same_way_every_time(work
     assert first.full_seconds > 0.1 and full.time_budget is None
     assert [c.reductions for c in first.checks] == [c.reductions for c in second.checks]
     assert [c.settings for c in first.checks] == [c.settings for c in second.checks]
-    reduced = {c.name: c for c in first.checks if c.reductions}
+    reduced = reduced_checks(first, full, "0.1 s")
     assert "counterfactuals" in reduced and "accuracy" not in reduced  # accuracy is never cut
     assert not any(c.out_of_time for c in first.checks)  # every check fits at some reduced size
-    for entry in reduced.values():
-        before = full.check(entry.name)
-        assert before is not None and entry.seconds < before.seconds
-        for cut in entry.reductions:
-            assert cut.after < cut.before and "time budget of 0.1 s" in cut.why
-            assert getattr(entry.settings, cut.setting) == cut.after
     report = run_audit(config, ctx, plan=first)
-    for entry in reduced.values():  # the checks run with the reduced settings, which the report records
-        result = report.check(entry.name)
-        for cut in entry.reductions:
-            assert result.settings[cut.setting] == jsonable(cut.after)
+    assert_ran_with_cuts(report, reduced)
     doc = report.to_dict()["plan"]["checks"]
     assert any(c["reduced"] for c in doc)
 

@@ -10,30 +10,22 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from workspace import FIXED_COST, assert_ran_with_cuts, reduced_checks
 
 from auditor.audit import checks
 from auditor.audit.checks.exemplars import OVERSHOOT
 from auditor.audit.checks.text import PROBE_ROWS, expected_search_queries
 from auditor.audit.config import load_config, override
-from auditor.audit.plan import Cost
 from auditor.audit.planner import plan_audit
 from auditor.audit.runner import run_audit
-from auditor.jsonable import jsonable
 from auditor.report import markdown
 
 TEXT = Path(__file__).resolve().parents[2] / "sample_models" / "text"
 
 # timings of a machine 1,000 times slower than this one, so that the text sample's checks (about a second
 # here) must be cut to fit a budget that the real run still keeps with room to spare
-SLOW_COST = Cost(
-    call=1e-2,
-    row=1e-3,
-    generator_row=1e-3,
-    steps={},
-    rows_per_second=1e3,
-    batch_size=1024,
-    threads=1,
-    source="test",
+SLOW_COST = dataclasses.replace(
+    FIXED_COST, call=1e-2, row=1e-3, generator_row=1e-3, rows_per_second=1e3, batch_size=1024
 )
 
 
@@ -50,20 +42,13 @@ def test_a_time_budget_reduces_the_text_checks_and_the_audit_still_finishes() ->
     plan = plan_audit(config, ctx, cost=SLOW_COST)
     assert full.full_seconds > 20  # 15,215 counterfactual queries alone are 15 s at these timings
     assert sum(c.seconds for c in plan.checks) <= 10.0
-    reduced = {c.name: c for c in plan.checks if c.reductions}
+    reduced = reduced_checks(plan, full, "10 s")
     assert {"counterfactuals", "attributions"} <= set(reduced) and "accuracy" not in reduced
-    for entry in reduced.values():
-        before = full.check(entry.name)
-        assert before is not None and entry.seconds < before.seconds
-        for cut in entry.reductions:
-            assert cut.after < cut.before and "time budget of 10 s" in cut.why
-            assert getattr(entry.settings, cut.setting) == cut.after
     report = run_audit(config, ctx, plan=plan)
-    for entry in reduced.values():  # the reduced checks run, with the cut settings the report records
+    assert_ran_with_cuts(report, reduced)
+    for entry in reduced.values():
         result = report.check(entry.name)
         assert result.status == "passed" and result.units_finished == result.units, entry.name
-        for cut in entry.reductions:
-            assert result.settings[cut.setting] == jsonable(cut.after)
     counterfactuals = reduced["counterfactuals"]
     assert report.check("counterfactuals").queries <= counterfactuals.queries
     doc = report.to_dict()["plan"]["checks"]

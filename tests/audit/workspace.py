@@ -11,7 +11,22 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx_factory import model as make_model
 from onnx_factory import save
 
+from auditor.audit.plan import AuditPlan, CheckPlan, Cost
+from auditor.audit.results import AuditReport
+from auditor.jsonable import jsonable
 from generators.pca import save_pca
+
+# timings to plan with, so that the reductions do not depend on this machine's load
+FIXED_COST = Cost(
+    call=1e-3,
+    row=1e-4,
+    generator_row=1e-5,
+    steps={},
+    rows_per_second=1e4,
+    batch_size=256,
+    threads=1,
+    source="test",
+)
 
 CONFIG = """\
 [model]
@@ -100,3 +115,24 @@ def build(
     config = root / "audit.toml"
     config.write_text(CONFIG.format(model=model_name, seed=seed, min_accuracy=min_accuracy), encoding="utf-8")
     return config
+
+
+def reduced_checks(plan: AuditPlan, full: AuditPlan, budget: str) -> dict[str, CheckPlan]:
+    """The checks `plan` cut, by name, each cut checked: below the full-size plan, smaller than before, the
+    budget (as written, e.g. "10 s") in its reason, and in the check's settings."""
+    reduced = {c.name: c for c in plan.checks if c.reductions}
+    for entry in reduced.values():
+        before = full.check(entry.name)
+        assert before is not None and entry.seconds < before.seconds
+        for cut in entry.reductions:
+            assert cut.after < cut.before and f"time budget of {budget}" in cut.why
+            assert getattr(entry.settings, cut.setting) == cut.after
+    return reduced
+
+
+def assert_ran_with_cuts(report: AuditReport, reduced: dict[str, CheckPlan]) -> None:
+    """The reduced checks ran with their cut settings, which the report records."""
+    for entry in reduced.values():
+        result = report.check(entry.name)
+        for cut in entry.reductions:
+            assert result.settings[cut.setting] == jsonable(cut.after)
