@@ -338,7 +338,7 @@ def _exemplars_reduce(
         settings, classes=covered_classes(ctx, settings.classes), budget=search_budget(ctx, settings.budget)
     )
     reach = prior_reach(ctx, settings.min_confidence)
-    spends = any(reach[k] <= 0.0 for k in full.classes)  # type: ignore[union-attr]  # a tuple now
+    spends = any(reach[k] <= 0.0 for k in full.classes)  # a tuple of indices now
     return scale(full, tuple(d for d in EXEMPLAR_LEAST if spends or d[0] != "budget"), share, why)
 
 
@@ -462,13 +462,10 @@ def _counterfactuals_reduce(
     """The pixel rule for the explained rows (each search's budget, then the texts; text has no flip
     matrix), the budget cut only when a text is planned to spend it (a cut that stops no search saves
     nothing, and one below a greedy step's queries leaves the search few of its options)."""
-    full = replace(
-        settings,
-        budget=search_budget(ctx, settings.budget),
-        samples=min(settings.samples, len(_text(ctx).texts)),
-    )
+    budget = search_budget(ctx, settings.budget)
+    full = replace(settings, budget=budget, samples=min(settings.samples, len(_text(ctx).texts)))
     rows = [row for _, items in _counterfactuals_plan(ctx, full, ctx.config.run.seed) for row in items]
-    spends = any(spent >= full.budget for _, _, spent in _word_searches(ctx, full, rows))
+    spends = any(spent >= budget for _, _, spent in _word_searches(ctx, full, rows))
     return scale(full, tuple(d for d in LEAST_SAMPLES if spends or d[0] != "budget"), share, why)
 
 
