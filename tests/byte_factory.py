@@ -24,15 +24,16 @@ BIN_PROBABILITIES = np.array(
 )
 
 
-def byte_classifier() -> object:
-    """bytes (N, 2048) int32 -> logits (N, 4): the bin shares times each class's log bin probabilities."""
+def _histogram_scorer(ints: str, logits: str) -> tuple[list[object], list[object]]:
+    """Nodes and initializers from int32 bytes `ints` to `logits` (N, 4): the bin shares times each class's
+    log bin probabilities."""
     weights = (np.log(BIN_PROBABILITIES).T * 4).astype(np.float32)  # (8, 4): a few logits between classes
     nodes = [
-        helper.make_node("Div", ["bytes", "width"], ["bin32"]),  # integer division: 0..255 -> 0..7
+        helper.make_node("Div", [ints, "width"], ["bin32"]),  # integer division: 0..255 -> 0..7
         helper.make_node("Cast", ["bin32"], ["bin"], to=TensorProto.INT64),
         helper.make_node("OneHot", ["bin", "depth", "onoff"], ["hot"], axis=-1),
         helper.make_node("ReduceMean", ["hot"], ["share"], axes=[1], keepdims=0),
-        helper.make_node("MatMul", ["share", "W"], ["logits"]),
+        helper.make_node("MatMul", ["share", "W"], [logits]),
     ]
     inits = [
         numpy_helper.from_array(np.array(256 // BINS, np.int32), "width"),
@@ -40,6 +41,12 @@ def byte_classifier() -> object:
         numpy_helper.from_array(np.array([0, 1], np.float32), "onoff"),
         numpy_helper.from_array(weights, "W"),
     ]
+    return nodes, inits
+
+
+def byte_classifier() -> object:
+    """bytes (N, 2048) int32 -> logits (N, 4) of the byte histogram (`_histogram_scorer`)."""
+    nodes, inits = _histogram_scorer("bytes", "logits")
     return model(
         nodes,
         [helper.make_tensor_value_info("bytes", TensorProto.INT32, ["N", LENGTH])],
@@ -72,7 +79,7 @@ def save_byte_workspace(folder: Path, per_class: int = 12) -> tuple[Path, Path]:
 def checked_byte_classifier() -> object:
     """The same classifier fed float32 bytes, with a fifth class, "off-set", that wins by far as soon as any
     value is not an integer in 0..255: the model itself tells whether a caller left the value set."""
-    weights = (np.log(BIN_PROBABILITIES).T * 4).astype(np.float32)
+    scorer, scorer_inits = _histogram_scorer("ints", "byte_logits")
     nodes = [
         helper.make_node("Round", ["bytes"], ["rounded"]),
         helper.make_node("Sub", ["bytes", "rounded"], ["fraction"]),
@@ -86,11 +93,7 @@ def checked_byte_classifier() -> object:
         helper.make_node("Mul", ["outside_total", "gain"], ["outside_score"]),
         helper.make_node("Sub", ["outside_score", "offset"], ["off_set"]),
         helper.make_node("Cast", ["bytes"], ["ints"], to=TensorProto.INT32),
-        helper.make_node("Div", ["ints", "width"], ["bin32"]),
-        helper.make_node("Cast", ["bin32"], ["bin"], to=TensorProto.INT64),
-        helper.make_node("OneHot", ["bin", "depth", "onoff"], ["hot"], axis=-1),
-        helper.make_node("ReduceMean", ["hot"], ["share"], axes=[1], keepdims=0),
-        helper.make_node("MatMul", ["share", "W"], ["byte_logits"]),
+        *scorer,
         helper.make_node("Concat", ["byte_logits", "off_set"], ["logits"], axis=1),
     ]
     inits = [
@@ -98,10 +101,7 @@ def checked_byte_classifier() -> object:
         numpy_helper.from_array(np.array([1], np.int64), "one"),
         numpy_helper.from_array(np.array(1000, np.float32), "gain"),
         numpy_helper.from_array(np.array(100, np.float32), "offset"),
-        numpy_helper.from_array(np.array(256 // BINS, np.int32), "width"),
-        numpy_helper.from_array(np.array(BINS, np.int64), "depth"),
-        numpy_helper.from_array(np.array([0, 1], np.float32), "onoff"),
-        numpy_helper.from_array(weights, "W"),
+        *scorer_inits,
     ]
     return model(
         nodes,
